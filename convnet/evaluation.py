@@ -1,0 +1,184 @@
+"""Exact top-k evaluation of a checkpoint: every example of the split counted once.
+
+An example is correct at k when fewer than k classes have a logit strictly
+greater than the true class's (ties count in its favour, as
+`tf.math.in_top_k` does). Counts are accumulated as integers over the whole
+split, with the last short batch included, so 10,000 test images give a
+denominator of 10,000.
+"""
+
+import dataclasses
+import os
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from convnet import checkpointing, console, models, optim
+from convnet.data import pipeline
+from convnet.errors import CheckpointError
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """Everything an evaluation needs; the flags of `convnet.eval` map onto it."""
+    checkpoint_dir: str = "/tmp/cifar10_train"
+    eval_dir: str = "/tmp/cifar10_eval"
+    eval_data: str = "test"
+    top_k: int = 1
+    use_ema: bool = True
+    batch_size: int = 128
+    model: Optional[str] = None  # None: from the checkpoint's run.json
+    dataset: str = "cifar10"
+    data_source: str = "cifar_binary"
+    data_dir: str = "/tmp/cifar10_data"
+    tfds_data_dir: Optional[str] = None
+    download: bool = True
+    num_parallel_calls: int = 16
+    run_once: bool = False
+    eval_interval_secs: int = 300
+
+    def validate(self) -> None:
+        if self.top_k <= 0:
+            raise ValueError(f"--top_k must be positive, got {self.top_k}")
+        if self.batch_size <= 0:
+            raise ValueError(f"--batch_size must be positive, got {self.batch_size}")
+        if self.eval_data not in ("test", "train"):
+            raise ValueError(f"--eval_data must be 'test' or 'train', got {self.eval_data!r}")
+        if self.eval_interval_secs < 0:
+            raise ValueError(f"--eval_interval_secs must be >= 0, got {self.eval_interval_secs}")
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Counts over one split. `confusion[true, predicted]` uses the top-1 prediction."""
+    step: int
+    top_k: int
+    num_examples: int
+    num_correct: int
+    class_correct: np.ndarray
+    class_count: np.ndarray
+    confusion: np.ndarray
+
+    @property
+    def precision(self) -> float:
+        return self.num_correct / self.num_examples if self.num_examples else 0.0
+
+
+def correct_at_k(logits: tf.Tensor, labels: tf.Tensor, k: int) -> tf.Tensor:
+    """bool [batch]: the true class is among the top k (ties in its favour)."""
+    logits = tf.cast(logits, tf.float32)
+    true_logit = tf.gather(logits, labels, axis=1, batch_dims=1)
+    higher = tf.reduce_sum(tf.cast(logits > true_logit[:, None], tf.int32), axis=1)
+    return tf.logical_and(higher < k, tf.math.is_finite(true_logit))
+
+
+def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int):
+    """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion)."""
+
+    @tf.function
+    def run():
+        class_correct = tf.zeros([num_classes], tf.int64)
+        class_count = tf.zeros([num_classes], tf.int64)
+        confusion = tf.zeros([num_classes, num_classes], tf.int64)
+        for images, labels in dataset:
+            logits = model(images, training=False)
+            hits = tf.cast(correct_at_k(logits, labels, top_k), tf.int64)
+            class_correct += tf.math.unsorted_segment_sum(hits, labels, num_classes)
+            class_count += tf.math.bincount(labels, minlength=num_classes, maxlength=num_classes,
+                                            dtype=tf.int64)
+            predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
+            confusion += tf.math.confusion_matrix(labels, predicted, num_classes, dtype=tf.int64)
+        return class_correct, class_count, confusion
+
+    class_correct, class_count, confusion = (t.numpy() for t in run())
+    return int(class_correct.sum()), class_correct, class_count, confusion
+
+
+class Evaluator:
+    """Restores checkpoints of a train_dir into a model and evaluates them."""
+
+    def __init__(self, config: EvalConfig):
+        config.validate()
+        self.config = config
+        run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
+        model_name = config.model or run_config.get("model", "cifar10")
+        self.source = pipeline.make_source(config.data_source, config.data_dir,
+                                           config.tfds_data_dir, config.download, config.dataset)
+        self.info = self.source.info
+        checkpointing.check_same_run(config.checkpoint_dir,
+                                     {"model": model_name, "dataset": self.info.name,
+                                      "num_classes": self.info.num_classes})
+        if config.top_k > self.info.num_classes:
+            raise ValueError(f"--top_k={config.top_k} exceeds the {self.info.num_classes} classes")
+        self.model = models.build_model(model_name, self.info.num_classes)
+        size = self.model.image_size
+        self.model(tf.zeros([1, size, size, self.info.image_shape[-1]]))
+        self.ema = optim.WeightEMA()
+        self.ema.build(self.model.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, ema=self.ema)
+        self.dataset = pipeline.eval_dataset(self.source, config.eval_data, config.batch_size,
+                                             size, config.num_parallel_calls)
+        self.writer = tf.summary.create_file_writer(config.eval_dir)
+
+    def evaluate_checkpoint(self, path: str) -> EvalResult:
+        checkpointing.restore(self.checkpoint, path, partial=True)
+        if self.config.use_ema:
+            self.ema.copy_to(self.model.trainable_variables)
+        correct, class_correct, class_count, confusion = count_correct(
+            self.model, self.dataset, self.info.num_classes, self.config.top_k)
+        result = EvalResult(int(self.step), self.config.top_k, int(class_count.sum()), correct,
+                            class_correct, class_count, confusion)
+        self._report(result)
+        return result
+
+    def _report(self, result: EvalResult) -> None:
+        k = result.top_k
+        weights = "EMA" if self.config.use_ema else "raw"
+        console.log(f"precision @ {k} = {result.precision:.3f} ({result.num_correct} of "
+             f"{result.num_examples} {self.config.eval_data} examples; checkpoint step "
+             f"{result.step}, {weights} weights)")
+        lines = [f"per-class precision @ {k}:"]
+        for label in range(self.info.num_classes):
+            count = result.class_count[label]
+            value = result.class_correct[label] / count if count else float("nan")
+            lines.append(f"  {self.info.class_name(label):<12s} {value:.3f} ({count})")
+        print("\n".join(lines), flush=True)
+        with self.writer.as_default(step=result.step):
+            tf.summary.scalar(f"precision_at_{k}", result.precision)
+            for label in range(self.info.num_classes):
+                if result.class_count[label]:
+                    tf.summary.scalar(f"class_precision_at_{k}/{self.info.class_name(label)}",
+                                      result.class_correct[label] / result.class_count[label])
+        self.writer.flush()
+
+    def run(self):
+        """Evaluates the latest checkpoint once (`run_once`) or each new one as it appears.
+
+        The loop stops after evaluating the checkpoint at the run's `max_steps`.
+        """
+        config = self.config
+        if config.run_once:
+            path = checkpointing.latest_checkpoint(config.checkpoint_dir)
+            if not path:
+                raise CheckpointError(
+                    f"no checkpoint found in {config.checkpoint_dir}: train first "
+                    f"(python -m convnet.train --train_dir={config.checkpoint_dir}) or point "
+                    f"--checkpoint_dir at a train_dir.")
+            return self.evaluate_checkpoint(path)
+        result = None
+        console.log(f"waiting for checkpoints in {config.checkpoint_dir}")
+        for path in tf.train.checkpoints_iterator(config.checkpoint_dir,
+                                                  min_interval_secs=config.eval_interval_secs):
+            result = self.evaluate_checkpoint(path)
+            run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
+            if result.step >= run_config.get("max_steps", float("inf")):
+                console.log(f"checkpoint step {result.step} reached the run's max_steps: done")
+                break
+        return result
+
+
+def evaluate(config: EvalConfig):
+    os.makedirs(config.eval_dir, exist_ok=True)
+    return Evaluator(config).run()

@@ -1,0 +1,103 @@
+"""absl flag definitions shared by the mains, and their mapping onto config dataclasses.
+
+Each `define_*` function is idempotent, so mains can share groups of flags.
+Flag names equal the config field names; `config_from_flags` fills a config
+dataclass from the parsed flags.
+"""
+
+import dataclasses
+
+from absl import flags
+
+from convnet import models, optim
+from convnet.data import pipeline
+
+FLAGS = flags.FLAGS
+
+
+def _defined(name: str) -> bool:
+    return name in FLAGS
+
+
+def define_data_flags() -> None:
+    """Input flags used by train, eval and bench."""
+    if _defined("data_source"):
+        return
+    flags.DEFINE_enum("data_source", "cifar_binary", list(pipeline.DATA_SOURCES),
+                      "Where examples come from: the CIFAR-10 binary files in --data_dir, "
+                      "tfds.load (--tfds_data_dir), or a synthetic learnable source (no files).")
+    flags.DEFINE_string("data_dir", "/tmp/cifar10_data",
+                        "Directory holding the CIFAR-10 .bin files (cifar-10-batches-bin or its "
+                        "parent). Downloaded there when absent, unless --nodownload.")
+    flags.DEFINE_string("tfds_data_dir", None, "tfds data_dir for --data_source=tfds.")
+    flags.DEFINE_string("dataset", "cifar10", "Dataset name (tfds name with --data_source=tfds).")
+    flags.DEFINE_boolean("download", True,
+                         "Download missing data (CIFAR-10 archive from its official address, "
+                         "MD5-checked; tfds datasets through tfds).")
+    flags.DEFINE_integer("num_parallel_calls", 16,
+                         "Parallel preprocessing calls in Dataset.map (-1: autotune).",
+                         lower_bound=-1)
+    flags.DEFINE_integer("batch_size", 128, "Examples per batch.", lower_bound=1)
+
+
+def define_train_flags() -> None:
+    define_data_flags()
+    if _defined("train_dir"):
+        return
+    flags.DEFINE_string("train_dir", "/tmp/cifar10_train",
+                        "Directory for checkpoints, run.json and TensorBoard events. A rerun with "
+                        "the same directory resumes from its latest checkpoint; nothing deletes it.")
+    flags.DEFINE_integer("max_steps", 1000000, "Number of batches to train on (in total, "
+                         "counting steps of earlier runs in --train_dir).", lower_bound=1)
+    flags.DEFINE_enum("model", "cifar10", sorted(models.MODELS), "Model to train.")
+    flags.DEFINE_enum("optimizer", "sgd", list(optim.OPTIMIZERS), "Optimizer.")
+    flags.DEFINE_float("learning_rate", None,
+                       f"Initial learning rate (default {optim.INITIAL_LEARNING_RATE} for sgd as in "
+                       f"the tutorial, {optim.ADAM_LEARNING_RATE} for adam).")
+    flags.DEFINE_float("momentum", 0.0, "SGD momentum (0: plain gradient descent, the tutorial's).")
+    flags.DEFINE_boolean("lr_decay", False,
+                         "Exponential staircase decay of the tutorial: multiply the learning rate "
+                         "by --lr_decay_factor every --num_epochs_per_decay epochs. With the "
+                         "tutorial's defaults (350 epochs, batch 128) the first decay is at step "
+                         "136,718, so at the documented 100,000 steps it never fires.")
+    flags.DEFINE_float("lr_decay_factor", optim.LEARNING_RATE_DECAY_FACTOR,
+                       "Learning-rate decay factor.")
+    flags.DEFINE_float("num_epochs_per_decay", optim.NUM_EPOCHS_PER_DECAY,
+                       "Epochs between learning-rate decays.")
+    flags.DEFINE_float("moving_average_decay", optim.MOVING_AVERAGE_DECAY,
+                       "Decay of the exponential moving average of the weights used for eval.")
+    flags.DEFINE_integer("shuffle_buffer", pipeline.SHUFFLE_BUFFER,
+                         "Examples in the shuffle buffer.", lower_bound=1)
+    flags.DEFINE_integer("log_frequency", 10, "Steps between log lines and summaries.",
+                         lower_bound=1)
+    flags.DEFINE_integer("save_checkpoint_steps", 1000, "Steps between checkpoints.",
+                         lower_bound=1)
+    flags.DEFINE_integer("max_checkpoints_to_keep", 5, "Checkpoints kept in --train_dir.",
+                         lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Seed for initialization, shuffling and augmentation.")
+
+
+def define_eval_flags() -> None:
+    define_data_flags()
+    if _defined("checkpoint_dir"):
+        return
+    flags.DEFINE_string("checkpoint_dir", "/tmp/cifar10_train",
+                        "Training directory whose latest checkpoint is evaluated.")
+    flags.DEFINE_string("eval_dir", "/tmp/cifar10_eval", "Directory for TensorBoard events.")
+    flags.DEFINE_enum("eval_data", "test", ["test", "train"], "Split to evaluate.")
+    flags.DEFINE_integer("top_k", 1, "Count a prediction correct when the true class is among "
+                         "the k highest logits.", lower_bound=1)
+    flags.DEFINE_boolean("use_ema", True, "Evaluate the moving averages of the weights "
+                         "(--nouse_ema or --use_ema=false for the raw weights).")
+    flags.DEFINE_enum("model", None, sorted(models.MODELS),
+                      "Model of the checkpoint (default: read from the checkpoint's run.json).")
+    flags.DEFINE_boolean("run_once", False, "Evaluate the latest checkpoint once and exit.")
+    flags.DEFINE_integer("eval_interval_secs", 300,
+                         "Seconds between looks for a new checkpoint.", lower_bound=0)
+
+
+def config_from_flags(config_class):
+    """Fills a config dataclass from the parsed flags of the same names."""
+    values = {field.name: FLAGS[field.name].value
+              for field in dataclasses.fields(config_class) if field.name in FLAGS}
+    return config_class(**values)

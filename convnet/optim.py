@@ -1,0 +1,208 @@
+"""Learning-rate schedules, optimizers and the exponential moving average of weights.
+
+The optimizers are small `tf.Module`s written here rather than Keras ones, so
+their update rule, slot variables and checkpoint layout do not change with the
+Keras version. Each is checked against a numpy implementation in
+tests/test_optim.py. Call `build(variables)` once (eagerly) before the first
+`apply_gradients`, so slots exist before a checkpoint is restored into them.
+"""
+
+from typing import List, Optional, Sequence
+
+import tensorflow as tf
+
+# Tutorial constants (cifar10.py).
+NUM_EXAMPLES_PER_EPOCH = 50000
+NUM_EPOCHS_PER_DECAY = 350.0
+LEARNING_RATE_DECAY_FACTOR = 0.1
+INITIAL_LEARNING_RATE = 0.1  # for SGD
+ADAM_LEARNING_RATE = 1e-3
+MOVING_AVERAGE_DECAY = 0.9999
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def default_learning_rate(optimizer: str) -> float:
+    """The tutorial's 0.1 for SGD; Adam's usual 1e-3."""
+    return ADAM_LEARNING_RATE if optimizer == "adam" else INITIAL_LEARNING_RATE
+
+
+class ExponentialStaircase:
+    """lr(step) = initial * factor ** floor(step / decay_steps), as the tutorial's decay."""
+
+    def __init__(self, initial: float, decay_steps: int, factor: float):
+        if initial <= 0:
+            raise ValueError(f"learning rate must be positive, got {initial}")
+        if decay_steps <= 0:
+            raise ValueError(f"decay steps must be positive, got {decay_steps}")
+        if not 0 < factor <= 1:
+            raise ValueError(f"decay factor must be in (0, 1], got {factor}")
+        self.initial, self.decay_steps, self.factor = initial, decay_steps, factor
+
+    def __call__(self, step) -> tf.Tensor:
+        exponent = tf.math.floordiv(tf.cast(step, tf.int64), self.decay_steps)
+        return self.initial * tf.pow(tf.constant(self.factor, tf.float32),
+                                     tf.cast(exponent, tf.float32))
+
+
+class Constant:
+    """lr(step) = value."""
+
+    def __init__(self, value: float):
+        if value <= 0:
+            raise ValueError(f"learning rate must be positive, got {value}")
+        self.initial = value
+
+    def __call__(self, step) -> tf.Tensor:
+        return tf.constant(self.initial, tf.float32)
+
+
+def decay_steps_for(batch_size: int, num_epochs_per_decay: float,
+                    examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH) -> int:
+    """Steps between decays: int(examples_per_epoch / batch_size * epochs), 136,718 at batch 128."""
+    return max(1, int(examples_per_epoch / batch_size * num_epochs_per_decay))
+
+
+def make_schedule(learning_rate: float, lr_decay: bool, batch_size: int,
+                  num_epochs_per_decay: float = NUM_EPOCHS_PER_DECAY,
+                  decay_factor: float = LEARNING_RATE_DECAY_FACTOR,
+                  examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH):
+    if not lr_decay:
+        return Constant(learning_rate)
+    steps = decay_steps_for(batch_size, num_epochs_per_decay, examples_per_epoch)
+    return ExponentialStaircase(learning_rate, steps, decay_factor)
+
+
+class Optimizer(tf.Module):
+    """Base: keeps slot variables aligned with the variable list given to `build`."""
+
+    slot_names: Sequence[str] = ()
+
+    def __init__(self, name: Optional[str] = None):
+        super().__init__(name=name)
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+        self.slots: List[List[tf.Variable]] = []
+        self._var_ids: Optional[List[int]] = None
+
+    def build(self, variables: Sequence[tf.Variable]) -> None:
+        if self._var_ids is not None:
+            return
+        self._var_ids = [id(v) for v in variables]
+        with self.name_scope:
+            self.slots = [[tf.Variable(tf.zeros_like(v), trainable=False,
+                                       name=f"{v.name.split(':')[0].replace('/', '_')}_{s}")
+                           for s in self.slot_names] for v in variables]
+
+    def apply_gradients(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
+                        learning_rate: tf.Tensor) -> None:
+        """Applies one update with `learning_rate` (a float32 scalar)."""
+        if self._var_ids is None:
+            raise RuntimeError("call optimizer.build(variables) before apply_gradients")
+        if [id(v) for v in variables] != self._var_ids:
+            raise ValueError("apply_gradients got other variables than the optimizer was built for")
+        self.iterations.assign_add(1)
+        for grad, var, slots in zip(grads, variables, self.slots):
+            self._update(tf.cast(grad, var.dtype), var, slots, learning_rate)
+
+    def _update(self, grad, var, slots, learning_rate):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum.
+
+    v <- momentum * v - lr * g;  w <- w + v  (Nesterov: w <- w + momentum * v - lr * g).
+    With momentum 0 this is plain `w <- w - lr * g`, the tutorial's optimizer.
+    """
+
+    def __init__(self, momentum: float = 0.0, nesterov: bool = False, name: str = "sgd"):
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.slot_names = ("momentum",) if momentum else ()
+        super().__init__(name=name)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def _update(self, grad, var, slots, learning_rate):
+        if not self.momentum:
+            var.assign_sub(learning_rate * grad)
+            return
+        (velocity,) = slots
+        velocity.assign(self.momentum * velocity - learning_rate * grad)
+        if self.nesterov:
+            var.assign_add(self.momentum * velocity - learning_rate * grad)
+        else:
+            var.assign_add(velocity)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1 with the efficient bias correction).
+
+    m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+    w <- w - lr * sqrt(1-b2^t) / (1-b1^t) * m / (sqrt(v) + epsilon).
+    """
+
+    slot_names = ("m", "v")
+
+    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 name: str = "adam"):
+        super().__init__(name=name)
+        for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{label} must be in [0, 1), got {beta}")
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def _update(self, grad, var, slots, learning_rate):
+        m, v = slots
+        t = tf.cast(self.iterations, tf.float32)
+        alpha = learning_rate * tf.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+        m.assign(self.beta_1 * m + (1.0 - self.beta_1) * grad)
+        v.assign(self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad))
+        var.assign_sub(alpha * m / (tf.sqrt(v) + self.epsilon))
+
+
+def make_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False) -> Optimizer:
+    if name == "sgd":
+        return SGD(momentum=momentum, nesterov=nesterov)
+    if name == "adam":
+        return Adam()
+    raise ValueError(f"unknown --optimizer={name!r}: choose from {', '.join(OPTIMIZERS)}")
+
+
+class WeightEMA(tf.Module):
+    """Exponential moving average of variables, as `tf.train.ExponentialMovingAverage`.
+
+    With `num_updates` (the global step) the decay used is
+    min(decay, (1 + step) / (10 + step)), so early averages follow the weights.
+    Shadows start equal to the variables.
+    """
+
+    def __init__(self, decay: float = MOVING_AVERAGE_DECAY, name: str = "ema"):
+        super().__init__(name=name)
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.shadows: List[tf.Variable] = []
+
+    def build(self, variables: Sequence[tf.Variable]) -> None:
+        if self.shadows:
+            return
+        with self.name_scope:
+            self.shadows = [tf.Variable(v.read_value(), trainable=False,
+                                        name=v.name.split(":")[0].replace("/", "_"))
+                            for v in variables]
+
+    def effective_decay(self, step) -> tf.Tensor:
+        step = tf.cast(step, tf.float32)
+        return tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
+
+    def apply(self, variables: Sequence[tf.Variable], step) -> None:
+        decay = self.effective_decay(step)
+        for shadow, var in zip(self.shadows, variables):
+            shadow.assign_sub((1.0 - decay) * (shadow - var))
+
+    def copy_to(self, variables: Sequence[tf.Variable]) -> None:
+        """Overwrites `variables` with their averages (for evaluation)."""
+        if len(variables) != len(self.shadows):
+            raise ValueError(f"EMA holds {len(self.shadows)} averages, got {len(variables)} variables")
+        for shadow, var in zip(self.shadows, variables):
+            var.assign(shadow)

@@ -1,0 +1,103 @@
+"""Exact top-k evaluation: counting, known answers, checkpoints, loop mode."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convnet import evaluation, training
+from convnet.errors import CheckpointError
+
+
+def test_correct_at_k_matches_in_top_k():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 10)).astype(np.float32)
+    logits[:50, :4] = 1.0  # ties straddling the top-k boundary
+    labels = rng.integers(0, 10, size=200).astype(np.int32)
+    for k in (1, 2, 3, 5, 10):
+        np.testing.assert_array_equal(
+            evaluation.correct_at_k(logits, labels, k).numpy(),
+            tf.math.in_top_k(labels, logits, k).numpy())
+
+
+class _Identity(tf.Module):
+    """A 'model' whose logits are its input, so the right answer is known."""
+    def __call__(self, x, training=False):
+        return x
+
+
+def test_count_correct_known_answer_with_a_short_last_batch():
+    # 7 examples of 3 classes; true-class rank: 0,1,2,0,0,1,2 -> top-1: 3, top-2: 5, top-3: 7.
+    logits = np.float32([[3, 2, 1], [2, 3, 1], [3, 2, 1], [1, 3, 2], [1, 2, 3], [3, 1, 2],
+                         [2, 3, 1]])
+    labels = np.int32([0, 0, 2, 1, 2, 2, 2])
+    ds = tf.data.Dataset.from_tensor_slices((logits, labels)).batch(3)
+    for k, expected in ((1, 3), (2, 5), (3, 7)):
+        correct, class_correct, class_count, confusion = evaluation.count_correct(
+            _Identity(), ds, 3, k)
+        assert correct == expected
+        assert class_count.tolist() == [2, 1, 4] and class_count.sum() == 7
+    assert class_correct.tolist() == [2, 1, 4]
+    assert confusion.sum() == 7 and np.trace(confusion) == 3
+    assert confusion[2].tolist() == [2, 1, 1]  # class-2 rows predict 0, 2, 0, 1
+
+
+def _train(tmp_path, cifar_path, max_steps=10):
+    config = training.TrainConfig(
+        train_dir=str(tmp_path / "train"), data_dir=cifar_path, download=False, max_steps=max_steps,
+        batch_size=8, optimizer="adam", shuffle_buffer=40, log_frequency=5,
+        save_checkpoint_steps=5, num_parallel_calls=2)
+    training.Trainer(config).train()
+    return config.train_dir
+
+
+def _eval_config(tmp_path, train_dir, cifar_path, **overrides):
+    values = dict(checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_dir=cifar_path,
+                  download=False, batch_size=4, run_once=True, num_parallel_calls=2)
+    values.update(overrides)
+    return evaluation.EvalConfig(**values)
+
+
+def test_evaluator_counts_each_example_once_and_agrees_with_the_model(tmp_path, cifar_dir):
+    path, arrays = cifar_dir
+    train_dir = _train(tmp_path, path)
+    evaluator = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, use_ema=False))
+    result = evaluator.run()
+    assert result.num_examples == 10 and result.step == 10  # 4 + 4 + 2, nothing padded
+    logits = np.concatenate([evaluator.model(x).numpy() for x, _ in evaluator.dataset])
+    expected = int((logits.argmax(1) == arrays["test"][1]).sum())
+    assert result.num_correct == expected
+    everything = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, top_k=10)).run()
+    assert everything.precision == 1.0
+
+
+def test_ema_weights_are_used_by_default(tmp_path, cifar_dir):
+    path, _ = cifar_dir
+    train_dir = _train(tmp_path, path)
+    ema = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path))
+    ema.run()
+    raw = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, use_ema=False))
+    raw.run()
+    for shadow, a, b in zip(ema.ema.shadows, ema.model.trainable_variables,
+                            raw.model.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), shadow.numpy())
+    assert any(not np.array_equal(a.numpy(), b.numpy())
+               for a, b in zip(ema.model.trainable_variables, raw.model.trainable_variables))
+
+
+def test_loop_mode_stops_after_the_last_step(tmp_path, cifar_dir, capsys):
+    path, _ = cifar_dir
+    train_dir = _train(tmp_path, path, max_steps=10)
+    result = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, run_once=False,
+                                               eval_interval_secs=0)).run()
+    assert result.step == 10
+    assert "reached the run's max_steps" in capsys.readouterr().out
+
+
+def test_no_checkpoint_is_a_clear_error(tmp_path, cifar_dir):
+    with pytest.raises(CheckpointError, match="no checkpoint found"):
+        evaluation.Evaluator(_eval_config(tmp_path, str(tmp_path / "empty"), cifar_dir[0])).run()
+
+
+def test_top_k_beyond_the_classes_is_refused(tmp_path, cifar_dir):
+    with pytest.raises(ValueError, match="exceeds the 10 classes"):
+        evaluation.Evaluator(_eval_config(tmp_path, str(tmp_path), cifar_dir[0], top_k=11))

@@ -1,0 +1,116 @@
+"""The Trainer: loss goes down, checkpoints resume, bad runs stop cleanly."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convnet import checkpointing, models, ops, training
+from convnet.data import pipeline
+from convnet.errors import CheckpointError, NonFiniteLossError
+
+
+def _config(tmp_path, **overrides):
+    values = dict(train_dir=str(tmp_path / "train"), data_source="synthetic", max_steps=20,
+                  batch_size=32, optimizer="adam", shuffle_buffer=64, log_frequency=5,
+                  save_checkpoint_steps=10, num_parallel_calls=4)
+    values.update(overrides)
+    return training.TrainConfig(**values)
+
+
+def test_a_few_steps_lower_the_loss(tmp_path):
+    trainer = training.Trainer(_config(tmp_path, max_steps=30))
+    batch = next(iter(pipeline.eval_dataset(trainer.source, "test", 64)))
+    before = float(trainer._loss(*batch))
+    assert trainer.train() == 30
+    after = float(trainer._loss(*batch))
+    assert after < before - 0.5, (before, after)
+
+
+def test_loss_is_cross_entropy_plus_weight_decay(tmp_path):
+    trainer = training.Trainer(_config(tmp_path))
+    images, labels = next(iter(pipeline.eval_dataset(trainer.source, "test", 8)))
+    logits = trainer.model(images, training=True)
+    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    decay = sum(0.004 * np.sum(v.numpy() ** 2) / 2 for v in trainer.variables
+                if ops.weight_decay_of(v))
+    trainer.config.batch_size = 8
+    np.testing.assert_allclose(float(trainer._loss(images, labels)),
+                               float(tf.reduce_mean(xent)) + decay, rtol=1e-5)
+
+
+def test_resume_continues_from_the_latest_checkpoint(tmp_path, capsys):
+    first = training.Trainer(_config(tmp_path, max_steps=20))
+    assert first.train() == 20
+    saved = [v.numpy() for v in first.checkpoint.model.variables]
+    saved_adam = [s.numpy() for slots in first.optimizer.slots for s in slots]
+    assert sorted(os.listdir(tmp_path / "train")).count("ckpt-20.index") == 1
+
+    second = training.Trainer(_config(tmp_path, max_steps=30))
+    assert second.restore() == 20
+    for a, b in zip(saved, second.model.variables):
+        np.testing.assert_array_equal(a, b.numpy())
+    for a, b in zip(saved_adam, [s for slots in second.optimizer.slots for s in slots]):
+        np.testing.assert_array_equal(a, b.numpy())
+    assert int(second.optimizer.iterations) == 20
+    assert second.train() == 30
+    assert tf.train.latest_checkpoint(str(tmp_path / "train")).endswith("ckpt-30")
+    assert "resumed from" in capsys.readouterr().out
+
+
+def test_training_past_max_steps_does_nothing(tmp_path, capsys):
+    training.Trainer(_config(tmp_path, max_steps=10)).train()
+    assert training.Trainer(_config(tmp_path, max_steps=10)).train() == 10
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_non_finite_loss_stops_before_the_update_and_keeps_the_checkpoint(tmp_path):
+    training.Trainer(_config(tmp_path, max_steps=10)).train()
+    trainer = training.Trainer(_config(tmp_path, max_steps=40, learning_rate=1e35))
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.train()
+    message = str(info.value)
+    assert f"at step {info.value.step}" in message and "learning rate 1e+35" in message
+    assert "ckpt-10" in message
+    assert tf.train.latest_checkpoint(str(tmp_path / "train")).endswith("ckpt-10")
+    # The bad update was not applied: every weight is still finite.
+    assert all(np.isfinite(v.numpy()).all() for v in trainer.model.trainable_variables)
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    training.Trainer(_config(tmp_path, max_steps=10)).train()
+    run = checkpointing.read_run_config(str(tmp_path / "train"))
+    checkpointing.write_run_config(str(tmp_path / "train"), dict(run, model="resnet20"))
+    with pytest.raises(CheckpointError, match="model='resnet20'"):
+        training.Trainer(_config(tmp_path, max_steps=20)).train()
+
+
+def test_resuming_with_another_optimizer_is_refused(tmp_path):
+    training.Trainer(_config(tmp_path, max_steps=10)).train()
+    with pytest.raises(CheckpointError, match="optimizer='adam' \\(asked for 'sgd'\\)"):
+        training.Trainer(_config(tmp_path, max_steps=20, optimizer="sgd")).train()
+
+
+def test_checkpoint_with_other_shapes_is_refused_with_a_clear_error(tmp_path):
+    training.Trainer(_config(tmp_path, max_steps=10)).train()
+    model = models.build_model("cifar10", num_classes=7)
+    model(tf.zeros([1, 24, 24, 3]))
+    path = tf.train.latest_checkpoint(str(tmp_path / "train"))
+    with pytest.raises(CheckpointError, match="different model or number of classes"):
+        checkpointing.restore(tf.train.Checkpoint(model=model), path, partial=True)
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path):
+    training.Trainer(_config(tmp_path, max_steps=10)).train()
+    data = tmp_path / "train" / "ckpt-10.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="ckpt-10"):
+        training.Trainer(_config(tmp_path, max_steps=20)).train()
+
+
+@pytest.mark.parametrize("field,value", [("batch_size", 0), ("max_steps", -1),
+                                         ("learning_rate", 0.0), ("log_frequency", 0)])
+def test_bad_config_values_are_refused(tmp_path, field, value):
+    with pytest.raises(ValueError, match=f"--{field} must be positive"):
+        training.Trainer(_config(tmp_path, **{field: value}))
