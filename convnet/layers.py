@@ -9,18 +9,34 @@ while its variables stay float32.
 """
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import tensorflow as tf
 
 from convnet import ops
 
-Activation = Optional[Callable[[tf.Tensor], tf.Tensor]]
+ActivationFn = Optional[Callable[[tf.Tensor], tf.Tensor]]
+Init = Union[None, float, str]
+
+# Standard deviation of a unit normal truncated at +-2 (what Keras divides by).
+_TRUNCATED_STDDEV = 0.87962566103423978
 
 
-def _he_stddev(fan_in: int) -> float:
-    """He-normal standard deviation for a ReLU layer with `fan_in` inputs."""
-    return math.sqrt(2.0 / fan_in)
+def initial_stddev(init: Init, fan_in: int, fan_out: int) -> float:
+    """Truncated-normal stddev for a kernel.
+
+    Args:
+      init: a float (used as is, the tutorial's way), None or 'he' (variance
+        2/fan_in after truncation, for ReLU layers), or 'glorot' (variance
+        2/(fan_in + fan_out), for linear, sigmoid and logit layers).
+    """
+    if init is None or init == "he":
+        return math.sqrt(2.0 / fan_in) / _TRUNCATED_STDDEV
+    if init == "glorot":
+        return math.sqrt(2.0 / (fan_in + fan_out)) / _TRUNCATED_STDDEV
+    if isinstance(init, (int, float)) and init >= 0:
+        return float(init)
+    raise ValueError(f"stddev must be a non-negative number, None, 'he' or 'glorot', got {init!r}")
 
 
 class Layer(tf.Module):
@@ -52,7 +68,8 @@ class Conv2D(Layer):
       kernel_size: int or (kh, kw).
       strides: int or (sh, sw).
       padding: 'SAME' or 'VALID'.
-      stddev: truncated-normal stddev of the kernel; None for He init (sqrt(2/fan_in)).
+      stddev: kernel init: a truncated-normal stddev, or None/'he'/'glorot' (see
+        `initial_stddev`).
       wd: kernel weight decay (None for none). Biases are never decayed.
       bias_init: constant initial bias, or None for no bias.
       activation: optional function applied to the output (e.g. `tf.nn.relu`).
@@ -60,7 +77,7 @@ class Conv2D(Layer):
 
     def __init__(self, filters: int, kernel_size=3, strides=1, padding: str = "SAME",
                  stddev: Optional[float] = None, wd: Optional[float] = None,
-                 bias_init: Optional[float] = 0.0, activation: Activation = None,
+                 bias_init: Optional[float] = 0.0, activation: ActivationFn = None,
                  name: Optional[str] = None):
         super().__init__(name=name)
         if not isinstance(filters, int) or filters <= 0:
@@ -74,7 +91,7 @@ class Conv2D(Layer):
     def build(self, input_shape):
         in_channels = int(input_shape[-1])
         kh, kw = self.kernel_size
-        stddev = self.stddev if self.stddev is not None else _he_stddev(kh * kw * in_channels)
+        stddev = initial_stddev(self.stddev, kh * kw * in_channels, kh * kw * self.filters)
         self.kernel = ops.variable_with_weight_decay(
             "kernel", [kh, kw, in_channels, self.filters], stddev, self.wd)
         self.bias = None
@@ -91,11 +108,11 @@ class Conv2D(Layer):
 class Dense(Layer):
     """Fully connected [b, ...] -> [b, units] (the input is flattened first).
 
-    Args mirror `Conv2D`: `stddev` None means He init, `wd` decays the kernel only.
+    Args mirror `Conv2D`: `stddev` as in `initial_stddev`, `wd` decays the kernel only.
     """
 
     def __init__(self, units: int, stddev: Optional[float] = None, wd: Optional[float] = None,
-                 bias_init: Optional[float] = 0.0, activation: Activation = None,
+                 bias_init: Optional[float] = 0.0, activation: ActivationFn = None,
                  name: Optional[str] = None):
         super().__init__(name=name)
         if not isinstance(units, int) or units <= 0:
@@ -107,7 +124,7 @@ class Dense(Layer):
         fan_in = tf.TensorShape(input_shape[1:]).num_elements()
         if fan_in is None:
             raise ValueError(f"Dense needs a static non-batch input shape, got {input_shape}")
-        stddev = self.stddev if self.stddev is not None else _he_stddev(fan_in)
+        stddev = initial_stddev(self.stddev, fan_in, self.units)
         self.kernel = ops.variable_with_weight_decay("kernel", [fan_in, self.units], stddev, self.wd)
         self.bias = None
         if self.bias_init is not None:
@@ -117,6 +134,17 @@ class Dense(Layer):
         bias = None if self.bias is None else tf.cast(self.bias, inputs.dtype)
         out = ops.dense(inputs, tf.cast(self.kernel, inputs.dtype), bias)
         return self.activation(out) if self.activation else out
+
+
+class Activation(Layer):
+    """Applies an elementwise function, e.g. `Activation(tf.nn.relu)`."""
+
+    def __init__(self, function: Callable[[tf.Tensor], tf.Tensor], name: Optional[str] = None):
+        super().__init__(name=name)
+        self.function = function
+
+    def forward(self, inputs, training):
+        return self.function(inputs)
 
 
 class MaxPool(Layer):

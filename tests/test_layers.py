@@ -25,8 +25,8 @@ def test_conv2d_without_bias_and_he_init():
     layer = layers.Conv2D(64, 3, bias_init=None)
     layer(tf.zeros([1, 8, 8, 32]))
     assert layer.bias is None and len(layer.trainable_variables) == 1
-    # He init: stddev sqrt(2 / (3*3*32)), times 0.88 for the truncation.
-    expected = np.sqrt(2 / 288) * 0.88
+    # He init: stddev sqrt(2 / (3*3*32)) after truncation.
+    expected = np.sqrt(2 / 288)
     assert abs(layer.kernel.numpy().std() - expected) / expected < 0.05
 
 
