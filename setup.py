@@ -18,12 +18,15 @@ setuptools.setup(
         "numpy>=1.26,<3",
         "absl-py>=2.0,<3",
         "tensorboard>=2.16,<3",  # tf.summary ops live in tensorboard since TF 2.20
+        "matplotlib>=3.7,<4",  # plots of convnet.compare
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={
         "console_scripts": [
             "convnet-train=convnet.train:run",
             "convnet-eval=convnet.eval:run",
+            "convnet-compare=convnet.compare:run",
+            "convnet-summary=convnet.summary:run",
         ],
     },
     scripts=["bin/convnet-download-cifar10", "bin/convnet-train-default"],

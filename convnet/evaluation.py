@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from convnet import checkpointing, console, models, optim
-from convnet.data import pipeline
+from convnet.data import pipeline, preprocess
 from convnet.errors import CheckpointError
 
 
@@ -26,11 +26,13 @@ class EvalConfig:
     eval_dir: str = "/tmp/cifar10_eval"
     eval_data: str = "test"
     top_k: int = 1
+    num_examples: Optional[int] = None  # None: the whole split; else its first N examples
     use_ema: bool = True
     batch_size: int = 128
     model: Optional[str] = None  # None: from the checkpoint's run.json
-    dataset: str = "cifar10"
-    data_source: str = "cifar_binary"
+    dataset: Optional[str] = None  # None: from run.json, else cifar10
+    label_mode: str = "fine"
+    data_source: str = "files"
     data_dir: str = "/tmp/cifar10_data"
     tfds_data_dir: Optional[str] = None
     download: bool = True
@@ -45,6 +47,8 @@ class EvalConfig:
             raise ValueError(f"--batch_size must be positive, got {self.batch_size}")
         if self.eval_data not in ("test", "train"):
             raise ValueError(f"--eval_data must be 'test' or 'train', got {self.eval_data!r}")
+        if self.num_examples is not None and self.num_examples <= 0:
+            raise ValueError(f"--num_examples must be positive, got {self.num_examples}")
         if self.eval_interval_secs < 0:
             raise ValueError(f"--eval_interval_secs must be >= 0, got {self.eval_interval_secs}")
 
@@ -74,24 +78,30 @@ def correct_at_k(logits: tf.Tensor, labels: tf.Tensor, k: int) -> tf.Tensor:
 
 
 def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int):
-    """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion)."""
+    """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion).
 
-    @tf.function
-    def run():
-        class_correct = tf.zeros([num_classes], tf.int64)
-        class_count = tf.zeros([num_classes], tf.int64)
-        confusion = tf.zeros([num_classes, num_classes], tf.int64)
-        for images, labels in dataset:
-            logits = model(images, training=False)
-            hits = tf.cast(correct_at_k(logits, labels, top_k), tf.int64)
-            class_correct += tf.math.unsorted_segment_sum(hits, labels, num_classes)
-            class_count += tf.math.bincount(labels, minlength=num_classes, maxlength=num_classes,
-                                            dtype=tf.int64)
-            predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
-            confusion += tf.math.confusion_matrix(labels, predicted, num_classes, dtype=tf.int64)
-        return class_correct, class_count, confusion
+    One compiled call per batch (the batch dimension is dynamic, so the short last
+    batch reuses the same trace); the counts are summed as int64 in Python.
+    """
 
-    class_correct, class_count, confusion = (t.numpy() for t in run())
+    @tf.function(reduce_retracing=True)
+    def batch_counts(images, labels):
+        logits = model(images, training=False)
+        hits = tf.cast(correct_at_k(logits, labels, top_k), tf.int64)
+        predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
+        return (tf.math.unsorted_segment_sum(hits, labels, num_classes),
+                tf.math.bincount(labels, minlength=num_classes, maxlength=num_classes,
+                                 dtype=tf.int64),
+                tf.math.confusion_matrix(labels, predicted, num_classes, dtype=tf.int64))
+
+    class_correct = np.zeros([num_classes], np.int64)
+    class_count = np.zeros([num_classes], np.int64)
+    confusion = np.zeros([num_classes, num_classes], np.int64)
+    for images, labels in dataset:
+        correct, count, matrix = batch_counts(images, labels)
+        class_correct += correct.numpy()
+        class_count += count.numpy()
+        confusion += matrix.numpy()
     return int(class_correct.sum()), class_correct, class_count, confusion
 
 
@@ -103,8 +113,10 @@ class Evaluator:
         self.config = config
         run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
         model_name = config.model or run_config.get("model", "cifar10")
+        dataset = config.dataset or run_config.get("dataset", "cifar10")
         self.source = pipeline.make_source(config.data_source, config.data_dir,
-                                           config.tfds_data_dir, config.download, config.dataset)
+                                           config.tfds_data_dir, config.download, dataset,
+                                           label_mode=config.label_mode)
         self.info = self.source.info
         checkpointing.check_same_run(config.checkpoint_dir,
                                      {"model": model_name, "dataset": self.info.name,
@@ -112,15 +124,25 @@ class Evaluator:
         if config.top_k > self.info.num_classes:
             raise ValueError(f"--top_k={config.top_k} exceeds the {self.info.num_classes} classes")
         self.model = models.build_model(model_name, self.info.num_classes)
-        size = self.model.image_size
+        self.preprocessing = self._preprocessing(run_config)
+        size = self.preprocessing.image_size
         self.model(tf.zeros([1, size, size, self.info.image_shape[-1]]))
         self.ema = optim.WeightEMA()
         self.ema.build(self.model.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, ema=self.ema)
         self.dataset = pipeline.eval_dataset(self.source, config.eval_data, config.batch_size,
-                                             size, config.num_parallel_calls)
+                                             self.preprocessing, config.num_parallel_calls,
+                                             config.num_examples)
         self.writer = tf.summary.create_file_writer(config.eval_dir)
+
+    def _preprocessing(self, run_config) -> preprocess.Preprocessing:
+        """The training run's evaluation preprocessing (from run.json), else the model's default."""
+        if run_config.get("preprocessing"):
+            return preprocess.Preprocessing(**run_config["preprocessing"])
+        if self.model.image_size:
+            return preprocess.Preprocessing("tutorial", self.model.image_size, "per_image")
+        return preprocess.Preprocessing("none", self.info.image_shape[0], "per_image")
 
     def evaluate_checkpoint(self, path: str) -> EvalResult:
         checkpointing.restore(self.checkpoint, path, partial=True)

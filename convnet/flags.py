@@ -10,7 +10,7 @@ import dataclasses
 from absl import flags
 
 from convnet import models, optim
-from convnet.data import pipeline
+from convnet.data import pipeline, preprocess
 
 FLAGS = flags.FLAGS
 
@@ -23,17 +23,27 @@ def define_data_flags() -> None:
     """Input flags used by train, eval and bench."""
     if _defined("data_source"):
         return
-    flags.DEFINE_enum("data_source", "cifar_binary", list(pipeline.DATA_SOURCES),
-                      "Where examples come from: the CIFAR-10 binary files in --data_dir, "
-                      "tfds.load (--tfds_data_dir), or a synthetic learnable source (no files).")
+    flags.DEFINE_enum("data_source", "files", list(pipeline.DATA_SOURCES),
+                      "Where examples come from: files: the dataset's official files in "
+                      "--data_dir (CIFAR binary or python layout, MNIST IDX, gzipped or not); "
+                      "cifar_binary: the CIFAR binary files only (the former default); tfds: "
+                      "tfds.load (--tfds_data_dir); synthetic: a learnable source shaped like "
+                      "--dataset (no files).")
     flags.DEFINE_string("data_dir", "/tmp/cifar10_data",
-                        "Directory holding the CIFAR-10 .bin files (cifar-10-batches-bin or its "
-                        "parent). Downloaded there when absent, unless --nodownload.")
+                        "Directory holding the dataset's files, or its parent (e.g. "
+                        "cifar-10-batches-bin, cifar-100-binary, cifar-10-batches-py or mnist/ "
+                        "inside it). Downloaded there when absent, unless --nodownload.")
     flags.DEFINE_string("tfds_data_dir", None, "tfds data_dir for --data_source=tfds.")
-    flags.DEFINE_string("dataset", "cifar10", "Dataset name (tfds name with --data_source=tfds).")
+    flags.DEFINE_string("dataset", None,
+                        f"Dataset: {', '.join(pipeline.DATASETS)}; with --data_source=tfds, "
+                        f"any tfds image-classification name. Default: cifar10 for training; "
+                        f"for evaluation, the dataset the checkpoint was trained on.")
+    flags.DEFINE_enum("label_mode", "fine", list(pipeline.LABEL_MODES),
+                      "Labels to learn: fine (the dataset's classes) or coarse (CIFAR-100's 20 "
+                      "superclasses).")
     flags.DEFINE_boolean("download", True,
-                         "Download missing data (CIFAR-10 archive from its official address, "
-                         "MD5-checked; tfds datasets through tfds).")
+                         "Download missing data (the official archive or files, MD5-checked; "
+                         "tfds datasets through tfds).")
     flags.DEFINE_integer("num_parallel_calls", 16,
                          "Parallel preprocessing calls in Dataset.map (-1: autotune).",
                          lower_bound=-1)
@@ -47,16 +57,40 @@ def define_train_flags() -> None:
     flags.DEFINE_string("train_dir", "/tmp/cifar10_train",
                         "Directory for checkpoints, run.json and TensorBoard events. A rerun with "
                         "the same directory resumes from its latest checkpoint; nothing deletes it.")
-    flags.DEFINE_integer("max_steps", 1000000, "Number of batches to train on (in total, "
-                         "counting steps of earlier runs in --train_dir).", lower_bound=1)
+    flags.DEFINE_integer("max_steps", None, "Number of batches to train on, in total, counting "
+                         "steps of earlier runs in --train_dir (default: --epochs worth, else "
+                         "1,000,000). With --epochs, stops the run early while the learning-rate "
+                         "schedule keeps the --epochs horizon.", lower_bound=1)
     flags.DEFINE_enum("model", "cifar10", sorted(models.MODELS), "Model to train.")
+    flags.DEFINE_float("epochs", None, "Epochs of the training split the run and its "
+                       "learning-rate schedule span (see --max_steps).", lower_bound=0)
+    flags.DEFINE_float("weight_decay", None, "L2 coefficient on every kernel (the loss adds "
+                       "wd * l2_loss(w)); default: the model's own (0.004 on the tutorial model's "
+                       "hidden dense layers, none elsewhere).", lower_bound=0)
+    flags.DEFINE_enum("augmentation", "auto", ["auto", *preprocess.AUGMENTATIONS],
+                      "Training augmentation: tutorial (random 24x24 crop, flip, brightness, "
+                      "contrast), pad_crop (pad 4, random crop, flip), none. auto: tutorial for "
+                      "--model=cifar10, pad_crop otherwise.")
+    flags.DEFINE_enum("normalization", "auto", ["auto", *preprocess.NORMALIZATIONS],
+                      "per_image standardization, or per_channel mean/std of the training split. "
+                      "auto: per_image with tutorial augmentation, else per_channel.")
+    flags.DEFINE_boolean("random_flip", None, "Random left-right flips (default: on, except "
+                         "for MNIST digits).")
     flags.DEFINE_enum("optimizer", "sgd", list(optim.OPTIMIZERS), "Optimizer.")
     flags.DEFINE_float("learning_rate", None,
                        f"Initial learning rate (default {optim.INITIAL_LEARNING_RATE} for sgd as in "
                        f"the tutorial, {optim.ADAM_LEARNING_RATE} for adam).")
     flags.DEFINE_float("momentum", 0.0, "SGD momentum (0: plain gradient descent, the tutorial's).")
+    flags.DEFINE_boolean("nesterov", False, "Nesterov momentum for SGD.")
+    flags.DEFINE_enum("lr_schedule", "constant", list(optim.SCHEDULES),
+                      "Learning-rate schedule: constant; exponential (x--lr_decay_factor every "
+                      "--num_epochs_per_decay epochs); piecewise (x--lr_decay_factor at each of "
+                      "--lr_boundary_epochs); cosine (to 0 at the last step).")
+    flags.DEFINE_list("lr_boundary_epochs", [], "Epochs at which the piecewise schedule "
+                      "multiplies the learning rate by --lr_decay_factor, e.g. 150,225.")
     flags.DEFINE_boolean("lr_decay", False,
-                         "Exponential staircase decay of the tutorial: multiply the learning rate "
+                         "Same as --lr_schedule=exponential, the tutorial's staircase decay: "
+                         "multiply the learning rate "
                          "by --lr_decay_factor every --num_epochs_per_decay epochs. With the "
                          "tutorial's defaults (350 epochs, batch 128) the first decay is at step "
                          "136,718, so at the documented 100,000 steps it never fires.")
@@ -87,6 +121,8 @@ def define_eval_flags() -> None:
     flags.DEFINE_enum("eval_data", "test", ["test", "train"], "Split to evaluate.")
     flags.DEFINE_integer("top_k", 1, "Count a prediction correct when the true class is among "
                          "the k highest logits.", lower_bound=1)
+    flags.DEFINE_integer("num_examples", None, "Evaluate only the first N examples of the split "
+                         "(default: all of them, each counted once).", lower_bound=1)
     flags.DEFINE_boolean("use_ema", True, "Evaluate the moving averages of the weights "
                          "(--nouse_ema or --use_ema=false for the raw weights).")
     flags.DEFINE_enum("model", None, sorted(models.MODELS),

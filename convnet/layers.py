@@ -8,6 +8,7 @@ in the forward pass, so a layer fed float16/bfloat16 computes in that dtype
 while its variables stay float32.
 """
 
+import contextlib
 import math
 from typing import Callable, Optional, Sequence, Union
 
@@ -42,6 +43,9 @@ def initial_stddev(init: Init, fan_in: int, fan_out: int) -> float:
 class Layer(tf.Module):
     """Base class: builds variables on the first call, then runs `forward`."""
 
+    # When set (see `observe_calls`), called as observer(layer, output) after each call.
+    _call_observer: Optional[Callable[["Layer", tf.Tensor], None]] = None
+
     def __init__(self, name: Optional[str] = None):
         super().__init__(name=name)
         self.built = False
@@ -51,13 +55,26 @@ class Layer(tf.Module):
             with self.name_scope:
                 self.build(inputs.shape)
             self.built = True
-        return self.forward(inputs, training)
+        outputs = self.forward(inputs, training)
+        if Layer._call_observer is not None:
+            Layer._call_observer(self, outputs)
+        return outputs
 
     def build(self, input_shape: tf.TensorShape) -> None:
         """Creates variables; `input_shape` has a dynamic batch dimension."""
 
     def forward(self, inputs: tf.Tensor, training: bool) -> tf.Tensor:
         raise NotImplementedError
+
+
+@contextlib.contextmanager
+def observe_calls(observer: Callable[[Layer, tf.Tensor], None]):
+    """Within the block, every layer call reports (layer, output) to `observer`."""
+    previous, Layer._call_observer = Layer._call_observer, observer
+    try:
+        yield
+    finally:
+        Layer._call_observer = previous
 
 
 class Conv2D(Layer):

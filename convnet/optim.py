@@ -9,6 +9,7 @@ tests/test_optim.py. Call `build(variables)` once (eagerly) before the first
 
 from typing import List, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 # Tutorial constants (cifar10.py).
@@ -19,12 +20,13 @@ INITIAL_LEARNING_RATE = 0.1  # for SGD
 ADAM_LEARNING_RATE = 1e-3
 MOVING_AVERAGE_DECAY = 0.9999
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adadelta")
+SCHEDULES = ("constant", "exponential", "piecewise", "cosine")
 
 
 def default_learning_rate(optimizer: str) -> float:
-    """The tutorial's 0.1 for SGD; Adam's usual 1e-3."""
-    return ADAM_LEARNING_RATE if optimizer == "adam" else INITIAL_LEARNING_RATE
+    """The tutorial's 0.1 for SGD; Adam's usual 1e-3; Adadelta's 1.0 (Zeiler 2012)."""
+    return {"adam": ADAM_LEARNING_RATE, "adadelta": 1.0}.get(optimizer, INITIAL_LEARNING_RATE)
 
 
 class ExponentialStaircase:
@@ -57,20 +59,70 @@ class Constant:
         return tf.constant(self.initial, tf.float32)
 
 
+class Piecewise:
+    """lr(step) = initial * factor ** (number of boundaries <= step)."""
+
+    def __init__(self, initial: float, boundaries: Sequence[int], factor: float):
+        if initial <= 0:
+            raise ValueError(f"learning rate must be positive, got {initial}")
+        if list(boundaries) != sorted(boundaries) or any(b <= 0 for b in boundaries):
+            raise ValueError(f"boundaries must be positive and increasing, got {boundaries}")
+        self.initial, self.factor = initial, factor
+        self.boundaries = tf.constant(list(boundaries) or [0], tf.int64)
+        self._empty = not boundaries
+
+    def __call__(self, step) -> tf.Tensor:
+        if self._empty:
+            return tf.constant(self.initial, tf.float32)
+        passed = tf.reduce_sum(tf.cast(self.boundaries <= tf.cast(step, tf.int64), tf.float32))
+        return self.initial * tf.pow(tf.constant(self.factor, tf.float32), passed)
+
+
+class Cosine:
+    """lr(step) = initial * (1 + cos(pi * min(step, total) / total)) / 2."""
+
+    def __init__(self, initial: float, total_steps: int):
+        if initial <= 0:
+            raise ValueError(f"learning rate must be positive, got {initial}")
+        if total_steps <= 0:
+            raise ValueError(f"cosine schedule needs positive total steps, got {total_steps}")
+        self.initial, self.total_steps = initial, total_steps
+
+    def __call__(self, step) -> tf.Tensor:
+        progress = tf.minimum(tf.cast(step, tf.float32), self.total_steps) / self.total_steps
+        return self.initial * 0.5 * (1.0 + tf.cos(np.pi * progress))
+
+
 def decay_steps_for(batch_size: int, num_epochs_per_decay: float,
                     examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH) -> int:
     """Steps between decays: int(examples_per_epoch / batch_size * epochs), 136,718 at batch 128."""
     return max(1, int(examples_per_epoch / batch_size * num_epochs_per_decay))
 
 
-def make_schedule(learning_rate: float, lr_decay: bool, batch_size: int,
+def make_schedule(name: str, learning_rate: float, batch_size: int,
                   num_epochs_per_decay: float = NUM_EPOCHS_PER_DECAY,
                   decay_factor: float = LEARNING_RATE_DECAY_FACTOR,
-                  examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH):
-    if not lr_decay:
+                  examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH,
+                  boundary_epochs: Sequence[float] = (), total_steps: int = 0):
+    """Builds one of SCHEDULES; epochs are converted to steps at `batch_size`.
+
+    exponential: x`decay_factor` every `num_epochs_per_decay` epochs (the tutorial's);
+    piecewise: x`decay_factor` at each of `boundary_epochs`; cosine: to 0 at `total_steps`.
+    """
+    steps_per_epoch = examples_per_epoch / batch_size
+    if name == "constant":
         return Constant(learning_rate)
-    steps = decay_steps_for(batch_size, num_epochs_per_decay, examples_per_epoch)
-    return ExponentialStaircase(learning_rate, steps, decay_factor)
+    if name == "exponential":
+        steps = decay_steps_for(batch_size, num_epochs_per_decay, examples_per_epoch)
+        return ExponentialStaircase(learning_rate, steps, decay_factor)
+    if name == "piecewise":
+        if not boundary_epochs:
+            raise ValueError("--lr_schedule=piecewise needs --lr_boundary_epochs, e.g. 150,225")
+        return Piecewise(learning_rate, [max(1, int(e * steps_per_epoch)) for e in boundary_epochs],
+                         decay_factor)
+    if name == "cosine":
+        return Cosine(learning_rate, total_steps)
+    raise ValueError(f"unknown --lr_schedule={name!r}: choose from {', '.join(SCHEDULES)}")
 
 
 class Optimizer(tf.Module):
@@ -160,11 +212,37 @@ class Adam(Optimizer):
         var.assign_sub(alpha * m / (tf.sqrt(v) + self.epsilon))
 
 
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012) with a learning rate, as Keras and PyTorch define it.
+
+    a <- rho a + (1-rho) g^2;  d <- sqrt(u + eps) / sqrt(a + eps) * g;
+    u <- rho u + (1-rho) d^2;  w <- w - lr * d.
+    """
+
+    slot_names = ("accumulated_grad", "accumulated_update")
+
+    def __init__(self, rho: float = 0.95, epsilon: float = 1e-7, name: str = "adadelta"):
+        super().__init__(name=name)
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        self.rho, self.epsilon = rho, epsilon
+
+    def _update(self, grad, var, slots, learning_rate):
+        accumulated_grad, accumulated_update = slots
+        accumulated_grad.assign(self.rho * accumulated_grad + (1 - self.rho) * tf.square(grad))
+        delta = tf.sqrt(accumulated_update + self.epsilon) / tf.sqrt(
+            accumulated_grad + self.epsilon) * grad
+        accumulated_update.assign(self.rho * accumulated_update + (1 - self.rho) * tf.square(delta))
+        var.assign_sub(learning_rate * delta)
+
+
 def make_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False) -> Optimizer:
     if name == "sgd":
         return SGD(momentum=momentum, nesterov=nesterov)
     if name == "adam":
         return Adam()
+    if name == "adadelta":
+        return Adadelta()
     raise ValueError(f"unknown --optimizer={name!r}: choose from {', '.join(OPTIMIZERS)}")
 
 

@@ -12,16 +12,19 @@ from the latest one. Nothing here deletes train_dir.
 """
 
 import dataclasses
+import math
 import os
 import time
-from typing import Optional
+from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 
 from convnet import checkpointing, console, models, ops, optim
-from convnet.data import pipeline
+from convnet.data import pipeline, preprocess
 from convnet.errors import NonFiniteLossError
 
+# Step budget when neither --max_steps nor --epochs is given (the tutorial's).
+DEFAULT_MAX_STEPS = 1000000
 # Images written to TensorBoard at each checkpoint.
 SUMMARY_IMAGES = 3
 
@@ -30,18 +33,27 @@ SUMMARY_IMAGES = 3
 class TrainConfig:
     """Everything a training run needs; the flags of `convnet.train` map onto it."""
     train_dir: str = "/tmp/cifar10_train"
-    max_steps: int = 1000000
+    max_steps: Optional[int] = None  # None: the --epochs budget, else DEFAULT_MAX_STEPS
     batch_size: int = 128
     model: str = "cifar10"
-    dataset: str = "cifar10"
-    data_source: str = "cifar_binary"
+    dataset: Optional[str] = "cifar10"  # None means cifar10
+    data_source: str = "files"
     data_dir: str = "/tmp/cifar10_data"
     tfds_data_dir: Optional[str] = None
     download: bool = True
+    label_mode: str = "fine"
+    epochs: Optional[float] = None  # the schedule's horizon; the step budget unless max_steps
+    weight_decay: Optional[float] = None  # None: the model's default
+    augmentation: str = "auto"  # tutorial for the tutorial model, pad_crop for the others
+    normalization: str = "auto"  # per_image with tutorial augmentation, else per_channel
+    random_flip: Optional[bool] = None  # None: on, except for MNIST digits
     optimizer: str = "sgd"
     learning_rate: Optional[float] = None  # None: optim.default_learning_rate(optimizer)
     momentum: float = 0.0
-    lr_decay: bool = False
+    nesterov: bool = False
+    lr_decay: bool = False  # shorthand for lr_schedule='exponential'
+    lr_schedule: str = "constant"
+    lr_boundary_epochs: Sequence[float] = ()
     lr_decay_factor: float = optim.LEARNING_RATE_DECAY_FACTOR
     num_epochs_per_decay: float = optim.NUM_EPOCHS_PER_DECAY
     moving_average_decay: float = optim.MOVING_AVERAGE_DECAY
@@ -52,11 +64,17 @@ class TrainConfig:
     max_checkpoints_to_keep: int = 5
     seed: int = 0
 
+    def __post_init__(self):
+        self.dataset = self.dataset or "cifar10"
+        self.lr_boundary_epochs = tuple(float(e) for e in self.lr_boundary_epochs)
+
     def validate(self) -> None:
         for name in ("max_steps", "batch_size", "log_frequency", "save_checkpoint_steps",
                      "max_checkpoints_to_keep"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"--epochs must be positive, got {self.epochs}")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
         if self.num_parallel_calls <= 0 and self.num_parallel_calls != tf.data.AUTOTUNE:
@@ -64,6 +82,10 @@ class TrainConfig:
                              f"got {self.num_parallel_calls}")
         if not self.train_dir:
             raise ValueError("--train_dir must not be empty")
+
+    @property
+    def schedule_name(self) -> str:
+        return "exponential" if self.lr_decay else self.lr_schedule
 
     @property
     def resolved_learning_rate(self) -> float:
@@ -81,30 +103,60 @@ class Trainer:
         tf.random.set_seed(config.seed)
         self.source = pipeline.make_source(config.data_source, config.data_dir,
                                            config.tfds_data_dir, config.download,
-                                           config.dataset, config.seed)
+                                           config.dataset, config.seed, label_mode=config.label_mode)
         info = self.source.info
-        self.model = models.build_model(config.model, info.num_classes)
-        self.image_size = self.model.image_size
-        self.model(tf.zeros([1, self.image_size, self.image_size, info.image_shape[-1]]))
+        self.model = models.build_model(config.model, info.num_classes, config.weight_decay)
+        examples_per_epoch = self.source.num_examples("train") or optim.NUM_EXAMPLES_PER_EPOCH
+        # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
+        schedule_steps = DEFAULT_MAX_STEPS
+        if config.epochs:
+            schedule_steps = max(1, math.ceil(config.epochs * examples_per_epoch / config.batch_size))
+        self.max_steps = config.max_steps or schedule_steps
+        self.preprocessing = self._preprocessing(
+            checkpointing.read_run_config(config.train_dir) or {})
+        size = self.preprocessing.image_size
+        self.model(tf.zeros([1, size, size, info.image_shape[-1]]))
         self.variables = self.model.trainable_variables
-        self.optimizer = optim.make_optimizer(config.optimizer, config.momentum)
+        self.optimizer = optim.make_optimizer(config.optimizer, config.momentum, config.nesterov)
         self.optimizer.build(self.variables)
         self.ema = optim.WeightEMA(config.moving_average_decay)
         self.ema.build(self.variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        examples_per_epoch = self.source.num_examples("train") or optim.NUM_EXAMPLES_PER_EPOCH
         self.schedule = optim.make_schedule(
-            config.resolved_learning_rate, config.lr_decay, config.batch_size,
-            config.num_epochs_per_decay, config.lr_decay_factor, examples_per_epoch)
+            config.schedule_name, config.resolved_learning_rate, config.batch_size,
+            config.num_epochs_per_decay, config.lr_decay_factor, examples_per_epoch,
+            config.lr_boundary_epochs, schedule_steps if config.epochs else self.max_steps)
         self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model,
                                               optimizer=self.optimizer, ema=self.ema)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, config.train_dir, max_to_keep=config.max_checkpoints_to_keep,
             step_counter=self.step)
         self.run_config = {"model": config.model, "dataset": info.name,
-                           "num_classes": info.num_classes, "image_size": self.image_size,
-                           "image_channels": info.image_shape[-1], "max_steps": config.max_steps,
-                           "optimizer": config.optimizer, "data_source": config.data_source}
+                           "num_classes": info.num_classes, "image_size": size,
+                           "image_channels": info.image_shape[-1], "max_steps": self.max_steps,
+                           "optimizer": config.optimizer, "data_source": config.data_source,
+                           "preprocessing": dataclasses.asdict(self.preprocessing)}
+
+    def _preprocessing(self, previous_run: Dict[str, Any]) -> preprocess.Preprocessing:
+        """Resolves 'auto' choices; per-channel statistics come from the training split
+        (or from the run being resumed, so that they never change within a run)."""
+        config, info = self.config, self.source.info
+        augmentation = config.augmentation
+        if augmentation == "auto":
+            augmentation = "tutorial" if self.model.image_size else "pad_crop"
+        normalization = config.normalization
+        if normalization == "auto":
+            normalization = "per_image" if augmentation == "tutorial" else "per_channel"
+        flip = config.random_flip if config.random_flip is not None else info.name != "mnist"
+        mean = std = None
+        if normalization == "per_channel":
+            stored = previous_run.get("preprocessing") or {}
+            if stored.get("channel_mean") and stored.get("channel_std"):
+                mean, std = tuple(stored["channel_mean"]), tuple(stored["channel_std"])
+            else:
+                mean, std = pipeline.channel_stats(self.source)
+        return preprocess.Preprocessing(augmentation, self.model.image_size or info.image_shape[0],
+                                        normalization, mean, std, flip)
 
     # --- the compiled part -------------------------------------------------
 
@@ -160,20 +212,20 @@ class Trainer:
         """Trains until `max_steps`; returns the final step."""
         config = self.config
         start = self.restore()
-        if start >= config.max_steps:
-            console.log(f"step {start} >= --max_steps={config.max_steps}: nothing to do")
+        if start >= self.max_steps:
+            console.log(f"step {start} >= max_steps={self.max_steps}: nothing to do")
             return start
         checkpointing.write_run_config(config.train_dir, self.run_config)
-        dataset = pipeline.train_dataset(self.source, config.batch_size, self.image_size,
+        dataset = pipeline.train_dataset(self.source, config.batch_size, self.preprocessing,
                                          config.num_parallel_calls, config.shuffle_buffer,
                                          config.seed + start)
         iterator = iter(dataset)
         writer = tf.summary.create_file_writer(config.train_dir)
         step = start
-        while step < config.max_steps:
+        while step < self.max_steps:
             num_steps = min(config.log_frequency - step % config.log_frequency,
                             config.save_checkpoint_steps - step % config.save_checkpoint_steps,
-                            config.max_steps - step)
+                            self.max_steps - step)
             learning_rate = float(self.schedule(step))
             began = time.perf_counter()
             loss, finite, images = self._train_steps(iterator, tf.constant(num_steps, tf.int64))
@@ -184,7 +236,7 @@ class Trainer:
             if not bool(finite):
                 raise NonFiniteLossError(step, loss, float(self.schedule(step)),
                                          self.manager.latest_checkpoint)
-            if step % config.log_frequency == 0 or step == config.max_steps:
+            if step % config.log_frequency == 0 or step == self.max_steps:
                 examples_per_sec = done * config.batch_size / elapsed
                 console.log(f"step {step}, loss = {loss:.2f} ({examples_per_sec:.1f} examples/sec; "
                      f"{elapsed / done:.3f} sec/batch)")
@@ -192,7 +244,7 @@ class Trainer:
                     tf.summary.scalar("loss", loss)
                     tf.summary.scalar("learning_rate", learning_rate)
                     tf.summary.scalar("examples_per_sec", examples_per_sec)
-            if step % config.save_checkpoint_steps == 0 or step == config.max_steps:
+            if step % config.save_checkpoint_steps == 0 or step == self.max_steps:
                 path = self.manager.save(checkpoint_number=step)
                 with writer.as_default(step=step):
                     tf.summary.image("images", _displayable(images), max_outputs=SUMMARY_IMAGES)

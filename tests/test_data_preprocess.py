@@ -71,3 +71,40 @@ def test_standardization_cancels_contrast_on_grey_images_only():
 @pytest.mark.parametrize("size", [24, 32, 36])
 def test_eval_crop_pads_when_the_image_is_smaller(size):
     assert preprocess.eval_crop(IMAGE, size).shape == (size, size, 3)
+
+
+def test_pad_and_crop_is_a_shifted_window_of_the_zero_padded_image():
+    out = preprocess.pad_and_crop(IMAGE, tf.constant([3, 9]), pad=4, flip=False).numpy()
+    padded = np.pad(IMAGE.astype(np.float32), [(4, 4), (4, 4), (0, 0)])
+    windows = [padded[y:y + 32, x:x + 32] for y in range(9) for x in range(9)]
+    assert out.shape == (32, 32, 3)
+    assert any(np.array_equal(out, w) for w in windows)
+
+
+def test_per_channel_normalization_matches_numpy():
+    mean, std = (125.3, 122.9, 113.9), (62.5, 61.9, 66.5)
+    got = preprocess.normalize_per_channel(IMAGE, mean, std).numpy()
+    np.testing.assert_allclose(got, (IMAGE - np.float32(mean)) / np.float32(std), rtol=1e-5)
+
+
+@pytest.mark.parametrize("augmentation", preprocess.AUGMENTATIONS)
+def test_preprocessing_train_and_evaluate_shapes_eagerly_and_in_tf_data(augmentation):
+    spec = preprocess.Preprocessing(augmentation, 32 if augmentation != "tutorial" else 24,
+                                    "per_channel", (120.0, 120.0, 110.0), (60.0, 60.0, 65.0))
+    size = spec.image_size
+    eager = spec.train(IMAGE, tf.constant([0, 1])).numpy()
+    ds = tf.data.Dataset.from_tensors(IMAGE).map(lambda i: spec.train(i, tf.constant([0, 1])),
+                                                 num_parallel_calls=2)
+    np.testing.assert_allclose(eager, next(iter(ds)).numpy(), rtol=1e-5, atol=1e-5)
+    assert eager.shape == (size, size, 3)
+    evaluated = spec.evaluate(IMAGE).numpy()
+    expected = IMAGE[(32 - size) // 2:(32 + size) // 2, (32 - size) // 2:(32 + size) // 2]
+    np.testing.assert_allclose(evaluated, (expected - np.float32([120, 120, 110]))
+                               / np.float32([60, 60, 65]), rtol=1e-5, atol=1e-5)
+
+
+def test_preprocessing_rejects_unknown_choices():
+    with pytest.raises(ValueError, match="unknown --augmentation"):
+        preprocess.Preprocessing("mixup")
+    with pytest.raises(ValueError, match="needs channel_mean"):
+        preprocess.Preprocessing("pad_crop", 32, "per_channel")

@@ -70,6 +70,13 @@ def test_evaluator_counts_each_example_once_and_agrees_with_the_model(tmp_path, 
     assert everything.precision == 1.0
 
 
+def test_num_examples_evaluates_a_prefix_exactly(tmp_path, cifar_dir):
+    path, _ = cifar_dir
+    train_dir = _train(tmp_path, path)
+    result = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, num_examples=7)).run()
+    assert result.num_examples == 7
+
+
 def test_ema_weights_are_used_by_default(tmp_path, cifar_dir):
     path, _ = cifar_dir
     train_dir = _train(tmp_path, path)

@@ -52,18 +52,48 @@ def test_apply_gradients_checks_variables():
         opt.apply_gradients([tf.constant(1.0)], [b], tf.constant(0.1))
 
 
+def test_adadelta_matches_numpy():
+    grads, w0, lr = _grads(), np.ones((3, 2), np.float32), 1.0
+    w, acc_g, acc_u, rho, eps = w0.astype(np.float64), 0.0, 0.0, 0.95, 1e-7
+    for g in grads:
+        acc_g = rho * acc_g + (1 - rho) * g * g
+        delta = np.sqrt(acc_u + eps) / np.sqrt(acc_g + eps) * g
+        acc_u = rho * acc_u + (1 - rho) * delta * delta
+        w = w - lr * delta
+    np.testing.assert_allclose(_run(optim.Adadelta(), grads, lr, w0), w, rtol=1e-4, atol=1e-6)
+
+
 def test_tutorial_decay_schedule():
     assert optim.decay_steps_for(128, 350.0) == 136718
-    schedule = optim.make_schedule(0.1, True, 128)
+    schedule = optim.make_schedule("exponential", 0.1, 128)
     for step, expected in [(0, 0.1), (136717, 0.1), (136718, 0.01), (2 * 136718, 0.001)]:
         assert float(schedule(step)) == pytest.approx(expected, rel=1e-6)
-    constant = optim.make_schedule(0.05, False, 128)
+    constant = optim.make_schedule("constant", 0.05, 128)
     assert float(constant(10 ** 6)) == pytest.approx(0.05)
+
+
+def test_piecewise_schedule_in_epochs():
+    # 50,000 examples at batch 128: epoch 150 = step 58,593, epoch 225 = step 87,890.
+    schedule = optim.make_schedule("piecewise", 0.1, 128, boundary_epochs=(150, 225))
+    for step, expected in [(0, 0.1), (58592, 0.1), (58593, 0.01), (87889, 0.01),
+                           (87890, 0.001), (10 ** 6, 0.001)]:
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="lr_boundary_epochs"):
+        optim.make_schedule("piecewise", 0.1, 128)
+
+
+def test_cosine_schedule():
+    schedule = optim.make_schedule("cosine", 0.2, 128, total_steps=100)
+    for step, expected in [(0, 0.2), (50, 0.1), (100, 0.0), (150, 0.0)]:
+        assert float(schedule(step)) == pytest.approx(expected, abs=1e-7)
+    with pytest.raises(ValueError, match="unknown --lr_schedule"):
+        optim.make_schedule("linear", 0.1, 128)
 
 
 def test_default_learning_rates():
     assert optim.default_learning_rate("sgd") == 0.1
     assert optim.default_learning_rate("adam") == 1e-3
+    assert optim.default_learning_rate("adadelta") == 1.0
     with pytest.raises(ValueError, match="unknown --optimizer"):
         optim.make_optimizer("rmsprop")
 

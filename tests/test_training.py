@@ -114,3 +114,28 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
 def test_bad_config_values_are_refused(tmp_path, field, value):
     with pytest.raises(ValueError, match=f"--{field} must be positive"):
         training.Trainer(_config(tmp_path, **{field: value}))
+
+
+def test_zoo_model_uses_pad_crop_and_training_split_channel_statistics(tmp_path):
+    trainer = training.Trainer(_config(tmp_path, model="baseline", max_steps=4, optimizer="sgd",
+                                       momentum=0.9, weight_decay=5e-4))
+    spec = trainer.preprocessing
+    assert (spec.augmentation, spec.normalization, spec.image_size) == ("pad_crop", "per_channel", 32)
+    assert len(spec.channel_mean) == 3 and all(20 < s < 120 for s in spec.channel_std)
+    assert trainer.train() == 4
+    stored = checkpointing.read_run_config(str(tmp_path / "train"))["preprocessing"]
+    assert stored["channel_mean"] == list(spec.channel_mean)
+    # A resumed run keeps the stored statistics rather than recomputing them.
+    resumed = training.Trainer(_config(tmp_path, model="baseline", max_steps=6, optimizer="sgd"))
+    assert resumed.preprocessing == spec
+
+
+def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
+    # Synthetic CIFAR-10 has 50,000 training examples: 0.01 epochs at batch 32 = 16 steps.
+    full = training.Trainer(_config(tmp_path, epochs=0.01, max_steps=None,
+                                    lr_schedule="cosine", learning_rate=0.2))
+    assert full.max_steps == 16
+    short = training.Trainer(_config(tmp_path, epochs=0.01, max_steps=5, lr_schedule="cosine",
+                                     learning_rate=0.2))
+    assert short.max_steps == 5
+    assert float(short.schedule(8)) == pytest.approx(0.1, rel=1e-5)  # half-way through 16 steps

@@ -1,73 +1,77 @@
-"""CIFAR-10 in its official binary layout (`cifar-10-binary.tar.gz`).
+"""CIFAR-10 and CIFAR-100 in their official binary layout (`cifar-1*0-binary.tar.gz`).
 
-Each record is 3,073 bytes: one label byte, then 3,072 pixel bytes (1,024 red,
-1,024 green, 1,024 blue, each a 32x32 row-major plane). Records are read with
+Each record is its label bytes, then 3,072 pixel bytes (1,024 red, 1,024 green,
+1,024 blue, each a 32x32 row-major plane). CIFAR-10 records have one label byte
+(3,073 bytes a record); CIFAR-100 records have two, the coarse label (0-19)
+then the fine label (0-99) (3,074 bytes). Records are read with
 `tf.data.FixedLengthRecordDataset`, decoded in blocks and cached in memory as
 uint8 (50,000 training images are 154 MB).
 """
 
+import dataclasses
+import math
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from convnet.data import download
-from convnet.data.info import CIFAR10, DatasetInfo
+from convnet.data import download, layout
+from convnet.data.info import DatasetInfo, dataset_info
 from convnet.errors import DataError
 
-HEIGHT, WIDTH, CHANNELS = 32, 32, 3
-LABEL_BYTES = 1
-IMAGE_BYTES = HEIGHT * WIDTH * CHANNELS
-RECORD_BYTES = LABEL_BYTES + IMAGE_BYTES  # 3,073
+CIFAR10_BINARY = layout.FileLayout(
+    dataset="cifar10", title="CIFAR-10", file_format="binary", dirname="cifar-10-batches-bin",
+    split_files={"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
+                 "test": ("test_batch.bin",)},
+    downloads={"cifar-10-binary.tar.gz": (download.CIFAR10_URL, download.CIFAR10_MD5)})
+CIFAR100_BINARY = layout.FileLayout(
+    dataset="cifar100", title="CIFAR-100", file_format="binary", dirname="cifar-100-binary",
+    split_files={"train": ("train.bin",), "test": ("test.bin",)},
+    downloads={"cifar-100-binary.tar.gz": (download.CIFAR100_URL, download.CIFAR100_MD5)})
+LAYOUTS: Dict[str, layout.FileLayout] = {"cifar10": CIFAR10_BINARY, "cifar100": CIFAR100_BINARY}
 
-SPLIT_FILES: Dict[str, List[str]] = {
-    "train": [f"data_batch_{i}.bin" for i in range(1, 6)],
-    "test": ["test_batch.bin"],
-}
-ARCHIVE_DIRNAME = "cifar-10-batches-bin"
+# The label bytes that start each record, in order, named by label mode.
+RECORD_LABELS: Dict[str, Tuple[str, ...]] = {"cifar10": ("fine",), "cifar100": ("coarse", "fine")}
+
+# CIFAR-10 names kept for callers of earlier versions.
+SPLIT_FILES: Dict[str, List[str]] = {split: list(names)
+                                     for split, names in CIFAR10_BINARY.split_files.items()}
+ARCHIVE_DIRNAME = CIFAR10_BINARY.dirname
 
 # Records decoded together; decoding a block is much cheaper than one record at a time.
 _DECODE_BLOCK = 1000
 
-_HOW_TO_GET = (
-    "Download {url} (MD5 {md5}) and extract it so that the directory holds "
-    "data_batch_1.bin ... data_batch_5.bin and test_batch.bin, then pass that directory "
-    "as --data_dir; or rerun with --download to let convnet fetch it.")
+
+def record_bytes(dataset: str = "cifar10") -> int:
+    """Bytes of one record: the label bytes plus height * width * channels pixel bytes."""
+    return len(RECORD_LABELS[dataset]) + math.prod(dataset_info(dataset).image_shape)
 
 
-def _has_cifar_files(path: str) -> bool:
-    return any(os.path.exists(os.path.join(path, name))
-               for names in SPLIT_FILES.values() for name in names)
+def planes_to_images(pixels: tf.Tensor, image_shape: Sequence[int]) -> tf.Tensor:
+    """uint8 [n, C*H*W] channel-planar rows (all red, then green, ...) -> uint8 [n, H, W, C]."""
+    height, width, channels = image_shape
+    return tf.transpose(tf.reshape(pixels, [-1, channels, height, width]), [0, 2, 3, 1])
 
 
-def resolve_data_dir(data_dir: str, allow_download: bool = True,
-                     url: str = download.CIFAR10_URL, md5: str = download.CIFAR10_MD5) -> str:
-    """Returns the directory holding the .bin files, downloading them if allowed.
+def resolve_data_dir(data_dir: str, allow_download: bool = True, url: Optional[str] = None,
+                     md5: Optional[str] = None, dataset: str = "cifar10") -> str:
+    """Returns the directory holding the .bin files of `dataset`, downloading them if allowed.
 
-    `data_dir` may be the `cifar-10-batches-bin` directory itself or its parent
-    (the tutorial's `--data_dir=/tmp/cifar10_data`).
+    `data_dir` may be the archive's directory (`cifar-10-batches-bin`,
+    `cifar-100-binary`) or its parent. `url` and `md5` replace the official
+    archive's (tests serve their own).
     """
-    if not data_dir:
-        raise DataError("--data_dir is empty: pass the directory holding the CIFAR-10 .bin files.")
-    data_dir = os.path.expanduser(data_dir)
-    for candidate in (data_dir, os.path.join(data_dir, ARCHIVE_DIRNAME)):
-        if os.path.isdir(candidate) and _has_cifar_files(candidate):
-            return candidate
-    if os.path.basename(os.path.normpath(data_dir)) == ARCHIVE_DIRNAME:
-        target = os.path.normpath(data_dir)
-    else:
-        target = os.path.join(data_dir, ARCHIVE_DIRNAME)
-    how = _HOW_TO_GET.format(url=url, md5=md5)
-    if not allow_download:
-        state = "is empty" if os.path.isdir(data_dir) else "does not exist"
-        raise DataError(f"CIFAR-10 data not found: {data_dir} {state}. {how}")
-    download.download_and_extract(url, md5, archive_member=ARCHIVE_DIRNAME, target_dir=target,
-                                  how_to_get=how)
-    return target
+    file_layout = LAYOUTS[dataset]
+    if url or md5:
+        (official_url, official_md5), = file_layout.downloads.values()
+        url, md5 = url or official_url, md5 or official_md5
+        file_layout = dataclasses.replace(file_layout,
+                                          downloads={os.path.basename(url): (url, md5)})
+    return layout.resolve_data_dir(data_dir, file_layout, allow_download)
 
 
-def check_files(files: Sequence[str], num_classes: int = 10) -> int:
+def check_files(files: Sequence[str], dataset: str = "cifar10") -> int:
     """Checks that every file exists and holds whole records with valid labels.
 
     Returns:
@@ -75,59 +79,75 @@ def check_files(files: Sequence[str], num_classes: int = 10) -> int:
 
     Raises:
       DataError naming the file: missing, empty, truncated (size not a multiple
-      of 3,073 bytes) or with labels outside [0, num_classes) (not CIFAR data).
+      of the record size) or with labels out of range (not CIFAR data).
     """
+    file_layout, size_of_record = LAYOUTS[dataset], record_bytes(dataset)
+    label_modes = RECORD_LABELS[dataset]
     total = 0
     for path in files:
-        if not os.path.isfile(path):
-            raise DataError(f"CIFAR-10 file missing: {path}. Expected {', '.join(SPLIT_FILES['train'])}"
-                            f" and test_batch.bin in {os.path.dirname(path)}.")
+        file_layout.check_present(path)
         size = os.path.getsize(path)
-        if size == 0 or size % RECORD_BYTES:
+        if size == 0 or size % size_of_record:
             raise DataError(
-                f"{path} is {size:,} bytes, not a whole number of {RECORD_BYTES:,}-byte CIFAR-10 "
-                f"records ({size // RECORD_BYTES:,} records and {size % RECORD_BYTES:,} bytes over): "
-                f"the file is truncated or not CIFAR-10 binary data. Download it again.")
-        records = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, RECORD_BYTES)
-        max_label = int(records[:, 0].max())
-        if max_label >= num_classes:
-            raise DataError(f"{path} holds a label byte of {max_label}, but CIFAR-10 labels are "
-                            f"0..{num_classes - 1}: this is not CIFAR-10 binary data.")
-        total += size // RECORD_BYTES
+                f"{path} is {size:,} bytes, not a whole number of {size_of_record:,}-byte "
+                f"{file_layout.description} records ({size // size_of_record:,} records and "
+                f"{size % size_of_record:,} bytes over): the file is truncated or not "
+                f"{file_layout.description} data. Download it again.")
+        records = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, size_of_record)
+        for column, label_mode in enumerate(label_modes):
+            what = f"{label_mode} label byte" if len(label_modes) > 1 else "label byte"
+            file_layout.check_labels(path, records[:, column],
+                                     dataset_info(dataset, label_mode).num_classes, what)
+        total += size // size_of_record
     return total
 
 
-def _decode_block(records: tf.Tensor):
-    """[n] string records -> (uint8 [n, 32, 32, 3], int32 [n])."""
+def _decode_block(records: tf.Tensor, label_column: int, label_bytes: int,
+                  image_shape: Sequence[int]):
+    """[n] string records -> (uint8 [n, H, W, C], int32 [n] labels from `label_column`)."""
     raw = tf.io.decode_raw(records, tf.uint8)
-    labels = tf.cast(raw[:, 0], tf.int32)
-    images = tf.reshape(raw[:, LABEL_BYTES:], [-1, CHANNELS, HEIGHT, WIDTH])
-    return tf.transpose(images, [0, 2, 3, 1]), labels
+    labels = tf.cast(raw[:, label_column], tf.int32)
+    return planes_to_images(raw[:, label_bytes:], image_shape), labels
 
 
 class CifarBinarySource:
-    """CIFAR-10 binary files as a source of (uint8 [32,32,3], int32) examples."""
+    """CIFAR-10 or CIFAR-100 binary files as a source of (uint8 [32, 32, 3], int32) examples.
 
-    def __init__(self, data_dir: str, allow_download: bool = True):
-        self.data_dir = resolve_data_dir(data_dir, allow_download)
+    Args:
+      data_dir: the archive's directory or its parent.
+      allow_download: fetch the official archive when the files are absent.
+      dataset: 'cifar10' or 'cifar100'.
+      label_mode: 'fine' (CIFAR-100: 100 classes) or 'coarse' (CIFAR-100 only: 20 superclasses).
+    """
+
+    LAYOUTS = LAYOUTS
+
+    def __init__(self, data_dir: str, allow_download: bool = True, dataset: str = "cifar10",
+                 label_mode: str = "fine"):
+        if dataset not in LAYOUTS:
+            raise ValueError(f"CIFAR binary files hold {' or '.join(LAYOUTS)}, not {dataset!r}")
+        self.info: DatasetInfo = dataset_info(dataset, label_mode)
+        self.layout = LAYOUTS[dataset]
+        self._label_column = RECORD_LABELS[dataset].index(label_mode)
+        self.data_dir = layout.resolve_data_dir(data_dir, self.layout, allow_download)
         self._counts: Dict[str, int] = {}
-        self.info: DatasetInfo = CIFAR10
 
     def files(self, split: str) -> List[str]:
-        if split not in SPLIT_FILES:
-            raise ValueError(f"unknown split {split!r}: choose from {sorted(SPLIT_FILES)}")
-        return [os.path.join(self.data_dir, name) for name in SPLIT_FILES[split]]
+        return self.layout.files(self.data_dir, split)
 
     def num_examples(self, split: str) -> int:
         if split not in self._counts:
-            self._counts[split] = check_files(self.files(split), self.info.num_classes)
+            self._counts[split] = check_files(self.files(split), self.info.name)
         return self._counts[split]
 
     def dataset(self, split: str) -> tf.data.Dataset:
         """All examples of `split` in file order, decoded and cached in memory."""
         self.num_examples(split)  # validates the files before TensorFlow reads them
-        records = tf.data.FixedLengthRecordDataset(self.files(split), RECORD_BYTES)
+        label_bytes = len(RECORD_LABELS[self.info.name])
+        records = tf.data.FixedLengthRecordDataset(self.files(split), record_bytes(self.info.name))
         return (records.batch(_DECODE_BLOCK)
-                .map(_decode_block, num_parallel_calls=tf.data.AUTOTUNE)
+                .map(lambda block: _decode_block(block, self._label_column, label_bytes,
+                                                 self.info.image_shape),
+                     num_parallel_calls=tf.data.AUTOTUNE)
                 .unbatch()
                 .cache())

@@ -1,8 +1,9 @@
-"""Download a dataset archive, check its MD5 and extract it atomically.
+"""Download a dataset's files, check their MD5 and put them in place atomically.
 
-Nothing is left half-done: the archive is written to a `.part` file, checked,
-extracted into a temporary directory beside the target, and only then renamed
-into place. On any failure the partial files are removed.
+Nothing is left half-done: downloads are MD5-checked in a `.part` file or a
+temporary directory beside the target (archives are extracted there), and the
+target directory is renamed into place only when complete. On any failure the
+partial files are removed.
 """
 
 import hashlib
@@ -12,13 +13,37 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from typing import Mapping, Tuple
 
 from convnet import console
 from convnet.errors import DataError
 
-# The official address and published MD5 of the CIFAR-10 binary archive.
+# The official addresses and published MD5s of the CIFAR archives
+# (https://www.cs.toronto.edu/~kriz/cifar.html).
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"
+CIFAR100_MD5 = "03b5dce01913d631647c71ecec9e9cb8"
+CIFAR10_PYTHON_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_PYTHON_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR100_PYTHON_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+CIFAR100_PYTHON_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
+
+# MNIST and Fashion-MNIST: one gzip file per array; base addresses and the published MD5s.
+MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+MNIST_MD5S = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_MNIST_MD5S = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
 
 _CHUNK_BYTES = 1 << 20
 _TIMEOUT_SECS = 60
@@ -49,6 +74,29 @@ def fetch(url: str, path: str) -> str:
     return digest.hexdigest()
 
 
+def fetch_checked(url: str, md5: str, path: str, how_to_get: str = "") -> None:
+    """Downloads `url` to `path` and checks its MD5 (the caller deletes `path` on failure).
+
+    Raises:
+      DataError: the download failed (e.g. offline) or the MD5 does not match.
+    """
+    try:
+        got = fetch(url, path)
+    except (urllib.error.URLError, OSError) as e:
+        raise DataError(f"could not download {url} ({e}); are you offline? {how_to_get}") from e
+    if got != md5:
+        raise DataError(f"the download of {url} has MD5 {got}, expected {md5}: the file is "
+                        f"corrupt or not the official file, and was deleted. Try again; "
+                        f"{how_to_get}")
+
+
+def _staging_dir(target_dir: str) -> str:
+    """A fresh temporary directory beside `target_dir` (same file system, so rename is atomic)."""
+    parent = os.path.dirname(os.path.abspath(target_dir))
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=".extract-", dir=parent)
+
+
 def download_and_extract(url: str, md5: str, archive_member: str, target_dir: str,
                          how_to_get: str = "") -> None:
     """Fetches a .tar.gz, checks its MD5 and moves `archive_member` to `target_dir`.
@@ -64,20 +112,11 @@ def download_and_extract(url: str, md5: str, archive_member: str, target_dir: st
       DataError: the download failed (e.g. offline), the MD5 does not match, or
         the archive lacks `archive_member`. No partial file or directory is left.
     """
-    parent = os.path.dirname(os.path.abspath(target_dir))
-    os.makedirs(parent, exist_ok=True)
-    part = os.path.join(parent, os.path.basename(url) + ".part")
-    staging = tempfile.mkdtemp(prefix=".extract-", dir=parent)
+    staging = _staging_dir(target_dir)
+    part = os.path.join(os.path.dirname(staging), os.path.basename(url) + ".part")
     try:
-        console.log(f"downloading {url} to {parent}")
-        try:
-            got = fetch(url, part)
-        except (urllib.error.URLError, OSError) as e:
-            raise DataError(f"could not download {url} ({e}); are you offline? {how_to_get}") from e
-        if got != md5:
-            raise DataError(f"the download of {url} has MD5 {got}, expected {md5}: the file is "
-                            f"corrupt or not the official archive, and was deleted. Try again; "
-                            f"{how_to_get}")
+        console.log(f"downloading {url} to {os.path.dirname(staging)}")
+        fetch_checked(url, md5, part, how_to_get)
         with tarfile.open(part, "r:gz") as archive:
             archive.extractall(staging, filter="data")
         extracted = os.path.join(staging, archive_member)
@@ -89,3 +128,28 @@ def download_and_extract(url: str, md5: str, archive_member: str, target_dir: st
         shutil.rmtree(staging, ignore_errors=True)
         if os.path.exists(part):
             os.remove(part)
+
+
+def download_files(files: Mapping[str, Tuple[str, str]], target_dir: str,
+                   how_to_get: str = "") -> None:
+    """Fetches several files, checks each MD5, and creates `target_dir` holding all of them.
+
+    Args:
+      files: {file name in target_dir: (url, md5)}.
+      target_dir: final location; must not exist yet.
+      how_to_get: sentence appended to errors telling the user how to place the files.
+
+    Raises:
+      DataError: a download failed or an MD5 does not match. `target_dir` is
+        created only when every file arrived intact; nothing partial is left.
+    """
+    staging = _staging_dir(target_dir)
+    complete = os.path.join(staging, "files")
+    try:
+        os.mkdir(complete)  # unlike the staging directory, made with the user's default permissions
+        for name, (url, md5) in files.items():
+            console.log(f"downloading {url} to {target_dir}")
+            fetch_checked(url, md5, os.path.join(complete, name), how_to_get)
+        os.replace(complete, target_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,4 +1,7 @@
-"""Batched, prefetched `tf.data` pipelines for training and evaluation.
+"""Sources by name, and batched, prefetched `tf.data` pipelines for training and evaluation.
+
+`make_source` turns --data_source, --dataset and --label_mode into a source of
+(uint8 [H, W, C], int32) examples whose shape and classes are its `info`.
 
 Training: cached uint8 examples -> shuffle -> repeat -> per-example seed from
 the running example index -> `distort` with `num_parallel_calls` -> batch
@@ -6,42 +9,85 @@ the running example index -> `distort` with `num_parallel_calls` -> batch
 in order -> central crop -> batch (last batch may be short) -> prefetch.
 """
 
-from typing import Optional
+from typing import Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from convnet.data import preprocess
 from convnet.data.cifar_binary import CifarBinarySource
-from convnet.data.info import CIFAR10
+from convnet.data.cifar_python import CifarPythonSource
+from convnet.data.info import DATASETS, LABEL_MODES, dataset_info  # noqa: F401 (flags use them)
+from convnet.data.mnist_idx import IdxSource
 from convnet.data.synthetic import SyntheticSource
 from convnet.data.tfds_source import TfdsSource
 
-DATA_SOURCES = ("cifar_binary", "tfds", "synthetic")
+# 'files': the official files in --data_dir, in whichever format is there;
+# 'cifar_binary': the CIFAR binary files only (the name of earlier versions).
+DATA_SOURCES = ("files", "cifar_binary", "tfds", "synthetic")
+# Readers of 'files', in order of preference; the first downloads when nothing is found.
+FILE_READERS = (CifarBinarySource, CifarPythonSource, IdxSource)
 # The tutorial's shuffle queue held at least 40% of an epoch (20,000 examples).
 SHUFFLE_BUFFER = 20000
 
 
+def file_source(data_dir: Optional[str], dataset: str = "cifar10", label_mode: str = "fine",
+                allow_download: bool = True):
+    """The reader of the files of `dataset` found in `data_dir`.
+
+    CIFAR-10/100: the binary layout if present, else the python layout if
+    present, else the binary one (downloaded, or an error saying how to get
+    it). MNIST and Fashion-MNIST: IDX files, gzipped or not.
+    """
+    dataset_info(dataset, label_mode)  # ValueError listing the choices
+    readers = [reader for reader in FILE_READERS if dataset in reader.LAYOUTS]
+    present = [reader for reader in readers if reader.LAYOUTS[dataset].find(data_dir)]
+    return (present or readers)[0](data_dir, allow_download, dataset, label_mode)
+
+
 def make_source(data_source: str, data_dir: Optional[str] = None,
                 tfds_data_dir: Optional[str] = None, allow_download: bool = True,
-                dataset: str = "cifar10", seed: int = 0):
-    """Returns a source with `.info`, `.num_examples(split)` and `.dataset(split)`."""
-    if data_source == "cifar_binary":
-        if dataset != "cifar10":
-            raise ValueError(f"--data_source=cifar_binary reads cifar10 only, got --dataset={dataset}")
-        return CifarBinarySource(data_dir, allow_download)
+                dataset: str = "cifar10", seed: int = 0, label_mode: str = "fine"):
+    """Returns a source with `.info`, `.num_examples(split)` and `.dataset(split)`.
+
+    Args:
+      data_source: one of DATA_SOURCES.
+      data_dir: directory of the dataset's files ('files', 'cifar_binary').
+      tfds_data_dir: tfds data directory ('tfds').
+      allow_download: fetch missing data from its official address.
+      dataset: a built-in dataset (info.DATASETS), or any tfds name with 'tfds'.
+      seed: seed of the 'synthetic' examples.
+      label_mode: 'fine', or 'coarse' for CIFAR-100's 20 superclasses.
+
+    Raises:
+      ValueError: unknown data source, dataset or label mode, or a combination
+        that does not exist (e.g. 'cifar_binary' with 'mnist').
+    """
+    if data_source not in DATA_SOURCES:
+        raise ValueError(f"unknown --data_source={data_source!r}: choose from "
+                         f"{', '.join(DATA_SOURCES)}")
     if data_source == "tfds":
+        if label_mode != "fine":
+            raise ValueError(f"--label_mode={label_mode} is not supported with --data_source=tfds "
+                             f"(it reads the dataset's 'label'); use --data_source=files.")
         return TfdsSource(dataset, tfds_data_dir, allow_download)
+    info = dataset_info(dataset, label_mode)
     if data_source == "synthetic":
-        if dataset != "cifar10":
-            raise ValueError(f"--data_source=synthetic mimics cifar10 only, got --dataset={dataset}")
-        return SyntheticSource(CIFAR10, seed)
-    raise ValueError(f"unknown --data_source={data_source!r}: choose from {', '.join(DATA_SOURCES)}")
+        return SyntheticSource(info, seed)
+    if data_source == "cifar_binary":
+        if dataset not in CifarBinarySource.LAYOUTS:
+            raise ValueError(f"--data_source=cifar_binary reads "
+                             f"{' and '.join(CifarBinarySource.LAYOUTS)} only, got "
+                             f"--dataset={dataset}; use --data_source=files.")
+        return CifarBinarySource(data_dir, allow_download, dataset, label_mode)
+    return file_source(data_dir, dataset, label_mode, allow_download)
 
 
-def train_dataset(source, batch_size: int, crop_size: int = preprocess.CROP_SIZE,
+def train_dataset(source, batch_size: int,
+                  preprocessing: preprocess.Preprocessing = preprocess.Preprocessing(),
                   num_parallel_calls: int = 16, shuffle_buffer: int = SHUFFLE_BUFFER,
                   seed: int = 0) -> tf.data.Dataset:
-    """Endless batches of (float32 [batch, crop, crop, C], int32 [batch]) distorted examples."""
+    """Endless batches of (float32 [batch, size, size, C], int32 [batch]) augmented examples."""
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     examples = source.dataset("train")
@@ -50,7 +96,7 @@ def train_dataset(source, batch_size: int, crop_size: int = preprocess.CROP_SIZE
 
     def augment(index, example):
         image, label = example
-        return preprocess.distort(image, tf.stack([tf.cast(seed, tf.int64), index]), crop_size), label
+        return preprocessing.train(image, tf.stack([tf.cast(seed, tf.int64), index])), label
 
     return (examples.enumerate()
             .map(augment, num_parallel_calls=num_parallel_calls)
@@ -58,13 +104,37 @@ def train_dataset(source, batch_size: int, crop_size: int = preprocess.CROP_SIZE
             .prefetch(tf.data.AUTOTUNE))
 
 
-def eval_dataset(source, split: str, batch_size: int, crop_size: int = preprocess.CROP_SIZE,
-                 num_parallel_calls: int = 16) -> tf.data.Dataset:
-    """Each example of `split` exactly once: (float32 [b, crop, crop, C], int32 [b])."""
+def eval_dataset(source, split: str, batch_size: int,
+                 preprocessing: preprocess.Preprocessing = preprocess.Preprocessing(),
+                 num_parallel_calls: int = 16,
+                 num_examples: Optional[int] = None) -> tf.data.Dataset:
+    """Each example of `split` exactly once: (float32 [b, size, size, C], int32 [b]).
+
+    With `num_examples`, only the first that many examples of the split.
+    """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    return (source.dataset(split)
-            .map(lambda image, label: (preprocess.eval_crop(image, crop_size), label),
+    examples = source.dataset(split)
+    if num_examples is not None:
+        examples = examples.take(num_examples)
+    return (examples
+            .map(lambda image, label: (preprocessing.evaluate(image), label),
                  num_parallel_calls=num_parallel_calls)
             .batch(batch_size)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def channel_stats(source, split: str = "train") -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+    """Per-channel mean and standard deviation of `split`, on the [0, 255] scale."""
+    total = squares = None
+    count = 0
+    for images, _ in source.dataset(split).batch(5000):
+        pixels = images.numpy().reshape(-1, images.shape[-1]).astype(np.float64)
+        total = pixels.sum(0) if total is None else total + pixels.sum(0)
+        squares = (pixels ** 2).sum(0) if squares is None else squares + (pixels ** 2).sum(0)
+        count += len(pixels)
+    if not count:
+        raise ValueError(f"split {split!r} is empty: cannot compute channel statistics")
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean ** 2, 1e-12))
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)

@@ -12,7 +12,15 @@ are equal (grey images); on colour images contrast still changes the balance
 between colour and texture. Kept for fidelity to the tutorial.
 """
 
+import dataclasses
+from typing import Optional, Tuple
+
 import tensorflow as tf
+
+AUGMENTATIONS = ("tutorial", "pad_crop", "none")
+NORMALIZATIONS = ("per_image", "per_channel")
+# Zero padding of the ResNet / DenseNet papers' augmentation: pad 4, crop back, flip.
+PAD_PIXELS = 4
 
 # Tutorial constants (cifar10_input.py): crop 24x24, brightness max delta 63,
 # contrast factor in [0.2, 1.8].
@@ -24,6 +32,47 @@ CONTRAST_LOWER, CONTRAST_UPPER = 0.2, 1.8
 def standardize(image: tf.Tensor) -> tf.Tensor:
     """(x - mean) / max(stddev, 1/sqrt(N)) over the whole image, float32."""
     return tf.image.per_image_standardization(tf.cast(image, tf.float32))
+
+
+def _split_seed(seed: tf.Tensor, count: int):
+    return tf.unstack(tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), count))
+
+
+def tutorial_distortions(image: tf.Tensor, seed: tf.Tensor, crop_size: int = CROP_SIZE,
+                         flip: bool = True) -> tf.Tensor:
+    """Random crop, flip, brightness and contrast of the tutorial, on the [0, 255] scale.
+
+    Returns float32 [crop_size, crop_size, C], not normalized.
+    """
+    crop_seed, flip_seed, brightness_seed, contrast_seed = _split_seed(seed, 4)
+    x = tf.cast(image, tf.float32)
+    channels = image.shape[-1]
+    x = tf.image.stateless_random_crop(x, [crop_size, crop_size, channels], crop_seed)
+    if flip:
+        x = tf.image.stateless_random_flip_left_right(x, flip_seed)
+    x = tf.image.stateless_random_brightness(x, MAX_BRIGHTNESS_DELTA, brightness_seed)
+    return tf.image.stateless_random_contrast(x, CONTRAST_LOWER, CONTRAST_UPPER, contrast_seed)
+
+
+def pad_and_crop(image: tf.Tensor, seed: tf.Tensor, pad: int = PAD_PIXELS,
+                 flip: bool = True) -> tf.Tensor:
+    """Zero-pad `pad` pixels a side, random crop back to [H, W], random flip.
+
+    Returns float32 [H, W, C] on the [0, 255] scale (the ResNet/DenseNet papers' augmentation).
+    """
+    crop_seed, flip_seed = _split_seed(seed, 2)
+    x = tf.cast(image, tf.float32)
+    x = tf.image.stateless_random_crop(
+        tf.pad(x, [[pad, pad], [pad, pad], [0, 0]]), tf.shape(x), crop_seed)
+    if flip:
+        x = tf.image.stateless_random_flip_left_right(x, flip_seed)
+    return x
+
+
+def normalize_per_channel(image: tf.Tensor, mean, std) -> tf.Tensor:
+    """(x - mean[c]) / std[c], with mean and std on the [0, 255] scale."""
+    return (tf.cast(image, tf.float32) - tf.constant(mean, tf.float32)) / tf.constant(
+        std, tf.float32)
 
 
 def distort(image: tf.Tensor, seed: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
@@ -41,18 +90,64 @@ def distort(image: tf.Tensor, seed: tf.Tensor, crop_size: int = CROP_SIZE) -> tf
     Returns:
       float32 [crop_size, crop_size, C].
     """
-    crop_seed, flip_seed, brightness_seed, contrast_seed = tf.unstack(
-        tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4))
-    x = tf.cast(image, tf.float32)
-    channels = image.shape[-1]
-    x = tf.image.stateless_random_crop(x, [crop_size, crop_size, channels], crop_seed)
-    x = tf.image.stateless_random_flip_left_right(x, flip_seed)
-    x = tf.image.stateless_random_brightness(x, MAX_BRIGHTNESS_DELTA, brightness_seed)
-    x = tf.image.stateless_random_contrast(x, CONTRAST_LOWER, CONTRAST_UPPER, contrast_seed)
-    return standardize(x)
+    return standardize(tutorial_distortions(image, seed, crop_size))
 
 
 def eval_crop(image: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
     """Central crop_size x crop_size crop (padded if smaller), then standardization."""
     x = tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), crop_size, crop_size)
     return standardize(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How examples become model inputs, in training and in evaluation.
+
+    Attributes:
+      augmentation: 'tutorial' (random crop to image_size, flip, brightness,
+        contrast), 'pad_crop' (pad 4, crop back, flip) or 'none'.
+      image_size: model input height and width; evaluation takes the central
+        window (or pads) to this size.
+      normalization: 'per_image' (per-image standardization) or 'per_channel'
+        ((x - channel_mean) / channel_std, both on the [0, 255] scale).
+      flip: random left-right flips in training (off for digits).
+    """
+    augmentation: str = "tutorial"
+    image_size: int = CROP_SIZE
+    normalization: str = "per_image"
+    channel_mean: Optional[Tuple[float, ...]] = None
+    channel_std: Optional[Tuple[float, ...]] = None
+    flip: bool = True
+
+    def __post_init__(self):
+        if self.augmentation not in AUGMENTATIONS:
+            raise ValueError(f"unknown --augmentation={self.augmentation!r}: choose from "
+                             f"{', '.join(AUGMENTATIONS)}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"unknown --normalization={self.normalization!r}: choose from "
+                             f"{', '.join(NORMALIZATIONS)}")
+        if self.normalization == "per_channel" and (self.channel_mean is None
+                                                    or self.channel_std is None):
+            raise ValueError("per_channel normalization needs channel_mean and channel_std")
+
+    def _normalize(self, x: tf.Tensor) -> tf.Tensor:
+        if self.normalization == "per_image":
+            return standardize(x)
+        return normalize_per_channel(x, self.channel_mean, self.channel_std)
+
+    def _fit(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.image.resize_with_crop_or_pad(x, self.image_size, self.image_size)
+
+    def train(self, image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """uint8 [H, W, C] -> float32 [image_size, image_size, C], randomly augmented."""
+        if self.augmentation == "tutorial":
+            x = tutorial_distortions(image, seed, self.image_size, self.flip)
+        elif self.augmentation == "pad_crop":
+            x = self._fit(pad_and_crop(image, seed, PAD_PIXELS, self.flip))
+        else:
+            x = self._fit(tf.cast(image, tf.float32))
+        return self._normalize(x)
+
+    def evaluate(self, image: tf.Tensor) -> tf.Tensor:
+        """uint8 [H, W, C] -> float32 [image_size, image_size, C], central window."""
+        return self._normalize(self._fit(tf.cast(image, tf.float32)))
