@@ -139,3 +139,14 @@ def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
                                      learning_rate=0.2))
     assert short.max_steps == 5
     assert float(short.schedule(8)) == pytest.approx(0.1, rel=1e-5)  # half-way through 16 steps
+
+
+def test_grey_28x28_dataset_trains_and_evaluates_with_its_own_shape(tmp_path):
+    from convnet import evaluation
+    trainer = training.Trainer(_config(tmp_path, model="lenet5", dataset="mnist", max_steps=5))
+    assert trainer.preprocessing.image_size == 28 and trainer.preprocessing.flip is False
+    assert trainer.train() == 5
+    result = evaluation.Evaluator(evaluation.EvalConfig(
+        checkpoint_dir=str(tmp_path / "train"), eval_dir=str(tmp_path / "eval"),
+        data_source="synthetic", run_once=True, num_examples=50)).run()
+    assert result.num_examples == 50 and len(result.class_count) == 10

@@ -16,7 +16,7 @@ import numpy as np
 from convnet.data import download, layout, safe_pickle
 from convnet.data.cifar_binary import planes_to_images
 from convnet.data.in_memory import InMemorySource
-from convnet.data.info import DatasetInfo, dataset_info
+from convnet.data.info import DatasetInfo
 from convnet.errors import DataError
 
 CIFAR10_PYTHON = layout.FileLayout(
@@ -94,16 +94,11 @@ class CifarPythonSource(InMemorySource):
     """
 
     LAYOUTS = LAYOUTS
+    FORMAT = "CIFAR python"
 
     def __init__(self, data_dir: str, allow_download: bool = True, dataset: str = "cifar10",
                  label_mode: str = "fine"):
-        super().__init__()
-        if dataset not in LAYOUTS:
-            raise ValueError(f"CIFAR python files hold {' or '.join(LAYOUTS)}, not {dataset!r}")
-        self.info: DatasetInfo = dataset_info(dataset, label_mode)
-        self.label_mode = label_mode
-        self.layout = LAYOUTS[dataset]
-        self.data_dir = layout.resolve_data_dir(data_dir, self.layout, allow_download)
+        super().__init__(data_dir, allow_download, dataset, label_mode)
 
     def files(self, split: str) -> List[str]:
         return self.layout.files(self.data_dir, split)

@@ -5,19 +5,29 @@ from typing import Dict, Tuple
 import numpy as np
 import tensorflow as tf
 
-from convnet.data.info import DatasetInfo
+from convnet.data import layout
+from convnet.data.info import DatasetInfo, dataset_info
 
 
 class InMemorySource:
     """Base of sources that decode a whole split at once.
 
-    Subclasses set `info` and define `_read(split)`; this class reads each split
-    once, keeps its arrays, and serves them with `from_tensor_slices`.
+    Subclasses set `LAYOUTS` ({dataset: FileLayout}) and `FORMAT` (a name for
+    errors) and define `_read(split)`; this class finds (or downloads) the files,
+    reads each split once, keeps its arrays, and serves them with `from_tensor_slices`.
     """
 
-    info: DatasetInfo
+    LAYOUTS: Dict[str, "layout.FileLayout"] = {}
+    FORMAT = ""
 
-    def __init__(self):
+    def __init__(self, data_dir: str, allow_download: bool, dataset: str, label_mode: str):
+        if dataset not in self.LAYOUTS:
+            raise ValueError(f"{self.FORMAT} files hold {' or '.join(self.LAYOUTS)}, "
+                             f"not {dataset!r}")
+        self.info: DatasetInfo = dataset_info(dataset, label_mode)
+        self.label_mode = label_mode
+        self.layout = self.LAYOUTS[dataset]
+        self.data_dir = layout.resolve_data_dir(data_dir, self.layout, allow_download)
         self._arrays: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
 
     def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:

@@ -100,7 +100,7 @@ class FileLayout:
                   f"{', '.join(self.file_names)}" if self.archive
                   else f"into a directory {self.dirname}/ (gzipped or not)")
         return (f"Download {sources} {placed}; then pass that directory or its parent as "
-                f"--data_dir, or rerun with --download to let convnet fetch it.")
+                f"--data_dir.")
 
     def fetch(self, target_dir: str) -> None:
         """Downloads the official files so that `target_dir` holds them (MD5-checked, atomic)."""
@@ -138,6 +138,6 @@ def resolve_data_dir(data_dir: str, layout: FileLayout, allow_download: bool = T
         else:
             state = f"holds no {layout.description} files"
         raise DataError(f"{layout.title} data not found: {data_dir} {state}. "
-                        f"{layout.how_to_get()}")
+                        f"{layout.how_to_get()} Or rerun with --download to let convnet fetch it.")
     layout.fetch(target)
     return target

@@ -18,7 +18,6 @@ import numpy as np
 
 from convnet.data import download, layout
 from convnet.data.in_memory import InMemorySource
-from convnet.data.info import DatasetInfo, dataset_info
 from convnet.errors import DataError
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
@@ -100,15 +99,11 @@ class IdxSource(InMemorySource):
     """
 
     LAYOUTS = LAYOUTS
+    FORMAT = "IDX"
 
     def __init__(self, data_dir: str, allow_download: bool = True, dataset: str = "mnist",
                  label_mode: str = "fine"):
-        super().__init__()
-        if dataset not in LAYOUTS:
-            raise ValueError(f"IDX files hold {' or '.join(LAYOUTS)}, not {dataset!r}")
-        self.info: DatasetInfo = dataset_info(dataset, label_mode)
-        self.layout = LAYOUTS[dataset]
-        self.data_dir = layout.resolve_data_dir(data_dir, self.layout, allow_download)
+        super().__init__(data_dir, allow_download, dataset, label_mode)
 
     def files(self, split: str) -> List[str]:
         """[images file, labels file] of `split`."""
