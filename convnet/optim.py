@@ -29,12 +29,16 @@ def default_learning_rate(optimizer: str) -> float:
     return {"adam": ADAM_LEARNING_RATE, "adadelta": 1.0}.get(optimizer, INITIAL_LEARNING_RATE)
 
 
+def _check_learning_rate(value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"learning rate must be positive, got {value}")
+
+
 class ExponentialStaircase:
     """lr(step) = initial * factor ** floor(step / decay_steps), as the tutorial's decay."""
 
     def __init__(self, initial: float, decay_steps: int, factor: float):
-        if initial <= 0:
-            raise ValueError(f"learning rate must be positive, got {initial}")
+        _check_learning_rate(initial)
         if decay_steps <= 0:
             raise ValueError(f"decay steps must be positive, got {decay_steps}")
         if not 0 < factor <= 1:
@@ -51,8 +55,7 @@ class Constant:
     """lr(step) = value."""
 
     def __init__(self, value: float):
-        if value <= 0:
-            raise ValueError(f"learning rate must be positive, got {value}")
+        _check_learning_rate(value)
         self.initial = value
 
     def __call__(self, step) -> tf.Tensor:
@@ -63,17 +66,14 @@ class Piecewise:
     """lr(step) = initial * factor ** (number of boundaries <= step)."""
 
     def __init__(self, initial: float, boundaries: Sequence[int], factor: float):
-        if initial <= 0:
-            raise ValueError(f"learning rate must be positive, got {initial}")
-        if list(boundaries) != sorted(boundaries) or any(b <= 0 for b in boundaries):
+        _check_learning_rate(initial)
+        if (not boundaries or list(boundaries) != sorted(boundaries)
+                or any(b <= 0 for b in boundaries)):
             raise ValueError(f"boundaries must be positive and increasing, got {boundaries}")
         self.initial, self.factor = initial, factor
-        self.boundaries = tf.constant(list(boundaries) or [0], tf.int64)
-        self._empty = not boundaries
+        self.boundaries = tf.constant(list(boundaries), tf.int64)
 
     def __call__(self, step) -> tf.Tensor:
-        if self._empty:
-            return tf.constant(self.initial, tf.float32)
         passed = tf.reduce_sum(tf.cast(self.boundaries <= tf.cast(step, tf.int64), tf.float32))
         return self.initial * tf.pow(tf.constant(self.factor, tf.float32), passed)
 
@@ -82,8 +82,7 @@ class Cosine:
     """lr(step) = initial * (1 + cos(pi * min(step, total) / total)) / 2."""
 
     def __init__(self, initial: float, total_steps: int):
-        if initial <= 0:
-            raise ValueError(f"learning rate must be positive, got {initial}")
+        _check_learning_rate(initial)
         if total_steps <= 0:
             raise ValueError(f"cosine schedule needs positive total steps, got {total_steps}")
         self.initial, self.total_steps = initial, total_steps

@@ -43,7 +43,8 @@ def test_download_checks_md5_and_extracts(tmp_path, archive_server):
     data_dir = tmp_path / "data"
     path = cifar_binary.resolve_data_dir(str(data_dir), True, url=url, md5=md5)
     assert path == str(data_dir / "cifar-10-batches-bin")
-    assert sorted(os.listdir(path)) == sorted(cifar_binary.SPLIT_FILES["train"] + ["test_batch.bin"])
+    split_files = cifar_binary.CIFAR10_BINARY.split_files
+    assert sorted(os.listdir(path)) == sorted(split_files["train"] + split_files["test"])
     assert os.listdir(data_dir) == ["cifar-10-batches-bin"]  # no .part, no staging dir left
     # A second call finds the files and does not download again.
     assert cifar_binary.resolve_data_dir(str(data_dir), True, url="http://127.0.0.1:9/x",

@@ -34,11 +34,6 @@ LAYOUTS: Dict[str, layout.FileLayout] = {"cifar10": CIFAR10_BINARY, "cifar100": 
 # The label bytes that start each record, in order, named by label mode.
 RECORD_LABELS: Dict[str, Tuple[str, ...]] = {"cifar10": ("fine",), "cifar100": ("coarse", "fine")}
 
-# CIFAR-10 names kept for callers of earlier versions.
-SPLIT_FILES: Dict[str, List[str]] = {split: list(names)
-                                     for split, names in CIFAR10_BINARY.split_files.items()}
-ARCHIVE_DIRNAME = CIFAR10_BINARY.dirname
-
 # Records decoded together; decoding a block is much cheaper than one record at a time.
 _DECODE_BLOCK = 1000
 

@@ -49,14 +49,6 @@ _CHUNK_BYTES = 1 << 20
 _TIMEOUT_SECS = 60
 
 
-def md5_of(path: str) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(url: str, path: str) -> str:
     """Downloads `url` to `path`, logging progress every 10%; returns the MD5 hex digest."""
     digest = hashlib.md5()

@@ -4,9 +4,9 @@
 (uint8 [H, W, C], int32) examples whose shape and classes are its `info`.
 
 Training: cached uint8 examples -> shuffle -> repeat -> per-example seed from
-the running example index -> `distort` with `num_parallel_calls` -> batch
+the running example index -> `Preprocessing.train` with `num_parallel_calls` -> batch
 (remainder dropped) -> prefetch. Evaluation: every example of the split once,
-in order -> central crop -> batch (last batch may be short) -> prefetch.
+in order -> `Preprocessing.evaluate` -> batch (last batch may be short) -> prefetch.
 """
 
 from typing import Optional, Tuple
@@ -23,7 +23,7 @@ from convnet.data.synthetic import SyntheticSource
 from convnet.data.tfds_source import TfdsSource
 
 # 'files': the official files in --data_dir, in whichever format is there;
-# 'cifar_binary': the CIFAR binary files only (the name of earlier versions).
+# 'cifar_binary': the CIFAR binary files only, never the python batches.
 DATA_SOURCES = ("files", "cifar_binary", "tfds", "synthetic")
 # Readers of 'files', in order of preference; the first downloads when nothing is found.
 FILE_READERS = (CifarBinarySource, CifarPythonSource, IdxSource)

@@ -90,13 +90,12 @@ def distort(image: tf.Tensor, seed: tf.Tensor, crop_size: int = CROP_SIZE) -> tf
     Returns:
       float32 [crop_size, crop_size, C].
     """
-    return standardize(tutorial_distortions(image, seed, crop_size))
+    return Preprocessing("tutorial", crop_size).train(image, seed)
 
 
 def eval_crop(image: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
     """Central crop_size x crop_size crop (padded if smaller), then standardization."""
-    x = tf.image.resize_with_crop_or_pad(tf.cast(image, tf.float32), crop_size, crop_size)
-    return standardize(x)
+    return Preprocessing("tutorial", crop_size).evaluate(image)
 
 
 @dataclasses.dataclass(frozen=True)
