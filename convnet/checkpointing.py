@@ -1,21 +1,28 @@
 """Checkpoint restore with clear errors, and the run description kept beside it.
 
-A train_dir holds `tf.train.CheckpointManager` checkpoints (`ckpt-<step>.*`
-plus the `checkpoint` state file) and `run.json`, which records what the
-checkpoints are of: model, dataset, number of classes, image size. Resuming or
-evaluating with another model is refused with a message, before TensorFlow
-would fail on a shape or silently restore nothing.
+A train_dir holds `tf.train.CheckpointManager` checkpoints (`ckpt-<step>.index`
+and `.data-*` files, plus the `checkpoint` state file naming the latest) and
+`run.json`, which records what the checkpoints are of: model, dataset, number
+of classes, image size. Resuming or evaluating with another model is refused
+with a message, before TensorFlow would fail on a shape or silently restore
+nothing. A damaged checkpoint is refused too, naming the damaged file and the
+previous checkpoint to go back to; nothing falls back to another checkpoint,
+or to starting over, on its own.
 """
 
+import glob
 import json
 import os
-from typing import Any, Dict, Optional
+import re
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 
+from convnet.data.info import LABEL_MODES, dataset_info
 from convnet.errors import CheckpointError
 
 RUN_FILE = "run.json"
+STATE_FILE = "checkpoint"  # written by tf.train.CheckpointManager: the latest and kept checkpoints
 # Fields that must match between a checkpoint and the code restoring it (each
 # caller compares those it knows: evaluation has no optimizer).
 IDENTITY_FIELDS = ("model", "dataset", "num_classes", "optimizer")
@@ -43,21 +50,167 @@ def write_run_config(directory: str, run_config: Dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _label_mode_of(dataset: Any, num_classes: Any) -> Optional[str]:
+    """The --label_mode giving `dataset` `num_classes` classes, if a built-in one does."""
+    for label_mode in LABEL_MODES:
+        try:
+            if dataset_info(dataset, label_mode).num_classes == num_classes:
+                return label_mode
+        except ValueError:
+            continue
+    return None
+
+
 def check_same_run(directory: str, expected: Dict[str, Any]) -> None:
     """Raises CheckpointError if `directory` holds a run of another model/dataset."""
     found = read_run_config(directory)
     if not found:
         return
-    diffs = [f"{key}={found.get(key)!r} (asked for {expected[key]!r})"
-             for key in IDENTITY_FIELDS if key in expected and found.get(key) != expected[key]]
-    if diffs:
-        raise CheckpointError(
-            f"{directory} holds checkpoints of another run: {', '.join(diffs)}. Use a new "
-            f"--train_dir/--checkpoint_dir, or pass the matching flags.")
+    different = [key for key in IDENTITY_FIELDS
+                 if key in expected and found.get(key) != expected[key]]
+    if not different:
+        return
+    diffs = [f"{key}={found.get(key)!r} (asked for {expected[key]!r})" for key in different]
+    flags = [f"--{key}={found[key]}" for key in ("model", "dataset", "optimizer")
+             if key in different and found.get(key) is not None]
+    if "num_classes" in different:
+        label_mode = _label_mode_of(found.get("dataset"), found.get("num_classes"))
+        if label_mode:
+            flags.append(f"--label_mode={label_mode}")
+    matching = f" ({' '.join(flags)})" if flags else ""
+    raise CheckpointError(
+        f"{directory} holds checkpoints of another run: {', '.join(diffs)}. Pass the matching "
+        f"flags{matching} to use that run, or a new --train_dir/--checkpoint_dir for this one.")
+
+
+def _state(directory: str):
+    """The parsed `checkpoint` state file of `directory`, or None when it has none.
+
+    Raises:
+      CheckpointError: the state file exists but cannot be parsed.
+    """
+    state_file = os.path.join(directory, STATE_FILE)
+    if not os.path.isfile(state_file):
+        return None
+    try:
+        state = tf.train.get_checkpoint_state(directory)  # None (and a warning) when unparsable
+        problem = "it names no checkpoint" if state else "not a CheckpointState text file"
+    except (ValueError, tf.errors.OpError) as e:
+        state, problem = None, _detail(e)
+    if state is None or not state.model_checkpoint_path:
+        prefixes = sorted(_existing(directory), key=_step_of)
+        newest = os.path.basename(prefixes[-1]) if prefixes else None
+        fix = (f'rewrite it as the one line model_checkpoint_path: "{newest}" (the newest '
+               f"checkpoint there)" if newest else "delete it")
+        raise CheckpointError(f"{state_file} is unreadable ({problem}): {fix}, or use a new "
+                              f"--train_dir/--checkpoint_dir.")
+    return state
+
+
+def _existing(directory: str) -> List[str]:
+    """Prefixes of the checkpoints in `directory` whose .index file exists."""
+    return [path[:-len(".index")] for path in glob.glob(os.path.join(glob.escape(directory),
+                                                                     "*.index"))]
+
+
+def _step_of(prefix: str) -> int:
+    number = re.search(r"-(\d+)$", prefix)
+    return int(number.group(1)) if number else -1
 
 
 def latest_checkpoint(directory: str) -> Optional[str]:
-    return tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
+    """The prefix of the latest checkpoint in `directory` (e.g. `dir/ckpt-3000`), or None.
+
+    Raises:
+      CheckpointError: the `checkpoint` state file is unreadable or names a
+        checkpoint whose files are missing (`tf.train.latest_checkpoint` would
+        return None, and a resumed run would silently start over).
+    """
+    if not os.path.isdir(directory):
+        return None
+    state = _state(directory)
+    if state is None:
+        return None
+    path = os.path.join(directory, state.model_checkpoint_path)  # kept as is when absolute
+    if not os.path.isfile(path + ".index"):
+        raise CheckpointError(f"{os.path.join(directory, STATE_FILE)} names {path}, but "
+                              f"{path}.index is missing. {_how_to_recover(path)}")
+    return path
+
+
+def checkpoint_files(path: str) -> List[str]:
+    """The files of checkpoint `path` that exist: its .index and .data-* shards."""
+    prefix = glob.escape(path)
+    return sorted(glob.glob(prefix + ".index") + glob.glob(prefix + ".data-*"))
+
+
+def _detail(error: BaseException) -> str:
+    """The first line of a TensorFlow error, without its op and function decorations."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
+    line = re.sub(r"\s*\[Op:\w+\]$", "", line)
+    return line.rstrip(".")[:400]
+
+
+def diagnose(path: str) -> Optional[str]:
+    """Names the damaged file of checkpoint `path`, or returns None if every file reads intact.
+
+    Reads every tensor (the data files carry a checksum of each), so it is only
+    called once a restore has failed.
+    """
+    index = path + ".index"
+    if not os.path.isfile(index):
+        return f"{index} is missing"
+    try:
+        reader = tf.train.load_checkpoint(path)
+    except Exception as e:  # noqa: BLE001 -- the reader raises several types on a damaged file
+        return f"{index} is corrupt ({_detail(e)})"
+    data = [name for name in checkpoint_files(path) if name != index]
+    if not data:
+        return f"its data file {path}.data-00000-of-00001 is missing"
+    try:
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as e:  # noqa: BLE001 -- e.g. IndexError for a truncated file
+        return f"{' or '.join(data)} is truncated or corrupt ({_detail(e)})"
+    return None
+
+
+def _how_to_recover(path: str) -> str:
+    """A sentence saying how to go back to the checkpoint before the damaged `path`."""
+    directory = os.path.dirname(path)
+    state_file = os.path.join(directory, STATE_FILE)
+    files = " and ".join(os.path.basename(name) for name in checkpoint_files(path))
+    remove = f"delete (or move away) {files} and " if files else ""
+    target, step = os.path.abspath(path), _step_of(path)
+    previous = sorted((prefix for prefix in _existing(directory)
+                       if os.path.abspath(prefix) != target
+                       and (step < 0 or _step_of(prefix) < step)), key=_step_of)
+    if previous:
+        name = os.path.basename(previous[-1])
+        return (f"To resume from the previous checkpoint, {remove}set model_checkpoint_path: "
+                f'"{name}" in {state_file}; or use a new --train_dir/--checkpoint_dir.')
+    return (f"There is no earlier checkpoint: {remove}delete {state_file} to start over in "
+            f"{directory}, or use a new --train_dir/--checkpoint_dir.")
+
+
+def _expect_partial(error: BaseException, status) -> None:
+    """Marks the failed restore as partial, so that TensorFlow does not log a warning for each
+    value left unrestored (a page of them, after the error) when the objects are deleted.
+
+    When `checkpoint.restore` itself raised there is no status: its restore
+    coordinator is found among the locals of the traceback's frames.
+    """
+    if status is not None:
+        status.expect_partial()
+        return
+    traceback = error.__traceback__
+    while traceback is not None:
+        for value in list(traceback.tb_frame.f_locals.values()):
+            if type(value).__name__ == "_CheckpointRestoreCoordinator":
+                value.expect_partial = True
+        traceback = traceback.tb_next
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -> None:
@@ -70,8 +223,11 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -
         the optimizer).
 
     Raises:
-      CheckpointError naming the file, when it is unreadable or holds another model.
+      CheckpointError: a file of the checkpoint is missing or damaged (the
+        message names it and the previous checkpoint), or the checkpoint holds
+        another model.
     """
+    status = None
     try:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
@@ -80,8 +236,14 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -
         else:
             status.assert_consumed()
     except (ValueError, AssertionError, IndexError, KeyError, tf.errors.OpError) as e:
-        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        _expect_partial(e, status)
+        damage = diagnose(path)
+        if damage:
+            raise CheckpointError(f"cannot restore {path}: {damage}. "
+                                  f"{_how_to_recover(path)}") from e
         raise CheckpointError(
-            f"cannot restore {path}: {detail[:400]}. The checkpoint is corrupt or was written "
-            f"by a different model or number of classes; point --train_dir/--checkpoint_dir at "
-            f"a checkpoint of this model, or start a new directory.") from e
+            f"cannot restore {path}: it does not fit the model built here ({_detail(e)}). It was "
+            f"written by a different model or number of classes, or with another optimizer: pass "
+            f"the --model, --dataset, --label_mode and --optimizer it was trained with, point "
+            f"--train_dir/--checkpoint_dir at a checkpoint of this model, or start a new "
+            f"directory.") from e

@@ -9,7 +9,7 @@ import dataclasses
 
 from absl import flags
 
-from convnet import models, optim
+from convnet import distribute, models, optim, precision, training
 from convnet.data import pipeline, preprocess
 
 FLAGS = flags.FLAGS
@@ -47,7 +47,18 @@ def define_data_flags() -> None:
     flags.DEFINE_integer("num_parallel_calls", 16,
                          "Parallel preprocessing calls in Dataset.map (-1: autotune).",
                          lower_bound=-1)
-    flags.DEFINE_integer("batch_size", 128, "Examples per batch.", lower_bound=1)
+    flags.DEFINE_integer("batch_size", 128, "Examples per batch (the global batch, split "
+                         "across the replicas of --strategy).", lower_bound=1)
+    flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
+                      "tf.distribute strategy: default (one device), one_device, mirrored (all "
+                      "local GPUs), multi_worker (the cluster in TF_CONFIG), tpu (--tpu).")
+    flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu.")
+    flags.DEFINE_enum("precision", "float32", list(precision.PRECISIONS),
+                      "Compute dtype of the model: float32, or mixed_float16/mixed_bfloat16 "
+                      "(variables, logits, loss and preprocessing stay float32; float16 uses a "
+                      "dynamic loss scale).")
+    flags.DEFINE_boolean("xla", False, "Compile the step with XLA (jit_compile=True); batches "
+                         "have a fixed shape (evaluation pads and masks the last one).")
 
 
 def define_train_flags() -> None:
@@ -109,6 +120,14 @@ def define_train_flags() -> None:
     flags.DEFINE_integer("max_checkpoints_to_keep", 5, "Checkpoints kept in --train_dir.",
                          lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Seed for initialization, shuffling and augmentation.")
+    flags.DEFINE_boolean("deterministic", False,
+                         "Turn on TensorFlow's op determinism: the same --seed gives the same "
+                         "losses and weights, also across an interrupted and resumed run "
+                         "(slower on GPU).")
+    flags.DEFINE_enum("nan_policy", "stop", list(training.NAN_POLICIES),
+                      "On a non-finite loss or gradient: stop (keep the last checkpoint, exit "
+                      "non-zero) or skip_batch (skip the update; stop after "
+                      f"{training.MAX_SKIPPED_IN_A_ROW} in a row).")
 
 
 def define_eval_flags() -> None:

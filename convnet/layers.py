@@ -267,9 +267,12 @@ class BatchNorm(Layer):
         channels = int(input_shape[-1])
         self.gamma = tf.Variable(tf.ones([channels]), name="gamma") if self.scale else None
         self.beta = tf.Variable(tf.zeros([channels]), name="beta") if self.center else None
-        self.moving_mean = tf.Variable(tf.zeros([channels]), trainable=False, name="moving_mean")
-        self.moving_variance = tf.Variable(tf.ones([channels]), trainable=False,
-                                           name="moving_variance")
+        # Under tf.distribute each replica updates its own copy (no cross-replica
+        # call inside the step, so XLA can compile it); reads average them.
+        synced = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                      aggregation=tf.VariableAggregation.MEAN)
+        self.moving_mean = tf.Variable(tf.zeros([channels]), name="moving_mean", **synced)
+        self.moving_variance = tf.Variable(tf.ones([channels]), name="moving_variance", **synced)
 
     def forward(self, inputs, training):
         x = tf.cast(inputs, tf.float32)

@@ -146,14 +146,25 @@ class Optimizer(tf.Module):
 
     def apply_gradients(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
                         learning_rate: tf.Tensor) -> None:
-        """Applies one update with `learning_rate` (a float32 scalar)."""
+        """Applies one update with `learning_rate` (a float32 scalar).
+
+        Under a `tf.distribute` strategy call it in cross-replica context (e.g.
+        from `merge_call`) with the all-reduced gradients: every replica's copy
+        of each variable gets the same update.
+        """
         if self._var_ids is None:
             raise RuntimeError("call optimizer.build(variables) before apply_gradients")
         if [id(v) for v in variables] != self._var_ids:
             raise ValueError("apply_gradients got other variables than the optimizer was built for")
         self.iterations.assign_add(1)
+        extended = tf.distribute.get_strategy().extended
         for grad, var, slots in zip(grads, variables, self.slots):
-            self._update(tf.cast(grad, var.dtype), var, slots, learning_rate)
+            # Each device's copy of var, grad and slots (one call with no strategy).
+            extended.update(var, self._update_local, args=(grad, slots, learning_rate),
+                            group=False)
+
+    def _update_local(self, var, grad, slots, learning_rate):
+        self._update(tf.cast(grad, var.dtype), var, slots, learning_rate)
 
     def _update(self, grad, var, slots, learning_rate):
         raise NotImplementedError
@@ -273,9 +284,11 @@ class WeightEMA(tf.Module):
         return tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
 
     def apply(self, variables: Sequence[tf.Variable], step) -> None:
+        """Moves each shadow towards its variable (cross-replica context under a strategy)."""
         decay = self.effective_decay(step)
+        extended = tf.distribute.get_strategy().extended
         for shadow, var in zip(self.shadows, variables):
-            shadow.assign_sub((1.0 - decay) * (shadow - var))
+            extended.update(shadow, _move_towards, args=(var, 1.0 - decay), group=False)
 
     def copy_to(self, variables: Sequence[tf.Variable]) -> None:
         """Overwrites `variables` with their averages (for evaluation)."""
@@ -283,3 +296,7 @@ class WeightEMA(tf.Module):
             raise ValueError(f"EMA holds {len(self.shadows)} averages, got {len(variables)} variables")
         for shadow, var in zip(self.shadows, variables):
             var.assign(shadow)
+
+
+def _move_towards(shadow: tf.Variable, var: tf.Variable, rate: tf.Tensor) -> None:
+    shadow.assign_sub(rate * (shadow - var))

@@ -2,15 +2,22 @@
 
 Logs `step 120, loss = 2.07 (1843.2 examples/sec; 0.069 sec/batch)` every
 --log_frequency steps, checkpoints to --train_dir, and resumes from it.
+SIGTERM/SIGINT save a checkpoint and exit with 128 + the signal number.
 """
+
+import sys
 
 from absl import flags as absl_flags
 
-from convnet import cli, flags, training
+from convnet import cli, console, flags, training
 
 
 def main() -> None:
-    training.train(flags.config_from_flags(training.TrainConfig))
+    try:
+        training.train(flags.config_from_flags(training.TrainConfig))
+    except training.Interrupted as e:
+        console.log(str(e))
+        sys.exit(128 + e.signum)
 
 
 def run() -> None:

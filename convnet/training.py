@@ -1,25 +1,40 @@
 """The Trainer: a custom `tf.function` training loop with checkpoints and summaries.
 
 Loss = mean sparse softmax cross-entropy + sum(wd * l2_loss(w)) over decayed
-weights. Several steps run inside one `tf.function` call (up to the next log
-or checkpoint step), so Python is not in the per-step loop. A step whose loss
-or gradients are not finite is not applied: training stops with
-`NonFiniteLossError`, and the last checkpoint is left as it was.
+weights, through `tf.nn.compute_average_loss` (global batch) and
+`tf.nn.scale_regularization_loss`, so any number of replicas gives the same
+gradients. Several steps run inside one `tf.function` call (up to the next log
+or checkpoint step), so Python is not in the per-step loop.
+
+The same code runs under every `--strategy` (convnet.distribute): variables,
+optimizer, EMA and checkpoint are created in `strategy.scope()`, each replica
+computes its gradients (XLA-compiled with `--xla`, in float16/bfloat16 with
+`--precision`), they are summed across replicas, and the update is applied once
+in cross-replica context. A step whose loss or gradients are not finite is
+never applied: with `--nan_policy=stop` training stops with
+`NonFiniteLossError` and the last checkpoint is left as it was; with
+`skip_batch` the batch is skipped (float16's loss scale skips overflowing
+steps by itself).
 
 Checkpoints (`tf.train.Checkpoint` + `CheckpointManager`) hold the model, the
-optimizer, the weight EMA and the step; a rerun with the same train_dir resumes
-from the latest one. Nothing here deletes train_dir.
+optimizer, the weight EMA, the loss scale and the step; a rerun with the same
+train_dir resumes from the latest one and continues the same data stream
+(convnet.data.pipeline.train_dataset). SIGTERM and SIGINT save a checkpoint at
+the current step, then stop with `Interrupted`. Nothing here deletes train_dir.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
+import signal
+import threading
 import time
 from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 
-from convnet import checkpointing, console, models, ops, optim
+from convnet import checkpointing, console, distribute, models, ops, optim, precision
 from convnet.data import pipeline, preprocess
 from convnet.errors import NonFiniteLossError
 
@@ -27,6 +42,9 @@ from convnet.errors import NonFiniteLossError
 DEFAULT_MAX_STEPS = 1000000
 # Images written to TensorBoard at each checkpoint.
 SUMMARY_IMAGES = 3
+NAN_POLICIES = ("stop", "skip_batch")
+# --nan_policy=skip_batch gives up after this many non-finite batches in a row.
+MAX_SKIPPED_IN_A_ROW = 100
 
 
 @dataclasses.dataclass
@@ -63,6 +81,12 @@ class TrainConfig:
     save_checkpoint_steps: int = 1000
     max_checkpoints_to_keep: int = 5
     seed: int = 0
+    deterministic: bool = False  # op determinism: same seed, same losses and weights
+    nan_policy: str = "stop"
+    strategy: str = "default"
+    tpu: Optional[str] = None
+    precision: str = "float32"
+    xla: bool = False
 
     def __post_init__(self):
         self.dataset = self.dataset or "cifar10"
@@ -82,6 +106,13 @@ class TrainConfig:
                              f"got {self.num_parallel_calls}")
         if not self.train_dir:
             raise ValueError("--train_dir must not be empty")
+        if self.nan_policy not in NAN_POLICIES:
+            raise ValueError(f"unknown --nan_policy={self.nan_policy!r}: choose from "
+                             f"{', '.join(NAN_POLICIES)}")
+        if self.strategy not in distribute.STRATEGIES:
+            raise ValueError(f"unknown --strategy={self.strategy!r}: choose from "
+                             f"{', '.join(distribute.STRATEGIES)}")
+        precision.compute_dtype(self.precision)
 
     @property
     def schedule_name(self) -> str:
@@ -94,48 +125,84 @@ class TrainConfig:
         return self.learning_rate
 
 
-class Trainer:
-    """Builds data, model, optimizer, EMA and checkpoint from a `TrainConfig`."""
+class Interrupted(Exception):
+    """Training stopped on a signal after saving a checkpoint; `signum` says which."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, signum: int, step: int, path: Optional[str]):
+        self.signum, self.step, self.path = signum, step, path
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} received: stopped at step {step} after saving {path}; run the "
+                         f"same command to resume.")
+
+
+class Trainer:
+    """Builds data, model, optimizer, EMA and checkpoint from a `TrainConfig`.
+
+    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`.
+    """
+
+    def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None):
         config.validate()
         self.config = config
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
         tf.random.set_seed(config.seed)
+        self.strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
+        replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % replicas:
+            raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
+                             f"multiple of the {replicas} replicas of --strategy={config.strategy}")
+        self.compute_dtype = precision.compute_dtype(config.precision)
         self.source = pipeline.make_source(config.data_source, config.data_dir,
                                            config.tfds_data_dir, config.download,
                                            config.dataset, config.seed, label_mode=config.label_mode)
         info = self.source.info
-        self.model = models.build_model(config.model, info.num_classes, config.weight_decay)
         examples_per_epoch = self.source.num_examples("train") or optim.NUM_EXAMPLES_PER_EPOCH
         # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
         schedule_steps = DEFAULT_MAX_STEPS
         if config.epochs:
             schedule_steps = max(1, math.ceil(config.epochs * examples_per_epoch / config.batch_size))
         self.max_steps = config.max_steps or schedule_steps
-        self.preprocessing = self._preprocessing(
-            checkpointing.read_run_config(config.train_dir) or {})
-        size = self.preprocessing.image_size
-        self.model(tf.zeros([1, size, size, info.image_shape[-1]]))
-        self.variables = self.model.trainable_variables
-        self.optimizer = optim.make_optimizer(config.optimizer, config.momentum, config.nesterov)
-        self.optimizer.build(self.variables)
-        self.ema = optim.WeightEMA(config.moving_average_decay)
-        self.ema.build(self.variables)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        with self.strategy.scope():
+            self.model = models.build_model(config.model, info.num_classes, config.weight_decay)
+            self.preprocessing = self._preprocessing(
+                checkpointing.read_run_config(config.train_dir) or {})
+            size = self.preprocessing.image_size
+            self.model(tf.zeros([1, size, size, info.image_shape[-1]]))
+            self.variables = self.model.trainable_variables
+            self.optimizer = optim.make_optimizer(config.optimizer, config.momentum,
+                                                  config.nesterov)
+            self.optimizer.build(self.variables)
+            self.ema = optim.WeightEMA(config.moving_average_decay)
+            self.ema.build(self.variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self.loss_scale = (precision.DynamicLossScale()
+                               if self.compute_dtype == tf.float16 else None)
         self.schedule = optim.make_schedule(
             config.schedule_name, config.resolved_learning_rate, config.batch_size,
             config.num_epochs_per_decay, config.lr_decay_factor, examples_per_epoch,
             config.lr_boundary_epochs, schedule_steps if config.epochs else self.max_steps)
-        self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model,
-                                              optimizer=self.optimizer, ema=self.ema)
+        tracked = dict(step=self.step, model=self.model, optimizer=self.optimizer, ema=self.ema)
+        if self.loss_scale is not None:
+            tracked["loss_scale"] = self.loss_scale
+        self.checkpoint = tf.train.Checkpoint(**tracked)
+        self.is_chief = distribute.is_chief(self.strategy)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, config.train_dir, max_to_keep=config.max_checkpoints_to_keep,
-            step_counter=self.step)
+            self.checkpoint, distribute.write_dir(config.train_dir, self.strategy),
+            max_to_keep=config.max_checkpoints_to_keep, step_counter=self.step)
         self.run_config = {"model": config.model, "dataset": info.name,
                            "num_classes": info.num_classes, "image_size": size,
                            "image_channels": info.image_shape[-1], "max_steps": self.max_steps,
                            "optimizer": config.optimizer, "data_source": config.data_source,
                            "preprocessing": dataclasses.asdict(self.preprocessing)}
+        # XLA: the whole step under the default strategy; under a distribution
+        # strategy only the gradient computation (the all-reduce and update stay outside).
+        replicated = self.strategy is not tf.distribute.get_strategy() or replicas > 1
+        self._gradients_fn = (tf.function(self._gradients, jit_compile=True)
+                              if config.xla and replicated else self._gradients)
+        self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
+                                 if config.xla and not replicated else self._replica_step)
+        self._stop_signal: Optional[int] = None
 
     def _preprocessing(self, previous_run: Dict[str, Any]) -> preprocess.Preprocessing:
         """Resolves 'auto' choices; per-channel statistics come from the training split
@@ -158,10 +225,35 @@ class Trainer:
         return preprocess.Preprocessing(augmentation, self.model.image_size or info.image_shape[0],
                                         normalization, mean, std, flip)
 
+    # --- data ----------------------------------------------------------------
+
+    def train_iterator(self, start_step: int = 0):
+        """An iterator of per-replica training batches continuing after `start_step` steps.
+
+        Each input pipeline (one a worker) reads its own shard of the split, in
+        batches of the per-replica size.
+        """
+        config = self.config
+
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            pipelines = context.num_input_pipelines
+            return pipeline.train_dataset(
+                self.source, context.get_per_replica_batch_size(config.batch_size),
+                self.preprocessing, config.num_parallel_calls, config.shuffle_buffer, config.seed,
+                start_example=start_step * config.batch_size // pipelines,
+                num_shards=pipelines, shard_index=context.input_pipeline_id)
+
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def distribute(self, dataset: tf.data.Dataset):
+        """An iterator over `dataset`'s global batches, each split across the replicas."""
+        return iter(self.strategy.experimental_distribute_dataset(dataset))
+
     # --- the compiled part -------------------------------------------------
 
     def _loss(self, images, labels):
-        logits = self.model(images, training=True)
+        """This replica's share of the loss: its examples' cross-entropy / global batch."""
+        logits = self.model(tf.cast(images, self.compute_dtype), training=True)
         cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=labels, logits=tf.cast(logits, tf.float32))
         data_loss = tf.nn.compute_average_loss(cross_entropy,
@@ -169,89 +261,174 @@ class Trainer:
         decay = tf.nn.scale_regularization_loss(ops.weight_decay_loss(self.variables))
         return data_loss + decay
 
-    def _step(self, images, labels):
-        """One update; returns (loss, whether it was finite and applied)."""
+    def _gradients(self, images, labels):
+        """(loss, float32 gradients) of this replica's share of the loss."""
         with tf.GradientTape() as tape:
             loss = self._loss(images, labels)
-        grads = tape.gradient(loss, self.variables)
-        finite = tf.logical_and(tf.math.is_finite(loss),
-                                tf.math.is_finite(tf.linalg.global_norm(grads)))
-        if finite:
+            scaled = self.loss_scale.scale(loss) if self.loss_scale is not None else loss
+        grads = tape.gradient(scaled, self.variables)
+        if self.loss_scale is not None:
+            grads = self.loss_scale.unscale(grads)
+        return loss, grads
+
+    def _replica_step(self, images, labels):
+        """One update; returns (total loss, whether it was finite, whether applied)."""
+        loss, grads = self._gradients_fn(images, labels)
+        context = tf.distribute.get_replica_context()
+        loss, grads = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads))
+        loss_finite = tf.math.is_finite(loss)
+        grads_finite = tf.math.is_finite(tf.linalg.global_norm(grads))
+        applied = context.merge_call(self._apply_update, args=(grads, loss_finite, grads_finite))
+        return loss, loss_finite, applied
+
+    def _apply_update(self, strategy, grads, loss_finite, grads_finite):
+        """Cross-replica: the loss scale's update, then the step if everything is finite."""
+        loss_finite, grads_finite = distribute.first_replica_value(
+            strategy, (loss_finite, grads_finite))
+        if self.loss_scale is not None:
+            self.loss_scale.update(grads_finite)
+
+        def update():
             self.optimizer.apply_gradients(grads, self.variables, self.schedule(self.step))
             self.step.assign_add(1)
             self.ema.apply(self.variables, self.step)
-        return loss, finite
+            return tf.constant(True)
+
+        return tf.cond(tf.logical_and(loss_finite, grads_finite), update,
+                       lambda: tf.constant(False))
 
     @tf.function
     def _train_steps(self, iterator, num_steps):
-        """Runs up to `num_steps` steps; stops early at a non-finite one.
+        """Runs `num_steps` batches; with nan_policy 'stop', stops at a non-finite loss.
 
-        Returns (last loss, all finite, a few images of the last batch).
+        Returns (last loss, last loss finite, batches not applied, a few images
+        of the last batch).
         """
-        images, labels = next(iterator)
-        loss, finite = self._step(images, labels)
+        stop_on_non_finite = self.config.nan_policy == "stop"
+        loss, finite, skipped, images = self._one_step(next(iterator))
         for _ in tf.range(num_steps - 1):
-            if not finite:
+            if stop_on_non_finite and not finite:
                 break
-            images, labels = next(iterator)
-            loss, finite = self._step(images, labels)
-        return loss, finite, images[:SUMMARY_IMAGES]
+            loss, finite, more_skipped, images = self._one_step(next(iterator))
+            skipped += more_skipped
+        return loss, finite, skipped, images
+
+    def _one_step(self, batch):
+        """(loss, finite, 1 if not applied else 0, first images) of one global batch."""
+        loss, finite, applied = distribute.first_replica_value(
+            self.strategy, self.strategy.run(self._replica_step_fn, args=batch))
+        images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
+        return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images
+
+    def run_steps(self, iterator, num_steps: int):
+        """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped, images)."""
+        return self._train_steps(iterator, tf.constant(num_steps, tf.int64))
 
     # --- the Python loop ---------------------------------------------------
 
     def restore(self) -> int:
         """Restores the latest checkpoint of train_dir, if any; returns the step."""
         checkpointing.check_same_run(self.config.train_dir, self.run_config)
-        path = self.manager.latest_checkpoint
+        path = checkpointing.latest_checkpoint(self.config.train_dir)
         if path:
             checkpointing.restore(self.checkpoint, path)
-            console.log(f"resumed from {path} at step {int(self.step)}")
-        return int(self.step)
+            console.log(f"resumed from {path} at step {int(self.step.numpy())}")
+        return int(self.step.numpy())
+
+    def save(self) -> str:
+        """Writes a checkpoint at the current step (every worker must call it)."""
+        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        distribute.remove_write_dir(self.config.train_dir, self.strategy)
+        return os.path.join(self.config.train_dir, os.path.basename(path))
 
     def train(self) -> int:
-        """Trains until `max_steps`; returns the final step."""
+        """Trains until `max_steps`; returns the final step.
+
+        Raises:
+          NonFiniteLossError: a non-finite loss (nan_policy 'stop'), or too many
+            skipped batches in a row ('skip_batch').
+          Interrupted: SIGTERM or SIGINT arrived; a checkpoint was saved first.
+        """
         config = self.config
         start = self.restore()
         if start >= self.max_steps:
             console.log(f"step {start} >= max_steps={self.max_steps}: nothing to do")
             return start
-        checkpointing.write_run_config(config.train_dir, self.run_config)
-        dataset = pipeline.train_dataset(self.source, config.batch_size, self.preprocessing,
-                                         config.num_parallel_calls, config.shuffle_buffer,
-                                         config.seed + start)
-        iterator = iter(dataset)
-        writer = tf.summary.create_file_writer(config.train_dir)
-        step = start
-        while step < self.max_steps:
-            num_steps = min(config.log_frequency - step % config.log_frequency,
-                            config.save_checkpoint_steps - step % config.save_checkpoint_steps,
-                            self.max_steps - step)
-            learning_rate = float(self.schedule(step))
-            began = time.perf_counter()
-            loss, finite, images = self._train_steps(iterator, tf.constant(num_steps, tf.int64))
-            loss = float(loss)
-            elapsed = time.perf_counter() - began
-            done = int(self.step) - step
-            step = int(self.step)
-            if not bool(finite):
-                raise NonFiniteLossError(step, loss, float(self.schedule(step)),
-                                         self.manager.latest_checkpoint)
-            if step % config.log_frequency == 0 or step == self.max_steps:
-                examples_per_sec = done * config.batch_size / elapsed
-                console.log(f"step {step}, loss = {loss:.2f} ({examples_per_sec:.1f} examples/sec; "
-                     f"{elapsed / done:.3f} sec/batch)")
-                with writer.as_default(step=step):
-                    tf.summary.scalar("loss", loss)
-                    tf.summary.scalar("learning_rate", learning_rate)
-                    tf.summary.scalar("examples_per_sec", examples_per_sec)
-            if step % config.save_checkpoint_steps == 0 or step == self.max_steps:
-                path = self.manager.save(checkpoint_number=step)
-                with writer.as_default(step=step):
-                    tf.summary.image("images", _displayable(images), max_outputs=SUMMARY_IMAGES)
-                writer.flush()
-                console.log(f"saved checkpoint {path}")
+        if self.is_chief:
+            checkpointing.write_run_config(config.train_dir, self.run_config)
+        iterator = self.train_iterator(start)
+        writer = (tf.summary.create_file_writer(config.train_dir) if self.is_chief
+                  else tf.summary.create_noop_writer())
+        step, skipped_in_a_row, saved_step = start, 0, start
+        with self._signals_saved():
+            while step < self.max_steps:
+                if self._stop_signal is not None:
+                    path = self.save() if step != saved_step else (
+                        checkpointing.latest_checkpoint(config.train_dir))
+                    writer.close()
+                    raise Interrupted(self._stop_signal, step, path)
+                num_steps = min(config.log_frequency - step % config.log_frequency,
+                                config.save_checkpoint_steps - step % config.save_checkpoint_steps,
+                                self.max_steps - step)
+                learning_rate = float(self.schedule(step))
+                began = time.perf_counter()
+                loss, finite, skipped, images = self.run_steps(iterator, num_steps)
+                loss, skipped = float(loss), int(skipped)
+                elapsed = time.perf_counter() - began
+                done = int(self.step.numpy()) - step
+                step = int(self.step.numpy())
+                if not bool(finite) and config.nan_policy == "stop":
+                    raise NonFiniteLossError(step, loss, float(self.schedule(step)),
+                                             checkpointing.latest_checkpoint(config.train_dir))
+                skipped_in_a_row = skipped_in_a_row + skipped if not done else skipped
+                if skipped:
+                    console.log(f"step {step}: skipped {skipped} batch(es) with a non-finite "
+                                f"loss or gradients")
+                    if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                        raise NonFiniteLossError(step, loss, float(self.schedule(step)),
+                                                 checkpointing.latest_checkpoint(config.train_dir))
+                if done and (step % config.log_frequency == 0 or step == self.max_steps):
+                    examples_per_sec = done * config.batch_size / elapsed
+                    console.log(f"step {step}, loss = {loss:.2f} ({examples_per_sec:.1f} "
+                                f"examples/sec; {elapsed / done:.3f} sec/batch)")
+                    with writer.as_default(step=step):
+                        tf.summary.scalar("loss", loss)
+                        tf.summary.scalar("learning_rate", learning_rate)
+                        tf.summary.scalar("examples_per_sec", examples_per_sec)
+                        if self.loss_scale is not None:
+                            tf.summary.scalar("loss_scale", float(self.loss_scale.value.numpy()))
+                if done and (step % config.save_checkpoint_steps == 0 or step == self.max_steps):
+                    path = self.save()
+                    saved_step = step
+                    with writer.as_default(step=step):
+                        tf.summary.image("images", _displayable(images),
+                                         max_outputs=SUMMARY_IMAGES)
+                    writer.flush()
+                    console.log(f"saved checkpoint {path}")
         writer.close()
         return step
+
+    @contextlib.contextmanager
+    def _signals_saved(self):
+        """While training, SIGTERM/SIGINT ask the loop to save and stop (a second SIGINT
+        interrupts at once). Only the main thread can install handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            if self._stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+            console.log(f"{signal.Signals(signum).name} received: saving a checkpoint at the end "
+                        f"of this round of steps (SIGINT again to stop at once)")
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def _displayable(images: tf.Tensor) -> tf.Tensor:

@@ -97,7 +97,7 @@ def test_checkpoint_with_other_shapes_is_refused_with_a_clear_error(tmp_path):
     model = models.build_model("cifar10", num_classes=7)
     model(tf.zeros([1, 24, 24, 3]))
     path = tf.train.latest_checkpoint(str(tmp_path / "train"))
-    with pytest.raises(CheckpointError, match="different model or number of classes"):
+    with pytest.raises(CheckpointError, match="different model"):
         checkpointing.restore(tf.train.Checkpoint(model=model), path, partial=True)
 
 

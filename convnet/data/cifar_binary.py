@@ -87,7 +87,7 @@ def check_files(files: Sequence[str], dataset: str = "cifar10") -> int:
                 f"{path} is {size:,} bytes, not a whole number of {size_of_record:,}-byte "
                 f"{file_layout.description} records ({size // size_of_record:,} records and "
                 f"{size % size_of_record:,} bytes over): the file is truncated or not "
-                f"{file_layout.description} data. Download it again.")
+                f"{file_layout.description} data. {file_layout.how_to_replace(path)}")
         records = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, size_of_record)
         for column, label_mode in enumerate(label_modes):
             what = f"{label_mode} label byte" if len(label_modes) > 1 else "label byte"

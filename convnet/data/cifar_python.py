@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from convnet import console
 from convnet.data import download, layout, safe_pickle
 from convnet.data.cifar_binary import planes_to_images
 from convnet.data.in_memory import InMemorySource
@@ -38,13 +39,13 @@ LABEL_KEYS: Dict[str, Dict[str, str]] = {
 }
 
 
-def _field(batch: Dict[Any, Any], key: str, path: str) -> Any:
+def _field(batch: Dict[Any, Any], key: str, path: str, how_to_replace: str) -> Any:
     """batch[b'key'] (as Python 2 wrote it) or batch['key'] (as Python 3 writes it)."""
     for candidate in (key.encode(), key):
         if candidate in batch:
             return batch[candidate]
     raise DataError(f"{path} has no {key!r} entry (it has {sorted(map(repr, batch))}): "
-                    f"this is not a CIFAR python file.")
+                    f"this is not a CIFAR python file. {how_to_replace}")
 
 
 def read_batch(path: str, file_layout: layout.FileLayout, info: DatasetInfo,
@@ -59,26 +60,29 @@ def read_batch(path: str, file_layout: layout.FileLayout, info: DatasetInfo,
       data of the wrong type or row size, label count or range wrong.
     """
     file_layout.check_present(path)
-    batch = safe_pickle.load(path)
+    how_to_replace = file_layout.how_to_replace(path)
+    batch = safe_pickle.load(path, how_to_replace=how_to_replace)
     if not isinstance(batch, dict):
         raise DataError(f"{path} holds a pickled {type(batch).__name__}, not the dict of a "
-                        f"{file_layout.description} file.")
-    pixels = _field(batch, "data", path)
+                        f"{file_layout.description} file. {how_to_replace}")
+    pixels = _field(batch, "data", path, how_to_replace)
     row_bytes = math.prod(info.image_shape)
     if (not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 2
             or pixels.shape[1] != row_bytes):
         described = (f"{pixels.dtype} {list(pixels.shape)} array" if isinstance(pixels, np.ndarray)
                      else type(pixels).__name__)
         raise DataError(f"{path}: 'data' is a {described}, expected uint8 [N, {row_bytes}] "
-                        f"({file_layout.description}); the file is corrupt or not CIFAR.")
+                        f"({file_layout.description}); the file is corrupt or not CIFAR. "
+                        f"{how_to_replace}")
     key = LABEL_KEYS[file_layout.dataset][label_mode]
     try:
-        labels = np.asarray(_field(batch, key, path), dtype=np.int64)
+        labels = np.asarray(_field(batch, key, path, how_to_replace), dtype=np.int64)
     except (TypeError, ValueError) as e:
-        raise DataError(f"{path}: {key!r} is not a list of integer labels ({e}).") from e
+        raise DataError(f"{path}: {key!r} is not a list of integer labels ({e}). "
+                        f"{how_to_replace}") from e
     if labels.shape != (len(pixels),):
         raise DataError(f"{path} holds {len(pixels):,} images but {key!r} has shape "
-                        f"{list(labels.shape)}: the file is corrupt.")
+                        f"{list(labels.shape)}: the file is corrupt. {how_to_replace}")
     file_layout.check_labels(path, labels, info.num_classes, what=key.rstrip("s"))
     return pixels, labels.astype(np.int32)
 
@@ -104,8 +108,13 @@ class CifarPythonSource(InMemorySource):
         return self.layout.files(self.data_dir, split)
 
     def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
-        batches = [read_batch(path, self.layout, self.info, self.label_mode)
-                   for path in self.files(split)]
+        files = self.files(split)
+        batches = []
+        with console.Progress(f"reading the {self.layout.description} {split} split",
+                              len(files), unit="files") as progress:
+            for path in files:
+                batches.append(read_batch(path, self.layout, self.info, self.label_mode))
+                progress.update()
         pixels = np.concatenate([pixels for pixels, _ in batches])
         labels = np.concatenate([labels for _, labels in batches])
         return planes_to_images(pixels, self.info.image_shape).numpy(), labels

@@ -1,18 +1,21 @@
 """Download a dataset's files, check their MD5 and put them in place atomically.
 
-Nothing is left half-done: downloads are MD5-checked in a `.part` file or a
+Nothing is left half-done: downloads are written and MD5-checked in a
 temporary directory beside the target (archives are extracted there), and the
 target directory is renamed into place only when complete. On any failure the
-partial files are removed.
+partial files are removed. Progress is logged every few seconds.
 """
 
+import errno
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from typing import Mapping, Tuple
 
 from convnet import console
@@ -49,20 +52,28 @@ _CHUNK_BYTES = 1 << 20
 _TIMEOUT_SECS = 60
 
 
+# OSError numbers that mean the local disk refused the file, not the network.
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS)
+
+
 def fetch(url: str, path: str) -> str:
-    """Downloads `url` to `path`, logging progress every 10%; returns the MD5 hex digest."""
+    """Downloads `url` to `path`, logging progress every few seconds; returns the MD5 hex digest.
+
+    Raises:
+      OSError (urllib.error.URLError included) or http.client.HTTPException:
+        the download failed or stopped short of its Content-Length.
+    """
     digest = hashlib.md5()
     with urllib.request.urlopen(url, timeout=_TIMEOUT_SECS) as response, open(path, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0)
-        done, next_report = 0, 0.1
+        progress = console.Progress(f"downloading {os.path.basename(url)}", total, unit="bytes")
         for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
             out.write(chunk)
             digest.update(chunk)
-            done += len(chunk)
-            if total and done / total >= next_report:
-                console.log(f"downloading {url}: {100 * done // total}% "
-                            f"({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
-                next_report += 0.1
+            progress.update(len(chunk))
+        if total and progress.count != total:
+            raise OSError(f"the connection closed after {progress.count:,} of {total:,} bytes")
+        progress.done()
     return digest.hexdigest()
 
 
@@ -70,15 +81,29 @@ def fetch_checked(url: str, md5: str, path: str, how_to_get: str = "") -> None:
     """Downloads `url` to `path` and checks its MD5 (the caller deletes `path` on failure).
 
     Raises:
-      DataError: the download failed (e.g. offline) or the MD5 does not match.
+      DataError: the server refused (e.g. 404), there is no connection (e.g.
+        offline), the transfer broke off, the file could not be written (e.g.
+        disk full), or the MD5 does not match.
     """
     try:
         got = fetch(url, path)
-    except (urllib.error.URLError, OSError) as e:
-        raise DataError(f"could not download {url} ({e}); are you offline? {how_to_get}") from e
+    except urllib.error.HTTPError as e:
+        raise DataError(f"could not download {url}: the server answered HTTP {e.code} "
+                        f"({e.reason}). {how_to_get}") from e
+    except OSError as e:
+        if e.errno in _WRITE_ERRNOS:
+            raise DataError(f"could not write {path} ({e.strerror}): free some space or pass a "
+                            f"writable --data_dir. {how_to_get}") from e
+        if isinstance(e, urllib.error.URLError):  # no connection at all
+            raise DataError(f"could not download {url} ({e.reason}); are you offline? "
+                            f"{how_to_get}") from e
+        raise DataError(f"the download of {url} broke off ({e}); try again. {how_to_get}") from e
+    except http.client.HTTPException as e:
+        raise DataError(f"the download of {url} broke off ({type(e).__name__}: {e}); try again. "
+                        f"{how_to_get}") from e
     if got != md5:
         raise DataError(f"the download of {url} has MD5 {got}, expected {md5}: the file is "
-                        f"corrupt or not the official file, and was deleted. Try again; "
+                        f"corrupt or not the official file, and was deleted. Try again. "
                         f"{how_to_get}")
 
 
@@ -89,6 +114,23 @@ def _staging_dir(target_dir: str) -> str:
     return tempfile.mkdtemp(prefix=".extract-", dir=parent)
 
 
+def _move_into_place(complete: str, target_dir: str) -> None:
+    """Renames the directory `complete` to `target_dir`.
+
+    When `target_dir` exists and is not empty (files left after the user
+    deleted the damaged ones, or another process's download), the files of
+    `complete` are moved into it one by one, replacing those of the same name.
+    """
+    try:
+        os.replace(complete, target_dir)
+        return
+    except OSError:
+        if not os.path.isdir(target_dir):
+            raise
+    for name in os.listdir(complete):
+        os.replace(os.path.join(complete, name), os.path.join(target_dir, name))
+
+
 def download_and_extract(url: str, md5: str, archive_member: str, target_dir: str,
                          how_to_get: str = "") -> None:
     """Fetches a .tar.gz, checks its MD5 and moves `archive_member` to `target_dir`.
@@ -97,29 +139,35 @@ def download_and_extract(url: str, md5: str, archive_member: str, target_dir: st
       url: archive address (http(s):// or file://).
       md5: expected hex digest of the archive.
       archive_member: directory inside the archive that becomes `target_dir`.
-      target_dir: final location; must not exist yet.
+      target_dir: final location; if it exists, the files are added to it.
       how_to_get: sentence appended to errors telling the user how to place the files.
 
     Raises:
-      DataError: the download failed (e.g. offline), the MD5 does not match, or
-        the archive lacks `archive_member`. No partial file or directory is left.
+      DataError: the download failed (e.g. offline), the MD5 does not match,
+        extraction failed (e.g. disk full) or the archive lacks `archive_member`.
+        No partial file or directory is left.
     """
     staging = _staging_dir(target_dir)
-    part = os.path.join(os.path.dirname(staging), os.path.basename(url) + ".part")
+    part = os.path.join(staging, os.path.basename(url) + ".part")
     try:
         console.log(f"downloading {url} to {os.path.dirname(staging)}")
         fetch_checked(url, md5, part, how_to_get)
-        with tarfile.open(part, "r:gz") as archive:
-            archive.extractall(staging, filter="data")
+        try:
+            with tarfile.open(part, "r:gz") as archive:
+                archive.extractall(staging, filter="data")
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+            cause = ("free some space or pass another --data_dir"
+                     if getattr(e, "errno", None) in _WRITE_ERRNOS
+                     else "the archive is damaged or holds unsafe paths")
+            raise DataError(f"could not extract {url} in {os.path.dirname(staging)} ({e}): "
+                            f"{cause}. {how_to_get}") from e
         extracted = os.path.join(staging, archive_member)
         if not os.path.isdir(extracted):
             raise DataError(f"{url} does not contain {archive_member}/. {how_to_get}")
-        os.replace(extracted, target_dir)
+        _move_into_place(extracted, target_dir)
         console.log(f"extracted {url} to {target_dir}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if os.path.exists(part):
-            os.remove(part)
 
 
 def download_files(files: Mapping[str, Tuple[str, str]], target_dir: str,
@@ -128,7 +176,7 @@ def download_files(files: Mapping[str, Tuple[str, str]], target_dir: str,
 
     Args:
       files: {file name in target_dir: (url, md5)}.
-      target_dir: final location; must not exist yet.
+      target_dir: final location; if it exists, the files are added to it.
       how_to_get: sentence appended to errors telling the user how to place the files.
 
     Raises:
@@ -142,6 +190,6 @@ def download_files(files: Mapping[str, Tuple[str, str]], target_dir: str,
         for name, (url, md5) in files.items():
             console.log(f"downloading {url} to {target_dir}")
             fetch_checked(url, md5, os.path.join(complete, name), how_to_get)
-        os.replace(complete, target_dir)
+        _move_into_place(complete, target_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

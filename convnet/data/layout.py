@@ -91,7 +91,8 @@ class FileLayout:
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels.max() if labels.max() >= num_classes else labels.min()
             raise DataError(f"{path} holds a {what} of {bad}, but {self.description} {what}s are "
-                            f"0..{num_classes - 1}: this is not {self.description} data.")
+                            f"0..{num_classes - 1}: this is not {self.description} data. "
+                            f"{self.how_to_replace(path)}")
 
     def how_to_get(self) -> str:
         """A sentence saying where the official files are and where to put them."""
@@ -101,6 +102,13 @@ class FileLayout:
                   else f"into a directory {self.dirname}/ (gzipped or not)")
         return (f"Download {sources} {placed}; then pass that directory or its parent as "
                 f"--data_dir.")
+
+    def how_to_replace(self, path: str) -> str:
+        """A sentence saying how to replace the damaged or foreign file `path` by the official."""
+        checks = "its MD5" if len(self.downloads) == 1 else "their MD5s"
+        return (f"To replace it, delete the {self.description} files in {os.path.dirname(path)} "
+                f"and rerun with --download, which fetches {', '.join(self.downloads)} and checks "
+                f"{checks}; or by hand: {self.how_to_get()}")
 
     def fetch(self, target_dir: str) -> None:
         """Downloads the official files so that `target_dir` holds them (MD5-checked, atomic)."""

@@ -44,7 +44,7 @@ FASHION_MNIST_IDX = _idx_layout("fashion_mnist", "Fashion-MNIST", download.FASHI
 LAYOUTS: Dict[str, layout.FileLayout] = {"mnist": MNIST_IDX, "fashion_mnist": FASHION_MNIST_IDX}
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(path: str, how_to_replace: str) -> bytes:
     """The file's content, gunzipped when it starts with the gzip magic."""
     with open(path, "rb") as f:
         content = f.read()
@@ -54,11 +54,14 @@ def _read_bytes(path: str) -> bytes:
         return gzip.decompress(content)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is a damaged gzip file ({e}): the download was truncated or "
-                        f"corrupted. Download it again.") from e
+                        f"corrupted. {how_to_replace}") from e
 
 
-def read_idx(path: str, magic: int) -> np.ndarray:
+def read_idx(path: str, magic: int, how_to_replace: str = "Download it again.") -> np.ndarray:
     """Reads an unsigned-byte IDX file whose magic number must be `magic`.
+
+    `how_to_replace` ends the errors (FileLayout.how_to_replace says where the
+    official file is).
 
     Returns:
       uint8 array of the sizes the header states.
@@ -67,23 +70,24 @@ def read_idx(path: str, magic: int) -> np.ndarray:
       DataError naming the file: wrong magic number (not this kind of IDX
       file), header cut short, or data size not the product of the sizes.
     """
-    content = _read_bytes(path)
+    content = _read_bytes(path, how_to_replace)
     ndim = magic & 0xFF
     header_bytes = _MAGIC_BYTES + _SIZE_BYTES * ndim
     found = int.from_bytes(content[:_MAGIC_BYTES], "big")
     if len(content) < _MAGIC_BYTES or found != magic:
         raise DataError(f"{path} starts with magic number 0x{found:08x}, expected 0x{magic:08x} "
                         f"(unsigned bytes, {ndim} dimension{'s' * (ndim > 1)}): it is not an IDX "
-                        f"{'images' if magic == IMAGES_MAGIC else 'labels'} file.")
+                        f"{'images' if magic == IMAGES_MAGIC else 'labels'} file. "
+                        f"{how_to_replace}")
     if len(content) < header_bytes:
         raise DataError(f"{path} is {len(content)} bytes, shorter than its {header_bytes}-byte "
-                        f"IDX header: the file is truncated. Download it again.")
+                        f"IDX header: the file is truncated. {how_to_replace}")
     shape = tuple(int(size) for size in np.frombuffer(content, ">i4", ndim, _MAGIC_BYTES))
     data_bytes = len(content) - header_bytes
     if min(shape) < 0 or data_bytes != math.prod(shape):
         raise DataError(f"{path} holds {data_bytes:,} bytes after its header, but the header's "
                         f"sizes {list(shape)} need {math.prod(shape):,}: the file is truncated "
-                        f"or corrupt. Download it again.")
+                        f"or corrupt. {how_to_replace}")
     return np.frombuffer(content, np.uint8, offset=header_bytes).reshape(shape)
 
 
@@ -113,15 +117,16 @@ class IdxSource(InMemorySource):
         images_path, labels_path = self.files(split)
         for path in (images_path, labels_path):
             self.layout.check_present(path)
-        images = read_idx(images_path, IMAGES_MAGIC)
-        labels = read_idx(labels_path, LABELS_MAGIC)
+        images = read_idx(images_path, IMAGES_MAGIC, self.layout.how_to_replace(images_path))
+        labels = read_idx(labels_path, LABELS_MAGIC, self.layout.how_to_replace(labels_path))
         height, width, channels = self.info.image_shape
         if images.shape[1:] != (height, width):
             raise DataError(f"{images_path} holds {images.shape[1]}x{images.shape[2]} images, "
-                            f"but {self.layout.description} images are {height}x{width}.")
+                            f"but {self.layout.description} images are {height}x{width}. "
+                            f"{self.layout.how_to_replace(images_path)}")
         if len(images) != len(labels):
             raise DataError(f"{images_path} holds {len(images):,} images but {labels_path} holds "
                             f"{len(labels):,} labels: the files do not belong together, or one "
-                            f"is damaged. Download them again.")
+                            f"is damaged. {self.layout.how_to_replace(images_path)}")
         self.layout.check_labels(labels_path, labels, self.info.num_classes)
         return images.reshape(-1, height, width, channels), labels.astype(np.int32)

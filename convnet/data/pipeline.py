@@ -3,9 +3,10 @@
 `make_source` turns --data_source, --dataset and --label_mode into a source of
 (uint8 [H, W, C], int32) examples whose shape and classes are its `info`.
 
-Training: cached uint8 examples -> shuffle -> repeat -> per-example seed from
-the running example index -> `Preprocessing.train` with `num_parallel_calls` -> batch
-(remainder dropped) -> prefetch. Evaluation: every example of the split once,
+Training: cached uint8 examples -> a seeded permutation each epoch -> per-example
+seed from the running example index -> `Preprocessing.train` with
+`num_parallel_calls` -> batch (remainder dropped) -> prefetch; it can start at
+any example, so a resumed run continues the same stream. Evaluation: every example of the split once,
 in order -> `Preprocessing.evaluate` -> batch (last batch may be short) -> prefetch.
 """
 
@@ -14,6 +15,7 @@ from typing import Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from convnet import console
 from convnet.data import preprocess
 from convnet.data.cifar_binary import CifarBinarySource
 from convnet.data.cifar_python import CifarPythonSource
@@ -29,6 +31,7 @@ DATA_SOURCES = ("files", "cifar_binary", "tfds", "synthetic")
 FILE_READERS = (CifarBinarySource, CifarPythonSource, IdxSource)
 # The tutorial's shuffle queue held at least 40% of an epoch (20,000 examples).
 SHUFFLE_BUFFER = 20000
+EPOCH_LIMIT = 2 ** 40  # "endless"
 
 
 def file_source(data_dir: Optional[str], dataset: str = "cifar10", label_mode: str = "fine",
@@ -86,22 +89,60 @@ def make_source(data_source: str, data_dir: Optional[str] = None,
 def train_dataset(source, batch_size: int,
                   preprocessing: preprocess.Preprocessing = preprocess.Preprocessing(),
                   num_parallel_calls: int = 16, shuffle_buffer: int = SHUFFLE_BUFFER,
-                  seed: int = 0) -> tf.data.Dataset:
-    """Endless batches of (float32 [batch, size, size, C], int32 [batch]) augmented examples."""
+                  seed: int = 0, start_example: int = 0, num_shards: int = 1,
+                  shard_index: int = 0) -> tf.data.Dataset:
+    """Endless batches of (float32 [batch, size, size, C], int32 [batch]) augmented examples.
+
+    The stream is a pure function of `seed`: epoch e is the (shard's) training
+    split in the order of a permutation drawn from seed (seed, e) (a full
+    shuffle; `shuffle_buffer` is used only for sources of unknown size), and
+    example i of the stream is augmented with seed (seed, i). `start_example` starts the stream that many examples in
+    (steps done times examples a step), so a resumed run sees exactly the
+    examples and distortions an uninterrupted run would have seen next.
+    `num_shards`/`shard_index` give each input pipeline of a distributed run a
+    disjoint part of the split.
+    """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in [0, {num_shards}), got {shard_index}")
     examples = source.dataset("train")
-    buffer = max(1, min(shuffle_buffer, source.num_examples("train") or shuffle_buffer))
-    examples = examples.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    total = source.num_examples("train")
+    if num_shards > 1:
+        examples = examples.shard(num_shards, shard_index)
+        total = total and len(range(shard_index, total, num_shards))
+    if total:
+        stream = _permuted_epochs(examples, total, seed, start_example)
+    else:  # size unknown: a buffer shuffle, replayed from its start
+        stream = (examples.shuffle(max(1, shuffle_buffer), seed=seed,
+                                   reshuffle_each_iteration=True)
+                  .repeat().skip(start_example))
 
     def augment(index, example):
         image, label = example
-        return preprocessing.train(image, tf.stack([tf.cast(seed, tf.int64), index])), label
+        example_seed = tf.stack([tf.cast(seed, tf.int64), index * num_shards + shard_index])
+        return preprocessing.train(image, example_seed), label
 
-    return (examples.enumerate()
+    return (stream.enumerate(start=start_example)
             .map(augment, num_parallel_calls=num_parallel_calls)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
+                     start_example: int) -> tf.data.Dataset:
+    """Epoch after epoch of `examples` (`total` of them), epoch e in the order of a
+    stateless permutation seeded with (seed, e), starting `start_example` in."""
+    first_epoch, offset = divmod(start_example, total)
+    whole_split = examples.batch(total).cache()  # one element: every example, in memory
+
+    def epoch(number):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(total), seed=tf.stack([tf.cast(seed, tf.int64), number]))
+        return whole_split.flat_map(lambda images, labels: tf.data.Dataset.from_tensor_slices(
+            (tf.gather(images, order), tf.gather(labels, order))))
+
+    return tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch).skip(offset)
 
 
 def eval_dataset(source, split: str, batch_size: int,
@@ -128,11 +169,15 @@ def channel_stats(source, split: str = "train") -> Tuple[Tuple[float, ...], Tupl
     """Per-channel mean and standard deviation of `split`, on the [0, 255] scale."""
     total = squares = None
     count = 0
+    progress = console.Progress(f"computing the channel statistics of the {split} split",
+                                source.num_examples(split), unit="examples")
     for images, _ in source.dataset(split).batch(5000):
         pixels = images.numpy().reshape(-1, images.shape[-1]).astype(np.float64)
         total = pixels.sum(0) if total is None else total + pixels.sum(0)
         squares = (pixels ** 2).sum(0) if squares is None else squares + (pixels ** 2).sum(0)
         count += len(pixels)
+        progress.update(len(images))
+    progress.done()
     if not count:
         raise ValueError(f"split {split!r} is empty: cannot compute channel statistics")
     mean = total / count

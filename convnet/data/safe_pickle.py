@@ -53,13 +53,15 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise ForbiddenGlobalError(f"{module}.{name}") from None
 
 
-def load(path: str, encoding: str = "bytes") -> Any:
+def load(path: str, encoding: str = "bytes",
+         how_to_replace: str = "Download it again from the official address.") -> Any:
     """Unpickles `path` allowing only plain data and numpy arrays.
 
     Args:
       path: pickle file.
       encoding: how Python 2 `str` objects are decoded; 'bytes' (the CIFAR
         convention) keeps them as bytes, so keys read b'data'.
+      how_to_replace: the sentence ending the errors (where to get an intact file).
 
     Raises:
       DataError naming the file: it refers to a forbidden global (nothing was
@@ -70,8 +72,7 @@ def load(path: str, encoding: str = "bytes") -> Any:
             return RestrictedUnpickler(f, encoding=encoding).load()
     except ForbiddenGlobalError as e:
         raise DataError(f"{path} refers to {e}, which a data file never needs: refusing to load "
-                        f"it (it may have been crafted to run code). Download it again from the "
-                        f"official address.") from None
+                        f"it (it may have been crafted to run code). {how_to_replace}") from None
     except Exception as e:  # noqa: BLE001 -- pickle raises many types on malformed input
         raise DataError(f"{path} is not a readable pickle ({type(e).__name__}: {e}): the file is "
-                        f"truncated or corrupt. Download it again.") from e
+                        f"truncated or corrupt. {how_to_replace}") from e

@@ -1,0 +1,96 @@
+"""`--strategy`: which `tf.distribute.Strategy` runs the Trainer, and who writes files.
+
+default: one device, no distribution (TensorFlow's default strategy).
+one_device: the first GPU, else the CPU, through `OneDeviceStrategy`.
+mirrored: every local GPU (else the CPU), one replica each, gradients all-reduced.
+multi_worker: `MultiWorkerMirroredStrategy`; the cluster comes from `TF_CONFIG`.
+tpu: `TPUStrategy` on `--tpu` (a name or grpc:// address; empty: the local TPU).
+
+Under multi_worker every worker takes part in each checkpoint save (mirrored
+variables are read collectively), but only the chief writes to the train_dir;
+the others write to a temporary directory inside it and delete it after.
+"""
+
+import json
+import os
+import shutil
+from typing import Optional
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strategy:
+    """Builds one of STRATEGIES; ValueError naming the problem when it cannot."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError, RuntimeError) as e:
+            raise ValueError(f"--strategy=tpu: cannot reach a TPU ({str(e).splitlines()[0]}); "
+                             f"pass --tpu=NAME_OR_GRPC_ADDRESS on a TPU VM, or choose another "
+                             f"--strategy.") from e
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown --strategy={name!r}: choose from {', '.join(STRATEGIES)}")
+
+
+def _check_tf_config() -> None:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return  # a cluster of one: runs like mirrored
+    try:
+        config = json.loads(raw)
+        config["cluster"], config["task"]["type"], config["task"]["index"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"TF_CONFIG is not valid ({e!r}); it must be JSON like "
+                         f'{{"cluster": {{"worker": ["host1:port", "host2:port"]}}, '
+                         f'"task": {{"type": "worker", "index": 0}}}}') from e
+
+
+def _task(strategy: tf.distribute.Strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return None, None, {}
+    return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True for the one process that writes checkpoints, run.json and summaries."""
+    task_type, task_id, cluster = _task(strategy)
+    if task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def write_dir(train_dir: str, strategy: tf.distribute.Strategy) -> str:
+    """train_dir for the chief; a per-worker temporary directory inside it for the others."""
+    if is_chief(strategy):
+        return train_dir
+    task_type, task_id, _ = _task(strategy)
+    return os.path.join(train_dir, f".{task_type}_{task_id}_tmp")
+
+
+def remove_write_dir(train_dir: str, strategy: tf.distribute.Strategy) -> None:
+    """Deletes a non-chief worker's temporary directory (never the train_dir)."""
+    path = write_dir(train_dir, strategy)
+    if path != train_dir:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def first_replica_value(strategy: tf.distribute.Strategy, value):
+    """The value of the first local replica (for values all replicas agree on)."""
+    return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], value)

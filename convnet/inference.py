@@ -1,0 +1,246 @@
+"""A trained model ready for inference, and image files turned into its inputs.
+
+`load(train_dir)` reads `run.json`, builds the model, restores the latest (or a
+given) checkpoint and, as evaluation does, copies the EMA weights into the
+model by default. The result maps uint8 images at the dataset's native size
+(e.g. [N, 32, 32, 3] for CIFAR) to logits, through the run's evaluation
+preprocessing (central crop to the model's input size, normalization).
+
+Image files of any size and colour layout are brought to that native shape by
+`load_image`:
+- channels: grey -> RGB for colour models, colour -> grey for 1-channel models,
+  alpha dropped; each conversion is reported in one line.
+- size: when it differs, the shorter side is resized (bilinear, antialiased)
+  to the native size and the central window cut out. Aspect ratio is kept,
+  nothing is padded: the edges of a non-square image are lost, as in the
+  usual resize-then-center-crop evaluation of ImageNet models. Only then does
+  `Preprocessing.evaluate` take its crop (24x24 for the tutorial model).
+"""
+
+import os
+import re
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from convnet import checkpointing, models, optim
+from convnet.data import info as data_info
+from convnet.data import preprocess
+from convnet.errors import CheckpointError, DataError
+
+Log = Callable[[str], None]
+
+
+class InferenceModel:
+    """A restored model with its evaluation preprocessing and class names.
+
+    Attributes:
+      model: the `convnet.layers.Layer`, holding EMA weights when `use_ema`.
+      preprocessing: the run's `Preprocessing`; `evaluate` maps a native-size
+        uint8 image to the model's float32 input.
+      info: the dataset's `DatasetInfo` (native image shape, class names).
+      step: the training step of the restored checkpoint.
+      checkpoint_path: the checkpoint prefix restored.
+      run_config: the contents of run.json.
+      use_ema: whether the model holds the moving averages of the weights.
+    """
+
+    def __init__(self, model, preprocessing: preprocess.Preprocessing,
+                 info: data_info.DatasetInfo, step: int, checkpoint_path: str,
+                 run_config: Dict[str, Any], use_ema: bool):
+        self.model = model
+        self.preprocessing = preprocessing
+        self.info = info
+        self.step = step
+        self.checkpoint_path = checkpoint_path
+        self.run_config = run_config
+        self.use_ema = use_ema
+        self._compiled_logits = tf.function(self.logits, reduce_retracing=True)
+
+    @property
+    def image_shape(self) -> Tuple[int, int, int]:
+        """(height, width, channels) of the uint8 images `logits` takes."""
+        return tuple(self.info.image_shape)
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    @property
+    def class_names(self) -> List[str]:
+        return [self.info.class_name(label) for label in range(self.info.num_classes)]
+
+    def preprocess(self, images: tf.Tensor) -> tf.Tensor:
+        """uint8 [N, H, W, C] -> float32 [N, size, size, C], each by `Preprocessing.evaluate`."""
+        size, channels = self.preprocessing.image_size, self.image_shape[-1]
+        return tf.map_fn(self.preprocessing.evaluate, images,
+                         fn_output_signature=tf.TensorSpec([size, size, channels], tf.float32))
+
+    def logits(self, images: tf.Tensor) -> tf.Tensor:
+        """uint8 [N, H, W, C] native-size images -> float32 [N, num_classes] logits."""
+        return tf.cast(self.model(self.preprocess(images), training=False), tf.float32)
+
+    def probabilities(self, images) -> np.ndarray:
+        """uint8 [N, H, W, C] -> float32 [N, num_classes] softmax, computed in one compiled call."""
+        images = tf.convert_to_tensor(images, tf.uint8)
+        return tf.nn.softmax(self._compiled_logits(images)).numpy()
+
+
+def dataset_info_for(run_config: Dict[str, Any]) -> data_info.DatasetInfo:
+    """The DatasetInfo of a run: the built-in dataset (CIFAR-100 coarse when it has 20
+    classes), else (tfds datasets) one shaped like the model input, without class names."""
+    name, num_classes = run_config.get("dataset", "cifar10"), int(run_config["num_classes"])
+    if name in data_info.DATASETS:
+        for label_mode in data_info.LABEL_MODES:
+            try:
+                info = data_info.dataset_info(name, label_mode)
+            except ValueError:
+                continue
+            if info.num_classes == num_classes:
+                return info
+    size = int(run_config.get("image_size") or 32)
+    channels = int(run_config.get("image_channels") or 3)
+    return data_info.DatasetInfo(name, (size, size, channels), num_classes)
+
+
+def preprocessing_for(run_config: Dict[str, Any], model,
+                      info: data_info.DatasetInfo) -> preprocess.Preprocessing:
+    """The run's preprocessing from run.json; for runs written before it was recorded,
+    the same default as `convnet.eval` (the tutorial crop, or none, with per-image
+    standardization)."""
+    stored = dict(run_config.get("preprocessing") or {})
+    if stored:
+        for key in ("channel_mean", "channel_std"):
+            if stored.get(key) is not None:
+                stored[key] = tuple(stored[key])
+        return preprocess.Preprocessing(**stored)
+    if model.image_size:
+        return preprocess.Preprocessing("tutorial", model.image_size, "per_image")
+    return preprocess.Preprocessing("none", info.image_shape[0], "per_image")
+
+
+def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
+         use_ema: bool = True) -> InferenceModel:
+    """Restores a train_dir's latest checkpoint (or `checkpoint_path`) for inference.
+
+    Args:
+      checkpoint_dir: a train_dir written by `convnet.train` (run.json + checkpoints).
+      checkpoint_path: a checkpoint prefix such as `train_dir/ckpt-2000`; default: the latest.
+      use_ema: copy the moving averages of the weights into the model (as `convnet.eval`).
+
+    Raises:
+      CheckpointError: no run.json, no checkpoint, or one of another model.
+    """
+    run_config = checkpointing.read_run_config(checkpoint_dir)
+    if not run_config:
+        raise CheckpointError(
+            f"no {checkpointing.RUN_FILE} in {checkpoint_dir}: point --checkpoint_dir at a "
+            f"train_dir written by convnet.train (it records the model and dataset there).")
+    for key in ("model", "num_classes"):
+        if key not in run_config:
+            raise CheckpointError(f"{os.path.join(checkpoint_dir, checkpointing.RUN_FILE)} has "
+                                  f"no {key!r}: it was not written by convnet.train.")
+    path = checkpoint_path or checkpointing.latest_checkpoint(checkpoint_dir)
+    if not path:
+        raise CheckpointError(
+            f"no checkpoint found in {checkpoint_dir}: train first (python -m convnet.train "
+            f"--train_dir={checkpoint_dir}) or point --checkpoint_dir at a train_dir.")
+    info = dataset_info_for(run_config)
+    model = models.build_model(run_config["model"], info.num_classes)
+    preprocessing = preprocessing_for(run_config, model, info)
+    size = preprocessing.image_size
+    model(tf.zeros([1, size, size, info.image_shape[-1]]), training=False)
+    ema = optim.WeightEMA()
+    ema.build(model.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    checkpointing.restore(tf.train.Checkpoint(step=step, model=model, ema=ema), path,
+                          partial=True)
+    if use_ema:
+        ema.copy_to(model.trainable_variables)
+    return InferenceModel(model, preprocessing, info, int(step), path, run_config, use_ema)
+
+
+# --- image files -------------------------------------------------------------
+
+def read_image(path: str) -> tf.Tensor:
+    """Decodes a PNG, JPEG, GIF (first frame) or BMP file: uint8 [H, W, C], C in 1..4.
+
+    Raises:
+      DataError naming the file when it is missing or not an image.
+    """
+    if not tf.io.gfile.exists(path):
+        raise DataError(f"image file {path} does not exist.")
+    if tf.io.gfile.isdir(path):
+        raise DataError(f"{path} is a directory: pass image files.")
+    try:
+        contents = tf.io.read_file(path)
+    except tf.errors.OpError as e:
+        raise DataError(f"cannot read {path}: {_op_message(e)}") from e
+    try:
+        image = tf.io.decode_image(contents, expand_animations=False, dtype=tf.uint8)
+    except tf.errors.OpError as e:
+        raise DataError(f"{path} is not an image TensorFlow can decode: {_op_message(e)} "
+                        f"Pass PNG or JPEG files.") from e
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise DataError(f"{path} is an empty image ({image.shape[0]}x{image.shape[1]}).")
+    return image
+
+
+def _op_message(error: tf.errors.OpError) -> str:
+    """The first line of a TensorFlow error without its `{{function_node ...}}` and `[Op:...]`."""
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", error.message.splitlines()[0])
+    return re.sub(r"\s*\[Op:.*$", "", message).strip()[:200]
+
+
+def match_channels(image: tf.Tensor, channels: int, name: str = "image",
+                   log: Optional[Log] = print) -> tf.Tensor:
+    """uint8 [H, W, any C] -> uint8 [H, W, channels]; alpha is dropped, grey <-> RGB converted.
+
+    Each conversion is reported through `log` as one line naming `name`.
+    """
+    found = image.shape[-1]
+    notes = []
+    if found in (2, 4):
+        image = image[..., :found - 1]
+        notes.append("dropped its alpha channel")
+    if image.shape[-1] == 1 and channels == 3:
+        image = tf.image.grayscale_to_rgb(image)
+        notes.append("converted grayscale to RGB for a 3-channel model")
+    elif image.shape[-1] == 3 and channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+        notes.append("converted RGB to grayscale for a 1-channel model")
+    if image.shape[-1] != channels:
+        raise DataError(f"{name} has {found} channels; the model takes {channels}.")
+    if notes and log:
+        log(f"note: {name}: {'; '.join(notes)}")
+    return image
+
+
+def fit_size(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """uint8 [h, w, C] -> uint8 [height, width, C]: unchanged at that size; else the shorter
+    side resized (bilinear, antialiased, aspect kept) and the central window cut out."""
+    h, w = int(image.shape[0]), int(image.shape[1])
+    if (h, w) == (height, width):
+        return image
+    scale = max(height / h, width / w)
+    size = [max(height, round(h * scale)), max(width, round(w * scale))]
+    resized = tf.image.resize(tf.cast(image, tf.float32), size, antialias=True)
+    top, left = (size[0] - height) // 2, (size[1] - width) // 2
+    window = resized[top:top + height, left:left + width]
+    return tf.cast(tf.clip_by_value(tf.round(window), 0.0, 255.0), tf.uint8)
+
+
+def load_image(path: str, image_shape: Sequence[int], log: Optional[Log] = print) -> np.ndarray:
+    """An image file as uint8 [H, W, C] of `image_shape` (the dataset's native shape)."""
+    height, width, channels = image_shape
+    image = match_channels(read_image(path), channels, path, log)
+    return fit_size(image, height, width).numpy()
+
+
+def load_images(paths: Sequence[str], image_shape: Sequence[int],
+                log: Optional[Log] = print) -> np.ndarray:
+    """Image files as one uint8 [N, H, W, C] batch (see `load_image`)."""
+    if not paths:
+        raise DataError("no image files given: pass one or more PNG or JPEG paths.")
+    return np.stack([load_image(path, image_shape, log) for path in paths])

@@ -1,0 +1,194 @@
+"""convnet.inference and convnet.predict: loading a train_dir, image files, top-k output.
+
+The train_dirs here are written directly (model, EMA, step and run.json, as the
+Trainer writes them) so that no test pays for a training step's tracing;
+tests/test_export.py loads a Trainer's own directory.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convnet import checkpointing, inference, models, optim, predict
+from convnet.data import info as data_info
+from convnet.data import preprocess
+from convnet.errors import CheckpointError, DataError
+
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+
+
+def write_train_dir(directory, dataset="cifar10", step=7):
+    """A train_dir of the tutorial model: raw weights, EMA = raw / 2, run.json."""
+    info = data_info.dataset_info(dataset)
+    model = models.build_model("cifar10", info.num_classes)
+    preprocessing = preprocess.Preprocessing("tutorial", 24, "per_image")
+    model(tf.zeros([1, 24, 24, info.image_shape[-1]]))
+    ema = optim.WeightEMA()
+    ema.build(model.trainable_variables)
+    for shadow in ema.shadows:
+        shadow.assign(shadow * 0.5)
+    checkpoint = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64), model=model, ema=ema)
+    tf.train.CheckpointManager(checkpoint, str(directory), 1).save(checkpoint_number=step)
+    checkpointing.write_run_config(str(directory), {
+        "model": "cifar10", "dataset": info.name, "num_classes": info.num_classes,
+        "image_size": 24, "image_channels": info.image_shape[-1],
+        "preprocessing": {"augmentation": "tutorial", "image_size": 24,
+                          "normalization": "per_image", "channel_mean": None,
+                          "channel_std": None, "flip": True}})
+    return str(directory), model, ema, preprocessing
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    return write_train_dir(tmp_path_factory.mktemp("train"))
+
+
+def _write(path, image: np.ndarray) -> str:
+    encode = tf.io.encode_png if str(path).endswith(".png") else tf.io.encode_jpeg
+    tf.io.write_file(str(path), encode(image))
+    return str(path)
+
+
+def _random_image(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def test_load_restores_ema_weights_and_the_runs_preprocessing(train_dir):
+    directory, model, ema, preprocessing = train_dir
+    loaded = inference.load(directory)
+    assert loaded.step == 7 and loaded.checkpoint_path.endswith("ckpt-7")
+    assert loaded.preprocessing == preprocessing and loaded.image_shape == (32, 32, 3)
+    assert loaded.class_names[3] == "cat" and loaded.use_ema
+    for shadow, variable in zip(ema.shadows, loaded.model.trainable_variables):
+        np.testing.assert_array_equal(variable.numpy(), shadow.numpy())
+    raw = inference.load(directory, use_ema=False)
+    for original, variable in zip(model.trainable_variables, raw.model.trainable_variables):
+        np.testing.assert_array_equal(variable.numpy(), original.numpy())
+
+
+def test_logits_apply_the_evaluation_preprocessing(train_dir):
+    directory, _, _, preprocessing = train_dir
+    loaded = inference.load(directory)
+    images = _random_image([3, 32, 32, 3])
+    expected = loaded.model(tf.stack([preprocessing.evaluate(image) for image in images]))
+    np.testing.assert_allclose(loaded.logits(images).numpy(), expected.numpy(), rtol=1e-5,
+                               atol=1e-5)
+    probabilities = loaded.probabilities(images)
+    assert probabilities.shape == (3, 10) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_missing_run_json_or_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no run.json in .*convnet.train"):
+        inference.load(str(tmp_path))
+    checkpointing.write_run_config(str(tmp_path), {"model": "cifar10", "num_classes": 10})
+    with pytest.raises(CheckpointError, match="no checkpoint found"):
+        inference.load(str(tmp_path))
+
+
+def test_predict_lists_top_k_of_png_and_jpeg_files_of_any_size(train_dir, tmp_path):
+    directory = train_dir[0]
+    paths = [_write(tmp_path / "a.png", _random_image([32, 32, 3])),
+             _write(tmp_path / "b.jpg", _random_image([50, 80, 3], seed=1)),
+             _write(tmp_path / "c.png", _random_image([7, 5, 4], seed=2))]
+    lines = []
+    predictions = predict.predict(directory, paths, k=3, log=lines.append)
+    output = "\n".join(lines)
+    assert "step 7, EMA weights" in lines[0]
+    assert f"note: {paths[2]}: dropped its alpha channel" in output
+    loaded = inference.load(directory)
+    probabilities = predict.predict_files(loaded, paths, log=None)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    for path, prediction, row in zip(paths, predictions, probabilities):
+        assert len(prediction) == 3
+        names = [name for name, _ in prediction]
+        scores = [score for _, score in prediction]
+        assert scores == sorted(scores, reverse=True)
+        expected = np.argsort(-row, kind="stable")[:3]
+        assert names == [loaded.class_names[c] for c in expected]
+        np.testing.assert_allclose(scores, row[expected], rtol=1e-6)
+        assert predict.format_prediction(path, prediction) in output
+    assert f"  1. {names[0]:<12s} {scores[0]:.4f}" in output
+
+
+def test_grayscale_png_to_an_rgb_model_is_converted_and_said(train_dir, tmp_path):
+    grey = _random_image([32, 32, 1])
+    path = _write(tmp_path / "grey.png", grey)
+    lines = []
+    predict.predict(train_dir[0], [path], k=2, log=lines.append)
+    assert f"note: {path}: converted grayscale to RGB for a 3-channel model" in lines
+    image = inference.load_image(path, (32, 32, 3), log=None)
+    np.testing.assert_array_equal(image, np.repeat(grey, 3, axis=-1))
+
+
+def test_rgb_to_a_one_channel_model_is_converted(tmp_path):
+    directory = write_train_dir(tmp_path / "mnist", dataset="mnist")[0]
+    path = _write(tmp_path / "colour.png", _random_image([28, 28, 3]))
+    lines = []
+    [prediction] = predict.predict(directory, [path], k=10, log=lines.append)
+    assert f"note: {path}: converted RGB to grayscale for a 1-channel model" in lines
+    assert sorted(name for name, _ in prediction) == [str(d) for d in range(10)]
+    assert sum(p for _, p in prediction) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_match_channels_drops_alpha_and_converts():
+    said = []
+    rgba = tf.constant(_random_image([4, 4, 4]))
+    np.testing.assert_array_equal(inference.match_channels(rgba, 3, "x", said.append),
+                                  rgba[..., :3])
+    grey_alpha = tf.constant(_random_image([4, 4, 2]))
+    rgb = inference.match_channels(grey_alpha, 3, "y", said.append)
+    np.testing.assert_array_equal(rgb, np.repeat(grey_alpha[..., :1], 3, axis=-1))
+    assert said == ["note: x: dropped its alpha channel",
+                    "note: y: dropped its alpha channel; converted grayscale to RGB for a "
+                    "3-channel model"]
+
+
+def test_fit_size_keeps_the_aspect_ratio_and_takes_the_centre():
+    # A 32x96 image: red | green | blue thirds. Its centre 32x32 window is all green.
+    image = np.zeros([32, 96, 3], np.uint8)
+    for third in range(3):
+        image[:, 32 * third:32 * (third + 1), third] = 255
+    centre = inference.fit_size(tf.constant(image), 32, 32).numpy()
+    assert centre.shape == (32, 32, 3)
+    np.testing.assert_array_equal(centre[..., 1], 255)
+    assert centre[..., [0, 2]].max() == 0
+    np.testing.assert_array_equal(inference.fit_size(tf.constant(image[:, :32]), 32, 32),
+                                  image[:, :32])
+    assert inference.fit_size(tf.constant(_random_image([3, 500, 3])), 32, 32).shape == (32, 32, 3)
+
+
+def test_a_non_image_file_is_a_clear_error_naming_it(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    with pytest.raises(DataError, match=f"{text} is not an image TensorFlow can decode"):
+        inference.load_images([str(text)], (32, 32, 3))
+    with pytest.raises(DataError, match=f"image file {tmp_path / 'gone.png'} does not exist"):
+        inference.read_image(str(tmp_path / "gone.png"))
+
+
+def test_the_main_takes_image_paths(train_dir, tmp_path):
+    paths = [_write(tmp_path / "a.png", _random_image([32, 32, 3])),
+             _write(tmp_path / "b.jpg", _random_image([40, 40, 3]))]
+    done = subprocess.run([sys.executable, "-m", "convnet.predict",
+                           f"--checkpoint_dir={train_dir[0]}", "--top_k=2", *paths],
+                          capture_output=True, text=True, timeout=300, env=ENV)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("  1. ") == 2 and done.stdout.count("  2. ") == 2
+    assert "  3. " not in done.stdout and all(path in done.stdout for path in paths)
+
+
+def test_errors_print_one_line_and_exit_1(train_dir, tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    with pytest.raises(SystemExit) as exited:
+        predict.call_guarded(lambda paths: predict.predict(train_dir[0], paths), [str(text)])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: {text} is not an image")
+    with pytest.raises(SystemExit):
+        predict.call_guarded(lambda paths: predict.predict(train_dir[0], paths, k=11), [str(text)])
+    assert "error: --top_k=11 exceeds the 10 classes" in capsys.readouterr().err
