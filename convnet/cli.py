@@ -7,16 +7,20 @@ from absl import app, flags, logging
 from convnet.errors import ConvnetError
 
 
-def run_main(main) -> None:
-    """`app.run(main)`; a ConvnetError or ValueError prints `error: ...` and exits 1."""
+def run_main(main, takes_args: bool = False) -> None:
+    """`app.run(main)`; a ConvnetError or ValueError prints `error: ...` and exits 1.
+
+    With `takes_args`, `main` receives the positional arguments (argv[1:]);
+    otherwise positional arguments are a usage error.
+    """
 
     def guarded(argv):
-        if len(argv) > 1:
+        if len(argv) > 1 and not takes_args:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the log
         try:
-            main()
+            main(argv[1:]) if takes_args else main()
         except (ConvnetError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(1)

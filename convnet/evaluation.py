@@ -4,7 +4,13 @@ An example is correct at k when fewer than k classes have a logit strictly
 greater than the true class's (ties count in its favour, as
 `tf.math.in_top_k` does). Counts are accumulated as integers over the whole
 split, with the last short batch included, so 10,000 test images give a
-denominator of 10,000.
+denominator of 10,000. Each example carries a weight (1, or 0 for the padding
+that gives `--xla` a fixed batch shape), and counts are summed across the
+replicas of `--strategy`.
+
+In loop mode a checkpoint is evaluated once, when it becomes the latest; one
+deleted (by the trainer's `max_to_keep`) before its turn is skipped with a
+line, and the loop ends after the checkpoint at the run's `max_steps`.
 """
 
 import dataclasses
@@ -14,7 +20,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from convnet import checkpointing, console, models, optim
+from convnet import checkpointing, console, distribute, models, optim, precision
 from convnet.data import pipeline, preprocess
 from convnet.errors import CheckpointError
 
@@ -31,7 +37,7 @@ class EvalConfig:
     batch_size: int = 128
     model: Optional[str] = None  # None: from the checkpoint's run.json
     dataset: Optional[str] = None  # None: from run.json, else cifar10
-    label_mode: str = "fine"
+    label_mode: Optional[str] = None  # None: from run.json, else fine
     data_source: str = "files"
     data_dir: str = "/tmp/cifar10_data"
     tfds_data_dir: Optional[str] = None
@@ -39,6 +45,10 @@ class EvalConfig:
     num_parallel_calls: int = 16
     run_once: bool = False
     eval_interval_secs: int = 300
+    strategy: str = "default"
+    tpu: Optional[str] = None
+    precision: str = "float32"
+    xla: bool = False
 
     def validate(self) -> None:
         if self.top_k <= 0:
@@ -51,6 +61,10 @@ class EvalConfig:
             raise ValueError(f"--num_examples must be positive, got {self.num_examples}")
         if self.eval_interval_secs < 0:
             raise ValueError(f"--eval_interval_secs must be >= 0, got {self.eval_interval_secs}")
+        if self.strategy not in distribute.STRATEGIES:
+            raise ValueError(f"unknown --strategy={self.strategy!r}: choose from "
+                             f"{', '.join(distribute.STRATEGIES)}")
+        precision.compute_dtype(self.precision)
 
 
 @dataclasses.dataclass
@@ -77,31 +91,65 @@ def correct_at_k(logits: tf.Tensor, labels: tf.Tensor, k: int) -> tf.Tensor:
     return tf.logical_and(higher < k, tf.math.is_finite(true_logit))
 
 
-def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int):
-    """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion).
+def with_weights(dataset: tf.data.Dataset, batch_size: Optional[int] = None) -> tf.data.Dataset:
+    """(images, labels) batches -> (images, labels, int64 weights of 1).
 
-    One compiled call per batch (the batch dimension is dynamic, so the short last
-    batch reuses the same trace); the counts are summed as int64 in Python.
+    With `batch_size`, a short batch is padded to it with weight-0 examples,
+    so every batch has the same shape (what XLA compiles once).
     """
 
-    @tf.function(reduce_retracing=True)
-    def batch_counts(images, labels):
-        logits = model(images, training=False)
-        hits = tf.cast(correct_at_k(logits, labels, top_k), tf.int64)
+    def add(images, labels):
+        weights = tf.ones_like(labels, tf.int64)
+        if batch_size is None:
+            return images, labels, weights
+        missing = batch_size - tf.shape(labels)[0]
+        pad = lambda x: tf.pad(x, [[0, missing]] + [[0, 0]] * (len(x.shape) - 1))
+        images, labels, weights = pad(images), pad(labels), pad(weights)
+        return (tf.ensure_shape(images, [batch_size] + images.shape[1:]),
+                tf.ensure_shape(labels, [batch_size]), tf.ensure_shape(weights, [batch_size]))
+
+    return dataset.map(add)
+
+
+def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int,
+                  strategy: Optional[tf.distribute.Strategy] = None, xla: bool = False,
+                  compute_dtype: tf.DType = tf.float32, num_examples: Optional[int] = None):
+    """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion).
+
+    `dataset` yields (images, labels) batches; with `xla` they are padded to the
+    first batch's size and masked, and each replica's counts are compiled with
+    XLA. One compiled call per batch; the counts are summed as int64 in Python.
+    `num_examples` (if known) sizes the progress line.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    batch_size = int(next(iter(dataset))[1].shape[0]) if xla else None
+    batches = strategy.experimental_distribute_dataset(with_weights(dataset, batch_size))
+
+    @tf.function(jit_compile=xla)
+    def replica_counts(images, labels, weights):
+        logits = model(tf.cast(images, compute_dtype), training=False)
+        hits = tf.cast(correct_at_k(logits, labels, top_k), tf.int64) * weights
         predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
         return (tf.math.unsorted_segment_sum(hits, labels, num_classes),
-                tf.math.bincount(labels, minlength=num_classes, maxlength=num_classes,
-                                 dtype=tf.int64),
-                tf.math.confusion_matrix(labels, predicted, num_classes, dtype=tf.int64))
+                tf.math.unsorted_segment_sum(weights, labels, num_classes),
+                tf.math.confusion_matrix(labels, predicted, num_classes, weights=weights,
+                                         dtype=tf.int64))
+
+    @tf.function
+    def batch_counts(batch):
+        counts = strategy.run(replica_counts, args=batch)
+        return [strategy.reduce(tf.distribute.ReduceOp.SUM, c, axis=None) for c in counts]
 
     class_correct = np.zeros([num_classes], np.int64)
     class_count = np.zeros([num_classes], np.int64)
     confusion = np.zeros([num_classes, num_classes], np.int64)
-    for images, labels in dataset:
-        correct, count, matrix = batch_counts(images, labels)
-        class_correct += correct.numpy()
-        class_count += count.numpy()
-        confusion += matrix.numpy()
+    with console.Progress("evaluating", num_examples, unit="examples") as progress:
+        for batch in batches:
+            correct, count, matrix = batch_counts(batch)
+            class_correct += correct.numpy()
+            class_count += count.numpy()
+            confusion += matrix.numpy()
+            progress.update(int(count.numpy().sum()))
     return int(class_correct.sum()), class_correct, class_count, confusion
 
 
@@ -114,27 +162,35 @@ class Evaluator:
         run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
         model_name = config.model or run_config.get("model", "cifar10")
         dataset = config.dataset or run_config.get("dataset", "cifar10")
+        label_mode = config.label_mode or run_config.get("label_mode", "fine")
         self.source = pipeline.make_source(config.data_source, config.data_dir,
                                            config.tfds_data_dir, config.download, dataset,
-                                           label_mode=config.label_mode)
+                                           label_mode=label_mode)
         self.info = self.source.info
         checkpointing.check_same_run(config.checkpoint_dir,
                                      {"model": model_name, "dataset": self.info.name,
                                       "num_classes": self.info.num_classes})
         if config.top_k > self.info.num_classes:
             raise ValueError(f"--top_k={config.top_k} exceeds the {self.info.num_classes} classes")
-        self.model = models.build_model(model_name, self.info.num_classes)
-        self.preprocessing = self._preprocessing(run_config)
-        size = self.preprocessing.image_size
-        self.model(tf.zeros([1, size, size, self.info.image_shape[-1]]))
-        self.ema = optim.WeightEMA()
-        self.ema.build(self.model.trainable_variables)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.strategy = distribute.make_strategy(config.strategy, config.tpu)
+        self.compute_dtype = precision.compute_dtype(config.precision)
+        with self.strategy.scope():
+            self.model = models.build_model(model_name, self.info.num_classes)
+            self.preprocessing = self._preprocessing(run_config)
+            size = self.preprocessing.image_size
+            self.model(tf.zeros([1, size, size, self.info.image_shape[-1]]))
+            self.ema = optim.WeightEMA()
+            self.ema.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, ema=self.ema)
         self.dataset = pipeline.eval_dataset(self.source, config.eval_data, config.batch_size,
                                              self.preprocessing, config.num_parallel_calls,
                                              config.num_examples)
-        self.writer = tf.summary.create_file_writer(config.eval_dir)
+        split_size = self.source.num_examples(config.eval_data)
+        self.num_examples = (min(config.num_examples, split_size or config.num_examples)
+                             if config.num_examples else split_size)
+        self.writer = (tf.summary.create_file_writer(config.eval_dir)
+                       if distribute.is_chief(self.strategy) else tf.summary.create_noop_writer())
 
     def _preprocessing(self, run_config) -> preprocess.Preprocessing:
         """The training run's evaluation preprocessing (from run.json), else the model's default."""
@@ -149,8 +205,9 @@ class Evaluator:
         if self.config.use_ema:
             self.ema.copy_to(self.model.trainable_variables)
         correct, class_correct, class_count, confusion = count_correct(
-            self.model, self.dataset, self.info.num_classes, self.config.top_k)
-        result = EvalResult(int(self.step), self.config.top_k, int(class_count.sum()), correct,
+            self.model, self.dataset, self.info.num_classes, self.config.top_k, self.strategy,
+            self.config.xla, self.compute_dtype, self.num_examples)
+        result = EvalResult(int(self.step.numpy()), self.config.top_k, int(class_count.sum()), correct,
                             class_correct, class_count, confusion)
         self._report(result)
         return result
@@ -189,10 +246,15 @@ class Evaluator:
                     f"(python -m convnet.train --train_dir={config.checkpoint_dir}) or point "
                     f"--checkpoint_dir at a train_dir.")
             return self.evaluate_checkpoint(path)
+        checkpointing.latest_checkpoint(config.checkpoint_dir)  # a broken state file fails now
         result = None
         console.log(f"waiting for checkpoints in {config.checkpoint_dir}")
         for path in tf.train.checkpoints_iterator(config.checkpoint_dir,
                                                   min_interval_secs=config.eval_interval_secs):
+            if not checkpointing.checkpoint_files(path):
+                console.log(f"{path} was deleted (the trainer keeps only the newest) before it "
+                            f"could be evaluated: waiting for the next one")
+                continue
             result = self.evaluate_checkpoint(path)
             run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
             if result.step >= run_config.get("max_steps", float("inf")):

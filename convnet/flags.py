@@ -38,9 +38,9 @@ def define_data_flags() -> None:
                         f"Dataset: {', '.join(pipeline.DATASETS)}; with --data_source=tfds, "
                         f"any tfds image-classification name. Default: cifar10 for training; "
                         f"for evaluation, the dataset the checkpoint was trained on.")
-    flags.DEFINE_enum("label_mode", "fine", list(pipeline.LABEL_MODES),
+    flags.DEFINE_enum("label_mode", None, list(pipeline.LABEL_MODES),
                       "Labels to learn: fine (the dataset's classes) or coarse (CIFAR-100's 20 "
-                      "superclasses).")
+                      "superclasses). Default: fine for training; for evaluation, the run's.")
     flags.DEFINE_boolean("download", True,
                          "Download missing data (the official archive or files, MD5-checked; "
                          "tfds datasets through tfds).")

@@ -10,16 +10,12 @@ raw weights). Prints, per image, its k most probable classes:
       2. dog          0.1873
 """
 
-import sys
-from typing import Callable, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
-from absl import app
 from absl import flags as absl_flags
-from absl import logging
 
-from convnet import inference
-from convnet.errors import ConvnetError
+from convnet import cli, inference
 
 FLAGS = absl_flags.FLAGS
 # Images per forward pass (bounds memory when many files are given).
@@ -70,22 +66,6 @@ def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, use_ema: bool
     return predictions
 
 
-def call_guarded(main: Callable[[List[str]], None], args: List[str]) -> None:
-    """`main(args)`; a ConvnetError or ValueError prints `error: ...` on stderr and exits 1."""
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the output
-    try:
-        main(args)
-    except (ConvnetError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        sys.exit(1)
-
-
-def run_main_with_args(main: Callable[[List[str]], None]) -> None:
-    """`cli.run_main` for mains that take positional arguments: runs `main(argv[1:])`."""
-    app.run(lambda argv: call_guarded(main, argv[1:]))
-
-
 def main(paths: List[str]) -> None:
     if not paths:
         raise ValueError("no image files given: python -m convnet.predict "
@@ -102,7 +82,7 @@ def run() -> None:
                               lower_bound=1)
     absl_flags.DEFINE_boolean("use_ema", True, "Predict with the moving averages of the "
                               "weights (--nouse_ema: the raw weights).")
-    run_main_with_args(main)
+    cli.run_main(main, takes_args=True)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,8 @@ import tensorflow as tf
 from absl import flags as absl_flags
 from tensorflow.core.util import event_pb2
 
-from convnet import console
+from convnet import cli, console
 from convnet.errors import DataError
-from convnet.predict import run_main_with_args
 
 FLAGS = absl_flags.FLAGS
 Series = List[Tuple[int, float]]  # (step, value), by step
@@ -242,7 +241,7 @@ def run() -> None:
                            "same order (default: each train_dir and its subdirectories).")
     absl_flags.DEFINE_string("output_dir", None, "Where the plots and summary.md go.")
     absl_flags.mark_flag_as_required("output_dir")
-    run_main_with_args(main)
+    cli.run_main(main, takes_args=True)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ class TrainConfig:
 
     def __post_init__(self):
         self.dataset = self.dataset or "cifar10"
+        self.label_mode = self.label_mode or "fine"
         self.lr_boundary_epochs = tuple(float(e) for e in self.lr_boundary_epochs)
 
     def validate(self) -> None:
@@ -187,11 +188,13 @@ class Trainer:
             tracked["loss_scale"] = self.loss_scale
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.is_chief = distribute.is_chief(self.strategy)
+        checkpointing.latest_checkpoint(config.train_dir)  # a broken state file fails clearly
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, distribute.write_dir(config.train_dir, self.strategy),
             max_to_keep=config.max_checkpoints_to_keep, step_counter=self.step)
         self.run_config = {"model": config.model, "dataset": info.name,
-                           "num_classes": info.num_classes, "image_size": size,
+                           "num_classes": info.num_classes, "label_mode": config.label_mode,
+                           "image_size": size,
                            "image_channels": info.image_shape[-1], "max_steps": self.max_steps,
                            "optimizer": config.optimizer, "data_source": config.data_source,
                            "preprocessing": dataclasses.asdict(self.preprocessing)}

@@ -8,12 +8,13 @@ tests/test_export.py loads a Trainer's own directory.
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet import checkpointing, inference, models, optim, predict
+from convnet import checkpointing, cli, inference, models, optim, predict
 from convnet.data import info as data_info
 from convnet.data import preprocess
 from convnet.errors import CheckpointError, DataError
@@ -185,10 +186,14 @@ def test_the_main_takes_image_paths(train_dir, tmp_path):
 def test_errors_print_one_line_and_exit_1(train_dir, tmp_path, capsys):
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
+    def run_main(main, args):
+        with mock.patch.object(sys, "argv", ["convnet.predict", *args]):
+            cli.run_main(main, takes_args=True)
+
     with pytest.raises(SystemExit) as exited:
-        predict.call_guarded(lambda paths: predict.predict(train_dir[0], paths), [str(text)])
+        run_main(lambda paths: predict.predict(train_dir[0], paths), [str(text)])
     assert exited.value.code == 1
     assert capsys.readouterr().err.startswith(f"error: {text} is not an image")
     with pytest.raises(SystemExit):
-        predict.call_guarded(lambda paths: predict.predict(train_dir[0], paths, k=11), [str(text)])
+        run_main(lambda paths: predict.predict(train_dir[0], paths, k=11), [str(text)])
     assert "error: --top_k=11 exceeds the 10 classes" in capsys.readouterr().err
