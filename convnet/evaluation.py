@@ -251,11 +251,14 @@ class Evaluator:
         console.log(f"waiting for checkpoints in {config.checkpoint_dir}")
         for path in tf.train.checkpoints_iterator(config.checkpoint_dir,
                                                   min_interval_secs=config.eval_interval_secs):
-            if not checkpointing.checkpoint_files(path):
+            try:
+                result = self.evaluate_checkpoint(path)
+            except CheckpointError:
+                if checkpointing.checkpoint_files(path):
+                    raise
                 console.log(f"{path} was deleted (the trainer keeps only the newest) before it "
                             f"could be evaluated: waiting for the next one")
                 continue
-            result = self.evaluate_checkpoint(path)
             run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
             if result.step >= run_config.get("max_steps", float("inf")):
                 console.log(f"checkpoint step {result.step} reached the run's max_steps: done")

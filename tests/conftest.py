@@ -45,3 +45,9 @@ def cifar_dir(tmp_path):
     path = tmp_path / "cifar-10-batches-bin"
     arrays = write_cifar_files(str(path))
     return str(path), arrays
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "kill_harness: SIGKILLs a training subprocess at random moments and checks "
+        "that every restart resumes without losing work (tests/kill_harness.py; a few minutes)")

@@ -1,5 +1,7 @@
 """Exact top-k evaluation: counting, known answers, checkpoints, loop mode."""
 
+import threading
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -98,6 +100,43 @@ def test_loop_mode_stops_after_the_last_step(tmp_path, cifar_dir, capsys):
                                                eval_interval_secs=0)).run()
     assert result.step == 10
     assert "reached the run's max_steps" in capsys.readouterr().out
+
+
+def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
+        tmp_path, cifar_dir, monkeypatch):
+    path, _ = cifar_dir
+    config = training.TrainConfig(train_dir=str(tmp_path / "train"), data_dir=path, max_steps=16,
+                                  batch_size=8, shuffle_buffer=16, log_frequency=2,
+                                  save_checkpoint_steps=2, max_checkpoints_to_keep=1,
+                                  num_parallel_calls=2, download=False)
+    trainer = training.Trainer(config)
+    evaluated = []
+    original = evaluation.Evaluator.evaluate_checkpoint
+
+    def record(self, checkpoint):
+        result = original(self, checkpoint)
+        evaluated.append(result.step)
+        return result
+
+    monkeypatch.setattr(evaluation.Evaluator, "evaluate_checkpoint", record)
+    errors = []
+
+    def train():
+        try:
+            trainer.train()
+        except Exception as e:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(e)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    try:
+        result = evaluation.Evaluator(_eval_config(
+            tmp_path, config.train_dir, path, run_once=False, eval_interval_secs=0)).run()
+    finally:
+        thread.join()
+    assert not errors
+    assert result.step == 16 and evaluated[-1] == 16
+    assert evaluated == sorted(set(evaluated))  # never the same checkpoint twice
 
 
 def test_no_checkpoint_is_a_clear_error(tmp_path, cifar_dir):
