@@ -511,14 +511,22 @@ def _rate(value: float, unit: str) -> str:
     return f"{value / 1e9:,.1f}" if unit == "FLOP/s" else f"{value:,.1f}"
 
 
+def _load(machine: Dict) -> str:
+    """'1.0 before, 2.5 after' (1-minute load averages), or '?' when not recorded."""
+    if "load_average_before" not in machine:
+        return "?"
+    return (f"{machine['load_average_before'][0]:.1f} before, "
+            f"{machine['load_average_after'][0]:.1f} after")
+
+
 def format_table(result: Dict) -> str:
     """The figures (median, min-max, IQR) and the ratios against their targets."""
     config, flops = result["config"], result["flops"]
     lines = [f"model {config['model']}, batch {config['batch_size']}, {config['data_source']} "
              f"{config['dataset']}, {config['precision']}{', xla' if config['xla'] else ''}, "
              f"strategy {config['strategy']} ({config['replicas']} replica(s)), "
-             f"{config['optimizer']}; {config['repeats']} x {config['steps']} steps; "
-             f"{result['machine']['device']}",
+             f"{config['optimizer']}; {config['repeats']} x {config['steps']} steps",
+             f"{result['machine']['device']}; load average {_load(result['machine'])}",
              f"{'figure':<26}{'median':>12}{'min - max':>22}{'IQR':>22}  unit"]
     for key, label in FIGURE_ROWS:
         figure = result["figures"][key]

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import tensorflow as tf
 from absl import flags as absl_flags
 
-from convnet import checkpointing, cli, console, evaluation, models
+from convnet import checkpointing, cli, console, evaluation, models, report
 
 FLAGS = absl_flags.FLAGS
 RESULTS_FILE = "results.json"
@@ -31,17 +31,7 @@ RESULTS_FILE = "results.json"
 
 def read_scalars(log_dir: str, tag: str) -> List[Tuple[int, float]]:
     """(step, value) pairs of a `tf.summary.scalar` tag in the event files of `log_dir`."""
-    points = []
-    for name in sorted(tf.io.gfile.listdir(log_dir)):
-        if not name.startswith("events.out.tfevents"):
-            continue
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
-            for value in event.summary.value:
-                if value.tag == tag:
-                    number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                              else value.simple_value)
-                    points.append((int(event.step), number))
-    return sorted(points)
+    return report.read_event_scalars(log_dir).get(tag, [])
 
 
 def model_size_bytes(model) -> int:
