@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import re
+import shutil
 from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
@@ -136,6 +137,14 @@ def latest_checkpoint(directory: str) -> Optional[str]:
         raise CheckpointError(f"{os.path.join(directory, STATE_FILE)} names {path}, but "
                               f"{path}.index is missing. {_how_to_recover(path)}")
     return path
+
+
+def remove_unfinished_saves(directory: str) -> None:
+    """Deletes the `<prefix>_temp` shard directories a save killed midway leaves behind
+    (never part of a complete checkpoint; each can be as large as one)."""
+    for path in glob.glob(os.path.join(glob.escape(directory), "*_temp")):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def checkpoint_files(path: str) -> List[str]:

@@ -304,17 +304,19 @@ class Trainer:
     def _train_steps(self, iterator, num_steps):
         """Runs `num_steps` batches; with nan_policy 'stop', stops at a non-finite loss.
 
-        Returns (last loss, last loss finite, batches not applied, a few images
-        of the last batch).
+        Returns (last loss, last loss finite, batches not applied, of which
+        after the last applied one, a few images of the last batch).
         """
         stop_on_non_finite = self.config.nan_policy == "stop"
         loss, finite, skipped, images = self._one_step(next(iterator))
+        trailing = skipped  # skipped since the last applied step
         for _ in tf.range(num_steps - 1):
             if stop_on_non_finite and not finite:
                 break
             loss, finite, more_skipped, images = self._one_step(next(iterator))
             skipped += more_skipped
-        return loss, finite, skipped, images
+            trailing = (trailing + 1) * more_skipped
+        return loss, finite, skipped, trailing, images
 
     def _one_step(self, batch):
         """(loss, finite, 1 if not applied else 0, first images) of one global batch."""
@@ -325,7 +327,9 @@ class Trainer:
 
     def run_steps(self, iterator, num_steps: int):
         """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped, images)."""
-        return self._train_steps(iterator, tf.constant(num_steps, tf.int64))
+        loss, finite, skipped, _, images = self._train_steps(
+            iterator, tf.constant(num_steps, tf.int64))
+        return loss, finite, skipped, images
 
     # --- the Python loop ---------------------------------------------------
 
@@ -359,6 +363,7 @@ class Trainer:
             return start
         if self.is_chief:
             checkpointing.write_run_config(config.train_dir, self.run_config)
+            checkpointing.remove_unfinished_saves(config.train_dir)
         iterator = self.train_iterator(start)
         writer = (tf.summary.create_file_writer(config.train_dir) if self.is_chief
                   else tf.summary.create_noop_writer())
@@ -366,8 +371,9 @@ class Trainer:
         with self._signals_saved():
             while step < self.max_steps:
                 if self._stop_signal is not None:
-                    path = self.save() if step != saved_step else (
-                        checkpointing.latest_checkpoint(config.train_dir))
+                    path = checkpointing.latest_checkpoint(config.train_dir)
+                    if step != saved_step or path is None:
+                        path = self.save()
                     writer.close()
                     raise Interrupted(self._stop_signal, step, path)
                 num_steps = min(config.log_frequency - step % config.log_frequency,
@@ -375,7 +381,8 @@ class Trainer:
                                 self.max_steps - step)
                 learning_rate = float(self.schedule(step))
                 began = time.perf_counter()
-                loss, finite, skipped, images = self.run_steps(iterator, num_steps)
+                loss, finite, skipped, trailing, images = self._train_steps(
+                    iterator, tf.constant(num_steps, tf.int64))
                 loss, skipped = float(loss), int(skipped)
                 elapsed = time.perf_counter() - began
                 done = int(self.step.numpy()) - step
@@ -383,7 +390,7 @@ class Trainer:
                 if not bool(finite) and config.nan_policy == "stop":
                     raise NonFiniteLossError(step, loss, float(self.schedule(step)),
                                              checkpointing.latest_checkpoint(config.train_dir))
-                skipped_in_a_row = skipped_in_a_row + skipped if not done else skipped
+                skipped_in_a_row = skipped_in_a_row + skipped if not done else int(trailing)
                 if skipped:
                     console.log(f"step {step}: skipped {skipped} batch(es) with a non-finite "
                                 f"loss or gradients")

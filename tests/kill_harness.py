@@ -498,7 +498,7 @@ def _kill_and_restart(workdir: str, data_dir: str, rng: random.Random, kills: in
                     if line is None:
                         break
                     if state["first_step"] is not None and target is None:
-                        target = state["first_step"] + rng.randint(0, 10)
+                        target = min(state["first_step"] + rng.randint(0, 10), max_steps - 1)
                     if target is not None and state["last_step"] >= target:
                         time.sleep(rng.uniform(0.0, 0.02))
                         process.kill()

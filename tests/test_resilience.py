@@ -50,6 +50,9 @@ def test_sigkill_at_random_moments_loses_no_work(tmp_path):
             assert first == (kill_harness.step_of(expected) + 1 if expected else 1), life
     assert report.final_step == kill_harness.MAX_STEPS
     assert report.final_checkpoint.endswith(f"ckpt-{kill_harness.MAX_STEPS}")
+    # The shard directories of saves killed midway were cleaned up by the restarts.
+    killed_dir = os.path.dirname(report.final_checkpoint)
+    assert not [name for name in os.listdir(killed_dir) if name.endswith("_temp")]
     # --deterministic: weights, optimizer slots, EMA and step equal the uninterrupted run's.
     assert report.weights_equal, report.different
     assert report.tensors_compared > 10
