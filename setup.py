@@ -30,6 +30,7 @@ setuptools.setup(
             "convnet-predict=convnet.predict:run",
             "convnet-export=convnet.export:run",
             "convnet-report=convnet.report:run",
+            "convnet-bench=convnet.bench:run",
         ],
     },
     scripts=["bin/convnet-download-cifar10", "bin/convnet-train-default"],

@@ -15,16 +15,19 @@ round, or WARM_UP_STEPS steps for figures 2 and 3):
                 (the fastest n of a few sizes: the cache-sized ones win on CPUs)
 
 and the ratios (3)/(2) (target >= 0.95: the input pipeline is off the critical
-path), (2)/(4) (target >= 1: no slower than model.fit) and (2) x training
-FLOPs per example / (5) (target >= 0.6: the fraction of peak the step reaches).
+path), (2)/(4) and (3)/(4) (target >= 1: no slower than model.fit; (3)/(4) has
+both fed by the same pipeline) and (2) x training FLOPs per example / (5)
+(target >= 0.6: the fraction of peak the step reaches). The figures run one
+after the other, so on a shared machine a change of load between them moves
+the ratios: compare runs at a similar load average (the table shows it).
 
 Training FLOPs per example = 3 x forward FLOPs (forward, then the gradients with
 respect to the activations and to the weights, each costing about one forward),
 where forward FLOPs = 2 x the multiply-adds of every Conv2D and Dense layer.
-Pooling, LRN, batch norm, activations and the update are not counted, and the
-first layer's input gradient, which is never computed, is (about 5% too much for
-the tutorial model); so it is the usual model-FLOPs convention, not a count of
-what the kernels execute.
+Pooling, LRN, batch norm, activations and the update are not counted; the first
+layer's input gradient is, though it is never computed (5% too much for the
+tutorial model). It is the usual model-FLOPs convention, not a count of what the
+kernels execute.
 
 All training flags apply (--model, --data_source, --precision, --xla,
 --strategy, --optimizer, ...), but the bench writes nothing but --output: the
@@ -42,16 +45,18 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import keras
 import tensorflow as tf
 from absl import flags as absl_flags
 
 from convnet import cli, console, flags, layers, models, ops, training
-from convnet.data import pipeline
+from convnet.models import cifar10 as cifar10_model
 
 FLAGS = absl_flags.FLAGS
 
 # Targets of issue 4: input off the critical path, no slower than Keras, most of the peak.
-TARGETS = {"input_over_compute": 0.95, "ours_over_keras": 1.0, "fraction_of_peak": 0.6}
+TARGETS = {"input_over_compute": 0.95, "ours_over_keras": 1.0, "fed_over_keras": 1.0,
+           "fraction_of_peak": 0.6}
 # Training costs about 3 forward passes: forward, activation gradients, weight gradients.
 TRAINING_FLOPS_PER_FORWARD = 3
 # Untimed steps before the rounds of figures 2 and 3: tracing, caches, a full prefetch buffer.
@@ -125,8 +130,10 @@ def step_rates(trainer: training.Trainer, iterator, steps: int, repeats: int) ->
         loss, _, skipped, _ = trainer.run_steps(iterator, count)
         float(loss)  # waits for the steps to finish
         if int(skipped):
+            why = (" (the float16 loss scale settling)" if trainer.loss_scale is not None
+                   else "")
             console.log(f"note: {int(skipped)} of {count} batches had a non-finite loss or "
-                        f"gradients (computed, but not applied)")
+                        f"gradients{why}: computed, but not applied")
         return count * trainer.config.batch_size
 
     return timed_rounds(run_round, repeats, lambda: run_round(min(steps, WARM_UP_STEPS)))
@@ -135,32 +142,14 @@ def step_rates(trainer: training.Trainer, iterator, steps: int, repeats: int) ->
 # --- 4: the Keras peer ---------------------------------------------------------
 
 
-def _keras():
-    import keras  # pylint: disable=import-outside-toplevel
-    return keras
+class LocalResponseNormalization(keras.layers.Layer):
+    """`tf.nn.local_response_normalization` with the tutorial's constants, in float32."""
 
-
-def _keras_lrn_layer():
-    keras = _keras()
-
-    class LocalResponseNormalization(keras.layers.Layer):
-        """`tf.nn.local_response_normalization` with the tutorial's constants, in float32."""
-
-        def call(self, inputs):
-            out = tf.nn.local_response_normalization(
-                tf.cast(inputs, tf.float32), depth_radius=ops.LRN_DEPTH_RADIUS,
-                bias=ops.LRN_BIAS, alpha=ops.LRN_ALPHA, beta=ops.LRN_BETA)
-            return tf.cast(out, inputs.dtype)
-
-    return LocalResponseNormalization
-
-
-def _he(keras):
-    return keras.initializers.HeNormal()  # truncated normal, variance 2/fan_in: layers' None/'he'
-
-
-def _glorot(keras):
-    return keras.initializers.GlorotNormal()  # truncated, variance 2/(fan_in + fan_out)
+    def call(self, inputs):
+        out = tf.nn.local_response_normalization(
+            tf.cast(inputs, tf.float32), depth_radius=ops.LRN_DEPTH_RADIUS, bias=ops.LRN_BIAS,
+            alpha=ops.LRN_ALPHA, beta=ops.LRN_BETA)
+        return tf.cast(out, inputs.dtype)
 
 
 def keras_model(name: str, num_classes: int, image_shape: Sequence[int],
@@ -174,65 +163,68 @@ def keras_model(name: str, num_classes: int, image_shape: Sequence[int],
     """
     if name not in KERAS_PEERS:
         return None
-    keras = _keras()
     policy = None if precision == "float32" else precision
     return keras.Sequential([keras.Input(tuple(image_shape)),
-                             *KERAS_PEERS[name](keras, num_classes, weight_decay, policy)],
+                             *KERAS_PEERS[name](num_classes, weight_decay, policy)],
                             name=f"keras_{name}")
 
 
-def _cifar10_layers(keras, num_classes, weight_decay, policy):
+def _l2(wd: Optional[float]):
+    return None if wd is None else keras.regularizers.L2(wd / 2.0)
+
+
+def _cifar10_layers(num_classes, weight_decay, policy):
     """convnet.models.cifar10: the tutorial's cuda-convnet model."""
-    from convnet.models import cifar10  # pylint: disable=import-outside-toplevel
-    fc_wd = cifar10.FC_WEIGHT_DECAY if weight_decay is None else weight_decay
-    normal = keras.initializers.TruncatedNormal
-    constant = keras.initializers.Constant
-    lrn = _keras_lrn_layer()
-    common = dict(dtype=policy)
+    fc_wd = cifar10_model.FC_WEIGHT_DECAY if weight_decay is None else weight_decay
+    normal, constant = keras.initializers.TruncatedNormal, keras.initializers.Constant
+
+    def conv(name, bias):
+        return keras.layers.Conv2D(64, 5, padding="same", activation="relu", name=name,
+                                   kernel_initializer=normal(stddev=5e-2),
+                                   bias_initializer=constant(bias), dtype=policy)
+
+    def dense(name, units, stddev, bias, wd, activation=None):
+        return keras.layers.Dense(units, activation=activation, name=name,
+                                  kernel_initializer=normal(stddev=stddev),
+                                  bias_initializer=constant(bias), kernel_regularizer=_l2(wd),
+                                  dtype=policy)
+
     return [
-        keras.layers.Conv2D(64, 5, padding="same", activation="relu", name="conv1",
-                            kernel_initializer=normal(stddev=5e-2),
-                            bias_initializer=constant(0.0), **common),
-        keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1", **common),
-        lrn(name="norm1", **common),
-        keras.layers.Conv2D(64, 5, padding="same", activation="relu", name="conv2",
-                            kernel_initializer=normal(stddev=5e-2),
-                            bias_initializer=constant(0.1), **common),
-        lrn(name="norm2", **common),
-        keras.layers.MaxPooling2D(3, 2, padding="same", name="pool2", **common),
-        keras.layers.Flatten(**common),
-        keras.layers.Dense(384, activation="relu", name="local3",
-                           kernel_initializer=normal(stddev=0.04), bias_initializer=constant(0.1),
-                           kernel_regularizer=_l2(keras, fc_wd), **common),
-        keras.layers.Dense(192, activation="relu", name="local4",
-                           kernel_initializer=normal(stddev=0.04), bias_initializer=constant(0.1),
-                           kernel_regularizer=_l2(keras, fc_wd), **common),
-        keras.layers.Dense(num_classes, name="softmax_linear",
-                           kernel_initializer=normal(stddev=1 / 192.0),
-                           bias_initializer=constant(0.0), **common),
+        conv("conv1", 0.0),
+        keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1", dtype=policy),
+        LocalResponseNormalization(name="norm1", dtype=policy),
+        conv("conv2", 0.1),
+        LocalResponseNormalization(name="norm2", dtype=policy),
+        keras.layers.MaxPooling2D(3, 2, padding="same", name="pool2", dtype=policy),
+        keras.layers.Flatten(dtype=policy),
+        dense("local3", 384, 0.04, 0.1, fc_wd, "relu"),
+        dense("local4", 192, 0.04, 0.1, fc_wd, "relu"),
+        dense("softmax_linear", num_classes, 1 / 192.0, 0.0, None),
     ]
 
 
-def _baseline_layers(keras, num_classes, weight_decay, policy):
-    """convnet.models.baseline (BatchNorm momentum 0.9, epsilon 1e-3 as ours)."""
-    wd = dict(kernel_regularizer=_l2(keras, weight_decay), dtype=policy)
+def _baseline_layers(num_classes, weight_decay, policy):
+    """convnet.models.baseline (BatchNorm momentum 0.9, epsilon 1e-3 as ours). HeNormal and
+    GlorotNormal are truncated normals, as convnet.layers' None/'he' and 'glorot'."""
+    wd = dict(kernel_regularizer=_l2(weight_decay), dtype=policy)
+    he, glorot = keras.initializers.HeNormal(), keras.initializers.GlorotNormal()
     return [
-        keras.layers.Conv2D(6, 5, padding="same", kernel_initializer=_he(keras), name="conv", **wd),
+        keras.layers.Conv2D(6, 5, padding="same", kernel_initializer=he, name="conv", **wd),
         keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3, name="bn", dtype=policy),
         keras.layers.Activation("relu", dtype=policy),
         keras.layers.MaxPooling2D(2, 2, padding="same", dtype=policy),
         keras.layers.Dropout(0.2, dtype=policy),
         keras.layers.Flatten(dtype=policy),
-        keras.layers.Dense(128, activation="relu", kernel_initializer=_he(keras), name="fc", **wd),
+        keras.layers.Dense(128, activation="relu", kernel_initializer=he, name="fc", **wd),
         keras.layers.Dropout(0.2, dtype=policy),
-        keras.layers.Dense(num_classes, kernel_initializer=_glorot(keras), name="logits", **wd),
+        keras.layers.Dense(num_classes, kernel_initializer=glorot, name="logits", **wd),
     ]
 
 
-def _lenet5_layers(keras, num_classes, weight_decay, policy):
-    """convnet.models.lenet: sigmoid LeNet-5."""
-    wd = dict(kernel_regularizer=_l2(keras, weight_decay), kernel_initializer=_glorot(keras),
-              dtype=policy)
+def _lenet5_layers(num_classes, weight_decay, policy):
+    """convnet.models.lenet: sigmoid LeNet-5, Glorot (truncated normal) kernels."""
+    wd = dict(kernel_regularizer=_l2(weight_decay),
+              kernel_initializer=keras.initializers.GlorotNormal(), dtype=policy)
     return [
         keras.layers.Conv2D(6, 5, padding="valid", activation="sigmoid", name="conv1", **wd),
         keras.layers.MaxPooling2D(2, 2, padding="valid", dtype=policy),
@@ -245,10 +237,6 @@ def _lenet5_layers(keras, num_classes, weight_decay, policy):
     ]
 
 
-def _l2(keras, wd: Optional[float]):
-    return None if wd is None else keras.regularizers.L2(wd / 2.0)
-
-
 KERAS_PEERS = {"cifar10": _cifar10_layers, "baseline": _baseline_layers,
                "lenet5": _lenet5_layers}
 
@@ -256,7 +244,6 @@ KERAS_PEERS = {"cifar10": _cifar10_layers, "baseline": _baseline_layers,
 def keras_optimizer(config: training.TrainConfig):
     """The Keras optimizer doing our --optimizer's update (constant learning rate), with
     the weight EMA our step also keeps; loss-scaled under mixed_float16."""
-    keras = _keras()
     ema = dict(use_ema=True, ema_momentum=config.moving_average_decay)
     rate = config.resolved_learning_rate
     if config.optimizer == "sgd":
@@ -280,7 +267,6 @@ def keras_fit_rates(model, dataset: tf.data.Dataset, batch_size: int, steps: int
     One fit of 1 + repeats epochs over one iterator of `dataset`; each epoch is
     timed from its start to its end-of-epoch loss (which waits for its steps).
     """
-    keras = _keras()
     rates: List[float] = []
 
     class EpochTimer(keras.callbacks.Callback):
@@ -380,11 +366,12 @@ def model_flops(model: layers.Layer, input_shape: Sequence[int]) -> Dict[str, in
 def ratios(figures: Dict[str, Optional[Figure]], training_flops_per_example: int
            ) -> Dict[str, Optional[float]]:
     """The ratios of the figures' medians (None where a figure is missing)."""
-    step, fed, keras = figures["step"], figures["step_with_input"], figures.get("keras_fit")
+    step, fed, peer = figures["step"], figures["step_with_input"], figures.get("keras_fit")
     peak = figures["peak"]
     return {
         "input_over_compute": fed.median / step.median,
-        "ours_over_keras": step.median / keras.median if keras else None,
+        "ours_over_keras": step.median / peer.median if peer else None,
+        "fed_over_keras": fed.median / peer.median if peer else None,
         "fraction_of_peak": step.median * training_flops_per_example / peak.median,
     }
 
@@ -420,14 +407,9 @@ def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
     channels = trainer.source.info.image_shape[-1]
     image_shape = (trainer.preprocessing.image_size, trainer.preprocessing.image_size, channels)
 
-    def train_dataset():
-        return pipeline.train_dataset(trainer.source, config.batch_size, trainer.preprocessing,
-                                      config.num_parallel_calls, config.shuffle_buffer,
-                                      config.seed)
-
     figures: Dict[str, Optional[Figure]] = {}
     console.log(f"1/5 input pipeline: {repeats} x {steps} batches of {config.batch_size}")
-    rates, batch = input_rates(train_dataset(), config.batch_size, steps, repeats)
+    rates, batch = input_rates(trainer.train_dataset(config.batch_size), config.batch_size, steps, repeats)
     figures["input"] = Figure("input pipeline", "images/sec", rates)
 
     console.log("2/5 training step on an in-memory batch")
@@ -437,9 +419,10 @@ def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
     del in_memory
 
     console.log("3/5 training step fed by the input pipeline")
+    fed = trainer.train_iterator(0)
     figures["step_with_input"] = Figure("step + input pipeline", "examples/sec",
-                                        step_rates(trainer, trainer.train_iterator(0), steps,
-                                                   repeats))
+                                        step_rates(trainer, fed, steps, repeats))
+    del fed
 
     keras_params = None
     peer = None
@@ -448,20 +431,18 @@ def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
             peer = keras_model(config.model, trainer.source.info.num_classes, image_shape,
                                config.weight_decay, config.precision)
     if peer is None:
-        console.log(f"4/5 keras model.fit: skipped ("
-                    f"{'--nokeras' if not keras_peer else 'no Keras peer of --model=' + config.model}"
-                    f"; peers: {', '.join(KERAS_PEERS)})")
+        why = "--nokeras" if not keras_peer else f"no Keras peer of --model={config.model}"
+        console.log(f"4/5 keras model.fit: skipped ({why}; peers: {', '.join(KERAS_PEERS)})")
         figures["keras_fit"] = None
     else:
         console.log("4/5 keras model.fit of the same network over the same pipeline")
-        keras = _keras()
         with trainer.strategy.scope():
             peer.compile(optimizer=keras_optimizer(config),
                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                          jit_compile=config.xla)
         keras_params = int(peer.count_params())
         figures["keras_fit"] = Figure("keras model.fit", "examples/sec",
-                                      keras_fit_rates(peer, train_dataset(), config.batch_size,
+                                      keras_fit_rates(peer, trainer.train_dataset(config.batch_size), config.batch_size,
                                                       steps, repeats))
 
     sizes = ((matmul_size,) if matmul_size else
@@ -504,6 +485,7 @@ FIGURE_ROWS = (("input", "1 input pipeline"), ("step", "2 step, in-memory batch"
                ("peak", "5 matmul peak"))
 RATIO_ROWS = (("input_over_compute", "(3)/(2) input off the critical path"),
               ("ours_over_keras", "(2)/(4) ours vs keras model.fit"),
+              ("fed_over_keras", "(3)/(4) same, both fed by the pipeline"),
               ("fraction_of_peak", "(2)/(5) fraction of peak"))
 
 
@@ -531,7 +513,7 @@ def format_table(result: Dict) -> str:
     for key, label in FIGURE_ROWS:
         figure = result["figures"][key]
         if figure is None:
-            lines.append(f"{label:<26}{'n/a':>12}{'':>22}{'':>22}  (no Keras peer)")
+            lines.append(f"{label:<26}{'n/a':>12}{'':>22}{'':>22}  (not measured)")
             continue
         unit = figure["unit"]
         spread = f"{_rate(figure['min'], unit)} - {_rate(figure['max'], unit)}"
@@ -540,7 +522,8 @@ def format_table(result: Dict) -> str:
         lines.append(f"{label:<26}{_rate(figure['median'], unit):>12}{spread:>22}{iqr:>22}"
                      f"  {shown_unit}")
     lines.append(f"model FLOPs: {flops['training_per_example'] / 1e6:,.1f} M a training example "
-                 f"(3 x {flops['forward_per_example'] / 1e6:,.1f} M forward); step (2) = "
+                 f"({TRAINING_FLOPS_PER_FORWARD} x {flops['forward_per_example'] / 1e6:,.1f} M "
+                 f"forward); step (2) = "
                  f"{flops['step_flops_per_sec'] / 1e9:,.1f} GFLOP/s")
     lines.append(f"{'ratio':<40}{'value':>8}{'target':>10}")
     for key, label in RATIO_ROWS:

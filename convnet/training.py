@@ -236,17 +236,22 @@ class Trainer:
         Each input pipeline (one a worker) reads its own shard of the split, in
         batches of the per-replica size.
         """
-        config = self.config
-
         def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
             pipelines = context.num_input_pipelines
-            return pipeline.train_dataset(
-                self.source, context.get_per_replica_batch_size(config.batch_size),
-                self.preprocessing, config.num_parallel_calls, config.shuffle_buffer, config.seed,
-                start_example=start_step * config.batch_size // pipelines,
+            return self.train_dataset(
+                context.get_per_replica_batch_size(self.config.batch_size),
+                start_example=start_step * self.config.batch_size // pipelines,
                 num_shards=pipelines, shard_index=context.input_pipeline_id)
 
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def train_dataset(self, batch_size: int, start_example: int = 0, num_shards: int = 1,
+                      shard_index: int = 0) -> tf.data.Dataset:
+        """This run's training pipeline (`pipeline.train_dataset`) in batches of `batch_size`."""
+        config = self.config
+        return pipeline.train_dataset(self.source, batch_size, self.preprocessing,
+                                      config.num_parallel_calls, config.shuffle_buffer, config.seed,
+                                      start_example, num_shards, shard_index)
 
     def distribute(self, dataset: tf.data.Dataset):
         """An iterator over `dataset`'s global batches, each split across the replicas."""

@@ -37,7 +37,7 @@ def cli_run(tmp_path_factory):
 def test_cli_prints_the_table_and_writes_nothing_but_the_json(cli_run):
     done, _, root = cli_run
     for label in ("1 input pipeline", "2 step, in-memory batch", "3 step + input pipeline",
-                  "4 keras model.fit", "5 matmul peak", "(3)/(2)", "(2)/(4)", "(2)/(5)",
+                  "4 keras model.fit", "5 matmul peak", "(3)/(2)", "(2)/(4)", "(3)/(4)", "(2)/(5)",
                   "110.8 M a training example"):
         assert label in done.stdout, label
     assert not (root / "train").exists()  # --train_dir is ignored: no checkpoints
@@ -68,6 +68,8 @@ def test_json_ratios_come_from_the_medians(cli_run):
     ratios = result["ratios"]
     assert ratios["input_over_compute"] == pytest.approx(median["step_with_input"] / median["step"])
     assert ratios["ours_over_keras"] == pytest.approx(median["step"] / median["keras_fit"])
+    assert ratios["fed_over_keras"] == pytest.approx(
+        median["step_with_input"] / median["keras_fit"])
     assert ratios["fraction_of_peak"] == pytest.approx(
         median["step"] * 110_824_704 / median["peak"])
     for key, value in ratios.items():
@@ -169,7 +171,7 @@ def test_ratios_and_table_without_a_keras_figure():
                "peak": _figure("peak", 1e11)}
     ratios = bench.ratios(figures, 1e8)
     assert ratios == {"input_over_compute": pytest.approx(0.95), "ours_over_keras": None,
-                      "fraction_of_peak": pytest.approx(0.4)}
+                      "fed_over_keras": None, "fraction_of_peak": pytest.approx(0.4)}
     result = {"config": {"model": "resnet20", "batch_size": 128, "data_source": "synthetic",
                          "dataset": "cifar10", "precision": "float32", "xla": False,
                          "strategy": "default", "replicas": 1, "optimizer": "sgd", "steps": 10,
@@ -179,7 +181,7 @@ def test_ratios_and_table_without_a_keras_figure():
                                                       "step_flops_per_sec": 4e10},
               "figures": {k: v.to_json() if v else None for k, v in figures.items()},
               "ratios": ratios, "met": {"input_over_compute": True, "ours_over_keras": None,
-                                        "fraction_of_peak": False}}
+                                        "fed_over_keras": None, "fraction_of_peak": False}}
     table = bench.format_table(result)
     assert "4 keras model.fit" in table and "n/a" in table and "below" in table
     peak_row = next(line for line in table.splitlines() if line.startswith("5 matmul peak"))
