@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 
+from convnet.data import preprocess
 from convnet.data.info import LABEL_MODES, dataset_info
 from convnet.errors import CheckpointError
 
@@ -117,6 +118,32 @@ def _existing(directory: str) -> List[str]:
 def _step_of(prefix: str) -> int:
     number = re.search(r"-(\d+)$", prefix)
     return int(number.group(1)) if number else -1
+
+
+def run_preprocessing(run_config: Dict[str, Any], model_image_size: Optional[int],
+                      native_size: int) -> preprocess.Preprocessing:
+    """The preprocessing recorded in run.json; for runs written before it was recorded,
+    the tutorial crop (models with a fixed `image_size`) or none, with per-image
+    standardization."""
+    stored = dict(run_config.get("preprocessing") or {})
+    if stored:
+        for key in ("channel_mean", "channel_std"):
+            if stored.get(key) is not None:
+                stored[key] = tuple(stored[key])
+        return preprocess.Preprocessing(**stored)
+    if model_image_size:
+        return preprocess.Preprocessing("tutorial", model_image_size, "per_image")
+    return preprocess.Preprocessing("none", native_size, "per_image")
+
+
+def require_latest_checkpoint(directory: str) -> str:
+    """`latest_checkpoint`, or a CheckpointError saying how to get one."""
+    path = latest_checkpoint(directory)
+    if not path:
+        raise CheckpointError(
+            f"no checkpoint found in {directory}: train first (python -m convnet.train "
+            f"--train_dir={directory}) or point --checkpoint_dir at a train_dir.")
+    return path
 
 
 def latest_checkpoint(directory: str) -> Optional[str]:

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from convnet import checkpointing, console, distribute, models, optim, precision
-from convnet.data import pipeline, preprocess
+from convnet.data import pipeline
 from convnet.errors import CheckpointError
 
 
@@ -176,7 +176,8 @@ class Evaluator:
         self.compute_dtype = precision.compute_dtype(config.precision)
         with self.strategy.scope():
             self.model = models.build_model(model_name, self.info.num_classes)
-            self.preprocessing = self._preprocessing(run_config)
+            self.preprocessing = checkpointing.run_preprocessing(
+                run_config, self.model.image_size, self.info.image_shape[0])
             size = self.preprocessing.image_size
             self.model(tf.zeros([1, size, size, self.info.image_shape[-1]]))
             self.ema = optim.WeightEMA()
@@ -191,14 +192,6 @@ class Evaluator:
                              if config.num_examples else split_size)
         self.writer = (tf.summary.create_file_writer(config.eval_dir)
                        if distribute.is_chief(self.strategy) else tf.summary.create_noop_writer())
-
-    def _preprocessing(self, run_config) -> preprocess.Preprocessing:
-        """The training run's evaluation preprocessing (from run.json), else the model's default."""
-        if run_config.get("preprocessing"):
-            return preprocess.Preprocessing(**run_config["preprocessing"])
-        if self.model.image_size:
-            return preprocess.Preprocessing("tutorial", self.model.image_size, "per_image")
-        return preprocess.Preprocessing("none", self.info.image_shape[0], "per_image")
 
     def evaluate_checkpoint(self, path: str) -> EvalResult:
         checkpointing.restore(self.checkpoint, path, partial=True)
@@ -239,13 +232,8 @@ class Evaluator:
         """
         config = self.config
         if config.run_once:
-            path = checkpointing.latest_checkpoint(config.checkpoint_dir)
-            if not path:
-                raise CheckpointError(
-                    f"no checkpoint found in {config.checkpoint_dir}: train first "
-                    f"(python -m convnet.train --train_dir={config.checkpoint_dir}) or point "
-                    f"--checkpoint_dir at a train_dir.")
-            return self.evaluate_checkpoint(path)
+            return self.evaluate_checkpoint(
+                checkpointing.require_latest_checkpoint(config.checkpoint_dir))
         checkpointing.latest_checkpoint(config.checkpoint_dir)  # a broken state file fails now
         result = None
         console.log(f"waiting for checkpoints in {config.checkpoint_dir}")

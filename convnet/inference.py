@@ -104,22 +104,6 @@ def dataset_info_for(run_config: Dict[str, Any]) -> data_info.DatasetInfo:
     return data_info.DatasetInfo(name, (size, size, channels), num_classes)
 
 
-def preprocessing_for(run_config: Dict[str, Any], model,
-                      info: data_info.DatasetInfo) -> preprocess.Preprocessing:
-    """The run's preprocessing from run.json; for runs written before it was recorded,
-    the same default as `convnet.eval` (the tutorial crop, or none, with per-image
-    standardization)."""
-    stored = dict(run_config.get("preprocessing") or {})
-    if stored:
-        for key in ("channel_mean", "channel_std"):
-            if stored.get(key) is not None:
-                stored[key] = tuple(stored[key])
-        return preprocess.Preprocessing(**stored)
-    if model.image_size:
-        return preprocess.Preprocessing("tutorial", model.image_size, "per_image")
-    return preprocess.Preprocessing("none", info.image_shape[0], "per_image")
-
-
 def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
          use_ema: bool = True) -> InferenceModel:
     """Restores a train_dir's latest checkpoint (or `checkpoint_path`) for inference.
@@ -141,14 +125,11 @@ def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
         if key not in run_config:
             raise CheckpointError(f"{os.path.join(checkpoint_dir, checkpointing.RUN_FILE)} has "
                                   f"no {key!r}: it was not written by convnet.train.")
-    path = checkpoint_path or checkpointing.latest_checkpoint(checkpoint_dir)
-    if not path:
-        raise CheckpointError(
-            f"no checkpoint found in {checkpoint_dir}: train first (python -m convnet.train "
-            f"--train_dir={checkpoint_dir}) or point --checkpoint_dir at a train_dir.")
+    path = checkpoint_path or checkpointing.require_latest_checkpoint(checkpoint_dir)
     info = dataset_info_for(run_config)
     model = models.build_model(run_config["model"], info.num_classes)
-    preprocessing = preprocessing_for(run_config, model, info)
+    preprocessing = checkpointing.run_preprocessing(run_config, model.image_size,
+                                                    info.image_shape[0])
     size = preprocessing.image_size
     model(tf.zeros([1, size, size, info.image_shape[-1]]), training=False)
     ema = optim.WeightEMA()
