@@ -1,5 +1,6 @@
 """What the mains share: run an absl main, turning user errors into one clear line."""
 
+import signal
 import sys
 
 from absl import app, flags, logging
@@ -9,6 +10,10 @@ from convnet.errors import ConvnetError
 
 def run_main(main, takes_args: bool = False) -> None:
     """`app.run(main)`; a ConvnetError or ValueError prints `error: ...` and exits 1.
+
+    Ctrl-C (KeyboardInterrupt, e.g. while evaluation waits for checkpoints)
+    prints `interrupted` and exits 130, without a traceback. (Training handles
+    SIGINT itself: convnet.interrupts.)
 
     With `takes_args`, `main` receives the positional arguments (argv[1:]);
     otherwise positional arguments are a usage error.
@@ -24,5 +29,8 @@ def run_main(main, takes_args: bool = False) -> None:
         except (ConvnetError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr, flush=True)
+            sys.exit(128 + signal.SIGINT)
 
     app.run(guarded)

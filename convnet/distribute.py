@@ -8,7 +8,8 @@ tpu: `TPUStrategy` on `--tpu` (a name or grpc:// address; empty: the local TPU).
 
 Under multi_worker every worker takes part in each checkpoint save (mirrored
 variables are read collectively), but only the chief writes to the train_dir;
-the others write to a temporary directory inside it and delete it after.
+the others write to a temporary directory inside it and delete it after. A
+signal to one worker stops every worker at the same step (convnet.preemption).
 """
 
 import json
@@ -64,6 +65,18 @@ def _task(strategy: tf.distribute.Strategy):
     if resolver is None or not resolver.cluster_spec().as_dict():
         return None, None, {}
     return resolver.task_type, resolver.task_id, resolver.cluster_spec().as_dict()
+
+
+def is_cluster(strategy: tf.distribute.Strategy) -> bool:
+    """True under multi_worker with a TF_CONFIG cluster (without one it runs like mirrored)."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and _task(strategy)[0] is not None)
+
+
+def task_name(strategy: tf.distribute.Strategy) -> str:
+    """This process in its cluster, e.g. 'worker 1' ('worker 0' without a cluster)."""
+    task_type, task_id, _ = _task(strategy)
+    return f"{task_type or 'worker'} {task_id or 0}"
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

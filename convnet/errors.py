@@ -30,3 +30,40 @@ class NonFiniteLossError(ConvnetError, RuntimeError):
             f"loss is {loss} at step {step} (learning rate {learning_rate:g}); training stopped "
             f"before applying that update and {where}. Lower --learning_rate, check the input "
             f"data, or resume from the checkpoint with a different --seed.")
+
+
+class DamagedCheckpointError(CheckpointError):
+    """A checkpoint whose files are missing, truncated or corrupt; `damage` says which."""
+
+    def __init__(self, message: str, path: str, damage: str):
+        self.path, self.damage = path, damage
+        super().__init__(message)
+
+
+class DivergedLossError(ConvnetError, RuntimeError):
+    """Training produced a finite but absurd loss (above --max_loss) under --nan_policy=stop."""
+
+    def __init__(self, step: int, loss: float, threshold: float, learning_rate: float,
+                 last_checkpoint):
+        self.step, self.loss, self.threshold = step, loss, threshold
+        self.last_checkpoint = last_checkpoint
+        where = (f"the last checkpoint, {last_checkpoint}, was written before it and is intact"
+                 if last_checkpoint else "no checkpoint had been written yet")
+        super().__init__(
+            f"loss is {loss:.4g} at step {step} (learning rate {learning_rate:g}), above "
+            f"--max_loss={threshold:g}: training diverged and stopped; {where}. Lower "
+            f"--learning_rate and resume from the checkpoint, or raise --max_loss if such a loss "
+            f"is expected.")
+
+
+class DiskFullError(ConvnetError, OSError):
+    """A file could not be written for lack of space; nothing earlier was lost."""
+
+
+class OutputDirError(ConvnetError, ValueError):
+    """A directory to write to (--train_dir, --eval_dir, --export_dir) that cannot be
+    created or written; the message names the path and the OS error."""
+
+
+class BatchSizeError(ConvnetError, ValueError):
+    """A --batch_size larger than the training split, or than memory can hold."""

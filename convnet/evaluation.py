@@ -15,14 +15,21 @@ line, and the loop ends after the checkpoint at the run's `max_steps`.
 
 import dataclasses
 import os
+import time
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
 from convnet import checkpointing, console, distribute, models, optim, precision
+from convnet import paths
+from convnet import tta as tta_lib
 from convnet.data import pipeline
-from convnet.errors import CheckpointError
+from convnet.errors import DamagedCheckpointError
+
+
+# Seconds between looks for a new checkpoint in loop mode, once eval_interval_secs have passed.
+POLL_SECS = 1.0
 
 
 @dataclasses.dataclass
@@ -49,6 +56,7 @@ class EvalConfig:
     tpu: Optional[str] = None
     precision: str = "float32"
     xla: bool = False
+    restore_fallback: bool = True  # skip damaged checkpoints, restoring the newest that reads
 
     def validate(self) -> None:
         if self.top_k <= 0:
@@ -113,21 +121,25 @@ def with_weights(dataset: tf.data.Dataset, batch_size: Optional[int] = None) -> 
 
 def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int,
                   strategy: Optional[tf.distribute.Strategy] = None, xla: bool = False,
-                  compute_dtype: tf.DType = tf.float32, num_examples: Optional[int] = None):
+                  compute_dtype: tf.DType = tf.float32, num_examples: Optional[int] = None,
+                  tta: str = "none"):
     """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion).
 
     `dataset` yields (images, labels) batches; with `xla` they are padded to the
     first batch's size and masked, and each replica's counts are compiled with
     XLA. One compiled call per batch; the counts are summed as int64 in Python.
-    `num_examples` (if known) sizes the progress line.
+    `num_examples` (if known) sizes the progress line. `tta` (tta.TTA_MODES)
+    averages the logits of mirrored and translated views (`tta.tta_logits`).
     """
+    tta_lib.check_mode(tta)
     strategy = strategy or tf.distribute.get_strategy()
     batch_size = int(next(iter(dataset))[1].shape[0]) if xla else None
     batches = strategy.experimental_distribute_dataset(with_weights(dataset, batch_size))
 
     @tf.function(jit_compile=xla)
     def replica_counts(images, labels, weights):
-        logits = model(tf.cast(images, compute_dtype), training=False)
+        logits = tta_lib.tta_logits(lambda x: model(x, training=False),
+                                    tf.cast(images, compute_dtype), tta)
         hits = tf.cast(correct_at_k(logits, labels, top_k), tf.int64) * weights
         predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
         return (tf.math.unsorted_segment_sum(hits, labels, num_classes),
@@ -159,7 +171,10 @@ class Evaluator:
     def __init__(self, config: EvalConfig):
         config.validate()
         self.config = config
-        run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
+        # Without --model, run.json says what the checkpoints are of (the tutorial's
+        # model is not assumed: it would fail later on a tensor shape).
+        run_config = (checkpointing.read_run_config(config.checkpoint_dir) if config.model
+                      else checkpointing.require_run_config(config.checkpoint_dir)) or {}
         model_name = config.model or run_config.get("model", "cifar10")
         dataset = config.dataset or run_config.get("dataset", "cifar10")
         label_mode = config.label_mode or run_config.get("label_mode", "fine")
@@ -193,8 +208,16 @@ class Evaluator:
         self.writer = (tf.summary.create_file_writer(config.eval_dir)
                        if distribute.is_chief(self.strategy) else tf.summary.create_noop_writer())
 
-    def evaluate_checkpoint(self, path: str) -> EvalResult:
-        checkpointing.restore(self.checkpoint, path, partial=True)
+    def evaluate_checkpoint(self, path: Optional[str] = None) -> EvalResult:
+        """Evaluates checkpoint `path`; None: the newest that reads (damaged ones are skipped
+        and moved aside, unless `restore_fallback` is off)."""
+        directory = self.config.checkpoint_dir
+        if path is None:
+            checkpointing.require_latest_checkpoint(directory)
+            checkpointing.restore_latest(self.checkpoint, directory, partial=True,
+                                         fallback=self.config.restore_fallback)
+        else:
+            checkpointing.restore(self.checkpoint, path, partial=True)
         if self.config.use_ema:
             self.ema.copy_to(self.model.trainable_variables)
         correct, class_correct, class_count, confusion = count_correct(
@@ -226,34 +249,62 @@ class Evaluator:
         self.writer.flush()
 
     def run(self):
-        """Evaluates the latest checkpoint once (`run_once`) or each new one as it appears.
+        """Evaluates the latest checkpoint once (`run_once`) or each new checkpoint once, in
+        step order, as they appear (looking every `eval_interval_secs` at most).
 
-        The loop stops after evaluating the checkpoint at the run's `max_steps`.
+        A checkpoint deleted (by the trainer's `max_to_keep`) before its turn is
+        skipped with a line, a damaged one too (moved aside; with
+        `restore_fallback` off, an error). The loop stops after evaluating the
+        checkpoint at the run's `max_steps`.
         """
-        config = self.config
+        config, directory = self.config, self.config.checkpoint_dir
         if config.run_once:
-            return self.evaluate_checkpoint(
-                checkpointing.require_latest_checkpoint(config.checkpoint_dir))
-        checkpointing.latest_checkpoint(config.checkpoint_dir)  # a broken state file fails now
-        result = None
-        console.log(f"waiting for checkpoints in {config.checkpoint_dir}")
-        for path in tf.train.checkpoints_iterator(config.checkpoint_dir,
-                                                  min_interval_secs=config.eval_interval_secs):
-            try:
-                result = self.evaluate_checkpoint(path)
-            except CheckpointError:
-                if checkpointing.checkpoint_files(path):
-                    raise
-                console.log(f"{path} was deleted (the trainer keeps only the newest) before it "
-                            f"could be evaluated: waiting for the next one")
+            return self.evaluate_checkpoint()
+        if not config.restore_fallback:
+            checkpointing.latest_checkpoint(directory, strict=True)  # a broken state file fails now
+        result, last_step, next_look = None, -1, 0.0
+        console.log(f"waiting for checkpoints in {directory}")
+        while True:
+            time.sleep(max(0.0, next_look - time.monotonic()))
+            new = [path for path in checkpointing.checkpoint_paths(directory)
+                   if checkpointing.step_of(path) > last_step]
+            if not new:
+                next_look = time.monotonic() + POLL_SECS
                 continue
-            run_config = checkpointing.read_run_config(config.checkpoint_dir) or {}
-            if result.step >= run_config.get("max_steps", float("inf")):
-                console.log(f"checkpoint step {result.step} reached the run's max_steps: done")
-                break
-        return result
+            next_look = time.monotonic() + config.eval_interval_secs
+            for path in new:
+                last_step = checkpointing.step_of(path)
+                try:
+                    result = self.evaluate_checkpoint(path)
+                except DamagedCheckpointError as e:
+                    if not checkpointing.checkpoint_files(path):
+                        console.log(f"{path} was deleted (the trainer keeps only the newest) "
+                                    f"before it could be evaluated: going on with the next")
+                        continue
+                    if not config.restore_fallback:
+                        raise
+                    checkpointing.skip_damaged(path, e.damage)
+                    continue
+                run_config = checkpointing.read_run_config(directory) or {}
+                if result.step >= run_config.get("max_steps", float("inf")):
+                    console.log(f"checkpoint step {result.step} reached the run's max_steps: done")
+                    return result
 
 
 def evaluate(config: EvalConfig):
-    os.makedirs(config.eval_dir, exist_ok=True)
+    """Checks --eval_dir is writable; in loop mode without --model, waits for the trainer's
+    run.json (polling every eval_interval_secs); then evaluates (`Evaluator.run`)."""
+    paths.ensure_writable_dir(config.eval_dir, "--eval_dir")
+    if not config.run_once and not config.model:
+        wait_for_run_config(config.checkpoint_dir, config.eval_interval_secs)
     return Evaluator(config).run()
+
+
+def wait_for_run_config(checkpoint_dir: str, interval_secs: float) -> None:
+    """Returns once `checkpoint_dir` holds run.json, saying once that it waits."""
+    if checkpointing.read_run_config(checkpoint_dir):
+        return
+    console.log(f"waiting for {os.path.join(checkpoint_dir, checkpointing.RUN_FILE)} "
+                f"(written by convnet.train when it starts)")
+    while not checkpointing.read_run_config(checkpoint_dir):
+        time.sleep(interval_secs or 1)

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags as absl_flags
 
-from convnet import cli, console, inference
+from convnet import cli, console, flags, inference, paths
 
 FLAGS = absl_flags.FLAGS
 FORMATS = ("saved_model", "npz")
@@ -98,7 +98,8 @@ def _write_npz(loaded, top_k: int, directory: str) -> None:
 
 
 def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_model",
-           top_k: int = 5, use_ema: bool = True, checkpoint_path=None) -> str:
+           top_k: int = 5, use_ema: bool = True, checkpoint_path=None,
+           restore_fallback: bool = True) -> str:
     """Exports the checkpoint into `export_dir` (which must not exist, or be empty).
 
     Returns `export_dir`. Raises ValueError for a bad format, top_k or an
@@ -112,7 +113,9 @@ def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_mod
     if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)):
         raise ValueError(f"--export_dir={export_dir} already exists and is not empty: choose a "
                          f"new directory or delete that one.")
-    loaded = inference.load(checkpoint_dir, checkpoint_path, use_ema)
+    paths.ensure_writable_dir(os.path.dirname(export_dir), "--export_dir",
+                              f"the directory of --export_dir={export_dir}")
+    loaded = inference.load(checkpoint_dir, checkpoint_path, use_ema, restore_fallback)
     if top_k > loaded.num_classes:
         raise ValueError(f"--top_k={top_k} exceeds the {loaded.num_classes} classes")
     parent = os.path.dirname(export_dir)
@@ -138,7 +141,7 @@ def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_mod
 
 def main() -> None:
     export(FLAGS.checkpoint_dir, FLAGS.export_dir, FLAGS.format, FLAGS.top_k, FLAGS.use_ema,
-           FLAGS.checkpoint)
+           FLAGS.checkpoint, FLAGS.restore_fallback)
 
 
 def run() -> None:
@@ -156,6 +159,7 @@ def run() -> None:
                               lower_bound=1)
     absl_flags.DEFINE_boolean("use_ema", True, "Export the moving averages of the weights "
                               "(--nouse_ema: the raw weights).")
+    flags.define_restore_flags()
     cli.run_main(main)
 
 

@@ -128,10 +128,28 @@ def define_train_flags() -> None:
                       "On a non-finite loss or gradient: stop (keep the last checkpoint, exit "
                       "non-zero) or skip_batch (skip the update; stop after "
                       f"{training.MAX_SKIPPED_IN_A_ROW} in a row).")
+    flags.DEFINE_float("max_loss", None,
+                       "A finite loss above this means the run diverged: a warning, and with "
+                       "--nan_policy=stop a stop that keeps the last checkpoint (default: "
+                       f"{training.DIVERGENCE_FACTOR:g} x ln(number of classes), that many times "
+                       "the loss of a uniform guess).")
+    define_restore_flags()
+
+
+def define_restore_flags() -> None:
+    """--restore_fallback, for every main that restores a checkpoint."""
+    if _defined("restore_fallback"):
+        return
+    flags.DEFINE_boolean("restore_fallback", True,
+                         "When the newest checkpoint is damaged (truncated or missing data file, "
+                         "corrupt index), skip it with a line, move its files to "
+                         "<train_dir>/corrupt/ and restore the newest older one that reads; "
+                         "--norestore_fallback stops with an error instead.")
 
 
 def define_eval_flags() -> None:
     define_data_flags()
+    define_restore_flags()
     if _defined("checkpoint_dir"):
         return
     flags.DEFINE_string("checkpoint_dir", "/tmp/cifar10_train",

@@ -105,27 +105,26 @@ def dataset_info_for(run_config: Dict[str, Any]) -> data_info.DatasetInfo:
 
 
 def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
-         use_ema: bool = True) -> InferenceModel:
+         use_ema: bool = True, restore_fallback: bool = True) -> InferenceModel:
     """Restores a train_dir's latest checkpoint (or `checkpoint_path`) for inference.
 
     Args:
       checkpoint_dir: a train_dir written by `convnet.train` (run.json + checkpoints).
       checkpoint_path: a checkpoint prefix such as `train_dir/ckpt-2000`; default: the latest.
       use_ema: copy the moving averages of the weights into the model (as `convnet.eval`).
+      restore_fallback: when the latest checkpoint is damaged, skip it (moving its
+        files aside) and restore the newest older one that reads.
 
     Raises:
       CheckpointError: no run.json, no checkpoint, or one of another model.
     """
-    run_config = checkpointing.read_run_config(checkpoint_dir)
-    if not run_config:
-        raise CheckpointError(
-            f"no {checkpointing.RUN_FILE} in {checkpoint_dir}: point --checkpoint_dir at a "
-            f"train_dir written by convnet.train (it records the model and dataset there).")
+    run_config = checkpointing.require_run_config(checkpoint_dir)
     for key in ("model", "num_classes"):
         if key not in run_config:
             raise CheckpointError(f"{os.path.join(checkpoint_dir, checkpointing.RUN_FILE)} has "
                                   f"no {key!r}: it was not written by convnet.train.")
-    path = checkpoint_path or checkpointing.require_latest_checkpoint(checkpoint_dir)
+    if not checkpoint_path:
+        checkpointing.require_latest_checkpoint(checkpoint_dir)  # none there: say so before building
     info = dataset_info_for(run_config)
     model = models.build_model(run_config["model"], info.num_classes)
     preprocessing = checkpointing.run_preprocessing(run_config, model.image_size,
@@ -135,8 +134,15 @@ def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
     ema = optim.WeightEMA()
     ema.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    checkpointing.restore(tf.train.Checkpoint(step=step, model=model, ema=ema), path,
-                          partial=True)
+    checkpoint = tf.train.Checkpoint(step=step, model=model, ema=ema)
+    if checkpoint_path:
+        checkpointing.restore(checkpoint, checkpoint_path, partial=True)
+        path = checkpoint_path
+    else:
+        path = checkpointing.restore_latest(checkpoint, checkpoint_dir, partial=True,
+                                            fallback=restore_fallback)
+        if not path:  # every checkpoint deleted since the check above
+            checkpointing.require_latest_checkpoint(checkpoint_dir)
     if use_ema:
         ema.copy_to(model.trainable_variables)
     return InferenceModel(model, preprocessing, info, int(step), path, run_config, use_ema)

@@ -15,7 +15,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 from absl import flags as absl_flags
 
-from convnet import cli, inference
+from convnet import cli, flags, inference
 
 FLAGS = absl_flags.FLAGS
 # Images per forward pass (bounds memory when many files are given).
@@ -47,11 +47,11 @@ def format_prediction(path: str, prediction: Prediction) -> str:
 
 
 def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, use_ema: bool = True,
-            checkpoint_path=None, log=print) -> List[Prediction]:
+            checkpoint_path=None, log=print, restore_fallback: bool = True) -> List[Prediction]:
     """Loads the checkpoint, classifies `paths`, prints and returns the top-k per image."""
     if k <= 0:
         raise ValueError(f"--top_k must be positive, got {k}")
-    loaded = inference.load(checkpoint_dir, checkpoint_path, use_ema)
+    loaded = inference.load(checkpoint_dir, checkpoint_path, use_ema, restore_fallback)
     if k > loaded.num_classes:
         raise ValueError(f"--top_k={k} exceeds the {loaded.num_classes} classes")
     notes = []  # conversions, printed once every file has been read
@@ -70,7 +70,8 @@ def main(paths: List[str]) -> None:
     if not paths:
         raise ValueError("no image files given: python -m convnet.predict "
                          "--checkpoint_dir=DIR image.png [more.jpg ...]")
-    predict(FLAGS.checkpoint_dir, paths, FLAGS.top_k, FLAGS.use_ema, FLAGS.checkpoint)
+    predict(FLAGS.checkpoint_dir, paths, FLAGS.top_k, FLAGS.use_ema, FLAGS.checkpoint,
+            restore_fallback=FLAGS.restore_fallback)
 
 
 def run() -> None:
@@ -82,6 +83,7 @@ def run() -> None:
                               lower_bound=1)
     absl_flags.DEFINE_boolean("use_ema", True, "Predict with the moving averages of the "
                               "weights (--nouse_ema: the raw weights).")
+    flags.define_restore_flags()
     cli.run_main(main, takes_args=True)
 
 

@@ -2,19 +2,24 @@
 
 Logs `step 120, loss = 2.07 (1843.2 examples/sec; 0.069 sec/batch)` every
 --log_frequency steps, checkpoints to --train_dir, and resumes from it.
-SIGTERM/SIGINT save a checkpoint and exit with 128 + the signal number.
+SIGTERM/SIGINT save a checkpoint and exit with 128 + the signal number; under
+--strategy=multi_worker every worker saves the same step and stops (the ones not
+signalled exit with 75, convnet.preemption.PEER_EXIT_CODE).
 """
 
 import sys
 
 from absl import flags as absl_flags
 
-from convnet import cli, console, flags, training
+from convnet import cli, console, flags, preemption, training
 
 
 def main() -> None:
     try:
         training.train(flags.config_from_flags(training.TrainConfig))
+    except preemption.PeerInterrupted as e:  # multi_worker: another worker was signalled
+        console.log(str(e))
+        sys.exit(preemption.PEER_EXIT_CODE)
     except training.Interrupted as e:
         console.log(str(e))
         sys.exit(128 + e.signum)

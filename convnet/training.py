@@ -28,15 +28,15 @@ import dataclasses
 import math
 import os
 import signal
-import threading
 import time
 from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 
 from convnet import checkpointing, console, distribute, models, ops, optim, precision
+from convnet import interrupts, memory, paths
 from convnet.data import pipeline, preprocess
-from convnet.errors import NonFiniteLossError
+from convnet.errors import DivergedLossError, NonFiniteLossError
 
 # Step budget when neither --max_steps nor --epochs is given (the tutorial's).
 DEFAULT_MAX_STEPS = 1000000
@@ -45,6 +45,9 @@ SUMMARY_IMAGES = 3
 NAN_POLICIES = ("stop", "skip_batch")
 # --nan_policy=skip_batch gives up after this many non-finite batches in a row.
 MAX_SKIPPED_IN_A_ROW = 100
+# Default --max_loss: this many times ln(num_classes), the loss of a uniform guess that every
+# run starts near. (Not the first logged loss: a diverging run's is already absurd.)
+DIVERGENCE_FACTOR = 1e4
 
 
 @dataclasses.dataclass
@@ -83,6 +86,8 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # op determinism: same seed, same losses and weights
     nan_policy: str = "stop"
+    max_loss: Optional[float] = None  # None: DIVERGENCE_FACTOR x ln(num_classes)
+    restore_fallback: bool = True  # skip damaged checkpoints, restoring the newest that reads
     strategy: str = "default"
     tpu: Optional[str] = None
     precision: str = "float32"
@@ -98,6 +103,8 @@ class TrainConfig:
                      "max_checkpoints_to_keep"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.max_loss is not None and not self.max_loss > 0:
+            raise ValueError(f"--max_loss must be positive, got {self.max_loss}")
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f"--epochs must be positive, got {self.epochs}")
         if self.learning_rate is not None and self.learning_rate <= 0:
@@ -170,6 +177,10 @@ class Trainer:
                 checkpointing.read_run_config(config.train_dir) or {})
             size = self.preprocessing.image_size
             self.model(tf.zeros([1, size, size, info.image_shape[-1]]))
+            memory.check_train_batch(config.batch_size, self.model,
+                                     [size, size, info.image_shape[-1]],
+                                     self.source.num_examples("train"), info.name,
+                                     self.compute_dtype)
             self.variables = self.model.trainable_variables
             self.optimizer = optim.make_optimizer(config.optimizer, config.momentum,
                                                   config.nesterov)
@@ -188,10 +199,10 @@ class Trainer:
             tracked["loss_scale"] = self.loss_scale
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.is_chief = distribute.is_chief(self.strategy)
-        checkpointing.latest_checkpoint(config.train_dir)  # a broken state file fails clearly
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, distribute.write_dir(config.train_dir, self.strategy),
-            max_to_keep=config.max_checkpoints_to_keep, step_counter=self.step)
+        if not config.restore_fallback:
+            checkpointing.latest_checkpoint(config.train_dir, strict=True)  # fails clearly now
+        self.manager = self._make_manager()
+        self.max_loss = config.max_loss or DIVERGENCE_FACTOR * math.log(max(info.num_classes, 2))
         self.run_config = {"model": config.model, "dataset": info.name,
                            "num_classes": info.num_classes, "label_mode": config.label_mode,
                            "image_size": size,
@@ -206,6 +217,12 @@ class Trainer:
         self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
                                  if config.xla and not replicated else self._replica_step)
         self._stop_signal: Optional[int] = None
+
+    def _make_manager(self) -> tf.train.CheckpointManager:
+        """A CheckpointManager of train_dir (it reads the state file when made)."""
+        return tf.train.CheckpointManager(
+            self.checkpoint, distribute.write_dir(self.config.train_dir, self.strategy),
+            max_to_keep=self.config.max_checkpoints_to_keep, step_counter=self.step)
 
     def _preprocessing(self, previous_run: Dict[str, Any]) -> preprocess.Preprocessing:
         """Resolves 'auto' choices; per-channel statistics come from the training split
@@ -339,19 +356,59 @@ class Trainer:
     # --- the Python loop ---------------------------------------------------
 
     def restore(self) -> int:
-        """Restores the latest checkpoint of train_dir, if any; returns the step."""
-        checkpointing.check_same_run(self.config.train_dir, self.run_config)
-        path = checkpointing.latest_checkpoint(self.config.train_dir)
+        """Restores the newest checkpoint of train_dir that reads, if any; returns the step.
+
+        Damaged checkpoints are skipped and moved aside (unless `restore_fallback`
+        is off); when the one restored is not what the state file names (it is
+        missing, unreadable or behind), the chief rewrites the state file.
+        """
+        train_dir = self.config.train_dir
+        checkpointing.check_same_run(train_dir, self.run_config)
+        path = checkpointing.restore_latest(self.checkpoint, train_dir,
+                                            fallback=self.config.restore_fallback,
+                                            move_damaged=self.is_chief)
         if path:
-            checkpointing.restore(self.checkpoint, path)
+            listed = checkpointing.listed_latest(train_dir)
+            if self.is_chief and (listed is None or
+                                  os.path.abspath(listed) != os.path.abspath(path)):
+                checkpointing.write_state(train_dir, path)
+                console.log(f"rewrote {os.path.join(train_dir, checkpointing.STATE_FILE)} to "
+                            f"name {os.path.basename(path)} (it named "
+                            f"{os.path.basename(listed) if listed else 'nothing'})")
+                self.manager = self._make_manager()
             console.log(f"resumed from {path} at step {int(self.step.numpy())}")
+        elif checkpointing.read_run_config(train_dir):
+            console.log(f"{train_dir} holds no checkpoint yet: starting at step 0")
         return int(self.step.numpy())
 
     def save(self) -> str:
-        """Writes a checkpoint at the current step (every worker must call it)."""
-        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
-        distribute.remove_write_dir(self.config.train_dir, self.strategy)
-        return os.path.join(self.config.train_dir, os.path.basename(path))
+        """Writes a checkpoint at the current step (every worker must call it).
+
+        Raises:
+          DiskFullError: the disk is full; the partial files were removed and the
+            previous checkpoint is intact.
+        """
+        train_dir, step = self.config.train_dir, int(self.step.numpy())
+        try:
+            path = self.manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError) as e:
+            if not checkpointing.is_disk_full(e):
+                raise
+            previous = checkpointing.listed_latest(train_dir)
+            checkpointing.remove_failed_save(train_dir, step)
+            distribute.remove_write_dir(train_dir, self.strategy)
+            needed = (checkpointing.files_bytes(previous) if previous else
+                      sum(v.shape.num_elements() * v.dtype.size for v in self.checkpoint_variables))
+            raise checkpointing.disk_full_error(f"checkpoint ckpt-{step}", train_dir, needed,
+                                                previous) from e
+        distribute.remove_write_dir(train_dir, self.strategy)
+        return os.path.join(train_dir, os.path.basename(path))
+
+    @property
+    def checkpoint_variables(self):
+        """The variables a checkpoint holds (model, optimizer, EMA, step)."""
+        return (list(self.model.variables) + list(self.optimizer.variables)
+                + list(self.ema.variables) + [self.step])
 
     def train(self) -> int:
         """Trains until `max_steps`; returns the final step.
@@ -366,16 +423,20 @@ class Trainer:
         if start >= self.max_steps:
             console.log(f"step {start} >= max_steps={self.max_steps}: nothing to do")
             return start
-        if self.is_chief:
-            checkpointing.write_run_config(config.train_dir, self.run_config)
+        if self.is_chief:  # cleaning first frees the space a failed save took
             checkpointing.remove_unfinished_saves(config.train_dir)
+            checkpointing.write_run_config(config.train_dir, self.run_config)
         iterator = self.train_iterator(start)
         writer = (tf.summary.create_file_writer(config.train_dir) if self.is_chief
                   else tf.summary.create_noop_writer())
         step, skipped_in_a_row, saved_step = start, 0, start
-        with self._signals_saved():
+        warned_divergence = False
+        from convnet import preemption  # pylint: disable=import-outside-toplevel (it imports this)
+        with self._signals_saved(), preemption.watch(self) as cluster_stop:
             while step < self.max_steps:
-                if self._stop_signal is not None:
+                if cluster_stop is not None:  # multi_worker: every worker saves and stops at once
+                    cluster_stop.check(step, saved_step, writer)
+                elif self._stop_signal is not None:
                     path = checkpointing.latest_checkpoint(config.train_dir)
                     if step != saved_step or path is None:
                         path = self.save()
@@ -395,6 +456,17 @@ class Trainer:
                 if not bool(finite) and config.nan_policy == "stop":
                     raise NonFiniteLossError(step, loss, float(self.schedule(step)),
                                              checkpointing.latest_checkpoint(config.train_dir))
+                if bool(finite) and loss > self.max_loss:
+                    diverged = DivergedLossError(step, loss, self.max_loss,
+                                                 float(self.schedule(step)),
+                                                 checkpointing.latest_checkpoint(config.train_dir))
+                    if config.nan_policy == "stop":
+                        raise diverged
+                    if not warned_divergence:
+                        console.log(f"warning: loss is {loss:.4g} at step {step}, above "
+                                    f"--max_loss={self.max_loss:g}: training is diverging "
+                                    f"(--nan_policy=stop stops here; this warning is not repeated)")
+                        warned_divergence = True
                 skipped_in_a_row = skipped_in_a_row + skipped if not done else int(trailing)
                 if skipped:
                     console.log(f"step {step}: skipped {skipped} batch(es) with a non-finite "
@@ -425,25 +497,17 @@ class Trainer:
 
     @contextlib.contextmanager
     def _signals_saved(self):
-        """While training, SIGTERM/SIGINT ask the loop to save and stop (a second SIGINT
-        interrupts at once). Only the main thread can install handlers."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+        """While training, SIGTERM/SIGINT ask the loop to save and stop, acknowledged at once
+        even mid-round; a second SIGINT exits at once with 130 (convnet.interrupts)."""
 
-        def request_stop(signum, frame):
-            if self._stop_signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt
+        def request_stop(signum):
             self._stop_signal = signum
-            console.log(f"{signal.Signals(signum).name} received: saving a checkpoint at the end "
-                        f"of this round of steps (SIGINT again to stop at once)")
 
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        def last_checkpoint():
+            return checkpointing.latest_checkpoint(self.config.train_dir)
+
+        with interrupts.stop_on_signals(request_stop, last_checkpoint):
             yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
 
 
 def _displayable(images: tf.Tensor) -> tf.Tensor:
@@ -455,5 +519,5 @@ def _displayable(images: tf.Tensor) -> tf.Tensor:
 
 def train(config: TrainConfig) -> int:
     """Builds a Trainer and trains; returns the final step."""
-    os.makedirs(config.train_dir, exist_ok=True)
+    paths.ensure_writable_dir(config.train_dir, "--train_dir")
     return Trainer(config).train()

@@ -49,5 +49,8 @@ def cifar_dir(tmp_path):
 
 def pytest_configure(config):
     config.addinivalue_line(
+        "markers", "slow: takes over ~30 s (e.g. a two-process cluster); run by default, "
+        "deselect with -m 'not slow'")
+    config.addinivalue_line(
         "markers", "kill_harness: SIGKILLs a training subprocess at random moments and checks "
         "that every restart resumes without losing work (tests/kill_harness.py; a few minutes)")

@@ -14,7 +14,7 @@ lists reads back whole (every tensor: the data files carry checksums), and
 records which files a checkpoint save left half-done (a `ckpt-N_temp` shard
 directory, a checkpoint merged but not yet recorded, a state-file temp file,
 an old checkpoint half-deleted). The next life must print
-`resumed from <tf.train.latest_checkpoint> at step K` and then `step K+1`.
+`resumed from <the newest complete checkpoint> at step K` and then `step K+1`.
 The last life runs to --max_steps; with --deterministic its final checkpoint
 (weights, optimizer slots, EMA, step) must equal, bit for bit, that of an
 uninterrupted run, and so must every loss it logged to TensorBoard.
@@ -96,12 +96,13 @@ def _env() -> Dict[str, str]:
 class Process:
     """A training subprocess whose merged stdout/stderr is read line by line without threads."""
 
-    def __init__(self, command: Sequence[str], log_path: Optional[str] = None):
+    def __init__(self, command: Sequence[str], log_path: Optional[str] = None,
+                 env: Optional[Dict[str, str]] = None):
         self.command = list(command)
         self.lines: List[str] = []
         self.started = time.monotonic()
         self._log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
-        self.popen = subprocess.Popen(self.command, cwd=REPO_ROOT, env=_env(),
+        self.popen = subprocess.Popen(self.command, cwd=REPO_ROOT, env={**_env(), **(env or {})},
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         os.set_blocking(self.popen.stdout.fileno(), False)
         self._selector = selectors.DefaultSelector()
@@ -192,19 +193,18 @@ def read_checkpoint(prefix: str) -> Dict[str, np.ndarray]:
 
 
 def check_checkpoints_readable(train_dir: str) -> Optional[str]:
-    """Reads every listed checkpoint whole; returns the latest. Raises HarnessError if one
-    is missing or unreadable, or if convnet and TensorFlow disagree on the latest."""
+    """Reads every listed checkpoint whole; returns the newest complete checkpoint, the one a
+    restart must resume from: the state file's latest, or a newer one a kill left merged but not
+    yet recorded. Raises HarnessError if a listed checkpoint is missing or unreadable, or if
+    convnet's latest is older than the state file's."""
     from convnet import checkpointing  # pylint: disable=import-outside-toplevel
-    tf = _tf()
     latest, kept = listed_checkpoints(train_dir)
     try:
         ours = checkpointing.latest_checkpoint(train_dir)
     except Exception as e:  # noqa: BLE001
         raise HarnessError(f"convnet cannot find the latest checkpoint of {train_dir}: {e}") from e
-    theirs = tf.train.latest_checkpoint(train_dir)
-    if _norm(ours) != _norm(theirs) or _norm(theirs) != _norm(latest):
-        raise HarnessError(f"latest checkpoint: convnet says {ours}, TensorFlow {theirs}, the "
-                           f"state file {latest}")
+    if latest and (not ours or step_of(ours) < step_of(latest)):
+        raise HarnessError(f"latest checkpoint: convnet says {ours}, the state file {latest}")
     for prefix in kept:
         try:
             tensors = read_checkpoint(prefix)
@@ -212,7 +212,15 @@ def check_checkpoints_readable(train_dir: str) -> Optional[str]:
             raise HarnessError(f"checkpoint {prefix} is unreadable: {e}") from e
         if int(tensors[STEP_KEY]) != step_of(prefix):
             raise HarnessError(f"{prefix} holds step {int(tensors[STEP_KEY])}")
-    return theirs
+    for prefix in reversed(checkpointing.checkpoint_paths(train_dir)):
+        if latest and step_of(prefix) <= step_of(latest):
+            return latest
+        try:
+            read_checkpoint(prefix)  # merged, not yet recorded: complete if every tensor reads
+            return prefix
+        except Exception:  # noqa: BLE001 -- half merged: the restart moves it aside
+            continue
+    return latest
 
 
 def _norm(path: Optional[str]) -> Optional[str]:

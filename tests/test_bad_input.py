@@ -6,19 +6,27 @@ server on 127.0.0.1; a truncated file and missing data through the real CLI in
 test_cli.py::test_bad_data_gets_one_clear_line.
 """
 
+import errno
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from absl import flags as absl_flags
 
-from convnet import checkpointing, evaluation, flags, training
-from convnet.data import pipeline
-from convnet.errors import CheckpointError, DataError
+import kill_harness
+from convnet import (checkpointing, evaluation, export, flags, inference, memory, models, paths,
+                     training)
+from convnet.data import download, pipeline
+from convnet.errors import BatchSizeError, CheckpointError, DataError, OutputDirError
 from conftest import RECORD_BYTES, write_cifar_files
+from fake_data import write_cifar100_binary, write_cifar_python, write_mnist
 
 HOW_TO_GET = ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz "
               "(MD5 c32a1d4ab5d03f1284b67883e8d87530) and extract it")
@@ -171,10 +179,11 @@ def test_checkpoint_of_another_model_or_number_of_classes(train_dir):
 
 
 def test_corrupt_checkpoint_names_the_file_and_the_way_back(train_dir):
+    # --norestore_fallback: today's strict stop (the fallback is in test_checkpoint_recovery.py).
     data = train_dir / "ckpt-4.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:1000])
     with pytest.raises(CheckpointError) as error:
-        training.Trainer(_train_config(train_dir, max_steps=6)).train()
+        training.Trainer(_train_config(train_dir, max_steps=6, restore_fallback=False)).train()
     message = str(error.value)
     assert f"{data} is truncated or corrupt" in message
     assert ('To resume from the previous checkpoint, delete (or move away) '
@@ -182,14 +191,231 @@ def test_corrupt_checkpoint_names_the_file_and_the_way_back(train_dir):
             f'in {train_dir / "checkpoint"}') in message
     (train_dir / "ckpt-4.index").write_bytes(os.urandom(300))  # a garbage index, in evaluation
     with pytest.raises(CheckpointError, match=r"ckpt-4\.index is corrupt \(.*\)\. To resume "):
-        evaluation.Evaluator(_eval_config(train_dir)).run()
+        evaluation.Evaluator(_eval_config(train_dir, restore_fallback=False)).run()
     # Following the advice: deleting the files alone is not enough, and says so ...
     for name in ("ckpt-4.index", "ckpt-4.data-00000-of-00001"):
         os.remove(train_dir / name)
     with pytest.raises(CheckpointError, match=r"names .*ckpt-4, but .*ckpt-4\.index is missing\. "
                                               r"To resume from the previous checkpoint, set "
                                               r'model_checkpoint_path: "ckpt-2"'):
-        training.Trainer(_train_config(train_dir, max_steps=6)).train()
+        training.Trainer(_train_config(train_dir, max_steps=6, restore_fallback=False)).train()
     # ... and pointing the state file at the previous checkpoint resumes from it.
     (train_dir / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\n')
-    assert training.Trainer(_train_config(train_dir, max_steps=6)).restore() == 2
+    assert training.Trainer(_train_config(train_dir, max_steps=6, restore_fallback=False)).restore() == 2
+
+
+# --- a --data_dir that is a file, or holds another dataset ---------------------
+
+def test_data_dir_that_is_a_file(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not data\n")
+    for allow_download in (True, False):  # refused before any download, or "does not exist"
+        with pytest.raises(DataError) as error:
+            pipeline.make_source("files", str(a_file), allow_download=allow_download)
+        assert str(error.value) == (
+            f"--data_dir={a_file} is a file, not a directory: pass the directory holding the "
+            f"CIFAR-10 binary files (or its parent), or a new directory to download them into.")
+    with pytest.raises(DataError, match=re.escape(
+            f"--data_dir={a_file / 'sub'} is inside {a_file}, which is a file, not a directory")):
+        pipeline.make_source("files", str(a_file / "sub"))
+    data_file = tmp_path / "cifar-10-batches-bin" / "data_batch_1.bin"  # a data file itself
+    write_cifar_files(str(data_file.parent), train_per_file=1, test=1)
+    with pytest.raises(DataError, match=re.escape(
+            f"is a file, not a directory: pass the directory holding it, "
+            f"--data_dir={data_file.parent}.")):
+        pipeline.make_source("files", str(data_file), dataset="cifar100")
+    with pytest.raises(DataError, match=r"^cannot download the CIFAR-10 binary files into "
+                                        r"/proc/convnet_test_x/cifar-10-batches-bin: \[Errno 2\] "):
+        pipeline.make_source("files", "/proc/convnet_test_x")  # nor one that cannot be created
+
+
+def test_data_dir_holding_another_dataset_is_named_before_any_download(tmp_path, monkeypatch):
+    def no_download(url, path):
+        raise AssertionError(f"tried to download {url}")
+
+    monkeypatch.setattr(download, "fetch", no_download)
+    way_out = "to read them, or a --data_dir holding the {} files (or a new directory to " \
+              "download them into)."
+    cases = [  # (writer, data source, dataset asked for, what is there, flag, asked for)
+        (write_cifar_files, "files", "mnist", "CIFAR-10 binary", "--dataset=cifar10", "MNIST IDX"),
+        (write_mnist, "files", "cifar10", "MNIST IDX or Fashion-MNIST IDX",
+         "--dataset=mnist or --dataset=fashion_mnist", "CIFAR-10 binary"),
+        (write_cifar100_binary, "files", "cifar10", "CIFAR-100 binary", "--dataset=cifar100",
+         "CIFAR-10 binary"),
+        (write_cifar_python, "cifar_binary", "cifar10", "CIFAR-10 python",
+         "--data_source=files", "CIFAR-10 binary"),
+    ]
+    for number, (writer, data_source, dataset, found, flag, wanted) in enumerate(cases):
+        data_dir = tmp_path / str(number)
+        writer(str(data_dir))
+        with pytest.raises(DataError) as error:
+            pipeline.make_source(data_source, str(data_dir), dataset=dataset)
+        assert str(error.value) == (f"{data_dir} holds {found} files, not {wanted}: pass {flag} "
+                                    f"{way_out.format(wanted)}")
+    # A parent of several datasets' directories is fine (a download would go beside them);
+    # when the data is missing, the message says what is there.
+    parent = tmp_path / "data"
+    write_cifar_files(str(parent / "cifar-10-batches-bin"), train_per_file=1, test=1)
+    with pytest.raises(DataError, match=re.escape(
+            f"MNIST data not found: {parent} holds no MNIST IDX files (CIFAR-10 binary files "
+            f"are in {parent / 'cifar-10-batches-bin'}: --dataset=cifar10 reads them).")):
+        pipeline.make_source("files", str(parent), allow_download=False, dataset="mnist")
+
+
+# --- a --train_dir / --eval_dir / --export_dir that cannot be created or written -----
+
+def test_output_dir_that_cannot_be_created_or_written(tmp_path, monkeypatch):
+    def never_built(config):
+        raise AssertionError("the directory is checked before the data and model are built")
+
+    monkeypatch.setattr(training, "Trainer", never_built)
+    monkeypatch.setattr(evaluation, "Evaluator", never_built)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(OutputDirError) as error:
+        training.train(_train_config(a_file / "train"))
+    assert str(error.value) == (f"cannot create --train_dir={a_file / 'train'}: {a_file} is a "
+                                f"file, not a directory. Pass another --train_dir (a directory; "
+                                f"it is created if missing).")
+    with pytest.raises(OutputDirError) as error:
+        training.train(_train_config("/proc/convnet_test_x"))
+    assert str(error.value) == ("cannot create --train_dir=/proc/convnet_test_x: [Errno 2] No "
+                                "such file or directory. Pass a --train_dir in a place you can "
+                                "write to.")
+    with pytest.raises(OutputDirError, match=r"^cannot create --eval_dir=/proc/convnet_test_x/e: "
+                                             r"\[Errno 2\] No such file or directory\."):
+        evaluation.evaluate(_eval_config(tmp_path, eval_dir="/proc/convnet_test_x/e"))
+    with pytest.raises(OutputDirError, match=re.escape(
+            f"cannot create the directory of --export_dir={a_file / 'x' / 'export'}: {a_file} "
+            f"is a file")):  # before looking for a checkpoint, which is not there either
+        export.export(str(tmp_path / "no_checkpoints"), str(a_file / "x" / "export"))
+
+    def read_only(*args, **kwargs):  # root writes through chmod: fake the file system's refusal
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.path.join(kwargs["dir"], "x"))
+
+    monkeypatch.setattr(paths.tempfile, "mkstemp", read_only)
+    with pytest.raises(OutputDirError) as error:
+        training.train(_train_config(tmp_path / "mounted_read_only"))
+    assert str(error.value) == (f"cannot write in --train_dir={tmp_path / 'mounted_read_only'}: "
+                                f"[Errno 30] Read-only file system. Pass a --train_dir in a place "
+                                f"you can write to.")
+
+
+# --- a --batch_size too large ------------------------------------------------------
+
+def test_batch_size_estimate_against_available_memory(monkeypatch):
+    model = models.build_model("lenet5", 10)
+    model(tf.zeros([1, 28, 28, 1]))
+    # conv1 24x24x6, pool 12x12x6, conv2 8x8x16, pool 4x4x16, flatten 256, 120, 84, 10
+    assert memory.activation_values(model, [28, 28, 1]) == 6070
+    per_example = memory.INPUT_BATCHES_HELD * 28 * 28 * 1 * 4 + 6070 * 4  # 33,688 bytes
+    available = per_example * 1000
+    check = lambda batch_size, **kwargs: memory.check_train_batch(  # noqa: E731
+        batch_size, model, [28, 28, 1], 60000, "mnist", available=available,
+        accelerator=False, **kwargs)
+    check(1000)  # exactly fits
+    with pytest.raises(BatchSizeError) as error:
+        check(1001)
+    assert str(error.value) == (
+        "--batch_size=1001 needs about 32.2 MiB of memory (3 input batches 9.0 MiB; activations "
+        "23.2 MiB, 6,070 float32 values an example), but 32.1 MiB is available: use "
+        "--batch_size=1000 or less.")
+    check(1563, compute_dtype=tf.float16)  # 9,408 + 12,140 bytes an example
+    memory.check_train_batch(3000, model, [28, 28, 1], 60000, available=available,
+                             accelerator=True)  # activations in the accelerator's memory
+    with pytest.raises(BatchSizeError) as error:
+        memory.check_train_batch(60001, model, [28, 28, 1], 60000, "mnist", available=10 ** 12)
+    assert str(error.value) == (
+        "--batch_size=60001 is larger than the 60,000 examples of the mnist training split (each "
+        "batch would hold some examples more than once): use --batch_size=60000 or less.")
+    monkeypatch.setattr(memory, "available_bytes", lambda: None)  # unknown: only the split
+    memory.check_train_batch(59999, model, [28, 28, 1], 60000, accelerator=False)
+    assert memory.format_bytes(1.2 * 2 ** 40) == "1.2 TiB"
+
+
+def test_trainer_refuses_a_huge_batch_before_building_the_pipeline(tmp_path, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2 ** 30)
+    monkeypatch.setattr(memory, "on_accelerator", lambda: False)
+    with pytest.raises(BatchSizeError) as error:
+        training.Trainer(_train_config(tmp_path, batch_size=100_000_000))
+    # 24x24x3 crops; the tutorial model's activations: 76,618 values an example.
+    assert str(error.value) == (
+        "--batch_size=100000000 is larger than the 50,000 examples of the cifar10 training split "
+        "(each batch would hold some examples more than once) and needs about 29.8 TiB of memory "
+        "(3 input batches 1.9 TiB; activations 27.9 TiB, 76,618 float32 values an example), but "
+        "8.0 GiB is available: use --batch_size=26252 or less.")
+
+
+# --- convnet.eval without run.json ---------------------------------------------------
+
+def test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode(train_dir, monkeypatch,
+                                                                    capsys):
+    run_config = checkpointing.read_run_config(str(train_dir))
+    os.remove(train_dir / "run.json")
+    message = (f"no run.json in {train_dir}: point --checkpoint_dir at a train_dir written by "
+               f"convnet.train (it records the model and dataset there).")
+    with pytest.raises(CheckpointError) as error:
+        evaluation.Evaluator(_eval_config(train_dir))
+    assert str(error.value) == message
+    with pytest.raises(CheckpointError) as error:
+        inference.load(str(train_dir))
+    assert str(error.value) == message
+    assert evaluation.evaluate(_eval_config(train_dir, model="cifar10")).step == 4  # the flags
+
+    sleeps = []
+
+    def trainer_starts(seconds):
+        sleeps.append(seconds)
+        checkpointing.write_run_config(str(train_dir), run_config)
+
+    monkeypatch.setattr(evaluation.time, "sleep", trainer_starts)
+    capsys.readouterr()
+    result = evaluation.evaluate(_eval_config(train_dir, run_once=False, eval_interval_secs=7))
+    assert sleeps[0] == 7 and result.step == 4
+    assert capsys.readouterr().out.count(
+        f": waiting for {train_dir / 'run.json'} (written by convnet.train when it starts)\n") == 1
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------
+
+def test_ctrl_c_is_acknowledged_mid_round_and_a_second_stops_at_once(tmp_path):
+    """A checkpoint at step ROUND - 1, so the run resumed from it saves ckpt-ROUND after one step
+    and then starts a round of ROUND steps (far longer than the test): the signals land in it."""
+    data_dir = kill_harness.write_data(str(tmp_path / "data"))
+    train_dir = str(tmp_path / "train")
+    round_steps = 1_000_000
+    trainer = training.Trainer(training.TrainConfig(
+        train_dir=train_dir, model="lenet5", dataset="mnist", data_dir=data_dir, download=False,
+        batch_size=8, num_parallel_calls=1, shuffle_buffer=64, optimizer="sgd", momentum=0.9))
+    checkpointing.write_run_config(train_dir, trainer.run_config)
+    trainer.step.assign(round_steps - 1)
+    trainer.manager.save(checkpoint_number=round_steps - 1)
+    saved = os.path.join(train_dir, f"ckpt-{round_steps}")
+    extra = [f"--log_frequency={round_steps}", f"--save_checkpoint_steps={round_steps}"]
+    process = kill_harness.Process(kill_harness.train_command(
+        train_dir, data_dir, max_steps=3 * round_steps, extra=extra))
+    try:
+        deadline = time.monotonic() + kill_harness.LIFE_TIMEOUT_SECS
+        while True:
+            line = process.readline(deadline)
+            assert line is not None, process.tail()
+            if line.endswith(f"saved checkpoint {saved}"):
+                break
+        time.sleep(2)  # the next round starts within a millisecond of that line; be generous
+        process.popen.send_signal(signal.SIGINT)
+        acknowledged = process.readline(time.monotonic() + 120) or ""
+        assert acknowledged.endswith(": SIGINT received: saving a checkpoint at the end of this "
+                                     "round of steps (SIGINT again to stop at once)"), \
+            process.tail()
+        assert process.popen.poll() is None  # still inside its round
+        process.popen.send_signal(signal.SIGINT)
+        status = process.drain(timeout=120)
+    finally:
+        process.close()
+    assert status == 130, process.tail()
+    assert process.lines[-1].endswith(
+        f": second SIGINT: stopping now without saving; the last checkpoint, {saved}, is intact: "
+        f"run the same command to resume from it."), process.tail()
+    assert "Traceback" not in "\n".join(process.lines)
+    assert checkpointing.latest_checkpoint(train_dir) == saved
+    assert int(kill_harness.read_checkpoint(saved)[kill_harness.STEP_KEY]) == round_steps

@@ -1,18 +1,23 @@
 """tf.distribute: mirrored replicas equal one device, a two-process cluster trains and resumes,
-and checkpoints move between strategies."""
+a SIGTERM to one worker of a cluster stops both at the same checkpoint, and checkpoints move
+between strategies."""
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import kill_harness
 from conftest import LOGICAL_CPUS
-from convnet import distribute, evaluation, training
+from convnet import distribute, evaluation, preemption, training
 from convnet.data import pipeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,6 +110,9 @@ def test_strategy_names_and_the_chief():
     assert distribute.make_strategy("default") is tf.distribute.get_strategy()
     assert distribute.is_chief(tf.distribute.get_strategy())
     assert distribute.write_dir("/t", tf.distribute.get_strategy()) == "/t"
+    # No cluster: a signal stops the one process as before (no PreemptionCheckpointHandler).
+    assert not distribute.is_cluster(tf.distribute.get_strategy())
+    assert not distribute.is_cluster(_mirrored())
     with pytest.raises(ValueError, match="choose from default, one_device, mirrored"):
         distribute.make_strategy("ring")
     os.environ["TF_CONFIG"] = "{not json"
@@ -167,3 +175,105 @@ def test_two_process_cluster_trains_in_step_and_resumes(tmp_path):
     for name in weights[0].files:
         np.testing.assert_array_equal(weights[0][name], weights[1][name])
     assert tf.train.latest_checkpoint(str(train_dir)).endswith("ckpt-25")
+
+
+# --- preemption of one worker ----------------------------------------------------------------
+
+# LeNet-5 on MNIST-shaped synthetic data: the cheapest run that trains across two processes.
+PREEMPTION_FLAGS = ("--model=lenet5", "--dataset=mnist", "--data_source=synthetic",
+                    "--strategy=multi_worker", "--batch_size=8", "--num_parallel_calls=1",
+                    "--shuffle_buffer=64", "--optimizer=sgd", "--log_frequency=5",
+                    "--save_checkpoint_steps=100000", "--normalization=per_image")
+STARTUP_SECS = 300.0  # two TensorFlow imports and traces on two busy cores
+EXIT_SECS = 120.0  # from the signal until both workers have exited
+
+
+def _start_workers(train_dir, max_steps):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    command = [sys.executable, "-m", "convnet.train", *PREEMPTION_FLAGS,
+               f"--train_dir={train_dir}", f"--max_steps={max_steps}"]
+    return [kill_harness.Process(command, env={"TF_CONFIG": json.dumps(
+        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})})
+        for index in range(2)]
+
+
+def _read_until(processes, done, deadline):
+    """Reads both workers' lines, in turns, until `done(index, line)` held for each (True)
+    or both ended (False)."""
+    pending = set(range(len(processes)))
+    ended = set()
+    while pending - ended:
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out:\n" + "\n".join(p.tail() for p in processes))
+        for index in sorted(pending - ended):
+            line = processes[index].readline(time.monotonic() + 0.2, timeout_ok=True)
+            if line is None:
+                ended.add(index)
+            elif line and done(index, line):
+                pending.discard(index)
+    return not pending
+
+
+def _finish(processes, deadline):
+    """Reads the workers' output to the end; their exit statuses."""
+    _read_until(processes, lambda index, line: False, deadline)
+    return [p.wait(max(1.0, deadline - time.monotonic())) for p in processes]
+
+
+def _last_match(pattern, process):
+    """The match of `pattern` in the last line of convnet's (timestamped) lines."""
+    ours = [line for line in process.lines if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d: ", line)]
+    match = re.search(pattern, ours[-1]) if ours else None
+    assert match, process.tail()
+    return match
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume(tmp_path):
+    train_dir = str(tmp_path / "train")
+    processes = _start_workers(train_dir, max_steps=1000000)
+    try:
+        assert _read_until(processes, lambda index, line: kill_harness.STEP_LINE.search(line),
+                           time.monotonic() + STARTUP_SECS), "\n".join(p.tail() for p in processes)
+        processes[1].popen.send_signal(signal.SIGTERM)  # worker 1, not the chief
+        statuses = _finish(processes, time.monotonic() + EXIT_SECS)
+    finally:
+        for process in processes:
+            process.close()
+    chief, signalled = processes
+    for index, (process, status) in enumerate(zip(processes, statuses)):
+        print(f"worker {index}: exit {status}, last line: {process.lines[-1]}")  # shown with -s
+    assert statuses == [preemption.PEER_EXIT_CODE, 128 + signal.SIGTERM], \
+        "\n".join(p.tail() for p in processes)
+    # The last line each printed (TensorFlow may log a peer's exit after it).
+    own = _last_match(r": SIGTERM received: stopped at step (\d+) after saving (\S+); run the same "
+                      r"command to resume\.$", signalled)
+    peer = _last_match(r": worker 1 received SIGTERM: every worker stopped at step (\d+) after "
+                       r"saving (\S+); run the same command on every worker to resume\.$", chief)
+    step, path = int(own.group(1)), own.group(2)
+    assert (int(peer.group(1)), peer.group(2)) == (step, path)
+    assert path == os.path.join(train_dir, f"ckpt-{step}") and step % 5 == 0
+    assert tf.train.latest_checkpoint(train_dir) == path
+    saved = kill_harness.read_checkpoint(path)
+    assert int(saved[kill_harness.STEP_KEY]) == step
+    # The handler's call counter stays out of the checkpoint (it restores under any strategy).
+    assert not [key for key in saved if "checkpointed_runs" in key]
+    assert not [name for name in os.listdir(train_dir) if name.startswith(".")]
+    for process in processes:
+        assert "Traceback" not in "\n".join(process.lines), process.tail()
+        steps = [int(m.group(1)) for m in map(kill_harness.STEP_LINE.search, process.lines) if m]
+        assert steps[-1] == step, process.tail()  # both trained up to the step saved
+
+    processes = _start_workers(train_dir, max_steps=step + 2)
+    try:
+        statuses = _finish(processes, time.monotonic() + STARTUP_SECS)
+    finally:
+        for process in processes:
+            process.close()
+    assert statuses == [0, 0], "\n".join(p.tail() for p in processes)
+    for process in processes:
+        assert any(line.endswith(f": resumed from {path} at step {step}")
+                   for line in process.lines), process.tail()
+        steps = [int(m.group(1)) for m in map(kill_harness.STEP_LINE.search, process.lines) if m]
+        assert steps == [step + 2], process.tail()
+    assert tf.train.latest_checkpoint(train_dir) == os.path.join(train_dir, f"ckpt-{step + 2}")

@@ -130,8 +130,8 @@ def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
     thread = threading.Thread(target=train)
     thread.start()
     try:
-        result = evaluation.Evaluator(_eval_config(
-            tmp_path, config.train_dir, path, run_once=False, eval_interval_secs=0)).run()
+        result = evaluation.evaluate(_eval_config(  # waits for the trainer's run.json
+            tmp_path, config.train_dir, path, run_once=False, eval_interval_secs=0))
     finally:
         thread.join()
     assert not errors
@@ -146,4 +146,5 @@ def test_no_checkpoint_is_a_clear_error(tmp_path, cifar_dir):
 
 def test_top_k_beyond_the_classes_is_refused(tmp_path, cifar_dir):
     with pytest.raises(ValueError, match="exceeds the 10 classes"):
-        evaluation.Evaluator(_eval_config(tmp_path, str(tmp_path), cifar_dir[0], top_k=11))
+        evaluation.Evaluator(_eval_config(tmp_path, str(tmp_path), cifar_dir[0], top_k=11,
+                                          model="cifar10"))

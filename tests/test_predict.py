@@ -84,8 +84,9 @@ def test_logits_apply_the_evaluation_preprocessing(train_dir):
 
 
 def test_missing_run_json_or_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(CheckpointError, match="no run.json in .*convnet.train"):
-        inference.load(str(tmp_path))
+    with pytest.raises(CheckpointError, match="no checkpoint found in .*: train first"):
+        inference.load(str(tmp_path))  # nothing there (no run.json without checkpoints: see
+        # test_bad_input.py::test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode)
     checkpointing.write_run_config(str(tmp_path), {"model": "cifar10", "num_classes": 10})
     with pytest.raises(CheckpointError, match="no checkpoint found"):
         inference.load(str(tmp_path))

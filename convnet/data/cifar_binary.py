@@ -29,7 +29,7 @@ CIFAR100_BINARY = layout.FileLayout(
     dataset="cifar100", title="CIFAR-100", file_format="binary", dirname="cifar-100-binary",
     split_files={"train": ("train.bin",), "test": ("test.bin",)},
     downloads={"cifar-100-binary.tar.gz": (download.CIFAR100_URL, download.CIFAR100_MD5)})
-LAYOUTS: Dict[str, layout.FileLayout] = {"cifar10": CIFAR10_BINARY, "cifar100": CIFAR100_BINARY}
+LAYOUTS: Dict[str, layout.FileLayout] = layout.register(CIFAR10_BINARY, CIFAR100_BINARY)
 
 # The label bytes that start each record, in order, named by label mode.
 RECORD_LABELS: Dict[str, Tuple[str, ...]] = {"cifar10": ("fine",), "cifar100": ("coarse", "fine")}

@@ -30,7 +30,7 @@ CIFAR100_PYTHON = layout.FileLayout(
     split_files={"train": ("train",), "test": ("test",)},
     downloads={"cifar-100-python.tar.gz": (download.CIFAR100_PYTHON_URL,
                                            download.CIFAR100_PYTHON_MD5)})
-LAYOUTS: Dict[str, layout.FileLayout] = {"cifar10": CIFAR10_PYTHON, "cifar100": CIFAR100_PYTHON}
+LAYOUTS: Dict[str, layout.FileLayout] = layout.register(CIFAR10_PYTHON, CIFAR100_PYTHON)
 
 # The dict key holding each label mode's labels.
 LABEL_KEYS: Dict[str, Dict[str, str]] = {

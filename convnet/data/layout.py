@@ -5,11 +5,16 @@ download creates and the official downloads. `--data_dir` may be that
 directory itself or its parent (the tutorial's `--data_dir=/tmp/cifar10_data`
 holds `cifar-10-batches-bin/`); when neither holds any of the files, they are
 downloaded (MD5-checked) if allowed, and otherwise the error says how to get them.
+
+Each format module `register`s its layouts in KNOWN_LAYOUTS, so that a
+`--data_dir` that is a file, or that holds another dataset's (or format's)
+files, is refused with a message naming what is there and the flag that reads
+it, before anything is downloaded into it.
 """
 
 import dataclasses
 import os
-from typing import List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -120,12 +125,79 @@ class FileLayout:
             download.download_files(self.downloads, target_dir, how_to_get=self.how_to_get())
 
 
+# Every layout of every reader (filled by `register`), to recognise what a --data_dir holds.
+KNOWN_LAYOUTS: List[FileLayout] = []
+
+
+def register(*layouts: FileLayout) -> Dict[str, FileLayout]:
+    """Adds `layouts` to KNOWN_LAYOUTS; returns them by dataset name (a reader's LAYOUTS)."""
+    KNOWN_LAYOUTS.extend(layouts)
+    return {layout.dataset: layout for layout in layouts}
+
+
+def _same(a: FileLayout, b: FileLayout) -> bool:
+    return (a.dataset, a.file_format) == (b.dataset, b.file_format)
+
+
+def _flag_for(other: FileLayout, wanted: FileLayout) -> str:
+    """The flag that makes convnet read `other`'s files instead of `wanted`'s."""
+    if other.dataset != wanted.dataset:
+        return f"--dataset={other.dataset}"
+    return "--data_source=files"  # same dataset, other format: 'files' reads any format
+
+
+def other_layouts_in(data_dir: str, wanted: FileLayout) -> List[Tuple[FileLayout, str]]:
+    """(layout, directory) of each known layout other than `wanted` whose files are in
+    `data_dir` itself or in its `layout.dirname` subdirectory."""
+    return [(other, found) for other in KNOWN_LAYOUTS
+            if not _same(other, wanted) and (found := other.find(data_dir))]
+
+
+def _check_is_a_directory(data_dir: str, wanted: FileLayout) -> None:
+    """Raises DataError when `data_dir`, or the nearest ancestor that exists, is not a directory."""
+    path = os.path.abspath(data_dir)
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if not os.path.lexists(path) or os.path.isdir(path):
+        return
+    name = os.path.basename(path)
+    if any(name in (f + suffix for suffix in known.suffixes) for known in KNOWN_LAYOUTS
+           for f in known.file_names):
+        way_out = f"pass the directory holding it, --data_dir={os.path.dirname(path)}"
+    else:
+        way_out = (f"pass the directory holding the {wanted.description} files (or its parent), "
+                   f"or a new directory to download them into")
+    what = ("is a file" if path == os.path.abspath(data_dir)
+            else f"is inside {path}, which is a file")
+    raise DataError(f"--data_dir={data_dir} {what}, not a directory: {way_out}.")
+
+
+def _check_not_another_dataset(data_dir: str, wanted: FileLayout) -> None:
+    """Raises DataError when `data_dir` itself holds the files of another known layout."""
+    here = os.path.normpath(data_dir)
+    others = [other for other, found in other_layouts_in(data_dir, wanted)
+              if os.path.normpath(found) == here]
+    if not others:
+        return
+    what = " or ".join(other.description for other in others)
+    flags = " or ".join(dict.fromkeys(_flag_for(other, wanted) for other in others))
+    raise DataError(f"{data_dir} holds {what} files, not {wanted.description}: pass {flags} to "
+                    f"read them, or a --data_dir holding the {wanted.description} files (or a "
+                    f"new directory to download them into).")
+
+
 def resolve_data_dir(data_dir: str, layout: FileLayout, allow_download: bool = True) -> str:
     """Returns the directory holding `layout`'s files, downloading them if allowed.
 
+    A `data_dir` that holds none of them but another known layout's files
+    (another dataset, or the other format) is refused rather than downloaded
+    into; when those are in a subdirectory (`data_dir` is a parent of several
+    datasets), the download goes beside them.
+
     Raises:
-      DataError: `data_dir` is empty; or the files are absent and download is
-        not allowed (the message says how to get them) or failed.
+      DataError: `data_dir` is empty or a file; it holds another dataset's
+        files; or the files are absent and download is not allowed (the
+        message says how to get them) or failed.
     """
     if not data_dir:
         raise DataError(f"--data_dir is empty: pass the directory holding the "
@@ -134,6 +206,8 @@ def resolve_data_dir(data_dir: str, layout: FileLayout, allow_download: bool = T
     if found:
         return found
     data_dir = os.path.expanduser(data_dir)
+    _check_is_a_directory(data_dir, layout)
+    _check_not_another_dataset(data_dir, layout)
     if os.path.basename(os.path.normpath(data_dir)) == layout.dirname:
         target = os.path.normpath(data_dir)
     else:
@@ -145,7 +219,16 @@ def resolve_data_dir(data_dir: str, layout: FileLayout, allow_download: bool = T
             state = "is empty"
         else:
             state = f"holds no {layout.description} files"
+            others = other_layouts_in(data_dir, layout)
+            if others:
+                state += " (" + "; ".join(f"{other.description} files are in {found}: "
+                                          f"{_flag_for(other, layout)} reads them"
+                                          for other, found in others) + ")"
         raise DataError(f"{layout.title} data not found: {data_dir} {state}. "
                         f"{layout.how_to_get()} Or rerun with --download to let convnet fetch it.")
-    layout.fetch(target)
+    try:
+        layout.fetch(target)
+    except OSError as e:  # e.g. the directory cannot be created
+        raise DataError(f"cannot download the {layout.description} files into {target}: "
+                        f"{e}. Pass a --data_dir you can write to. {layout.how_to_get()}") from e
     return target

@@ -41,7 +41,7 @@ def _idx_layout(dataset: str, title: str, base_url: str,
 MNIST_IDX = _idx_layout("mnist", "MNIST", download.MNIST_URL, download.MNIST_MD5S)
 FASHION_MNIST_IDX = _idx_layout("fashion_mnist", "Fashion-MNIST", download.FASHION_MNIST_URL,
                                 download.FASHION_MNIST_MD5S)
-LAYOUTS: Dict[str, layout.FileLayout] = {"mnist": MNIST_IDX, "fashion_mnist": FASHION_MNIST_IDX}
+LAYOUTS: Dict[str, layout.FileLayout] = layout.register(MNIST_IDX, FASHION_MNIST_IDX)
 
 
 def _read_bytes(path: str, how_to_replace: str) -> bytes:

@@ -1,0 +1,337 @@
+"""No failure restarts a run from step 0: a lost state file, damaged checkpoints, a full disk,
+a diverging loss (issue 9).
+
+The checkpoint cases run in process: tiny MNIST files and LeNet-5 for training, hand-written
+train_dirs of the tutorial model for eval, predict and export.
+"""
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kill_harness
+from convnet import checkpointing, evaluation, export, inference, training
+from convnet.errors import CheckpointError, DamagedCheckpointError, DiskFullError, \
+    DivergedLossError
+from test_predict import write_train_dir
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return kill_harness.write_data(str(tmp_path_factory.mktemp("data")))
+
+
+def _config(train_dir, data_dir, **overrides):
+    values = dict(train_dir=str(train_dir), data_source="files", data_dir=data_dir,
+                  dataset="mnist", model="lenet5", download=False, batch_size=8,
+                  num_parallel_calls=1, shuffle_buffer=64, log_frequency=5,
+                  save_checkpoint_steps=5, max_steps=20, optimizer="sgd")
+    values.update(overrides)
+    return training.TrainConfig(**values)
+
+
+def _hashes(directory):
+    return {os.path.basename(name): hashlib.sha256(open(name, "rb").read()).hexdigest()
+            for name in glob.glob(os.path.join(directory, "ckpt-*"))}
+
+
+# Ways to damage a checkpoint's files, as a sync tool, a full disk or a bad copy would.
+def _truncate_data(prefix):
+    name, = glob.glob(prefix + ".data-*")
+    with open(name, "r+b") as f:
+        f.truncate(os.path.getsize(name) // 2)
+
+
+def _corrupt_index(prefix):
+    with open(prefix + ".index", "r+b") as f:
+        f.seek(0)
+        f.write(b"\xff" * 64)
+
+
+def _remove_shard(prefix):
+    os.remove(glob.glob(prefix + ".data-*")[0])
+
+
+DAMAGES = {"truncated data file": _truncate_data, "corrupt index": _corrupt_index,
+           "missing shard": _remove_shard}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_dir):
+    """A 20-step LeNet-5 run with checkpoints at 5, 10, 15, 20 (copied by each test)."""
+    train_dir = tmp_path_factory.mktemp("finished") / "train"
+    training.Trainer(_config(train_dir, data_dir)).train()
+    return str(train_dir)
+
+
+def _copy(run, tmp_path):
+    return shutil.copytree(run, str(tmp_path / "train"))
+
+
+# --- a lost state file ----------------------------------------------------------------------
+
+
+def test_a_deleted_state_file_resumes_from_the_newest_checkpoint_and_changes_no_file(
+        tmp_path, data_dir, finished_run, capsys):
+    train_dir = _copy(finished_run, tmp_path)
+    os.remove(os.path.join(train_dir, checkpointing.STATE_FILE))
+    before = _hashes(train_dir)
+    assert sorted(before) == sorted(f"ckpt-{s}.{e}" for s in (5, 10, 15, 20)
+                                    for e in ("index", "data-00000-of-00001"))
+    assert checkpointing.latest_checkpoint(train_dir).endswith("ckpt-20")
+    trainer = training.Trainer(_config(train_dir, data_dir, max_steps=25,
+                                       max_checkpoints_to_keep=10))
+    assert trainer.train() == 25
+    out = capsys.readouterr().out
+    assert f"rewrote {os.path.join(train_dir, 'checkpoint')} to name ckpt-20 (it named " \
+           f"nothing)" in out
+    assert f"resumed from {os.path.join(train_dir, 'ckpt-20')} at step 20" in out
+    after = _hashes(train_dir)
+    assert {name: after[name] for name in before} == before  # no existing file changed
+    assert tf.train.latest_checkpoint(train_dir).endswith("ckpt-25")
+    # The state file lists the old checkpoints again, so max_to_keep manages them.
+    state = tf.train.get_checkpoint_state(train_dir)
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == \
+        [f"ckpt-{s}" for s in (5, 10, 15, 20, 25)]
+
+
+def test_without_fallback_a_deleted_state_file_stops_with_a_message(tmp_path, data_dir,
+                                                                     finished_run):
+    train_dir = _copy(finished_run, tmp_path)
+    os.remove(os.path.join(train_dir, checkpointing.STATE_FILE))
+    before = _hashes(train_dir)
+    with pytest.raises(CheckpointError) as error:
+        training.Trainer(_config(train_dir, data_dir, max_steps=25,
+                                 restore_fallback=False)).train()
+    assert f"{train_dir} holds checkpoints (ckpt-5, ckpt-10, ckpt-15, ckpt-20) but no " \
+           f"checkpoint state file" in str(error.value)
+    assert "--restore_fallback" in str(error.value)
+    assert _hashes(train_dir) == before
+
+
+def test_eval_predict_and_export_find_checkpoints_without_a_state_file(tmp_path):
+    train_dir, _, _, _ = write_train_dir(tmp_path / "train")
+    os.remove(os.path.join(train_dir, checkpointing.STATE_FILE))
+    assert inference.load(train_dir).checkpoint_path.endswith("ckpt-7")
+    result = evaluation.Evaluator(evaluation.EvalConfig(
+        checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
+        run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
+    assert result.step == 7
+    assert not os.path.exists(os.path.join(train_dir, checkpointing.STATE_FILE))  # readers
+
+
+# --- damaged checkpoints -------------------------------------------------------------------
+
+
+def _two_checkpoints(directory):
+    """A train_dir of the tutorial model with checkpoints at steps 5 and 7."""
+    train_dir, model, ema, _ = write_train_dir(directory, step=5)
+    checkpoint = tf.train.Checkpoint(step=tf.Variable(7, dtype=tf.int64), model=model, ema=ema)
+    tf.train.CheckpointManager(checkpoint, train_dir, 5).save(checkpoint_number=7)
+    return train_dir
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_latest_checkpoint_is_skipped_moved_aside_and_the_previous_restored(
+        tmp_path, capsys, damage):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    latest = os.path.join(train_dir, "ckpt-7")
+    damaged = {os.path.basename(name) for name in checkpointing.checkpoint_files(latest)}
+    DAMAGES[damage](latest)
+    loaded = inference.load(train_dir)
+    assert loaded.checkpoint_path == os.path.join(train_dir, "ckpt-5") and loaded.step == 5
+    lines = [line for line in capsys.readouterr().out.splitlines() if "skipped checkpoint" in line]
+    assert len(lines) == 1, lines
+    assert f"skipped checkpoint {latest}: " in lines[0]
+    assert {"truncated data file": "is truncated or corrupt", "corrupt index": "is corrupt",
+            "missing shard": "is missing"}[damage] in lines[0]
+    corrupt = os.path.join(train_dir, checkpointing.CORRUPT_DIR)
+    assert f"its files were moved to {corrupt}" in lines[0]
+    if damage == "missing shard":
+        damaged = {name for name in damaged if name.endswith(".index")}
+    assert set(os.listdir(corrupt)) == damaged  # moved, not deleted
+    assert not checkpointing.checkpoint_files(latest)
+
+
+def test_without_fallback_a_damaged_checkpoint_stops_and_stays(tmp_path):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    _truncate_data(os.path.join(train_dir, "ckpt-7"))
+    with pytest.raises(DamagedCheckpointError, match=r"cannot restore .*ckpt-7: .* is truncated"):
+        inference.load(train_dir, restore_fallback=False)
+    assert not os.path.exists(os.path.join(train_dir, checkpointing.CORRUPT_DIR))
+
+
+def test_when_no_checkpoint_reads_the_error_names_each(tmp_path):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    _truncate_data(os.path.join(train_dir, "ckpt-7"))
+    _corrupt_index(os.path.join(train_dir, "ckpt-5"))
+    with pytest.raises(CheckpointError, match=r"no checkpoint in .* reads: ckpt-7: .*; ckpt-5: "):
+        inference.load(train_dir)
+
+
+def test_a_checkpoint_of_another_model_is_never_skipped(tmp_path):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    checkpointing.write_run_config(train_dir, dict(checkpointing.read_run_config(train_dir),
+                                                   model="lenet5"))
+    with pytest.raises(CheckpointError, match="does not fit the model built here"):
+        inference.load(train_dir)
+    assert len(checkpointing.checkpoint_paths(train_dir)) == 2
+
+
+def test_eval_and_export_fall_back_too(tmp_path, capsys):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    _truncate_data(os.path.join(train_dir, "ckpt-7"))
+    result = evaluation.Evaluator(evaluation.EvalConfig(
+        checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
+        run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
+    assert result.step == 5
+    assert "skipped checkpoint" in capsys.readouterr().out
+    train_dir = _two_checkpoints(tmp_path / "train2")
+    _corrupt_index(os.path.join(train_dir, "ckpt-7"))
+    export.export(train_dir, str(tmp_path / "export"), "npz")
+    assert "skipped checkpoint" in capsys.readouterr().out
+
+
+def test_eval_loop_evaluates_each_checkpoint_once_in_order_and_skips_a_damaged_one(
+        tmp_path, capsys, monkeypatch):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    checkpointing.write_run_config(train_dir, dict(checkpointing.read_run_config(train_dir),
+                                                   max_steps=7))
+    _truncate_data(os.path.join(train_dir, "ckpt-7"))
+    evaluator = evaluation.Evaluator(evaluation.EvalConfig(
+        checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
+        run_once=False, eval_interval_secs=0, num_examples=8, batch_size=8,
+        num_parallel_calls=1))
+    evaluated = []
+    original = evaluator.evaluate_checkpoint
+    evaluator.evaluate_checkpoint = lambda path: evaluated.append(path) or original(path)
+    # ckpt-7 (the last step) is damaged: the loop would wait for another, so stop it there.
+    skip = checkpointing.skip_damaged
+
+    def skip_and_stop(path, damage, move=True):
+        skip(path, damage, move)
+        raise StopIteration
+
+    monkeypatch.setattr(checkpointing, "skip_damaged", skip_and_stop)
+    with pytest.raises(StopIteration):
+        evaluator.run()
+    assert [os.path.basename(p) for p in evaluated] == ["ckpt-5", "ckpt-7"]
+    out = capsys.readouterr().out
+    assert "precision @ 1" in out and f"skipped checkpoint {train_dir}/ckpt-7" in out
+
+
+def test_training_falls_back_and_never_overwrites_a_damaged_checkpoint(
+        tmp_path, data_dir, finished_run, capsys):
+    train_dir = _copy(finished_run, tmp_path)
+    _truncate_data(os.path.join(train_dir, "ckpt-20"))
+    damaged = _hashes(train_dir)["ckpt-20.data-00000-of-00001"]
+    trainer = training.Trainer(_config(train_dir, data_dir, max_steps=20))
+    assert trainer.train() == 20
+    out = capsys.readouterr().out
+    assert f"resumed from {os.path.join(train_dir, 'ckpt-15')} at step 15" in out
+    assert "rewrote" in out and "to name ckpt-15 (it named ckpt-20)" in out
+    moved = os.path.join(train_dir, checkpointing.CORRUPT_DIR, "ckpt-20.data-00000-of-00001")
+    assert hashlib.sha256(open(moved, "rb").read()).hexdigest() == damaged
+    assert kill_harness.read_checkpoint(os.path.join(train_dir, "ckpt-20"))  # rewritten, whole
+
+
+# --- a full disk ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of 8 MB (resized by the test); skipped unless this process may mount."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
+            capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    yield str(mount_point)
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint_removes_partial_files_and_says_so(
+        small_disk, data_dir):
+    train_dir = os.path.join(small_disk, "train")
+    trainer = training.Trainer(_config(train_dir, data_dir, max_steps=10))
+    # Run to the first checkpoint, then shrink the disk to what is used + half a checkpoint.
+    trainer.max_steps = 5
+    trainer.train()
+    size = checkpointing.files_bytes(os.path.join(train_dir, "ckpt-5"))
+    used = int(subprocess.run(["du", "-sb", small_disk], capture_output=True, text=True,
+                              check=True).stdout.split()[0])
+    subprocess.run(["mount", "-o", f"remount,size={used + size // 2}", small_disk], check=True)
+    trainer.max_steps = 10
+    with pytest.raises(DiskFullError) as error:
+        trainer.train()
+    message = str(error.value)
+    assert f"no space left on the device of {train_dir} to write checkpoint ckpt-10" in message
+    assert f"it needs about {size / 2**20:,.1f} MB" in message
+    assert f"the previous checkpoint, {os.path.join(train_dir, 'ckpt-5')}, is intact" in message
+    assert sorted(os.listdir(train_dir)) == sorted(
+        ["checkpoint", "ckpt-5.index", "ckpt-5.data-00000-of-00001", "run.json"] +
+        [name for name in os.listdir(train_dir) if name.startswith("events.")])
+    assert int(kill_harness.read_checkpoint(os.path.join(train_dir, "ckpt-5"))[
+        kill_harness.STEP_KEY]) == 5
+    assert tf.train.latest_checkpoint(train_dir).endswith("ckpt-5")
+
+
+def test_run_json_on_a_full_disk_leaves_no_temp_file(monkeypatch, tmp_path):
+    real_dump = checkpointing.json.dump
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpointing.json, "dump", full)
+    with pytest.raises(DiskFullError, match="to write .*run.json"):
+        checkpointing.write_run_config(str(tmp_path), {"model": "x"})
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(checkpointing.json, "dump", real_dump)
+
+
+# --- a diverging loss ----------------------------------------------------------------------
+
+
+def test_a_finite_diverging_loss_stops_with_nan_policy_stop(tmp_path, data_dir):
+    train_dir = tmp_path / "train"
+    settings = dict(log_frequency=2, save_checkpoint_steps=2, max_loss=1e3)
+    training.Trainer(_config(train_dir, data_dir, max_steps=4, **settings)).train()
+    trainer = training.Trainer(_config(train_dir, data_dir, learning_rate=1e9, max_steps=40,
+                                       **settings))
+    with pytest.raises(DivergedLossError) as error:
+        trainer.train()
+    step, loss = error.value.step, error.value.loss
+    assert np.isfinite(loss) and loss > 1e3 and step > 4
+    assert f"loss is {loss:.4g} at step {step} (learning rate 1e+09), above --max_loss=1000" \
+        in str(error.value)
+    # The diverged weights were not saved: the latest checkpoint is the last good one.
+    latest = tf.train.latest_checkpoint(str(train_dir))
+    assert latest.endswith("ckpt-4") and error.value.last_checkpoint == latest
+    assert f"the last checkpoint, {latest}, was written before it and is intact" in \
+        str(error.value)
+
+
+def test_a_diverging_loss_warns_once_with_skip_batch(tmp_path, data_dir, capsys):
+    trainer = training.Trainer(_config(tmp_path / "train", data_dir, learning_rate=1e9,
+                                       max_steps=8, log_frequency=2, save_checkpoint_steps=100,
+                                       max_loss=1e3, nan_policy="skip_batch"))
+    try:
+        trainer.train()
+    except training.NonFiniteLossError:
+        pass  # the weights may overflow later: that stop is the non-finite policy's
+    out = capsys.readouterr().out
+    assert out.count("above --max_loss=1000: training is diverging") == 1
+
+
+def test_the_default_max_loss_is_ten_thousand_uniform_guesses(tmp_path, data_dir):
+    trainer = training.Trainer(_config(tmp_path / "train", data_dir))
+    assert trainer.max_loss == pytest.approx(1e4 * np.log(10))
+    with pytest.raises(ValueError, match="--max_loss must be positive"):
+        training.Trainer(_config(tmp_path / "train", data_dir, max_loss=-1.0))
