@@ -20,7 +20,7 @@ setuptools.setup(
         "tensorboard>=2.16,<3",  # tf.summary ops live in tensorboard since TF 2.20
         "matplotlib>=3.7,<4",  # plots of convnet.compare
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3"]},
     entry_points={
         "console_scripts": [
             "convnet-train=convnet.train:run",

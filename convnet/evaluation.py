@@ -57,8 +57,10 @@ class EvalConfig:
     precision: str = "float32"
     xla: bool = False
     restore_fallback: bool = True  # skip damaged checkpoints, restoring the newest that reads
+    tta: str = "none"  # test-time augmentation (convnet.tta)
 
     def validate(self) -> None:
+        tta_lib.check_mode(self.tta)
         if self.top_k <= 0:
             raise ValueError(f"--top_k must be positive, got {self.top_k}")
         if self.batch_size <= 0:
@@ -222,7 +224,7 @@ class Evaluator:
             self.ema.copy_to(self.model.trainable_variables)
         correct, class_correct, class_count, confusion = count_correct(
             self.model, self.dataset, self.info.num_classes, self.config.top_k, self.strategy,
-            self.config.xla, self.compute_dtype, self.num_examples)
+            self.config.xla, self.compute_dtype, self.num_examples, tta=self.config.tta)
         result = EvalResult(int(self.step.numpy()), self.config.top_k, int(class_count.sum()), correct,
                             class_correct, class_count, confusion)
         self._report(result)
@@ -231,6 +233,8 @@ class Evaluator:
     def _report(self, result: EvalResult) -> None:
         k = result.top_k
         weights = "EMA" if self.config.use_ema else "raw"
+        if self.config.tta != "none":
+            weights += f", {self.config.tta} TTA"
         console.log(f"precision @ {k} = {result.precision:.3f} ({result.num_correct} of "
              f"{result.num_examples} {self.config.eval_data} examples; checkpoint step "
              f"{result.step}, {weights} weights)")

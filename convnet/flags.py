@@ -9,7 +9,7 @@ import dataclasses
 
 from absl import flags
 
-from convnet import distribute, models, optim, precision, training
+from convnet import distribute, models, optim, precision, training, tta
 from convnet.data import pipeline, preprocess
 
 FLAGS = flags.FLAGS
@@ -80,13 +80,19 @@ def define_train_flags() -> None:
                        "hidden dense layers, none elsewhere).", lower_bound=0)
     flags.DEFINE_enum("augmentation", "auto", ["auto", *preprocess.AUGMENTATIONS],
                       "Training augmentation: tutorial (random 24x24 crop, flip, brightness, "
-                      "contrast), pad_crop (pad 4, random crop, flip), none. auto: tutorial for "
+                      "contrast), pad_crop (pad 4, random crop, flip), translate_altflip "
+                      "(airbench's: reflect-padded random translation by up to --translate pixels "
+                      "and the alternating flip, on whole batches), none. auto: tutorial for "
                       "--model=cifar10, pad_crop otherwise.")
     flags.DEFINE_enum("normalization", "auto", ["auto", *preprocess.NORMALIZATIONS],
                       "per_image standardization, or per_channel mean/std of the training split. "
                       "auto: per_image with tutorial augmentation, else per_channel.")
     flags.DEFINE_boolean("random_flip", None, "Random left-right flips (default: on, except "
                          "for MNIST digits).")
+    flags.DEFINE_integer("translate", preprocess.TRANSLATE_PIXELS,
+                         "--augmentation=translate_altflip: the largest random translation, in "
+                         "pixels each way, of the reflect-padded image (airbench: 2; 0: none).",
+                         lower_bound=0)
     flags.DEFINE_enum("optimizer", "sgd", list(optim.OPTIMIZERS), "Optimizer.")
     flags.DEFINE_float("learning_rate", None,
                        f"Initial learning rate (default {optim.INITIAL_LEARNING_RATE} for sgd as in "
@@ -128,12 +134,59 @@ def define_train_flags() -> None:
                       "On a non-finite loss or gradient: stop (keep the last checkpoint, exit "
                       "non-zero) or skip_batch (skip the update; stop after "
                       f"{training.MAX_SKIPPED_IN_A_ROW} in a row).")
+    flags.DEFINE_float("lr_warmup_fraction", optim.WARMUP_FRACTION,
+                       "--lr_schedule=warmup_linear: fraction of the steps spent rising from "
+                       "--lr_start_factor x the learning rate to 1x (then falling linearly to "
+                       "--lr_end_factor x at the last step).")
+    flags.DEFINE_float("lr_start_factor", optim.WARMUP_START_FACTOR,
+                       "--lr_schedule=warmup_linear: the learning rate factor at step 0.")
+    flags.DEFINE_float("lr_end_factor", optim.END_FACTOR,
+                       "--lr_schedule=warmup_linear: the learning rate factor at the last step.")
+    flags.DEFINE_boolean("decoupled_hyperparameters", False,
+                         "Read --learning_rate and --weight_decay in the decoupled form of SGD "
+                         "with momentum (airbench, Myrtle): per 1,024 examples, independent of "
+                         "--momentum and of each other (optim.from_decoupled converts them).")
+    flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the cross-entropy: the true "
+                       "class's target is 1 - s + s/K, the others' s/K.", lower_bound=0.0)
+    flags.DEFINE_string("variable_groups", "",
+                        "Per-variable settings, 'PATTERN:key=value,...;PATTERN:...' with keys "
+                        "lr_scale (learning-rate multiplier; the decay's shrink is unchanged), "
+                        "decay_scale (multiplier of that shrink) and train_epochs (frozen after), "
+                        "PATTERN a regular expression searched in the variable names, e.g. "
+                        "'beta:lr_scale=64;whiten.*bias:train_epochs=3'.")
+    flags.DEFINE_integer("lookahead_every", 0,
+                         "Lookahead averaging every N steps (0: off): the weights and BatchNorm "
+                         "statistics move to an average with decay --lookahead_base ** N x "
+                         "(step / steps) ** --lookahead_power, written back into the model; at "
+                         "the end the model takes the average.", lower_bound=0)
+    flags.DEFINE_float("lookahead_base", 0.95, "Per-step decay base of --lookahead_every.")
+    flags.DEFINE_float("lookahead_power", 3.0, "Warm-up exponent of --lookahead_every's decay.")
+    flags.DEFINE_float("lookahead_start_epoch", 0.0, "No lookahead averaging before this epoch.",
+                       lower_bound=0.0)
+    flags.DEFINE_boolean("eval_at_end", False,
+                         "At the end, evaluate the test split (with --tta) and print precision "
+                         "@ 1 with the wall time from process start split into start-up, data, "
+                         "initialisation, training and evaluation: time to accuracy.")
+    flags.DEFINE_boolean("eval_every_epoch", False,
+                         "Evaluate the test split after each epoch (not counted in the time to "
+                         "accuracy) and write it to TensorBoard (epoch_test_precision_at_1).")
+    define_tta_flag()
     flags.DEFINE_float("max_loss", None,
                        "A finite loss above this means the run diverged: a warning, and with "
                        "--nan_policy=stop a stop that keeps the last checkpoint (default: "
                        f"{training.DIVERGENCE_FACTOR:g} x ln(number of classes), that many times "
                        "the loss of a uniform guess).")
     define_restore_flags()
+
+
+def define_tta_flag() -> None:
+    """--tta, for the mains that evaluate."""
+    if _defined("tta"):
+        return
+    flags.DEFINE_enum("tta", "none", list(tta.TTA_MODES),
+                      "Test-time augmentation: none; flip (the mean of the logits of the image "
+                      "and its mirror); flip_translate (half that, half the mean of the same for "
+                      "the image translated by one pixel up-left and down-right, reflect-padded).")
 
 
 def define_restore_flags() -> None:
@@ -150,6 +203,7 @@ def define_restore_flags() -> None:
 def define_eval_flags() -> None:
     define_data_flags()
     define_restore_flags()
+    define_tta_flag()
     if _defined("checkpoint_dir"):
         return
     flags.DEFINE_string("checkpoint_dir", "/tmp/cifar10_train",

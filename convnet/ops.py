@@ -2,7 +2,7 @@
 
 In the spirit of `tf.nn`: every op takes NHWC float tensors with a dynamic batch
 dimension and returns a tensor; variables are created only by
-`variable_with_weight_decay` (and by `convnet.layers`, which wraps these ops).
+`variable_with_weight_decay` and `variable_from_value` (which `convnet.layers` uses).
 
 Weight decay is explicit and carried by the variable itself: a decayed variable
 has a `weight_decay` attribute (a Python float), and `weight_decay_loss` sums
@@ -68,10 +68,23 @@ def variable_with_weight_decay(
     """
     if stddev < 0:
         raise ValueError(f"stddev must be >= 0, got {stddev}")
+    initial = tf.random.truncated_normal(shape, stddev=stddev, dtype=dtype, seed=seed)
+    return variable_from_value(name, initial, wd, trainable)
+
+
+def variable_from_value(name: str, initial_value, wd: Optional[float],
+                        trainable: bool = True) -> tf.Variable:
+    """Creates a variable from `initial_value`, carrying decay `wd` (None: none).
+
+    A non-trainable variable cannot be decayed (its decay term would be a
+    constant that `weight_decay_loss` of a module never sees): that is a ValueError.
+    """
     if wd is not None and wd < 0:
         raise ValueError(f"wd must be None or >= 0, got {wd}")
-    initial = tf.random.truncated_normal(shape, stddev=stddev, dtype=dtype, seed=seed)
-    var = tf.Variable(initial, name=name, trainable=trainable)
+    if wd is not None and not trainable:
+        raise ValueError(f"variable {name!r} is not trainable, so it cannot carry weight "
+                         f"decay (got wd={wd}): pass wd=None")
+    var = tf.Variable(initial_value, name=name, trainable=trainable)
     if wd is not None:
         setattr(var, WEIGHT_DECAY_ATTR, float(wd))
     return var

@@ -21,7 +21,10 @@ ADAM_LEARNING_RATE = 1e-3
 MOVING_AVERAGE_DECAY = 0.9999
 
 OPTIMIZERS = ("sgd", "adam", "adadelta")
-SCHEDULES = ("constant", "exponential", "piecewise", "cosine")
+SCHEDULES = ("constant", "exponential", "piecewise", "cosine", "warmup_linear")
+# warmup_linear defaults: airbench's (Jordan 2024): from 0.2x up to 1x over the first 23% of
+# the steps, then linearly down to 0.07x at the last.
+WARMUP_FRACTION, WARMUP_START_FACTOR, END_FACTOR = 0.23, 0.2, 0.07
 
 
 def default_learning_rate(optimizer: str) -> float:
@@ -92,6 +95,53 @@ class Cosine:
         return self.initial * 0.5 * (1.0 + tf.cos(np.pi * progress))
 
 
+class WarmupLinear:
+    """lr(step) = initial x the piecewise-linear interpolation of (0, start_factor),
+    (warmup_steps, 1), (total_steps, end_factor); flat at end_factor after total_steps.
+    warmup_steps = int(warmup_fraction * total_steps)."""
+
+    def __init__(self, initial: float, total_steps: int, warmup_fraction: float = WARMUP_FRACTION,
+                 start_factor: float = WARMUP_START_FACTOR, end_factor: float = END_FACTOR):
+        _check_learning_rate(initial)
+        if total_steps <= 0:
+            raise ValueError(f"warmup_linear needs positive total steps, got {total_steps}")
+        if not 0 <= warmup_fraction < 1:
+            raise ValueError(f"--lr_warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        if start_factor < 0 or end_factor < 0:
+            raise ValueError(f"--lr_start_factor and --lr_end_factor must be >= 0, got "
+                             f"{start_factor}, {end_factor}")
+        self.initial, self.total_steps = initial, total_steps
+        self.warmup_steps = int(warmup_fraction * total_steps)
+        self.start_factor, self.end_factor = start_factor, end_factor
+
+    def __call__(self, step) -> tf.Tensor:
+        step = tf.cast(step, tf.float32)
+        warmup, total = float(self.warmup_steps), float(self.total_steps)
+        rising = self.start_factor + (1.0 - self.start_factor) * step / max(warmup, 1.0)
+        falling = 1.0 + (self.end_factor - 1.0) * tf.minimum(step - warmup, total - warmup) / (
+            total - warmup)
+        return self.initial * tf.where(step < warmup, rising, falling)
+
+
+def from_decoupled(learning_rate: float, weight_decay: float, momentum: float,
+                   batch_size: int) -> tuple:
+    """(learning rate of the mean loss, L2 coefficient of the loss) from the decoupled form.
+
+    The decoupled form (Myrtle's and airbench's) gives the learning rate and the weight
+    decay per 1,024 examples, independent of momentum and of each other: with momentum m
+    a step moves 1 + 1/(1 - m) times the gradient in the long run, so the per-example
+    step is lr / (1024 (1 + 1/(1 - m))) on the summed loss, and the weights shrink by
+    wd x batch / (1024 (1 + 1/(1 - m))) a step, whatever the lr. On convnet's mean loss
+    with the decay in the loss (`wd x l2_loss(w)`, through the momentum as PyTorch's SGD
+    weight_decay) that is lr x batch / (1024 (1 + 1/(1 - m))) and wd / lr.
+    """
+    if not 0 < momentum < 1:
+        raise ValueError(f"the decoupled form needs momentum in (0, 1), got {momentum}")
+    _check_learning_rate(learning_rate)
+    kilostep = 1024 * (1 + 1 / (1 - momentum))
+    return learning_rate * batch_size / kilostep, weight_decay / learning_rate
+
+
 def decay_steps_for(batch_size: int, num_epochs_per_decay: float,
                     examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH) -> int:
     """Steps between decays: int(examples_per_epoch / batch_size * epochs), 136,718 at batch 128."""
@@ -102,11 +152,14 @@ def make_schedule(name: str, learning_rate: float, batch_size: int,
                   num_epochs_per_decay: float = NUM_EPOCHS_PER_DECAY,
                   decay_factor: float = LEARNING_RATE_DECAY_FACTOR,
                   examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH,
-                  boundary_epochs: Sequence[float] = (), total_steps: int = 0):
+                  boundary_epochs: Sequence[float] = (), total_steps: int = 0,
+                  warmup_fraction: float = WARMUP_FRACTION,
+                  start_factor: float = WARMUP_START_FACTOR, end_factor: float = END_FACTOR):
     """Builds one of SCHEDULES; epochs are converted to steps at `batch_size`.
 
     exponential: x`decay_factor` every `num_epochs_per_decay` epochs (the tutorial's);
-    piecewise: x`decay_factor` at each of `boundary_epochs`; cosine: to 0 at `total_steps`.
+    piecewise: x`decay_factor` at each of `boundary_epochs`; cosine: to 0 at `total_steps`;
+    warmup_linear: see `WarmupLinear`, over `total_steps`.
     """
     steps_per_epoch = examples_per_epoch / batch_size
     if name == "constant":
@@ -121,6 +174,8 @@ def make_schedule(name: str, learning_rate: float, batch_size: int,
                          decay_factor)
     if name == "cosine":
         return Cosine(learning_rate, total_steps)
+    if name == "warmup_linear":
+        return WarmupLinear(learning_rate, total_steps, warmup_fraction, start_factor, end_factor)
     raise ValueError(f"unknown --lr_schedule={name!r}: choose from {', '.join(SCHEDULES)}")
 
 
@@ -145,23 +200,39 @@ class Optimizer(tf.Module):
                            for s in self.slot_names] for v in variables]
 
     def apply_gradients(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
-                        learning_rate: tf.Tensor) -> None:
+                        learning_rate: tf.Tensor, lr_scales: Optional[Sequence[float]] = None,
+                        train_until: Optional[Sequence[Optional[int]]] = None) -> None:
         """Applies one update with `learning_rate` (a float32 scalar).
 
-        Under a `tf.distribute` strategy call it in cross-replica context (e.g.
-        from `merge_call`) with the all-reduced gradients: every replica's copy
-        of each variable gets the same update.
+        `lr_scales` (one a variable) multiply the learning rate per variable;
+        a variable whose `train_until` step is not None is updated (slots
+        included) only while fewer updates than that have been applied
+        (convnet.variable_groups). Under a `tf.distribute` strategy call it in
+        cross-replica context (e.g. from `merge_call`) with the all-reduced
+        gradients: every replica's copy of each variable gets the same update.
         """
         if self._var_ids is None:
             raise RuntimeError("call optimizer.build(variables) before apply_gradients")
         if [id(v) for v in variables] != self._var_ids:
             raise ValueError("apply_gradients got other variables than the optimizer was built for")
+        done = self.iterations.read_value()  # updates applied before this one
         self.iterations.assign_add(1)
         extended = tf.distribute.get_strategy().extended
-        for grad, var, slots in zip(grads, variables, self.slots):
-            # Each device's copy of var, grad and slots (one call with no strategy).
-            extended.update(var, self._update_local, args=(grad, slots, learning_rate),
-                            group=False)
+        lr_scales = lr_scales or [1.0] * len(variables)
+        train_until = train_until or [None] * len(variables)
+        for grad, var, slots, scale, until in zip(grads, variables, self.slots, lr_scales,
+                                                  train_until):
+            rate = learning_rate if scale == 1.0 else learning_rate * scale
+
+            def update(grad=grad, var=var, slots=slots, rate=rate):
+                # Each device's copy of var, grad and slots (one call with no strategy).
+                extended.update(var, self._update_local, args=(grad, slots, rate), group=False)
+                return tf.constant(True)
+
+            if until is None:
+                update()
+            else:
+                tf.cond(done < until, update, lambda: tf.constant(False))
 
     def _update_local(self, var, grad, slots, learning_rate):
         self._update(tf.cast(grad, var.dtype), var, slots, learning_rate)

@@ -33,8 +33,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 
-from convnet import checkpointing, console, distribute, models, ops, optim, precision
-from convnet import interrupts, memory, paths
+from convnet import checkpointing, console, distribute, evaluation, models, optim, precision, tta
+from convnet import interrupts, lookahead, losses, memory, paths, timing, variable_groups
 from convnet.data import pipeline, preprocess
 from convnet.errors import DivergedLossError, NonFiniteLossError
 
@@ -68,6 +68,7 @@ class TrainConfig:
     augmentation: str = "auto"  # tutorial for the tutorial model, pad_crop for the others
     normalization: str = "auto"  # per_image with tutorial augmentation, else per_channel
     random_flip: Optional[bool] = None  # None: on, except for MNIST digits
+    translate: int = preprocess.TRANSLATE_PIXELS  # translate_altflip's largest shift, pixels
     optimizer: str = "sgd"
     learning_rate: Optional[float] = None  # None: optim.default_learning_rate(optimizer)
     momentum: float = 0.0
@@ -76,6 +77,19 @@ class TrainConfig:
     lr_schedule: str = "constant"
     lr_boundary_epochs: Sequence[float] = ()
     lr_decay_factor: float = optim.LEARNING_RATE_DECAY_FACTOR
+    lr_warmup_fraction: float = optim.WARMUP_FRACTION  # warmup_linear only
+    lr_start_factor: float = optim.WARMUP_START_FACTOR
+    lr_end_factor: float = optim.END_FACTOR
+    decoupled_hyperparameters: bool = False  # learning_rate/weight_decay per 1,024 examples
+    label_smoothing: float = 0.0
+    variable_groups: str = ""  # convnet.variable_groups: 'PATTERN:key=value,...;...'
+    lookahead_every: int = 0  # 0: no lookahead averaging (convnet.lookahead)
+    lookahead_base: float = 0.95
+    lookahead_power: float = 3.0
+    lookahead_start_epoch: float = 0.0
+    eval_at_end: bool = False  # evaluate the test split at the end, with the time split
+    eval_every_epoch: bool = False  # and after each epoch (not timed)
+    tta: str = "none"  # test-time augmentation of those evaluations (convnet.tta)
     num_epochs_per_decay: float = optim.NUM_EPOCHS_PER_DECAY
     moving_average_decay: float = optim.MOVING_AVERAGE_DECAY
     num_parallel_calls: int = 16
@@ -107,6 +121,15 @@ class TrainConfig:
             raise ValueError(f"--max_loss must be positive, got {self.max_loss}")
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f"--epochs must be positive, got {self.epochs}")
+        if self.lookahead_every < 0 or self.lookahead_start_epoch < 0:
+            raise ValueError(f"--lookahead_every and --lookahead_start_epoch must be >= 0, got "
+                             f"{self.lookahead_every}, {self.lookahead_start_epoch}")
+        if self.decoupled_hyperparameters and (self.optimizer != "sgd" or not self.momentum
+                                               or self.learning_rate is None):
+            raise ValueError("--decoupled_hyperparameters is a form of SGD with momentum: pass "
+                             "--optimizer=sgd, --momentum and --learning_rate")
+        losses.cross_entropy(tf.constant([0]), tf.zeros([1, 2]), self.label_smoothing)
+        tta.check_mode(self.tta)
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
         if self.num_parallel_calls <= 0 and self.num_parallel_calls != tf.data.AUTOTUNE:
@@ -128,9 +151,21 @@ class TrainConfig:
 
     @property
     def resolved_learning_rate(self) -> float:
+        """The learning rate of the mean loss (converted from the decoupled form if asked)."""
         if self.learning_rate is None:
             return optim.default_learning_rate(self.optimizer)
+        if self.decoupled_hyperparameters:
+            return optim.from_decoupled(self.learning_rate, 0.0, self.momentum,
+                                        self.batch_size)[0]
         return self.learning_rate
+
+    @property
+    def resolved_weight_decay(self) -> Optional[float]:
+        """The L2 coefficient of the loss (converted from the decoupled form if asked)."""
+        if self.weight_decay is None or not self.decoupled_hyperparameters:
+            return self.weight_decay
+        return optim.from_decoupled(self.learning_rate, self.weight_decay, self.momentum,
+                                    self.batch_size)[1]
 
 
 class Interrupted(Exception):
@@ -161,6 +196,8 @@ class Trainer:
             raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
                              f"multiple of the {replicas} replicas of --strategy={config.strategy}")
         self.compute_dtype = precision.compute_dtype(config.precision)
+        self.clock = timing.Phases()
+        self.clock.start("data")
         self.source = pipeline.make_source(config.data_source, config.data_dir,
                                            config.tfds_data_dir, config.download,
                                            config.dataset, config.seed, label_mode=config.label_mode)
@@ -171,10 +208,14 @@ class Trainer:
         if config.epochs:
             schedule_steps = max(1, math.ceil(config.epochs * examples_per_epoch / config.batch_size))
         self.max_steps = config.max_steps or schedule_steps
+        self.steps_per_epoch = examples_per_epoch / config.batch_size
+        self.schedule_steps = schedule_steps if config.epochs else self.max_steps
         with self.strategy.scope():
-            self.model = models.build_model(config.model, info.num_classes, config.weight_decay)
+            self.model = models.build_model(config.model, info.num_classes,
+                                            config.resolved_weight_decay)
             self.preprocessing = self._preprocessing(
                 checkpointing.read_run_config(config.train_dir) or {})
+            self.clock.start("initialisation")
             size = self.preprocessing.image_size
             self.model(tf.zeros([1, size, size, info.image_shape[-1]]))
             memory.check_train_batch(config.batch_size, self.model,
@@ -187,16 +228,33 @@ class Trainer:
             self.optimizer.build(self.variables)
             self.ema = optim.WeightEMA(config.moving_average_decay)
             self.ema.build(self.variables)
+            self.lookahead = None
+            if config.lookahead_every:
+                self.lookahead = lookahead.Lookahead(
+                    self.schedule_steps, config.lookahead_every, config.lookahead_base,
+                    config.lookahead_power,
+                    math.ceil(config.lookahead_start_epoch * self.steps_per_epoch))
+                self.lookahead.build(self.model.variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             self.loss_scale = (precision.DynamicLossScale()
                                if self.compute_dtype == tf.float16 else None)
         self.schedule = optim.make_schedule(
             config.schedule_name, config.resolved_learning_rate, config.batch_size,
             config.num_epochs_per_decay, config.lr_decay_factor, examples_per_epoch,
-            config.lr_boundary_epochs, schedule_steps if config.epochs else self.max_steps)
+            config.lr_boundary_epochs, self.schedule_steps, config.lr_warmup_fraction,
+            config.lr_start_factor, config.lr_end_factor)
+        groups = variable_groups.parse(config.variable_groups)
+        unmatched = variable_groups.unmatched(groups, self.variables)
+        if unmatched:
+            raise ValueError(f"--variable_groups: {', '.join(map(repr, unmatched))} matches no "
+                             f"trainable variable of --model={config.model} (its names: "
+                             f"{', '.join(v.name for v in self.variables)})")
+        self.groups = variable_groups.assign(groups, self.variables, self.steps_per_epoch)
         tracked = dict(step=self.step, model=self.model, optimizer=self.optimizer, ema=self.ema)
         if self.loss_scale is not None:
             tracked["loss_scale"] = self.loss_scale
+        if self.lookahead is not None:
+            tracked["lookahead"] = self.lookahead
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.is_chief = distribute.is_chief(self.strategy)
         if not config.restore_fallback:
@@ -243,7 +301,7 @@ class Trainer:
             else:
                 mean, std = pipeline.channel_stats(self.source)
         return preprocess.Preprocessing(augmentation, self.model.image_size or info.image_shape[0],
-                                        normalization, mean, std, flip)
+                                        normalization, mean, std, flip, translate=config.translate)
 
     # --- data ----------------------------------------------------------------
 
@@ -279,11 +337,11 @@ class Trainer:
     def _loss(self, images, labels):
         """This replica's share of the loss: its examples' cross-entropy / global batch."""
         logits = self.model(tf.cast(images, self.compute_dtype), training=True)
-        cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels, logits=tf.cast(logits, tf.float32))
+        cross_entropy = losses.cross_entropy(labels, logits, self.config.label_smoothing)
         data_loss = tf.nn.compute_average_loss(cross_entropy,
                                                global_batch_size=self.config.batch_size)
-        decay = tf.nn.scale_regularization_loss(ops.weight_decay_loss(self.variables))
+        decay = tf.nn.scale_regularization_loss(
+            variable_groups.weight_decay_loss(self.variables, self.groups.decay_scales))
         return data_loss + decay
 
     def _gradients(self, images, labels):
@@ -314,8 +372,11 @@ class Trainer:
             self.loss_scale.update(grads_finite)
 
         def update():
-            self.optimizer.apply_gradients(grads, self.variables, self.schedule(self.step))
+            self.optimizer.apply_gradients(grads, self.variables, self.schedule(self.step),
+                                           self.groups.lr_scales, self.groups.train_until_steps)
             self.step.assign_add(1)
+            if self.lookahead is not None:
+                self.lookahead.apply(self.model.variables, self.step)
             self.ema.apply(self.variables, self.step)
             return tf.constant(True)
 
@@ -423,6 +484,8 @@ class Trainer:
         if start >= self.max_steps:
             console.log(f"step {start} >= max_steps={self.max_steps}: nothing to do")
             return start
+        if start == 0 and models.has_data_init(self.model):
+            self._initialize_from_data()
         if self.is_chief:  # cleaning first frees the space a failed save took
             checkpointing.remove_unfinished_saves(config.train_dir)
             checkpointing.write_run_config(config.train_dir, self.run_config)
@@ -431,6 +494,7 @@ class Trainer:
                   else tf.summary.create_noop_writer())
         step, skipped_in_a_row, saved_step = start, 0, start
         warned_divergence = False
+        self.clock.start("training")
         from convnet import preemption  # pylint: disable=import-outside-toplevel (it imports this)
         with self._signals_saved(), preemption.watch(self) as cluster_stop:
             while step < self.max_steps:
@@ -444,7 +508,7 @@ class Trainer:
                     raise Interrupted(self._stop_signal, step, path)
                 num_steps = min(config.log_frequency - step % config.log_frequency,
                                 config.save_checkpoint_steps - step % config.save_checkpoint_steps,
-                                self.max_steps - step)
+                                self.max_steps - step, self._next_epoch_end(step) - step)
                 learning_rate = float(self.schedule(step))
                 began = time.perf_counter()
                 loss, finite, skipped, trailing, images = self._train_steps(
@@ -484,6 +548,8 @@ class Trainer:
                         tf.summary.scalar("examples_per_sec", examples_per_sec)
                         if self.loss_scale is not None:
                             tf.summary.scalar("loss_scale", float(self.loss_scale.value.numpy()))
+                if step == self.max_steps and self.lookahead is not None:
+                    self.lookahead.finish(self.model.variables)
                 if done and (step % config.save_checkpoint_steps == 0 or step == self.max_steps):
                     path = self.save()
                     saved_step = step
@@ -492,8 +558,69 @@ class Trainer:
                                          max_outputs=SUMMARY_IMAGES)
                     writer.flush()
                     console.log(f"saved checkpoint {path}")
+                if config.eval_every_epoch and done and step == self._next_epoch_end(step - 1):
+                    self._evaluate_epoch(step, writer)
+        if config.eval_at_end:
+            self.clock.start("evaluation")
+            precision, correct, count = self.evaluate(config.tta)
+            self.clock.start(None)
+            console.log(f"precision @ 1 = {precision:.3f} ({correct} of {count} test examples; "
+                        f"step {step}, raw weights, {config.tta} TTA)")
+            console.log(f"time to accuracy {self.clock.summary()} (from process start; "
+                        f"evaluations after each epoch not counted)")
+            with writer.as_default(step=step):
+                tf.summary.scalar("test_precision_at_1", precision)
         writer.close()
         return step
+
+    # --- the time-to-accuracy pieces ------------------------------------------
+
+    def _initialize_from_data(self) -> None:
+        """Runs the model's data-dependent initialisation (convnet.models) on the first
+        `init_examples` training images, preprocessed as for evaluation; once, at step 0."""
+        count = min(self.model.init_examples, self.source.num_examples("train") or
+                    self.model.init_examples)
+        images, _ = next(iter(pipeline.eval_dataset(
+            self.source, "train", count, self.preprocessing, self.config.num_parallel_calls,
+            count)))
+        with self.strategy.scope():
+            self.model.initialize_from_data(images)
+        console.log(f"initialised {self.config.model} from the first {count} training images")
+
+    def _next_epoch_end(self, step: int) -> int:
+        """The first step after `step` that ends an epoch (ceil(k x steps a epoch)), or
+        max_steps when evaluations after each epoch are off."""
+        if not self.config.eval_every_epoch:
+            return self.max_steps
+        epoch = int(step // self.steps_per_epoch) + 1
+        while math.ceil(epoch * self.steps_per_epoch) <= step:
+            epoch += 1
+        return math.ceil(epoch * self.steps_per_epoch)
+
+    def evaluate(self, tta_mode: str = "none", batch_size: int = 500):
+        """(precision @ 1, correct, examples) of the model's weights (not the EMA) on the
+        test split, with test-time augmentation `tta_mode`."""
+        dataset = pipeline.eval_dataset(self.source, "test", batch_size, self.preprocessing,
+                                        self.config.num_parallel_calls)
+        correct, _, counts, _ = evaluation.count_correct(
+            self.model, dataset, self.source.info.num_classes, 1, self.strategy,
+            compute_dtype=self.compute_dtype, num_examples=self.source.num_examples("test"),
+            tta=tta_mode)
+        count = int(counts.sum())
+        return correct / max(count, 1), correct, count
+
+    def _evaluate_epoch(self, step: int, writer) -> None:
+        """Evaluates after an epoch, outside the timed part; logs and writes a summary."""
+        running = self.clock.running
+        self.clock.start(None)
+        precision, correct, count = self.evaluate()
+        epoch = round(step / self.steps_per_epoch)
+        console.log(f"epoch {epoch} (step {step}): precision @ 1 = {precision:.4f} ({correct} of "
+                    f"{count} test examples)")
+        with writer.as_default(step=step):
+            tf.summary.scalar("epoch_test_precision_at_1", precision)
+        writer.flush()
+        self.clock.start(running)
 
     @contextlib.contextmanager
     def _signals_saved(self):

@@ -21,6 +21,13 @@ PARAM_COUNTS = {
     "resnet56": (857082, 4064),
     "resnet110": (1736058, 8096),
     "inception": (916586, 0),
+    # fast94: whiten 2*2*3*24 (frozen) + 24 bias = 312; group1 3*3*24*64 + 3*3*64*64 + 2 BN x 3*64
+    # = 51,072; group2 3*3*64*256 + 3*3*256*256 + 2 x 3*256 = 738,816; group3 2 x 3*3*256*256
+    # + 2 x 3*256 = 1,181,184; dense 256*10 = 2,560. Non-trainable: the whitening kernel 288
+    # + 2 moving statistics x (64 + 64 + 4 x 256). fast93: group2 221,952, group3 295,680,
+    # dense 1,280; non-trainable 288 + 2 x (64 + 64 + 4 x 128). (See convnet/models/fast.py.)
+    "fast93": (570296, 1568),
+    "fast94": (1973944, 2592),
     "densenet100_12": (793150, 23988),
     "densenet100_24": (3068482, 47976),
     "densenet121": (7039818, 83520),

@@ -158,6 +158,17 @@ def test_variable_with_weight_decay_is_truncated_normal_and_carries_wd():
         ops.variable_with_weight_decay("c", [3], stddev=0.1, wd=-1.0)
 
 
+def test_variable_from_value_carries_wd_and_refuses_decay_on_a_frozen_variable():
+    w = ops.variable_from_value("w", [1.0, 2.0], wd=0.5)
+    assert w.trainable and ops.weight_decay_of(w) == 0.5
+    frozen = ops.variable_from_value("f", tf.ones([2, 2]), wd=None, trainable=False)
+    assert not frozen.trainable and ops.weight_decay_of(frozen) is None
+    with pytest.raises(ValueError, match="not trainable"):
+        ops.variable_from_value("g", [1.0], wd=0.1, trainable=False)
+    with pytest.raises(ValueError, match="wd"):
+        ops.variable_from_value("h", [1.0], wd=-0.1)
+
+
 def test_weight_decay_loss_sums_decayed_variables_only():
     a = ops.variable_with_weight_decay("a", [3, 4], 1.0, wd=0.004)
     b = ops.variable_with_weight_decay("b", [5], 1.0, wd=0.5)

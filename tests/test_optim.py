@@ -112,3 +112,13 @@ def test_ema_matches_numpy_with_num_updates():
     target = tf.Variable([0.0, 0.0])
     ema.copy_to([target])
     np.testing.assert_allclose(target.numpy(), shadow, rtol=1e-6)
+
+
+def test_warmup_linear_schedule_points():
+    schedule = optim.make_schedule("warmup_linear", 2.0, 128, total_steps=100)
+    # int(0.23 * 100) = 23 warm-up steps from 0.2x to 1x, then down to 0.07x at step 100.
+    for step, factor in ((0, 0.2), (23, 1.0), (100, 0.07), (150, 0.07),
+                         (11.5, 0.2 + 0.8 * 11.5 / 23), (61.5, 1.0 - 0.93 * 38.5 / 77)):
+        assert float(schedule(step)) == pytest.approx(2.0 * factor, rel=1e-5), step
+    with pytest.raises(ValueError, match="lr_warmup_fraction"):
+        optim.WarmupLinear(1.0, 10, warmup_fraction=1.0)

@@ -6,8 +6,13 @@
 Training: cached uint8 examples -> a seeded permutation each epoch -> per-example
 seed from the running example index -> `Preprocessing.train` with
 `num_parallel_calls` -> batch (remainder dropped) -> prefetch; it can start at
-any example, so a resumed run continues the same stream. Evaluation: every example of the split once,
-in order -> `Preprocessing.evaluate` -> batch (last batch may be short) -> prefetch.
+any example, so a resumed run continues the same stream. Batch augmentations
+('translate_altflip'): the same stream of uint8 examples, each with its split
+index, epoch and stream position, cut into batches by slicing whole permuted
+epochs -> `Preprocessing.train_batch` once a batch -> prefetch.
+
+Evaluation: every example of the split once, in order -> `Preprocessing.evaluate`
+-> batch (last batch may be short) -> prefetch.
 """
 
 from typing import Optional, Tuple
@@ -101,6 +106,13 @@ def train_dataset(source, batch_size: int,
     examples and distortions an uninterrupted run would have seen next.
     `num_shards`/`shard_index` give each input pipeline of a distributed run a
     disjoint part of the split.
+
+    With a batch augmentation (`preprocessing.batched`), the uint8 examples are
+    batched first (the same examples in the same order), each with its index in
+    the whole training split, its epoch and its stream position (index *
+    num_shards + shard_index, as in the seeds above), and
+    `Preprocessing.train_batch` augments each batch in one call, each example
+    as a pure function of (seed, split index, epoch, stream position).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -108,9 +120,18 @@ def train_dataset(source, batch_size: int,
         raise ValueError(f"shard_index must be in [0, {num_shards}), got {shard_index}")
     examples = source.dataset("train")
     total = source.num_examples("train")
+    if preprocessing.batched:
+        if not total:
+            raise ValueError(f"--augmentation={preprocessing.augmentation} needs the size of the "
+                             f"training split (its alternating flip counts epochs), and this "
+                             f"source does not know it: use --data_source=files or tfds.")
+        examples = examples.enumerate()  # (split index, (image, label)), before sharding
     if num_shards > 1:
         examples = examples.shard(num_shards, shard_index)
         total = total and len(range(shard_index, total, num_shards))
+    if preprocessing.batched:
+        return _batch_augmented(examples, total, batch_size, preprocessing, num_parallel_calls,
+                                seed, start_example, num_shards, shard_index)
     if total:
         stream = _permuted_epochs(examples, total, seed, start_example)
     else:  # size unknown: a buffer shuffle, replayed from its start
@@ -129,6 +150,45 @@ def train_dataset(source, batch_size: int,
             .prefetch(tf.data.AUTOTUNE))
 
 
+def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
+                     preprocessing: preprocess.Preprocessing, num_parallel_calls: int,
+                     seed: int, start_example: int, num_shards: int,
+                     shard_index: int) -> tf.data.Dataset:
+    """`_permuted_epochs`' stream of (split index, (image, label)) examples, as batches
+    augmented by `Preprocessing.train_batch`.
+
+    Each epoch is permuted whole (as `_permuted_epochs` does, with the same
+    order) together with each example's stream position and epoch, and
+    `rebatch` cuts batches across epoch boundaries by slicing: no per-example
+    step anywhere.
+    """
+    first_epoch, offset = divmod(start_example, total)
+    whole_split = examples.batch(total).cache()  # one element: every example, in memory
+
+    def epoch(number):
+        order = _epoch_order(total, seed, number)
+        first = tf.where(number == first_epoch, tf.constant(offset, tf.int64), 0)
+        kept = order[first:]
+        positions = number * total + tf.range(first, total, dtype=tf.int64)
+        return whole_split.map(lambda indices, example: (
+            positions * num_shards + shard_index, tf.fill(tf.shape(positions), number),
+            tf.gather(indices, kept), tf.gather(example[0], kept), tf.gather(example[1], kept)))
+
+    def augment(positions, epochs, indices, images, labels):
+        return preprocessing.train_batch(images, seed, indices, epochs, positions), labels
+
+    return (tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch)
+            .rebatch(batch_size, drop_remainder=True)
+            .map(augment, num_parallel_calls=num_parallel_calls)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _epoch_order(total: int, seed: int, number: tf.Tensor) -> tf.Tensor:
+    """The order of epoch `number`: a stateless permutation of [0, total) seeded (seed, number)."""
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(total), seed=tf.stack([tf.cast(seed, tf.int64), number]))
+
+
 def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
                      start_example: int) -> tf.data.Dataset:
     """Epoch after epoch of `examples` (`total` of them), epoch e in the order of a
@@ -137,8 +197,7 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
     whole_split = examples.batch(total).cache()  # one element: every example, in memory
 
     def epoch(number):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(total), seed=tf.stack([tf.cast(seed, tf.int64), number]))
+        order = _epoch_order(total, seed, number)
         return whole_split.flat_map(lambda images, labels: tf.data.Dataset.from_tensor_slices(
             (tf.gather(images, order), tf.gather(labels, order))))
 

@@ -1,0 +1,118 @@
+"""The airbench recipe's training pieces through the Trainer: the decoupled form, the data
+initialisation at step 0 only, variable groups, lookahead in the checkpoint, evaluation after
+each epoch and at the end with the time split, and the recipe flag files."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags as absl_flags
+
+from convnet import flags, optim, training, whitening
+from convnet.data import pipeline
+
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def test_decoupled_form_equals_airbench_torch_sgd_on_a_summed_loss():
+    lr, wd, momentum, batch = 11.5, 0.0153, 0.85, 1024
+    # airbench: PyTorch SGD on the summed loss with lr / kilostep and weight_decay = wd' / lr'.
+    kilostep = 1024 * (1 + 1 / (1 - momentum))
+    torch_lr, torch_wd = lr / kilostep, (wd * batch / kilostep) / (lr / kilostep)
+    mean_lr, loss_wd = optim.from_decoupled(lr, wd, momentum, batch)
+    # Same step: torch_lr * (sum of gradients + torch_wd * w) = mean_lr * (mean gradient + loss_wd * w).
+    assert mean_lr == pytest.approx(torch_lr * batch) and mean_lr == pytest.approx(1.5)
+    assert mean_lr * loss_wd == pytest.approx(torch_lr * torch_wd)
+    with pytest.raises(ValueError, match="momentum"):
+        optim.from_decoupled(lr, wd, 0.0, batch)
+    config = training.TrainConfig(optimizer="sgd", momentum=momentum, learning_rate=lr,
+                                  weight_decay=wd, batch_size=batch,
+                                  decoupled_hyperparameters=True)
+    assert (config.resolved_learning_rate, config.resolved_weight_decay) == (mean_lr, loss_wd)
+    with pytest.raises(ValueError, match="decoupled_hyperparameters"):
+        training.TrainConfig(optimizer="adam", decoupled_hyperparameters=True).validate()
+
+
+def _recipe(cifar_dir, train_dir, **overrides):
+    values = dict(
+        train_dir=str(train_dir), data_dir=cifar_dir, download=False, model="fast93",
+        batch_size=8, epochs=2.0, optimizer="sgd", momentum=0.85, nesterov=True,
+        decoupled_hyperparameters=True, learning_rate=11.5, weight_decay=0.0153,
+        lr_schedule="warmup_linear", label_smoothing=0.2,
+        variable_groups="beta:lr_scale=64;whiten.*bias:train_epochs=1",
+        lookahead_every=2, lookahead_start_epoch=0.4, moving_average_decay=0.0,
+        augmentation="translate_altflip", normalization="per_channel", num_parallel_calls=1,
+        log_frequency=5, save_checkpoint_steps=5, eval_every_epoch=True, eval_at_end=True,
+        tta="flip_translate")
+    values.update(overrides)
+    return training.TrainConfig(**values)
+
+
+def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_path, cifar_dir,
+                                                                         capsys):
+    data_dir, arrays = cifar_dir  # 40 training images: 5 steps an epoch at batch 8
+    trainer = training.Trainer(_recipe(data_dir, tmp_path / "train"))
+    assert trainer.max_steps == 10
+    assert trainer.groups.train_until_steps.count(5) == 1  # the whitening bias, 1 epoch
+    assert trainer.groups.lr_scales.count(64.0) == 6  # the six BatchNorm betas
+    assert trainer.train() == 10
+    out = capsys.readouterr().out
+    assert "initialised fast93 from the first 40 training images" in out
+    # The frozen whitening kernel is the whitening of the training images, preprocessed.
+    images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
+                                             trainer.preprocessing)))[0]
+    kernel = [v for v in trainer.model.variables if "whiten" in v.name and "kernel" in v.name][0]
+    np.testing.assert_allclose(kernel.numpy(), whitening.patch_whitening_kernel(images), rtol=1e-4,
+                               atol=1e-5)
+    epochs = re.findall(r": epoch (\d) \(step (\d+)\): precision @ 1 = 0\.\d{4} \((\d+) of 10 "
+                        r"test examples\)", out)
+    assert epochs == [("1", "5", epochs[0][2]), ("2", "10", epochs[1][2])]
+    final = re.search(r": precision @ 1 = (0\.\d{3}) \((\d+) of 10 test examples; step 10, raw "
+                      r"weights, flip_translate TTA\)", out)
+    assert final, out
+    split = re.search(r": time to accuracy ([\d.]+) s: startup ([\d.]+) s, data ([\d.]+) s, "
+                      r"initialisation ([\d.]+) s, training ([\d.]+) s, evaluation ([\d.]+) s "
+                      r"\(from process start", out)
+    assert split, out
+    assert float(split.group(1)) == pytest.approx(sum(map(float, split.groups()[1:])), abs=0.2)
+    # The checkpoint holds the lookahead averages, the step and the frozen kernel.
+    latest = tf.train.latest_checkpoint(str(tmp_path / "train"))
+    reader = tf.train.load_checkpoint(latest)
+    names = reader.get_variable_to_shape_map()
+    assert any(name.startswith("lookahead/") for name in names)
+    # Whitening bias: trained during epoch 1 (steps 1-5) only; resuming changes nothing of it
+    # and does not initialise again.
+    bias = [v for v in trainer.model.trainable_variables if "whiten" in v.name][0]
+    frozen_bias, kernel_value = bias.numpy().copy(), kernel.numpy().copy()
+    resumed = training.Trainer(_recipe(data_dir, tmp_path / "train", epochs=2.4))
+    assert resumed.train() == 12
+    out = capsys.readouterr().out
+    assert "initialised" not in out and "resumed from" in out
+    resumed_bias = [v for v in resumed.model.trainable_variables if "whiten" in v.name][0]
+    np.testing.assert_array_equal(resumed_bias.numpy(), frozen_bias)
+    resumed_kernel = [v for v in resumed.model.variables
+                      if "whiten" in v.name and "kernel" in v.name][0]
+    np.testing.assert_array_equal(resumed_kernel.numpy(), kernel_value)
+
+
+def test_a_variable_group_matching_nothing_is_refused(tmp_path, cifar_dir):
+    with pytest.raises(ValueError, match=r"'gamma' matches no trainable variable of "
+                                         r"--model=fast93"):
+        training.Trainer(_recipe(cifar_dir[0], tmp_path / "train", variable_groups="gamma:"
+                                 "lr_scale=2", eval_every_epoch=False))
+
+
+@pytest.mark.parametrize("name", ["fast93", "fast94"])
+def test_the_recipe_flag_files_parse_into_a_valid_config(name):
+    flags.define_train_flags()
+    try:
+        absl_flags.FLAGS(["train", f"--flagfile={os.path.join(CONFIGS, name + '.flags')}"])
+        config = flags.config_from_flags(training.TrainConfig)
+    finally:
+        absl_flags.FLAGS.unparse_flags()  # back to the defaults for the other tests
+    config.validate()
+    assert (config.model, config.batch_size, config.tta) == (name, 1024, "flip_translate")
+    assert config.resolved_learning_rate == pytest.approx(1.5)
+    assert config.epochs == {"fast93": 11.0, "fast94": 9.9}[name]
