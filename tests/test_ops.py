@@ -206,3 +206,20 @@ def test_ops_accept_a_dynamic_batch_dimension():
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("kernel_size", [(1, 1), (2, 2), (3, 3), (2, 3), (5, 5)])
+def test_stride1_conv_gradients_equal_tensorflows(padding, kernel_size):
+    # The input gradient is a forward convolution with the flipped, transposed kernel.
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 9, 8, 3)), tf.float32)
+    w = tf.constant(rng.normal(size=(*kernel_size, 3, 4)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, w])
+        ours = ops.conv2d(x, w, padding=padding)
+        theirs = tf.nn.conv2d(x, w, 1, padding)
+        loss_ours, loss_theirs = tf.reduce_sum(ours ** 2), tf.reduce_sum(theirs ** 2)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for got, want in zip(tape.gradient(loss_ours, [x, w]), tape.gradient(loss_theirs, [x, w])):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-4)
