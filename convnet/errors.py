@@ -18,18 +18,27 @@ class CheckpointError(ConvnetError, ValueError):
     """A checkpoint that is missing or does not match the model asked for."""
 
 
-class NonFiniteLossError(ConvnetError, RuntimeError):
-    """Training produced a NaN or infinite loss; the bad update was not applied."""
+class LossError(ConvnetError, RuntimeError):
+    """Training stopped on a bad loss; `last_checkpoint` (or None) is intact."""
 
-    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint):
+    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint,
+                 problem: str, advice: str):
         self.step, self.loss, self.learning_rate = step, loss, learning_rate
         self.last_checkpoint = last_checkpoint
         where = (f"the last good checkpoint, {last_checkpoint}, is intact"
                  if last_checkpoint else "no checkpoint had been written yet")
-        super().__init__(
-            f"loss is {loss} at step {step} (learning rate {learning_rate:g}); training stopped "
-            f"before applying that update and {where}. Lower --learning_rate, check the input "
-            f"data, or resume from the checkpoint with a different --seed.")
+        super().__init__(f"loss is {problem} at step {step} (learning rate {learning_rate:g})"
+                         f"{advice.format(where=where)}")
+
+
+class NonFiniteLossError(LossError):
+    """Training produced a NaN or infinite loss; the bad update was not applied."""
+
+    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint):
+        super().__init__(step, loss, learning_rate, last_checkpoint, f"{loss}",
+                         "; training stopped before applying that update and {where}. Lower "
+                         "--learning_rate, check the input data, or resume from the checkpoint "
+                         "with a different --seed.")
 
 
 class DamagedCheckpointError(CheckpointError):
@@ -40,20 +49,17 @@ class DamagedCheckpointError(CheckpointError):
         super().__init__(message)
 
 
-class DivergedLossError(ConvnetError, RuntimeError):
-    """Training produced a finite but absurd loss (above --max_loss) under --nan_policy=stop."""
+class DivergedLossError(LossError):
+    """Training produced a finite but absurd loss (above --max_loss) under --nan_policy=stop;
+    the checkpoints hold no diverged weights."""
 
     def __init__(self, step: int, loss: float, threshold: float, learning_rate: float,
                  last_checkpoint):
-        self.step, self.loss, self.threshold = step, loss, threshold
-        self.last_checkpoint = last_checkpoint
-        where = (f"the last checkpoint, {last_checkpoint}, was written before it and is intact"
-                 if last_checkpoint else "no checkpoint had been written yet")
-        super().__init__(
-            f"loss is {loss:.4g} at step {step} (learning rate {learning_rate:g}), above "
-            f"--max_loss={threshold:g}: training diverged and stopped; {where}. Lower "
-            f"--learning_rate and resume from the checkpoint, or raise --max_loss if such a loss "
-            f"is expected.")
+        self.threshold = threshold
+        super().__init__(step, loss, learning_rate, last_checkpoint, f"{loss:.4g}",
+                         f", above --max_loss={threshold:g}: training diverged and stopped; "
+                         "{where}. Lower --learning_rate and resume from the checkpoint, or "
+                         "raise --max_loss if such a loss is expected.")
 
 
 class DiskFullError(ConvnetError, OSError):

@@ -169,7 +169,7 @@ def define_train_flags() -> None:
                          "initialisation, training and evaluation: time to accuracy.")
     flags.DEFINE_boolean("eval_every_epoch", False,
                          "Evaluate the test split after each epoch (not counted in the time to "
-                         "accuracy) and write it to TensorBoard (epoch_test_precision_at_1).")
+                         "accuracy) and write it to TensorBoard (train_dir/eval, precision_at_1).")
     define_tta_flag()
     flags.DEFINE_float("max_loss", None,
                        "A finite loss above this means the run diverged: a warning, and with "

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from convnet import checkpointing, models, optim
+from convnet import checkpointing, models, optim, tta
 from convnet.data import info as data_info
 from convnet.data import preprocess
 from convnet.errors import CheckpointError, DataError
@@ -77,9 +77,11 @@ class InferenceModel:
         return tf.map_fn(self.preprocessing.evaluate, images,
                          fn_output_signature=tf.TensorSpec([size, size, channels], tf.float32))
 
-    def logits(self, images: tf.Tensor) -> tf.Tensor:
-        """uint8 [N, H, W, C] native-size images -> float32 [N, num_classes] logits."""
-        return tf.cast(self.model(self.preprocess(images), training=False), tf.float32)
+    def logits(self, images: tf.Tensor, tta_mode: str = "none") -> tf.Tensor:
+        """uint8 [N, H, W, C] native-size images -> float32 [N, num_classes] logits, averaged
+        over the views of test-time augmentation `tta_mode` (convnet.tta)."""
+        return tf.cast(tta.tta_logits(lambda x: self.model(x, training=False),
+                                      self.preprocess(images), tta_mode), tf.float32)
 
     def probabilities(self, images) -> np.ndarray:
         """uint8 [N, H, W, C] -> float32 [N, num_classes] softmax, computed in one compiled call."""

@@ -559,7 +559,7 @@ class Trainer:
                     writer.flush()
                     console.log(f"saved checkpoint {path}")
                 if config.eval_every_epoch and done and step == self._next_epoch_end(step - 1):
-                    self._evaluate_epoch(step, writer)
+                    self._evaluate_epoch(step)
         if config.eval_at_end:
             self.clock.start("evaluation")
             precision, correct, count = self.evaluate(config.tta)
@@ -568,8 +568,9 @@ class Trainer:
                         f"step {step}, raw weights, {config.tta} TTA)")
             console.log(f"time to accuracy {self.clock.summary()} (from process start; "
                         f"evaluations after each epoch not counted)")
-            with writer.as_default(step=step):
-                tf.summary.scalar("test_precision_at_1", precision)
+            with self._eval_writer().as_default(step=step):
+                tf.summary.scalar(f"{config.tta}_tta_precision_at_1", precision)
+            self._eval_writer().flush()
         writer.close()
         return step
 
@@ -609,7 +610,7 @@ class Trainer:
         count = int(counts.sum())
         return correct / max(count, 1), correct, count
 
-    def _evaluate_epoch(self, step: int, writer) -> None:
+    def _evaluate_epoch(self, step: int) -> None:
         """Evaluates after an epoch, outside the timed part; logs and writes a summary."""
         running = self.clock.running
         self.clock.start(None)
@@ -617,10 +618,19 @@ class Trainer:
         epoch = round(step / self.steps_per_epoch)
         console.log(f"epoch {epoch} (step {step}): precision @ 1 = {precision:.4f} ({correct} of "
                     f"{count} test examples)")
-        with writer.as_default(step=step):
-            tf.summary.scalar("epoch_test_precision_at_1", precision)
-        writer.flush()
+        with self._eval_writer().as_default(step=step):
+            tf.summary.scalar("precision_at_1", precision)
+        self._eval_writer().flush()
         self.clock.start(running)
+
+    def _eval_writer(self):
+        """The summary writer of the evaluations in training: train_dir/eval, as convnet.eval's
+        --eval_dir (TensorBoard and convnet.report show it beside the training curves)."""
+        if getattr(self, "_eval_summaries", None) is None:
+            self._eval_summaries = (
+                tf.summary.create_file_writer(os.path.join(self.config.train_dir, "eval"))
+                if self.is_chief else tf.summary.create_noop_writer())
+        return self._eval_summaries
 
     @contextlib.contextmanager
     def _signals_saved(self):

@@ -198,3 +198,12 @@ def test_errors_print_one_line_and_exit_1(train_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_main(lambda paths: predict.predict(train_dir[0], paths, k=11), [str(text)])
     assert "error: --top_k=11 exceeds the 10 classes" in capsys.readouterr().err
+
+
+def test_logits_with_test_time_augmentation(train_dir):
+    loaded = inference.load(train_dir[0])
+    images = np.random.default_rng(3).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
+    plain, mirrored = loaded.logits(images), loaded.logits(images[:, :, ::-1])
+    np.testing.assert_allclose(loaded.logits(images, "flip").numpy(),
+                               0.5 * (plain.numpy() + mirrored.numpy()), rtol=1e-5, atol=1e-6)
+    assert loaded.logits(images, "flip_translate").shape == (3, loaded.num_classes)

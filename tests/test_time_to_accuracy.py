@@ -4,12 +4,16 @@ each epoch and at the end with the time split, and the recipe flag files."""
 
 import os
 import re
+import signal
+import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags as absl_flags
 
+import kill_harness
 from convnet import flags, optim, training, whitening
 from convnet.data import pipeline
 
@@ -116,3 +120,51 @@ def test_the_recipe_flag_files_parse_into_a_valid_config(name):
     assert (config.model, config.batch_size, config.tta) == (name, 1024, "flip_translate")
     assert config.resolved_learning_rate == pytest.approx(1.5)
     assert config.epochs == {"fast93": 11.0, "fast94": 9.9}[name]
+
+
+# --- SIGKILL in the middle of a --deterministic recipe run --------------------------------
+
+
+def _recipe_command(data_dir, train_dir):
+    return [sys.executable, "-m", "convnet.train",
+            f"--flagfile={os.path.join(CONFIGS, 'fast93.flags')}", f"--data_dir={data_dir}", "--nodownload", f"--train_dir={train_dir}",
+            "--batch_size=8", "--epochs=4", "--save_checkpoint_steps=5", "--log_frequency=1",
+            "--variable_groups=beta:lr_scale=64;whiten.*bias:train_epochs=1",
+            "--lookahead_every=2", "--lookahead_start_epoch=1", "--deterministic",
+            "--noeval_at_end", "--num_parallel_calls=1"]
+
+
+@pytest.mark.slow
+def test_a_killed_deterministic_recipe_run_ends_bitwise_equal_to_an_uninterrupted_one(
+        tmp_path, cifar_dir):
+    data_dir = cifar_dir[0]  # 40 images: 5 steps an epoch, 20 steps in all
+    whole = kill_harness.Process(_recipe_command(data_dir, tmp_path / "whole"))
+    try:
+        assert whole.drain() == 0, whole.tail()
+    finally:
+        whole.close()
+    killed = kill_harness.Process(_recipe_command(data_dir, tmp_path / "killed"))
+    try:
+        deadline = time.monotonic() + kill_harness.LIFE_TIMEOUT_SECS
+        while True:  # past the checkpoint at step 10 (inside the lookahead), then SIGKILL
+            line = killed.readline(deadline)
+            assert line is not None, killed.tail()
+            if re.search(r": step 12, loss = ", line):
+                break
+        killed.popen.send_signal(signal.SIGKILL)
+        killed.popen.wait()
+    finally:
+        killed.close()
+    rerun = kill_harness.Process(_recipe_command(data_dir, tmp_path / "killed"))
+    try:
+        assert rerun.drain() == 0, rerun.tail()
+    finally:
+        rerun.close()
+    assert any(re.search(r": resumed from .*ckpt-10 at step 10$", line) for line in rerun.lines)
+    assert not any("initialised" in line for line in rerun.lines)  # restored, not redone
+    final_whole = kill_harness.read_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "whole")))
+    final_killed = kill_harness.read_checkpoint(
+        tf.train.latest_checkpoint(str(tmp_path / "killed")))
+    assert int(final_whole[kill_harness.STEP_KEY]) == 20
+    assert any("lookahead" in name for name in final_whole)
+    assert kill_harness.different_tensors(final_whole, final_killed) == []
