@@ -128,7 +128,8 @@ class TrainConfig:
                                                or self.learning_rate is None):
             raise ValueError("--decoupled_hyperparameters is a form of SGD with momentum: pass "
                              "--optimizer=sgd, --momentum and --learning_rate")
-        losses.cross_entropy(tf.constant([0]), tf.zeros([1, 2]), self.label_smoothing)
+        # Checks only: no TensorFlow op may run here, before a multi_worker strategy exists.
+        losses.check_label_smoothing(self.label_smoothing)
         tta.check_mode(self.tta)
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
