@@ -25,7 +25,7 @@ from convnet import checkpointing, console, distribute, models, optim, precision
 from convnet import paths
 from convnet import tta as tta_lib
 from convnet.data import pipeline
-from convnet.errors import DamagedCheckpointError
+from convnet.errors import CheckpointError, DamagedCheckpointError
 
 
 # Seconds between looks for a new checkpoint in loop mode, once eval_interval_secs have passed.
@@ -252,6 +252,26 @@ class Evaluator:
                                       result.class_correct[label] / result.class_count[label])
         self.writer.flush()
 
+    def _evaluate_settled(self, path: str) -> Optional[EvalResult]:
+        """Evaluates `path`, which a trainer may be writing or deleting at this moment.
+
+        A restore that fails is tried once more after POLL_SECS, when a save in
+        progress has finished; returns None when the checkpoint's files are gone
+        (deleted by the trainer's `max_to_keep`). A second failure is raised.
+        """
+        try:
+            return self.evaluate_checkpoint(path)
+        except CheckpointError:
+            time.sleep(POLL_SECS)
+            if not os.path.isfile(path + ".index"):
+                return None
+        try:
+            return self.evaluate_checkpoint(path)
+        except CheckpointError:
+            if not os.path.isfile(path + ".index"):
+                return None
+            raise
+
     def run(self):
         """Evaluates the latest checkpoint once (`run_once`) or each new checkpoint once, in
         step order, as they appear (looking every `eval_interval_secs` at most).
@@ -279,15 +299,15 @@ class Evaluator:
             for path in new:
                 last_step = checkpointing.step_of(path)
                 try:
-                    result = self.evaluate_checkpoint(path)
+                    result = self._evaluate_settled(path)
                 except DamagedCheckpointError as e:
-                    if not checkpointing.checkpoint_files(path):
-                        console.log(f"{path} was deleted (the trainer keeps only the newest) "
-                                    f"before it could be evaluated: going on with the next")
-                        continue
                     if not config.restore_fallback:
                         raise
                     checkpointing.skip_damaged(path, e.damage)
+                    continue
+                if result is None:
+                    console.log(f"{path} was deleted (the trainer keeps only the newest) "
+                                f"before it could be evaluated: going on with the next")
                     continue
                 run_config = checkpointing.read_run_config(directory) or {}
                 if result.step >= run_config.get("max_steps", float("inf")):
