@@ -8,156 +8,28 @@ Each model trains with its recipe (`configs/<model>.flags`) for --max_steps in
 retrained); every kept checkpoint is evaluated on the test split (or on its first
 --eval_examples). Written to --output_dir: `comparison.md` (parameters, model size on disk, training
 examples/sec, test accuracy, wall time), `results.json`, and `loss.png` and
-`accuracy.png` (all models on one figure each).
+`accuracy.png` (all models on one figure each). The data flags are those of
+`convnet.train`; --data_source, --data_dir and --download always go to training and
+evaluation, the others when given. (The logic: `convnet.comparing`.)
 """
 
-import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from typing import Dict, List, Optional, Tuple
+import dataclasses
 
-import tensorflow as tf
 from absl import flags as absl_flags
 
-from convnet import checkpointing, cli, console, evaluation, models, report
+from convnet import cli, comparing, evaluation, flags
 
 FLAGS = absl_flags.FLAGS
-RESULTS_FILE = "results.json"
-
-
-def read_scalars(log_dir: str, tag: str) -> List[Tuple[int, float]]:
-    """(step, value) pairs of a `tf.summary.scalar` tag in the event files of `log_dir`."""
-    return report.read_event_scalars(log_dir).get(tag, [])
-
-
-def model_size_bytes(model) -> int:
-    """Bytes on disk of a checkpoint holding the model's variables alone."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tf.train.Checkpoint(model=model).write(os.path.join(tmp, "model"))
-        return sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
-
-
-def _train(name: str, train_dir: str, recipe: str, max_steps: int, extra: List[str]) -> float:
-    """Runs convnet.train in a subprocess (its own memory and threads); returns wall seconds."""
-    checkpoints = 4
-    command = [sys.executable, "-m", "convnet.train", f"--flagfile={recipe}",
-               f"--max_steps={max_steps}", f"--train_dir={train_dir}",
-               f"--save_checkpoint_steps={max(1, max_steps // checkpoints)}",
-               f"--max_checkpoints_to_keep={checkpoints + 1}",
-               f"--log_frequency={max(1, max_steps // 50)}", *extra]
-    console.log(f"training {name}: {' '.join(command[3:])}")
-    began = time.time()
-    done = subprocess.run(command, check=False)
-    if done.returncode:
-        raise RuntimeError(f"training {name} failed (exit {done.returncode}); see its output above")
-    return time.time() - began
-
-
-def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
-                  data_args: Dict[str, object],
-                  eval_examples: Optional[int] = None) -> Dict[str, object]:
-    """Trains (or reuses) one model's run, evaluates its checkpoints, returns its row."""
-    recipe = os.path.join(configs_dir, f"{name}.flags")
-    if not os.path.exists(recipe):
-        raise ValueError(f"no recipe for {name}: {recipe} does not exist (see configs/)")
-    train_dir = os.path.join(output_dir, "runs", name)
-    record_path = os.path.join(train_dir, "compare.json")
-    latest = checkpointing.latest_checkpoint(train_dir)
-    record = {}
-    if os.path.exists(record_path):
-        with open(record_path, encoding="utf-8") as f:
-            record = json.load(f)
-    finished = latest and int(latest.rsplit("-", 1)[1]) >= max_steps
-    if finished:
-        console.log(f"reusing the finished run in {train_dir}")
-    else:
-        extra = [f"--{k}={v}" for k, v in data_args.items() if v is not None]
-        record = {"wall_secs": record.get("wall_secs", 0.0)
-                  + _train(name, train_dir, recipe, max_steps, extra)}
-        with open(record_path, "w", encoding="utf-8") as f:
-            json.dump(record, f)
-
-    evaluator = evaluation.Evaluator(evaluation.EvalConfig(
-        checkpoint_dir=train_dir, eval_dir=os.path.join(train_dir, "eval"), run_once=True,
-        num_examples=eval_examples, **{k: v for k, v in data_args.items() if v is not None}))
-    accuracy, evaluated = [], 0
-    for path in tf.train.get_checkpoint_state(train_dir).all_model_checkpoint_paths:
-        result = evaluator.evaluate_checkpoint(path)
-        accuracy.append((result.step, result.precision))
-        evaluated = result.num_examples
-    speeds = [v for step, v in read_scalars(train_dir, "examples_per_sec")][1:]  # skip warm-up
-    return {
-        "model": name,
-        "params": models.count_params(evaluator.model),
-        "size_bytes": model_size_bytes(evaluator.model),
-        "examples_per_sec": statistics.median(speeds) if speeds else float("nan"),
-        "test_accuracy": accuracy[-1][1],
-        "test_examples": evaluated,
-        "steps": accuracy[-1][0],
-        "wall_secs": record.get("wall_secs", float("nan")),
-        "loss": read_scalars(train_dir, "loss"),
-        "accuracy": sorted(accuracy),
-    }
-
-
-def markdown_table(rows: List[Dict[str, object]]) -> str:
-    lines = ["| model | parameters | size on disk | train examples/sec | steps | test accuracy "
-             "| wall time |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['size_bytes'] / 2 ** 20:.1f} MiB "
-                     f"| {r['examples_per_sec']:.1f} | {r['steps']:,} | {r['test_accuracy']:.3f} "
-                     f"| {r['wall_secs'] / 60:.1f} min |")
-    counts = sorted({r["test_examples"] for r in rows})
-    lines.append(f"\nTest accuracy: precision @ 1 of the last checkpoint (EMA weights) over "
-                 f"{' / '.join(f'{c:,}' for c in counts)} test examples; examples/sec: median of "
-                 f"the training log after its first line; wall time: the training process.")
-    return "\n".join(lines) + "\n"
-
-
-def plot(rows: List[Dict[str, object]], key: str, ylabel: str, path: str) -> None:
-    import matplotlib  # pylint: disable=import-outside-toplevel
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for r in rows:
-        steps, values = zip(*r[key]) if r[key] else ((), ())
-        axes.plot(steps, values, marker="o" if key == "accuracy" else None, label=r["model"])
-    axes.set_xlabel("training step")
-    axes.set_ylabel(ylabel)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def compare(model_names: List[str], output_dir: str, max_steps: int, configs_dir: str,
-            data_args: Dict[str, object],
-            eval_examples: Optional[int] = None) -> List[Dict[str, object]]:
-    for name in model_names:
-        if name not in models.MODELS:
-            raise ValueError(f"unknown model {name!r}: choose from {', '.join(sorted(models.MODELS))}")
-    os.makedirs(output_dir, exist_ok=True)
-    rows = [compare_model(name, output_dir, max_steps, configs_dir, data_args, eval_examples)
-            for name in model_names]
-    with open(os.path.join(output_dir, "comparison.md"), "w", encoding="utf-8") as f:
-        f.write(markdown_table(rows))
-    with open(os.path.join(output_dir, RESULTS_FILE), "w", encoding="utf-8") as f:
-        json.dump(rows, f, indent=1)
-    plot(rows, "loss", "training loss", os.path.join(output_dir, "loss.png"))
-    plot(rows, "accuracy", "test precision @ 1", os.path.join(output_dir, "accuracy.png"))
-    print(markdown_table(rows), flush=True)
-    return rows
+ALWAYS_PASSED = ("data_source", "data_dir", "download")  # even at their defaults
 
 
 def main() -> None:
-    compare(FLAGS.models, FLAGS.output_dir, FLAGS.max_steps, FLAGS.configs_dir,
-            {"data_source": FLAGS.data_source, "data_dir": FLAGS.data_dir,
-             "download": FLAGS.download}, FLAGS.eval_examples)
+    # The data flags of convnet.flags: convnet.train and EvalConfig both take them.
+    data_flags = [f.name for f in dataclasses.fields(evaluation.EvalConfig) if f.name in FLAGS]
+    data_args = {name: FLAGS[name].value for name in data_flags
+                 if name in ALWAYS_PASSED or FLAGS[name].present}
+    comparing.compare(FLAGS.models, FLAGS.output_dir, FLAGS.max_steps, FLAGS.configs_dir,
+                      data_args, FLAGS.eval_examples)
 
 
 def run() -> None:
@@ -169,10 +41,7 @@ def run() -> None:
     absl_flags.DEFINE_string("configs_dir", "configs", "Directory of <model>.flags recipes.")
     absl_flags.DEFINE_integer("eval_examples", None, "Evaluate on the first N test examples "
                               "(default: all of them).", lower_bound=1)
-    absl_flags.DEFINE_enum("data_source", "files", ["files", "synthetic"],
-                           "Data for training and evaluation.")
-    absl_flags.DEFINE_string("data_dir", "/tmp/cifar10_data", "CIFAR-10 binary files.")
-    absl_flags.DEFINE_boolean("download", True, "Download CIFAR-10 when absent.")
+    flags.define_data_flags()
     cli.run_main(main)
 
 

@@ -5,6 +5,10 @@ know convnet can still catch them; the mains print the message without a
 traceback and exit non-zero.
 """
 
+import re
+import signal
+from typing import Optional
+
 
 class ConvnetError(Exception):
     """Base class of the errors convnet raises for problems a user can fix."""
@@ -73,3 +77,23 @@ class OutputDirError(ConvnetError, ValueError):
 
 class BatchSizeError(ConvnetError, ValueError):
     """A --batch_size larger than the training split, or than memory can hold."""
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after saving a checkpoint; `signum` says which."""
+
+    def __init__(self, signum: int, step: int, path: Optional[str]):
+        self.signum, self.step, self.path = signum, step, path
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} received: stopped at step {step} after saving {path}; run the "
+                         f"same command to resume.")
+
+
+def tf_error_line(error: BaseException, limit: int = 400) -> str:
+    """The first line of a (TensorFlow) error, without its `{{function_node ...}}` and
+    `[Op:...]` decorations, at most `limit` characters."""
+    text = str(getattr(error, "message", None) or error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
+    line = re.sub(r"\s*\[Op:\w+\].*$", "", line)
+    return line.rstrip(".").strip()[:limit]

@@ -16,150 +16,31 @@ without convnet:
 Both write OUT/metadata.json (model, dataset, class names, input shape,
 preprocessing, step, weights). The export is built in a temporary sibling
 directory and renamed into place, so a failed export leaves nothing at OUT;
-an existing non-empty OUT is refused, never overwritten.
+an existing non-empty OUT is refused, never overwritten. (The logic:
+`convnet.exporting`.)
 """
 
-import dataclasses
-import json
-import os
-import shutil
-import tempfile
-from typing import Any, Dict
-
-import numpy as np
-import tensorflow as tf
 from absl import flags as absl_flags
 
-from convnet import cli, console, flags, inference, paths
+from convnet import cli, exporting, flags
+from convnet.exporting import export  # noqa: F401  (convnet.export.export, as before)
 
 FLAGS = absl_flags.FLAGS
-FORMATS = ("saved_model", "npz")
-METADATA_FILE = "metadata.json"
-NPZ_FILE = "model.npz"
-NPZ_METADATA_KEY = "__metadata__"
-
-
-class ServingModule(tf.Module):
-    """The model plus its evaluation preprocessing, as one uint8-in signature."""
-
-    def __init__(self, loaded: inference.InferenceModel, top_k: int):
-        super().__init__(name="convnet_serving")
-        self.model = loaded.model
-        self._loaded = loaded
-        self._top_k = top_k
-        spec = tf.TensorSpec([None, *loaded.image_shape], tf.uint8, name="images")
-        self.serve = tf.function(self._serve, input_signature=[spec])
-
-    def _serve(self, images):
-        logits = self._loaded.logits(images)
-        probabilities = tf.nn.softmax(logits)
-        scores, classes = tf.math.top_k(probabilities, k=self._top_k)
-        return {"logits": logits, "probabilities": probabilities,
-                "classes": tf.cast(classes, tf.int32), "scores": scores}
-
-
-def metadata(loaded: inference.InferenceModel, top_k: int) -> Dict[str, Any]:
-    return {"model": loaded.run_config["model"], "dataset": loaded.info.name,
-            "num_classes": loaded.num_classes, "class_names": loaded.class_names,
-            "input_shape": list(loaded.image_shape), "input_dtype": "uint8",
-            "preprocessing": dataclasses.asdict(loaded.preprocessing), "top_k": top_k,
-            "step": loaded.step, "checkpoint": loaded.checkpoint_path,
-            "weights": "ema" if loaded.use_ema else "raw"}
-
-
-def variable_arrays(model) -> Dict[str, np.ndarray]:
-    """{variable name without ':0': value} of every model variable (trainable or not)."""
-    arrays = {}
-    for variable in model.variables:
-        name = variable.name[:-2] if variable.name.endswith(":0") else variable.name
-        if name in arrays:
-            raise ValueError(f"two model variables are named {name}: cannot export them by name")
-        arrays[name] = variable.numpy()
-    return arrays
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _write_saved_model(loaded, top_k: int, directory: str) -> None:
-    module = ServingModule(loaded, top_k)
-    tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
-
-
-def _write_npz(loaded, top_k: int, directory: str) -> None:
-    arrays = variable_arrays(loaded.model)
-    if NPZ_METADATA_KEY in arrays:
-        raise ValueError(f"a model variable is named {NPZ_METADATA_KEY}")
-    arrays[NPZ_METADATA_KEY] = np.array(json.dumps(metadata(loaded, top_k)))
-    np.savez(os.path.join(directory, NPZ_FILE), **arrays)
-
-
-def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_model",
-           top_k: int = 5, use_ema: bool = True, checkpoint_path=None,
-           restore_fallback: bool = True) -> str:
-    """Exports the checkpoint into `export_dir` (which must not exist, or be empty).
-
-    Returns `export_dir`. Raises ValueError for a bad format, top_k or an
-    occupied export_dir; CheckpointError for a missing checkpoint.
-    """
-    if export_format not in FORMATS:
-        raise ValueError(f"unknown --format={export_format!r}: choose from {', '.join(FORMATS)}")
-    if top_k <= 0:
-        raise ValueError(f"--top_k must be positive, got {top_k}")
-    export_dir = os.path.abspath(export_dir)
-    if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)):
-        raise ValueError(f"--export_dir={export_dir} already exists and is not empty: choose a "
-                         f"new directory or delete that one.")
-    paths.ensure_writable_dir(os.path.dirname(export_dir), "--export_dir",
-                              f"the directory of --export_dir={export_dir}")
-    loaded = inference.load(checkpoint_dir, checkpoint_path, use_ema, restore_fallback)
-    if top_k > loaded.num_classes:
-        raise ValueError(f"--top_k={top_k} exceeds the {loaded.num_classes} classes")
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would survive the rename
-    try:
-        writer = _write_saved_model if export_format == "saved_model" else _write_npz
-        writer(loaded, top_k, staging)
-        with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
-            json.dump(metadata(loaded, top_k), f, indent=2)
-        if os.path.isdir(export_dir):
-            os.rmdir(export_dir)  # empty, checked above
-        os.rename(staging, export_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    weights = "EMA" if use_ema else "raw"
-    console.log(f"exported {loaded.checkpoint_path} (step {loaded.step}, {weights} weights) as "
-                f"{export_format} to {export_dir}")
-    return export_dir
 
 
 def main() -> None:
-    export(FLAGS.checkpoint_dir, FLAGS.export_dir, FLAGS.format, FLAGS.top_k, FLAGS.use_ema,
-           FLAGS.checkpoint, FLAGS.restore_fallback)
+    exporting.export(FLAGS.checkpoint_dir, FLAGS.export_dir, FLAGS.format, FLAGS.top_k,
+                     FLAGS.use_ema, FLAGS.checkpoint, FLAGS.restore_fallback)
 
 
 def run() -> None:
-    absl_flags.DEFINE_string("checkpoint_dir", "/tmp/cifar10_train",
-                             "Training directory (run.json and checkpoints) to export.")
-    absl_flags.DEFINE_string("checkpoint", None, "A checkpoint prefix such as DIR/ckpt-2000 "
-                             "(default: the latest in --checkpoint_dir).")
+    flags.define_inference_flags()
     absl_flags.DEFINE_string("export_dir", None, "Directory to create with the export "
                              "(refused if it exists and is not empty).")
     absl_flags.mark_flag_as_required("export_dir")
-    absl_flags.DEFINE_enum("format", "saved_model", list(FORMATS),
+    absl_flags.DEFINE_enum("format", "saved_model", list(exporting.FORMATS),
                            "saved_model: a uint8-in serving signature with preprocessing "
                            "inside; npz: the variables by name, for other frameworks.")
-    absl_flags.DEFINE_integer("top_k", 5, "Classes the serving signature returns per image.",
-                              lower_bound=1)
-    absl_flags.DEFINE_boolean("use_ema", True, "Export the moving averages of the weights "
-                              "(--nouse_ema: the raw weights).")
-    flags.define_restore_flags()
     cli.run_main(main)
 
 

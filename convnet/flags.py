@@ -9,7 +9,8 @@ import dataclasses
 
 from absl import flags
 
-from convnet import distribute, models, optim, precision, training, tta
+from convnet import distribute, ema, loss_watch, models, optim, precision, schedules
+from convnet import train_config, tta
 from convnet.data import pipeline, preprocess
 
 FLAGS = flags.FLAGS
@@ -99,7 +100,7 @@ def define_train_flags() -> None:
                        f"the tutorial, {optim.ADAM_LEARNING_RATE} for adam).")
     flags.DEFINE_float("momentum", 0.0, "SGD momentum (0: plain gradient descent, the tutorial's).")
     flags.DEFINE_boolean("nesterov", False, "Nesterov momentum for SGD.")
-    flags.DEFINE_enum("lr_schedule", "constant", list(optim.SCHEDULES),
+    flags.DEFINE_enum("lr_schedule", "constant", list(schedules.SCHEDULES),
                       "Learning-rate schedule: constant; exponential (x--lr_decay_factor every "
                       "--num_epochs_per_decay epochs); piecewise (x--lr_decay_factor at each of "
                       "--lr_boundary_epochs); cosine (to 0 at the last step).")
@@ -111,11 +112,11 @@ def define_train_flags() -> None:
                          "by --lr_decay_factor every --num_epochs_per_decay epochs. With the "
                          "tutorial's defaults (350 epochs, batch 128) the first decay is at step "
                          "136,718, so at the documented 100,000 steps it never fires.")
-    flags.DEFINE_float("lr_decay_factor", optim.LEARNING_RATE_DECAY_FACTOR,
+    flags.DEFINE_float("lr_decay_factor", schedules.LEARNING_RATE_DECAY_FACTOR,
                        "Learning-rate decay factor.")
-    flags.DEFINE_float("num_epochs_per_decay", optim.NUM_EPOCHS_PER_DECAY,
+    flags.DEFINE_float("num_epochs_per_decay", schedules.NUM_EPOCHS_PER_DECAY,
                        "Epochs between learning-rate decays.")
-    flags.DEFINE_float("moving_average_decay", optim.MOVING_AVERAGE_DECAY,
+    flags.DEFINE_float("moving_average_decay", ema.MOVING_AVERAGE_DECAY,
                        "Decay of the exponential moving average of the weights used for eval.")
     flags.DEFINE_integer("shuffle_buffer", pipeline.SHUFFLE_BUFFER,
                          "Examples in the shuffle buffer.", lower_bound=1)
@@ -130,17 +131,17 @@ def define_train_flags() -> None:
                          "Turn on TensorFlow's op determinism: the same --seed gives the same "
                          "losses and weights, also across an interrupted and resumed run "
                          "(slower on GPU).")
-    flags.DEFINE_enum("nan_policy", "stop", list(training.NAN_POLICIES),
+    flags.DEFINE_enum("nan_policy", "stop", list(loss_watch.NAN_POLICIES),
                       "On a non-finite loss or gradient: stop (keep the last checkpoint, exit "
                       "non-zero) or skip_batch (skip the update; stop after "
-                      f"{training.MAX_SKIPPED_IN_A_ROW} in a row).")
-    flags.DEFINE_float("lr_warmup_fraction", optim.WARMUP_FRACTION,
+                      f"{loss_watch.MAX_SKIPPED_IN_A_ROW} in a row).")
+    flags.DEFINE_float("lr_warmup_fraction", schedules.WARMUP_FRACTION,
                        "--lr_schedule=warmup_linear: fraction of the steps spent rising from "
                        "--lr_start_factor x the learning rate to 1x (then falling linearly to "
                        "--lr_end_factor x at the last step).")
-    flags.DEFINE_float("lr_start_factor", optim.WARMUP_START_FACTOR,
+    flags.DEFINE_float("lr_start_factor", schedules.WARMUP_START_FACTOR,
                        "--lr_schedule=warmup_linear: the learning rate factor at step 0.")
-    flags.DEFINE_float("lr_end_factor", optim.END_FACTOR,
+    flags.DEFINE_float("lr_end_factor", schedules.END_FACTOR,
                        "--lr_schedule=warmup_linear: the learning rate factor at the last step.")
     flags.DEFINE_boolean("decoupled_hyperparameters", False,
                          "Read --learning_rate and --weight_decay in the decoupled form of SGD "
@@ -174,7 +175,7 @@ def define_train_flags() -> None:
     flags.DEFINE_float("max_loss", None,
                        "A finite loss above this means the run diverged: a warning, and with "
                        "--nan_policy=stop a stop that keeps the last checkpoint (default: "
-                       f"{training.DIVERGENCE_FACTOR:g} x ln(number of classes), that many times "
+                       f"{train_config.DIVERGENCE_FACTOR:g} x ln(number of classes), that many times "
                        "the loss of a uniform guess).")
     define_restore_flags()
 
@@ -223,8 +224,32 @@ def define_eval_flags() -> None:
                          "Seconds between looks for a new checkpoint.", lower_bound=0)
 
 
+def define_inference_flags() -> None:
+    """The checkpoint to load and what to take from it, for predict and export."""
+    define_restore_flags()
+    if _defined("checkpoint"):
+        return
+    flags.DEFINE_string("checkpoint_dir", "/tmp/cifar10_train",
+                        "Training directory (run.json and checkpoints) to predict with or export.")
+    flags.DEFINE_string("checkpoint", None, "A checkpoint prefix such as DIR/ckpt-2000 "
+                        "(default: the latest in --checkpoint_dir).")
+    flags.DEFINE_integer("top_k", 5, "Classes per image, most probable first: listed by "
+                         "predict, returned by the export's serving signature.", lower_bound=1)
+    flags.DEFINE_boolean("use_ema", True, "Use the moving averages of the weights "
+                         "(--nouse_ema: the raw weights).")
+
+
 def config_from_flags(config_class):
     """Fills a config dataclass from the parsed flags of the same names."""
     values = {field.name: FLAGS[field.name].value
               for field in dataclasses.fields(config_class) if field.name in FLAGS}
     return config_class(**values)
+
+
+def flag_file(config_class) -> str:
+    """The flag file of the parsed flags that fill `config_class` (one `--name=value` a
+    line, every one given or with a default; None ones are left out): `--flagfile` of it
+    reruns the command."""
+    lines = [FLAGS[field.name].serialize() for field in dataclasses.fields(config_class)
+             if field.name in FLAGS]
+    return "".join(line + "\n" for line in lines if line)

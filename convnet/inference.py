@@ -17,17 +17,16 @@ Image files of any size and colour layout are brought to that native shape by
   `Preprocessing.evaluate` take its crop (24x24 for the tutorial model).
 """
 
-import os
-import re
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from convnet import checkpointing, models, optim, tta
+from convnet import checkpoint_dir as checkpoint_dir_lib
+from convnet import checkpointing, run_record, state as state_lib, tta
 from convnet.data import info as data_info
 from convnet.data import preprocess
-from convnet.errors import CheckpointError, DataError
+from convnet.errors import DataError, tf_error_line
 
 Log = Callable[[str], None]
 
@@ -42,19 +41,19 @@ class InferenceModel:
       info: the dataset's `DatasetInfo` (native image shape, class names).
       step: the training step of the restored checkpoint.
       checkpoint_path: the checkpoint prefix restored.
-      run_config: the contents of run.json.
+      record: the run record (run.json) of the run that trained it.
       use_ema: whether the model holds the moving averages of the weights.
     """
 
     def __init__(self, model, preprocessing: preprocess.Preprocessing,
                  info: data_info.DatasetInfo, step: int, checkpoint_path: str,
-                 run_config: Dict[str, Any], use_ema: bool):
+                 record: run_record.RunRecord, use_ema: bool):
         self.model = model
         self.preprocessing = preprocessing
         self.info = info
         self.step = step
         self.checkpoint_path = checkpoint_path
-        self.run_config = run_config
+        self.record = record
         self.use_ema = use_ema
         self._compiled_logits = tf.function(self.logits, reduce_retracing=True)
 
@@ -89,23 +88,6 @@ class InferenceModel:
         return tf.nn.softmax(self._compiled_logits(images)).numpy()
 
 
-def dataset_info_for(run_config: Dict[str, Any]) -> data_info.DatasetInfo:
-    """The DatasetInfo of a run: the built-in dataset (CIFAR-100 coarse when it has 20
-    classes), else (tfds datasets) one shaped like the model input, without class names."""
-    name, num_classes = run_config.get("dataset", "cifar10"), int(run_config["num_classes"])
-    if name in data_info.DATASETS:
-        for label_mode in data_info.LABEL_MODES:
-            try:
-                info = data_info.dataset_info(name, label_mode)
-            except ValueError:
-                continue
-            if info.num_classes == num_classes:
-                return info
-    size = int(run_config.get("image_size") or 32)
-    channels = int(run_config.get("image_channels") or 3)
-    return data_info.DatasetInfo(name, (size, size, channels), num_classes)
-
-
 def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
          use_ema: bool = True, restore_fallback: bool = True) -> InferenceModel:
     """Restores a train_dir's latest checkpoint (or `checkpoint_path`) for inference.
@@ -120,23 +102,11 @@ def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
     Raises:
       CheckpointError: no run.json, no checkpoint, or one of another model.
     """
-    run_config = checkpointing.require_run_config(checkpoint_dir)
-    for key in ("model", "num_classes"):
-        if key not in run_config:
-            raise CheckpointError(f"{os.path.join(checkpoint_dir, checkpointing.RUN_FILE)} has "
-                                  f"no {key!r}: it was not written by convnet.train.")
+    record = run_record.require(checkpoint_dir)
     if not checkpoint_path:
-        checkpointing.require_latest_checkpoint(checkpoint_dir)  # none there: say so before building
-    info = dataset_info_for(run_config)
-    model = models.build_model(run_config["model"], info.num_classes)
-    preprocessing = checkpointing.run_preprocessing(run_config, model.image_size,
-                                                    info.image_shape[0])
-    size = preprocessing.image_size
-    model(tf.zeros([1, size, size, info.image_shape[-1]]), training=False)
-    ema = optim.WeightEMA()
-    ema.build(model.trainable_variables)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    checkpoint = tf.train.Checkpoint(step=step, model=model, ema=ema)
+        checkpoint_dir_lib.require_latest_checkpoint(checkpoint_dir)  # say so before building
+    state, preprocessing = state_lib.for_reading(record)
+    checkpoint = state.checkpoint
     if checkpoint_path:
         checkpointing.restore(checkpoint, checkpoint_path, partial=True)
         path = checkpoint_path
@@ -144,10 +114,11 @@ def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
         path = checkpointing.restore_latest(checkpoint, checkpoint_dir, partial=True,
                                             fallback=restore_fallback)
         if not path:  # every checkpoint deleted since the check above
-            checkpointing.require_latest_checkpoint(checkpoint_dir)
+            checkpoint_dir_lib.require_latest_checkpoint(checkpoint_dir)
     if use_ema:
-        ema.copy_to(model.trainable_variables)
-    return InferenceModel(model, preprocessing, info, int(step), path, run_config, use_ema)
+        state.ema.copy_to(state.model.trainable_variables)
+    return InferenceModel(state.model, preprocessing, record.dataset_info(), int(state.step),
+                          path, record, use_ema)
 
 
 # --- image files -------------------------------------------------------------
@@ -165,21 +136,15 @@ def read_image(path: str) -> tf.Tensor:
     try:
         contents = tf.io.read_file(path)
     except tf.errors.OpError as e:
-        raise DataError(f"cannot read {path}: {_op_message(e)}") from e
+        raise DataError(f"cannot read {path}: {tf_error_line(e, 200)}") from e
     try:
         image = tf.io.decode_image(contents, expand_animations=False, dtype=tf.uint8)
     except tf.errors.OpError as e:
-        raise DataError(f"{path} is not an image TensorFlow can decode: {_op_message(e)} "
+        raise DataError(f"{path} is not an image TensorFlow can decode: {tf_error_line(e, 200)} "
                         f"Pass PNG or JPEG files.") from e
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise DataError(f"{path} is an empty image ({image.shape[0]}x{image.shape[1]}).")
     return image
-
-
-def _op_message(error: tf.errors.OpError) -> str:
-    """The first line of a TensorFlow error without its `{{function_node ...}}` and `[Op:...]`."""
-    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", error.message.splitlines()[0])
-    return re.sub(r"\s*\[Op:.*$", "", message).strip()[:200]
 
 
 def match_channels(image: tf.Tensor, channels: int, name: str = "image",

@@ -23,6 +23,8 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from convnet import ema
+
 
 class Lookahead(tf.Module):
     """Weight averaging every `every` steps, written back into the variables.
@@ -57,9 +59,7 @@ class Lookahead(tf.Module):
         if self.averages:
             return
         with self.name_scope:
-            self.averages = [tf.Variable(v.read_value(), trainable=False,
-                                         name=v.name.split(":")[0].replace("/", "_"))
-                             for v in variables]
+            self.averages = ema.shadow_copies(variables)
 
     def decay(self, step) -> tf.Tensor:
         """base ** every * (step / total_steps) ** power, a float32 scalar."""

@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
-from convnet import summary
+from convnet import model_summary
 from convnet.errors import BatchSizeError
 
 # Batches of preprocessed images alive at once: one being assembled by `batch`,
@@ -76,7 +76,7 @@ def activation_values(model, input_shape: Sequence[int]) -> int:
     Runs `model` (already built) once on one zero image of `input_shape` ([H, W, C]).
     """
     return sum(math.prod(shape[1:]) for _, _, shape, _ in
-               summary.layer_table(model, input_shape))
+               model_summary.layer_table(model, input_shape))
 
 
 def on_accelerator() -> bool:

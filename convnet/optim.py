@@ -1,126 +1,29 @@
-"""Learning-rate schedules, optimizers and the exponential moving average of weights.
+"""Optimizers: SGD (with momentum), Adam and Adadelta, and their default learning rates.
 
 The optimizers are small `tf.Module`s written here rather than Keras ones, so
 their update rule, slot variables and checkpoint layout do not change with the
 Keras version. Each is checked against a numpy implementation in
 tests/test_optim.py. Call `build(variables)` once (eagerly) before the first
 `apply_gradients`, so slots exist before a checkpoint is restored into them.
+A step applies the learning rate of the batch's mean loss (convnet.schedules);
+`from_decoupled` converts the per-1,024-examples form to it.
 """
 
 from typing import List, Optional, Sequence
 
-import numpy as np
 import tensorflow as tf
 
-# Tutorial constants (cifar10.py).
-NUM_EXAMPLES_PER_EPOCH = 50000
-NUM_EPOCHS_PER_DECAY = 350.0
-LEARNING_RATE_DECAY_FACTOR = 0.1
-INITIAL_LEARNING_RATE = 0.1  # for SGD
+from convnet import schedules
+
+INITIAL_LEARNING_RATE = 0.1  # for SGD, the tutorial's (cifar10.py)
 ADAM_LEARNING_RATE = 1e-3
-MOVING_AVERAGE_DECAY = 0.9999
 
 OPTIMIZERS = ("sgd", "adam", "adadelta")
-SCHEDULES = ("constant", "exponential", "piecewise", "cosine", "warmup_linear")
-# warmup_linear defaults: airbench's (Jordan 2024): from 0.2x up to 1x over the first 23% of
-# the steps, then linearly down to 0.07x at the last.
-WARMUP_FRACTION, WARMUP_START_FACTOR, END_FACTOR = 0.23, 0.2, 0.07
 
 
 def default_learning_rate(optimizer: str) -> float:
     """The tutorial's 0.1 for SGD; Adam's usual 1e-3; Adadelta's 1.0 (Zeiler 2012)."""
     return {"adam": ADAM_LEARNING_RATE, "adadelta": 1.0}.get(optimizer, INITIAL_LEARNING_RATE)
-
-
-def _check_learning_rate(value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"learning rate must be positive, got {value}")
-
-
-class ExponentialStaircase:
-    """lr(step) = initial * factor ** floor(step / decay_steps), as the tutorial's decay."""
-
-    def __init__(self, initial: float, decay_steps: int, factor: float):
-        _check_learning_rate(initial)
-        if decay_steps <= 0:
-            raise ValueError(f"decay steps must be positive, got {decay_steps}")
-        if not 0 < factor <= 1:
-            raise ValueError(f"decay factor must be in (0, 1], got {factor}")
-        self.initial, self.decay_steps, self.factor = initial, decay_steps, factor
-
-    def __call__(self, step) -> tf.Tensor:
-        exponent = tf.math.floordiv(tf.cast(step, tf.int64), self.decay_steps)
-        return self.initial * tf.pow(tf.constant(self.factor, tf.float32),
-                                     tf.cast(exponent, tf.float32))
-
-
-class Constant:
-    """lr(step) = value."""
-
-    def __init__(self, value: float):
-        _check_learning_rate(value)
-        self.initial = value
-
-    def __call__(self, step) -> tf.Tensor:
-        return tf.constant(self.initial, tf.float32)
-
-
-class Piecewise:
-    """lr(step) = initial * factor ** (number of boundaries <= step)."""
-
-    def __init__(self, initial: float, boundaries: Sequence[int], factor: float):
-        _check_learning_rate(initial)
-        if (not boundaries or list(boundaries) != sorted(boundaries)
-                or any(b <= 0 for b in boundaries)):
-            raise ValueError(f"boundaries must be positive and increasing, got {boundaries}")
-        self.initial, self.factor = initial, factor
-        self.boundaries = tf.constant(list(boundaries), tf.int64)
-
-    def __call__(self, step) -> tf.Tensor:
-        passed = tf.reduce_sum(tf.cast(self.boundaries <= tf.cast(step, tf.int64), tf.float32))
-        return self.initial * tf.pow(tf.constant(self.factor, tf.float32), passed)
-
-
-class Cosine:
-    """lr(step) = initial * (1 + cos(pi * min(step, total) / total)) / 2."""
-
-    def __init__(self, initial: float, total_steps: int):
-        _check_learning_rate(initial)
-        if total_steps <= 0:
-            raise ValueError(f"cosine schedule needs positive total steps, got {total_steps}")
-        self.initial, self.total_steps = initial, total_steps
-
-    def __call__(self, step) -> tf.Tensor:
-        progress = tf.minimum(tf.cast(step, tf.float32), self.total_steps) / self.total_steps
-        return self.initial * 0.5 * (1.0 + tf.cos(np.pi * progress))
-
-
-class WarmupLinear:
-    """lr(step) = initial x the piecewise-linear interpolation of (0, start_factor),
-    (warmup_steps, 1), (total_steps, end_factor); flat at end_factor after total_steps.
-    warmup_steps = int(warmup_fraction * total_steps)."""
-
-    def __init__(self, initial: float, total_steps: int, warmup_fraction: float = WARMUP_FRACTION,
-                 start_factor: float = WARMUP_START_FACTOR, end_factor: float = END_FACTOR):
-        _check_learning_rate(initial)
-        if total_steps <= 0:
-            raise ValueError(f"warmup_linear needs positive total steps, got {total_steps}")
-        if not 0 <= warmup_fraction < 1:
-            raise ValueError(f"--lr_warmup_fraction must be in [0, 1), got {warmup_fraction}")
-        if start_factor < 0 or end_factor < 0:
-            raise ValueError(f"--lr_start_factor and --lr_end_factor must be >= 0, got "
-                             f"{start_factor}, {end_factor}")
-        self.initial, self.total_steps = initial, total_steps
-        self.warmup_steps = int(warmup_fraction * total_steps)
-        self.start_factor, self.end_factor = start_factor, end_factor
-
-    def __call__(self, step) -> tf.Tensor:
-        step = tf.cast(step, tf.float32)
-        warmup, total = float(self.warmup_steps), float(self.total_steps)
-        rising = self.start_factor + (1.0 - self.start_factor) * step / max(warmup, 1.0)
-        falling = 1.0 + (self.end_factor - 1.0) * tf.minimum(step - warmup, total - warmup) / (
-            total - warmup)
-        return self.initial * tf.where(step < warmup, rising, falling)
 
 
 def from_decoupled(learning_rate: float, weight_decay: float, momentum: float,
@@ -137,46 +40,9 @@ def from_decoupled(learning_rate: float, weight_decay: float, momentum: float,
     """
     if not 0 < momentum < 1:
         raise ValueError(f"the decoupled form needs momentum in (0, 1), got {momentum}")
-    _check_learning_rate(learning_rate)
+    schedules.check_learning_rate(learning_rate)
     kilostep = 1024 * (1 + 1 / (1 - momentum))
     return learning_rate * batch_size / kilostep, weight_decay / learning_rate
-
-
-def decay_steps_for(batch_size: int, num_epochs_per_decay: float,
-                    examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH) -> int:
-    """Steps between decays: int(examples_per_epoch / batch_size * epochs), 136,718 at batch 128."""
-    return max(1, int(examples_per_epoch / batch_size * num_epochs_per_decay))
-
-
-def make_schedule(name: str, learning_rate: float, batch_size: int,
-                  num_epochs_per_decay: float = NUM_EPOCHS_PER_DECAY,
-                  decay_factor: float = LEARNING_RATE_DECAY_FACTOR,
-                  examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH,
-                  boundary_epochs: Sequence[float] = (), total_steps: int = 0,
-                  warmup_fraction: float = WARMUP_FRACTION,
-                  start_factor: float = WARMUP_START_FACTOR, end_factor: float = END_FACTOR):
-    """Builds one of SCHEDULES; epochs are converted to steps at `batch_size`.
-
-    exponential: x`decay_factor` every `num_epochs_per_decay` epochs (the tutorial's);
-    piecewise: x`decay_factor` at each of `boundary_epochs`; cosine: to 0 at `total_steps`;
-    warmup_linear: see `WarmupLinear`, over `total_steps`.
-    """
-    steps_per_epoch = examples_per_epoch / batch_size
-    if name == "constant":
-        return Constant(learning_rate)
-    if name == "exponential":
-        steps = decay_steps_for(batch_size, num_epochs_per_decay, examples_per_epoch)
-        return ExponentialStaircase(learning_rate, steps, decay_factor)
-    if name == "piecewise":
-        if not boundary_epochs:
-            raise ValueError("--lr_schedule=piecewise needs --lr_boundary_epochs, e.g. 150,225")
-        return Piecewise(learning_rate, [max(1, int(e * steps_per_epoch)) for e in boundary_epochs],
-                         decay_factor)
-    if name == "cosine":
-        return Cosine(learning_rate, total_steps)
-    if name == "warmup_linear":
-        return WarmupLinear(learning_rate, total_steps, warmup_fraction, start_factor, end_factor)
-    raise ValueError(f"unknown --lr_schedule={name!r}: choose from {', '.join(SCHEDULES)}")
 
 
 class Optimizer(tf.Module):
@@ -325,49 +191,3 @@ def make_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False) -> 
     if name == "adadelta":
         return Adadelta()
     raise ValueError(f"unknown --optimizer={name!r}: choose from {', '.join(OPTIMIZERS)}")
-
-
-class WeightEMA(tf.Module):
-    """Exponential moving average of variables, as `tf.train.ExponentialMovingAverage`.
-
-    With `num_updates` (the global step) the decay used is
-    min(decay, (1 + step) / (10 + step)), so early averages follow the weights.
-    Shadows start equal to the variables.
-    """
-
-    def __init__(self, decay: float = MOVING_AVERAGE_DECAY, name: str = "ema"):
-        super().__init__(name=name)
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
-        self.decay = decay
-        self.shadows: List[tf.Variable] = []
-
-    def build(self, variables: Sequence[tf.Variable]) -> None:
-        if self.shadows:
-            return
-        with self.name_scope:
-            self.shadows = [tf.Variable(v.read_value(), trainable=False,
-                                        name=v.name.split(":")[0].replace("/", "_"))
-                            for v in variables]
-
-    def effective_decay(self, step) -> tf.Tensor:
-        step = tf.cast(step, tf.float32)
-        return tf.minimum(self.decay, (1.0 + step) / (10.0 + step))
-
-    def apply(self, variables: Sequence[tf.Variable], step) -> None:
-        """Moves each shadow towards its variable (cross-replica context under a strategy)."""
-        decay = self.effective_decay(step)
-        extended = tf.distribute.get_strategy().extended
-        for shadow, var in zip(self.shadows, variables):
-            extended.update(shadow, _move_towards, args=(var, 1.0 - decay), group=False)
-
-    def copy_to(self, variables: Sequence[tf.Variable]) -> None:
-        """Overwrites `variables` with their averages (for evaluation)."""
-        if len(variables) != len(self.shadows):
-            raise ValueError(f"EMA holds {len(self.shadows)} averages, got {len(variables)} variables")
-        for shadow, var in zip(self.shadows, variables):
-            var.assign(shadow)
-
-
-def _move_towards(shadow: tf.Variable, var: tf.Variable, rate: tf.Tensor) -> None:
-    shadow.assign_sub(rate * (shadow - var))

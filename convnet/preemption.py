@@ -9,7 +9,7 @@ the coordination service (which `MultiWorkerMirroredStrategy` starts for every
 cluster given by TF_CONFIG) the workers agree on a round of steps after which
 every one of them saves the same step's checkpoint and stops:
 
-* the signalled worker raises `training.Interrupted` (convnet.train exits with
+* the signalled worker raises `errors.Interrupted` (convnet.train exits with
   128 + the signal number: 143 for SIGTERM, 130 for SIGINT);
 * every other worker raises `PeerInterrupted`, naming the worker and signal
   that stopped the run (convnet.train exits with `PEER_EXIT_CODE`, 75,
@@ -53,7 +53,7 @@ from tensorflow.python.eager import context  # the coordination service's key-va
 from tensorflow.python.util import deprecation
 
 from convnet import console, distribute
-from convnet.training import Interrupted
+from convnet.errors import Interrupted
 
 # convnet.train's exit status on the workers stopped because ANOTHER worker was
 # signalled: os.EX_TEMPFAIL ("temporary failure; retry"), non-zero so that a

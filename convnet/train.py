@@ -12,15 +12,18 @@ import sys
 from absl import flags as absl_flags
 
 from convnet import cli, console, flags, preemption, training
+from convnet.errors import Interrupted
+from convnet.train_config import TrainConfig
 
 
 def main() -> None:
     try:
-        training.train(flags.config_from_flags(training.TrainConfig))
+        training.train(flags.config_from_flags(TrainConfig),
+                       flags_text=flags.flag_file(TrainConfig))
     except preemption.PeerInterrupted as e:  # multi_worker: another worker was signalled
         console.log(str(e))
         sys.exit(preemption.PEER_EXIT_CODE)
-    except training.Interrupted as e:
+    except Interrupted as e:
         console.log(str(e))
         sys.exit(128 + e.signum)
 

@@ -22,7 +22,7 @@ def main(train_dir: str, max_steps: int, weights_path: str) -> None:
                                   strategy="multi_worker")
     trainer = training.Trainer(config)
     trainer.train()
-    np.savez(weights_path, *[v.numpy() for v in trainer.model.variables])
+    np.savez(weights_path, *[v.numpy() for v in trainer.state.model.variables])
 
 
 if __name__ == "__main__":

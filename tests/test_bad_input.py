@@ -21,8 +21,8 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 import kill_harness
-from convnet import (checkpointing, evaluation, export, flags, inference, memory, models, paths,
-                     training)
+from convnet import (checkpoint_dir, evaluation, export, flags, inference, memory,
+                     models, paths, run_record, training)
 from convnet.data import download, pipeline
 from convnet.errors import BatchSizeError, CheckpointError, DataError, OutputDirError
 from conftest import RECORD_BYTES, write_cifar_files
@@ -136,10 +136,10 @@ def trained(tmp_path_factory):
     (without the training steps, to keep the tests fast)."""
     train_dir = tmp_path_factory.mktemp("run") / "train"
     trainer = training.Trainer(_train_config(train_dir))
-    checkpointing.write_run_config(str(train_dir), trainer.run_config)
+    run_record.write(str(train_dir), trainer.record)
     for step in (2, 4):
-        trainer.step.assign(step)
-        trainer.manager.save(checkpoint_number=step)
+        trainer.state.step.assign(step)
+        trainer.checkpoints.manager.save(checkpoint_number=step)
     return train_dir
 
 
@@ -350,7 +350,7 @@ def test_trainer_refuses_a_huge_batch_before_building_the_pipeline(tmp_path, mon
 
 def test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode(train_dir, monkeypatch,
                                                                     capsys):
-    run_config = checkpointing.read_run_config(str(train_dir))
+    record = run_record.read(str(train_dir))
     os.remove(train_dir / "run.json")
     message = (f"no run.json in {train_dir}: point --checkpoint_dir at a train_dir written by "
                f"convnet.train (it records the model and dataset there).")
@@ -366,7 +366,7 @@ def test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode(train_dir, m
 
     def trainer_starts(seconds):
         sleeps.append(seconds)
-        checkpointing.write_run_config(str(train_dir), run_config)
+        run_record.write(str(train_dir), record)
 
     monkeypatch.setattr(evaluation.time, "sleep", trainer_starts)
     capsys.readouterr()
@@ -387,9 +387,9 @@ def test_ctrl_c_is_acknowledged_mid_round_and_a_second_stops_at_once(tmp_path):
     trainer = training.Trainer(training.TrainConfig(
         train_dir=train_dir, model="lenet5", dataset="mnist", data_dir=data_dir, download=False,
         batch_size=8, num_parallel_calls=1, shuffle_buffer=64, optimizer="sgd", momentum=0.9))
-    checkpointing.write_run_config(train_dir, trainer.run_config)
-    trainer.step.assign(round_steps - 1)
-    trainer.manager.save(checkpoint_number=round_steps - 1)
+    run_record.write(train_dir, trainer.record)
+    trainer.state.step.assign(round_steps - 1)
+    trainer.checkpoints.manager.save(checkpoint_number=round_steps - 1)
     saved = os.path.join(train_dir, f"ckpt-{round_steps}")
     extra = [f"--log_frequency={round_steps}", f"--save_checkpoint_steps={round_steps}"]
     process = kill_harness.Process(kill_harness.train_command(
@@ -417,5 +417,5 @@ def test_ctrl_c_is_acknowledged_mid_round_and_a_second_stops_at_once(tmp_path):
         f": second SIGINT: stopping now without saving; the last checkpoint, {saved}, is intact: "
         f"run the same command to resume from it."), process.tail()
     assert "Traceback" not in "\n".join(process.lines)
-    assert checkpointing.latest_checkpoint(train_dir) == saved
+    assert checkpoint_dir.latest_checkpoint(train_dir) == saved
     assert int(kill_harness.read_checkpoint(saved)[kill_harness.STEP_KEY]) == round_steps

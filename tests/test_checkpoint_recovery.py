@@ -7,6 +7,7 @@ train_dirs of the tutorial model for eval, predict and export.
 
 import glob
 import hashlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import kill_harness
-from convnet import checkpointing, evaluation, export, inference, training
+from convnet import checkpoint_dir, checkpointing, errors, evaluation, export, inference, run_record, training
 from convnet.errors import CheckpointError, DamagedCheckpointError, DiskFullError, \
     DivergedLossError
 from test_predict import write_train_dir
@@ -80,11 +81,11 @@ def _copy(run, tmp_path):
 def test_a_deleted_state_file_resumes_from_the_newest_checkpoint_and_changes_no_file(
         tmp_path, data_dir, finished_run, capsys):
     train_dir = _copy(finished_run, tmp_path)
-    os.remove(os.path.join(train_dir, checkpointing.STATE_FILE))
+    os.remove(os.path.join(train_dir, checkpoint_dir.STATE_FILE))
     before = _hashes(train_dir)
     assert sorted(before) == sorted(f"ckpt-{s}.{e}" for s in (5, 10, 15, 20)
                                     for e in ("index", "data-00000-of-00001"))
-    assert checkpointing.latest_checkpoint(train_dir).endswith("ckpt-20")
+    assert checkpoint_dir.latest_checkpoint(train_dir).endswith("ckpt-20")
     trainer = training.Trainer(_config(train_dir, data_dir, max_steps=25,
                                        max_checkpoints_to_keep=10))
     assert trainer.train() == 25
@@ -104,7 +105,7 @@ def test_a_deleted_state_file_resumes_from_the_newest_checkpoint_and_changes_no_
 def test_without_fallback_a_deleted_state_file_stops_with_a_message(tmp_path, data_dir,
                                                                      finished_run):
     train_dir = _copy(finished_run, tmp_path)
-    os.remove(os.path.join(train_dir, checkpointing.STATE_FILE))
+    os.remove(os.path.join(train_dir, checkpoint_dir.STATE_FILE))
     before = _hashes(train_dir)
     with pytest.raises(CheckpointError) as error:
         training.Trainer(_config(train_dir, data_dir, max_steps=25,
@@ -117,13 +118,13 @@ def test_without_fallback_a_deleted_state_file_stops_with_a_message(tmp_path, da
 
 def test_eval_predict_and_export_find_checkpoints_without_a_state_file(tmp_path):
     train_dir, _, _, _ = write_train_dir(tmp_path / "train")
-    os.remove(os.path.join(train_dir, checkpointing.STATE_FILE))
+    os.remove(os.path.join(train_dir, checkpoint_dir.STATE_FILE))
     assert inference.load(train_dir).checkpoint_path.endswith("ckpt-7")
     result = evaluation.Evaluator(evaluation.EvalConfig(
         checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
         run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
     assert result.step == 7
-    assert not os.path.exists(os.path.join(train_dir, checkpointing.STATE_FILE))  # readers
+    assert not os.path.exists(os.path.join(train_dir, checkpoint_dir.STATE_FILE))  # readers
 
 
 # --- damaged checkpoints -------------------------------------------------------------------
@@ -142,7 +143,7 @@ def test_a_damaged_latest_checkpoint_is_skipped_moved_aside_and_the_previous_res
         tmp_path, capsys, damage):
     train_dir = _two_checkpoints(tmp_path / "train")
     latest = os.path.join(train_dir, "ckpt-7")
-    damaged = {os.path.basename(name) for name in checkpointing.checkpoint_files(latest)}
+    damaged = {os.path.basename(name) for name in checkpoint_dir.checkpoint_files(latest)}
     DAMAGES[damage](latest)
     loaded = inference.load(train_dir)
     assert loaded.checkpoint_path == os.path.join(train_dir, "ckpt-5") and loaded.step == 5
@@ -151,12 +152,12 @@ def test_a_damaged_latest_checkpoint_is_skipped_moved_aside_and_the_previous_res
     assert f"skipped checkpoint {latest}: " in lines[0]
     assert {"truncated data file": "is truncated or corrupt", "corrupt index": "is corrupt",
             "missing shard": "is missing"}[damage] in lines[0]
-    corrupt = os.path.join(train_dir, checkpointing.CORRUPT_DIR)
+    corrupt = os.path.join(train_dir, checkpoint_dir.CORRUPT_DIR)
     assert f"its files were moved to {corrupt}" in lines[0]
     if damage == "missing shard":
         damaged = {name for name in damaged if name.endswith(".index")}
     assert set(os.listdir(corrupt)) == damaged  # moved, not deleted
-    assert not checkpointing.checkpoint_files(latest)
+    assert not checkpoint_dir.checkpoint_files(latest)
 
 
 def test_without_fallback_a_damaged_checkpoint_stops_and_stays(tmp_path):
@@ -164,7 +165,7 @@ def test_without_fallback_a_damaged_checkpoint_stops_and_stays(tmp_path):
     _truncate_data(os.path.join(train_dir, "ckpt-7"))
     with pytest.raises(DamagedCheckpointError, match=r"cannot restore .*ckpt-7: .* is truncated"):
         inference.load(train_dir, restore_fallback=False)
-    assert not os.path.exists(os.path.join(train_dir, checkpointing.CORRUPT_DIR))
+    assert not os.path.exists(os.path.join(train_dir, checkpoint_dir.CORRUPT_DIR))
 
 
 def test_when_no_checkpoint_reads_the_error_names_each(tmp_path):
@@ -177,11 +178,10 @@ def test_when_no_checkpoint_reads_the_error_names_each(tmp_path):
 
 def test_a_checkpoint_of_another_model_is_never_skipped(tmp_path):
     train_dir = _two_checkpoints(tmp_path / "train")
-    checkpointing.write_run_config(train_dir, dict(checkpointing.read_run_config(train_dir),
-                                                   model="lenet5"))
+    run_record.write(train_dir, dataclasses.replace(run_record.read(train_dir), model="lenet5"))
     with pytest.raises(CheckpointError, match="does not fit the model built here"):
         inference.load(train_dir)
-    assert len(checkpointing.checkpoint_paths(train_dir)) == 2
+    assert len(checkpoint_dir.checkpoint_paths(train_dir)) == 2
 
 
 def test_eval_and_export_fall_back_too(tmp_path, capsys):
@@ -201,8 +201,7 @@ def test_eval_and_export_fall_back_too(tmp_path, capsys):
 def test_eval_loop_evaluates_each_checkpoint_once_in_order_and_skips_a_damaged_one(
         tmp_path, capsys, monkeypatch):
     train_dir = _two_checkpoints(tmp_path / "train")
-    checkpointing.write_run_config(train_dir, dict(checkpointing.read_run_config(train_dir),
-                                                   max_steps=7))
+    run_record.write(train_dir, dataclasses.replace(run_record.read(train_dir), max_steps=7))
     _truncate_data(os.path.join(train_dir, "ckpt-7"))
     evaluator = evaluation.Evaluator(evaluation.EvalConfig(
         checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
@@ -219,9 +218,11 @@ def test_eval_loop_evaluates_each_checkpoint_once_in_order_and_skips_a_damaged_o
         raise StopIteration
 
     monkeypatch.setattr(checkpointing, "skip_damaged", skip_and_stop)
+    monkeypatch.setattr(evaluation, "POLL_SECS", 0.01)
     with pytest.raises(StopIteration):
         evaluator.run()
-    assert [os.path.basename(p) for p in evaluated] == ["ckpt-5", "ckpt-7"]
+    # A failed read is tried once more (a save may have been in progress), then skipped.
+    assert [os.path.basename(p) for p in evaluated] == ["ckpt-5", "ckpt-7", "ckpt-7"]
     out = capsys.readouterr().out
     assert "precision @ 1" in out and f"skipped checkpoint {train_dir}/ckpt-7" in out
 
@@ -236,7 +237,7 @@ def test_training_falls_back_and_never_overwrites_a_damaged_checkpoint(
     out = capsys.readouterr().out
     assert f"resumed from {os.path.join(train_dir, 'ckpt-15')} at step 15" in out
     assert "rewrote" in out and "to name ckpt-15 (it named ckpt-20)" in out
-    moved = os.path.join(train_dir, checkpointing.CORRUPT_DIR, "ckpt-20.data-00000-of-00001")
+    moved = os.path.join(train_dir, checkpoint_dir.CORRUPT_DIR, "ckpt-20.data-00000-of-00001")
     assert hashlib.sha256(open(moved, "rb").read()).hexdigest() == damaged
     assert kill_harness.read_checkpoint(os.path.join(train_dir, "ckpt-20"))  # rewritten, whole
 
@@ -264,7 +265,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint_removes_partial_files_and_say
     # Run to the first checkpoint, then shrink the disk to what is used + half a checkpoint.
     trainer.max_steps = 5
     trainer.train()
-    size = checkpointing.files_bytes(os.path.join(train_dir, "ckpt-5"))
+    size = checkpoint_dir.files_bytes(os.path.join(train_dir, "ckpt-5"))
     used = int(subprocess.run(["du", "-sb", small_disk], capture_output=True, text=True,
                               check=True).stdout.split()[0])
     subprocess.run(["mount", "-o", f"remount,size={used + size // 2}", small_disk], check=True)
@@ -284,16 +285,14 @@ def test_a_full_disk_keeps_the_previous_checkpoint_removes_partial_files_and_say
 
 
 def test_run_json_on_a_full_disk_leaves_no_temp_file(monkeypatch, tmp_path):
-    real_dump = checkpointing.json.dump
-
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(checkpointing.json, "dump", full)
+    monkeypatch.setattr(run_record.os, "replace", full)  # after run.json.tmp is written
     with pytest.raises(DiskFullError, match="to write .*run.json"):
-        checkpointing.write_run_config(str(tmp_path), {"model": "x"})
+        run_record.write(str(tmp_path), run_record.RunRecord(model="x"))
+    monkeypatch.undo()
     assert os.listdir(tmp_path) == []
-    monkeypatch.setattr(checkpointing.json, "dump", real_dump)
 
 
 # --- a diverging loss ----------------------------------------------------------------------
@@ -323,7 +322,7 @@ def test_a_diverging_loss_warns_once_with_skip_batch(tmp_path, data_dir, capsys)
                                        max_loss=1e3, nan_policy="skip_batch"))
     try:
         trainer.train()
-    except training.NonFiniteLossError:
+    except errors.NonFiniteLossError:
         pass  # the weights may overflow later: that stop is the non-finite policy's
     out = capsys.readouterr().out
     assert out.count("above --max_loss=1000: training is diverging") == 1

@@ -1,27 +1,45 @@
-"""convnet.compare on synthetic data: table, plots, results, and reuse of finished runs."""
+"""convnet.compare, the main: its flags reach convnet.comparing; errors are one line.
 
-import json
+The training and evaluation themselves: tests/test_comparing.py.
+"""
+
+import ast
 import os
+import subprocess
+import sys
 
-from convnet import compare
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+# The main with comparing.compare replaced by a print of its arguments.
+CALL = """
+from convnet import compare, comparing
+comparing.compare = lambda *args: print(repr(args))
+compare.run()
+"""
 
 
-def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):
-    out = str(tmp_path / "cmp")
-    data = {"data_source": "synthetic", "download": False}
-    rows = compare.compare(["baseline", "lenet5"], out, 4, CONFIGS, data, eval_examples=500)
-    assert [r["model"] for r in rows] == ["baseline", "lenet5"]
-    assert rows[0]["params"] == 198506 and rows[1]["params"] == 62006
-    assert rows[0]["steps"] == 4 and [s for s, _ in rows[0]["accuracy"]] == [1, 2, 3, 4]
-    assert 0.0 <= rows[0]["test_accuracy"] <= 1.0 and rows[0]["size_bytes"] > 198506 * 4
-    for name in ("comparison.md", "results.json", "loss.png", "accuracy.png"):
-        assert os.path.getsize(os.path.join(out, name)) > 0
-    table = open(os.path.join(out, "comparison.md"), encoding="utf-8").read()
-    assert "| baseline | 198,506 |" in table and "| lenet5 | 62,006 |" in table
-    wall = json.load(open(os.path.join(out, "results.json"), encoding="utf-8"))[0]["wall_secs"]
+def _compare(*args, code=None):
+    command = ["-c", code] if code else ["-m", "convnet.compare"]
+    return subprocess.run([sys.executable, *command, *args], capture_output=True, text=True,
+                          timeout=300, env=ENV)
 
-    again = compare.compare(["baseline"], out, 4, CONFIGS, data, eval_examples=500)
-    assert again[0]["wall_secs"] == wall  # reused, not retrained
-    assert "reusing the finished run" in capsys.readouterr().out
+
+def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path):
+    done = _compare("--models=baseline,lenet5", "--max_steps=7", f"--output_dir={tmp_path}",
+                    "--data_source=synthetic", "--batch_size=32", "--eval_examples=50",
+                    code=CALL)
+    assert done.returncode == 0, done.stderr
+    names, output_dir, max_steps, configs_dir, data_args, eval_examples = ast.literal_eval(
+        done.stdout.strip().splitlines()[-1])
+    assert (names, output_dir, max_steps, configs_dir, eval_examples) == (
+        ["baseline", "lenet5"], str(tmp_path), 7, "configs", 50)
+    # --data_source, --data_dir and --download always; the others only when given.
+    assert data_args == {"data_source": "synthetic", "data_dir": "/tmp/cifar10_data",
+                         "download": True, "batch_size": 32}
+
+
+def test_an_unknown_model_is_one_error_line(tmp_path):
+    done = _compare("--models=baseline,nosuch", f"--output_dir={tmp_path / 'out'}")
+    assert done.returncode == 1
+    assert "error: unknown model 'nosuch': choose from " in done.stderr
+    assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "out")

@@ -11,11 +11,7 @@ import pytest
 from convnet.data import cifar_binary, info
 from convnet.errors import DataError
 from fake_data import http_server, write_cifar100_binary
-
-
-def _all(ds):
-    images, labels = zip(*[(i.numpy(), l.numpy()) for i, l in ds])
-    return np.stack(images), np.array(labels)
+from test_data_source import all_examples
 
 
 @pytest.fixture
@@ -30,7 +26,7 @@ def test_decodes_every_record_exactly(cifar100_dir, label_mode, column, num_clas
     source = cifar_binary.CifarBinarySource(path, False, dataset="cifar100", label_mode=label_mode)
     assert source.info.num_classes == num_classes and source.info.image_shape == (32, 32, 3)
     for split, count in (("train", 12), ("test", 7)):
-        images, labels = _all(source.dataset(split))
+        images, labels = all_examples(source.dataset(split))
         assert images.dtype == np.uint8 and labels.dtype == np.int32
         np.testing.assert_array_equal(images, arrays[split][0])
         np.testing.assert_array_equal(labels, arrays[split][column])

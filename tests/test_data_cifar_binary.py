@@ -8,18 +8,14 @@ import pytest
 from convnet.data import cifar_binary
 from convnet.errors import DataError
 from conftest import write_cifar_files
-
-
-def _all(ds):
-    images, labels = zip(*[(i.numpy(), l.numpy()) for i, l in ds])
-    return np.stack(images), np.array(labels)
+from test_data_source import all_examples
 
 
 def test_decodes_every_record_exactly(cifar_dir):
     path, arrays = cifar_dir
     source = cifar_binary.CifarBinarySource(path, allow_download=False)
     for split in ("train", "test"):
-        images, labels = _all(source.dataset(split))
+        images, labels = all_examples(source.dataset(split))
         assert images.dtype == np.uint8 and images.shape[1:] == (32, 32, 3)
         assert labels.dtype == np.int32
         np.testing.assert_array_equal(images, arrays[split][0])

@@ -11,11 +11,7 @@ import pytest
 from convnet.data import cifar_python, safe_pickle
 from convnet.errors import DataError
 from fake_data import write_cifar_python, write_pickle
-
-
-def _all(ds):
-    images, labels = zip(*[(i.numpy(), l.numpy()) for i, l in ds])
-    return np.stack(images), np.array(labels)
+from test_data_source import all_examples
 
 
 @pytest.fixture
@@ -29,7 +25,7 @@ def test_cifar10_python2_pickles_decode_exactly(cifar10_py):
     source = cifar_python.CifarPythonSource(path, allow_download=False)
     assert source.info.name == "cifar10" and source.info.num_classes == 10
     for split in ("train", "test"):
-        images, labels = _all(source.dataset(split))
+        images, labels = all_examples(source.dataset(split))
         assert images.dtype == np.uint8 and images.shape[1:] == (32, 32, 3)
         assert labels.dtype == np.int32
         np.testing.assert_array_equal(images, arrays[split][0])
@@ -44,7 +40,7 @@ def test_cifar100_decodes_exactly_from_parent_dir(tmp_path, style, label_mode):
                                 style=style)
     source = cifar_python.CifarPythonSource(str(tmp_path), False, "cifar100", label_mode)
     assert source.info.num_classes == {"fine": 100, "coarse": 20}[label_mode]
-    images, labels = _all(source.dataset("test"))
+    images, labels = all_examples(source.dataset("test"))
     np.testing.assert_array_equal(images, arrays["test"][0])
     np.testing.assert_array_equal(labels, arrays["test"][1][f"{label_mode}_labels"])
 

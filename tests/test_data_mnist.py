@@ -11,11 +11,7 @@ import pytest
 from convnet.data import layout, mnist_idx
 from convnet.errors import DataError
 from fake_data import MNIST_FILES, http_server, idx_bytes, write_file, write_mnist
-
-
-def _all(ds):
-    images, labels = zip(*[(i.numpy(), l.numpy()) for i, l in ds])
-    return np.stack(images), np.array(labels)
+from test_data_source import all_examples
 
 
 @pytest.fixture(params=[True, False], ids=["gzip", "plain"])
@@ -29,7 +25,7 @@ def test_decodes_every_example_exactly(mnist_dir):
     source = mnist_idx.IdxSource(path, allow_download=False)
     assert source.info.image_shape == (28, 28, 1) and source.info.num_classes == 10
     for split, count in (("train", 9), ("test", 5)):
-        images, labels = _all(source.dataset(split))
+        images, labels = all_examples(source.dataset(split))
         assert images.dtype == np.uint8 and images.shape == (count, 28, 28, 1)
         assert labels.dtype == np.int32
         np.testing.assert_array_equal(images, arrays[split][0])
@@ -45,7 +41,7 @@ def test_fashion_mnist_from_parent_dir_with_mixed_compression(tmp_path):
     images_file.unlink()
     source = mnist_idx.IdxSource(str(tmp_path), False, dataset="fashion_mnist")
     assert source.info.class_name(9) == "Ankle boot"
-    images, labels = _all(source.dataset("test"))
+    images, labels = all_examples(source.dataset("test"))
     np.testing.assert_array_equal(images, arrays["test"][0])
     np.testing.assert_array_equal(labels, arrays["test"][1])
 
@@ -139,7 +135,7 @@ def test_download_checks_each_md5_and_creates_the_directory_whole(tmp_path):
             name: (base_url + name, md5) for name, md5 in md5s.items()})
         path = layout.resolve_data_dir(str(data_dir), good, allow_download=True)
     assert path == str(data_dir / "mnist") and sorted(os.listdir(path)) == sorted(md5s)
-    images, labels = _all(mnist_idx.IdxSource(str(data_dir), False).dataset("test"))
+    images, labels = all_examples(mnist_idx.IdxSource(str(data_dir), False).dataset("test"))
     np.testing.assert_array_equal(images, arrays["test"][0])
     np.testing.assert_array_equal(labels, arrays["test"][1])
 

@@ -1,16 +1,16 @@
-"""Sources by name (make_source) and pipelines over tiny files, synthetic data and tfds."""
+"""Training and evaluation pipelines over tiny files, synthetic data and tfds; InputSettings.
 
-import os
+(Sources by name, make_source, are tested in test_data_source_spec.py.)"""
+
+import dataclasses
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet.data import CIFAR10, CifarBinarySource, CifarPythonSource, IdxSource, pipeline
+from convnet.data import CIFAR10, pipeline, preprocess
 from convnet.data.synthetic import SyntheticSource
 from convnet.data.info import DatasetInfo
-from convnet.errors import DataError
-from fake_data import write_cifar100_binary, write_cifar_python, write_mnist
 
 
 @pytest.fixture
@@ -70,51 +70,27 @@ def test_unknown_data_source_and_bad_batch_size(source):
     assert CIFAR10.class_name(3) == "cat"
 
 
-def test_files_source_picks_the_reader_by_dataset_and_layout(tmp_path, cifar_dir):
-    binary = pipeline.make_source("files", os.path.dirname(cifar_dir[0]), allow_download=False)
-    assert isinstance(binary, CifarBinarySource) and binary.info is CIFAR10
-    write_cifar_python(str(tmp_path / "py" / "cifar-10-batches-py"), per_file=2)
-    python = pipeline.make_source("files", str(tmp_path / "py"), allow_download=False)
-    assert isinstance(python, CifarPythonSource) and python.num_examples("train") == 10
-    write_cifar100_binary(str(tmp_path / "c100" / "cifar-100-binary"))
-    coarse = pipeline.make_source("files", str(tmp_path / "c100"), None, False, "cifar100",
-                                  label_mode="coarse")
-    assert coarse.info.num_classes == 20 and coarse.num_examples("test") == 7
-    write_mnist(str(tmp_path / "mnist"), compress=False)
-    digits = pipeline.make_source("files", str(tmp_path), allow_download=False, dataset="mnist")
-    assert isinstance(digits, IdxSource) and digits.info.image_shape == (28, 28, 1)
-    image, label = next(iter(digits.dataset("train")))
-    assert image.shape == (28, 28, 1) and image.dtype == tf.uint8 and label.dtype == tf.int32
+def test_input_settings_defaults_validation_and_frozen():
+    settings = pipeline.InputSettings()
+    assert settings.preprocessing == preprocess.Preprocessing() and settings.seed == 0
+    assert (settings.num_parallel_calls, settings.shuffle_buffer) == (16, pipeline.SHUFFLE_BUFFER)
+    assert pipeline.InputSettings(num_parallel_calls=tf.data.AUTOTUNE).num_parallel_calls == -1
+    with pytest.raises(ValueError, match="--num_parallel_calls must be positive"):
+        pipeline.InputSettings(num_parallel_calls=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.seed = 1
 
 
-def test_files_source_without_files_names_the_binary_archive(tmp_path):
-    with pytest.raises(DataError, match="cifar-100-binary.tar.gz"):
-        pipeline.make_source("files", str(tmp_path), allow_download=False, dataset="cifar100")
-    with pytest.raises(DataError, match="fashion-mnist"):
-        pipeline.make_source("files", str(tmp_path), allow_download=False,
-                             dataset="fashion_mnist")
-
-
-@pytest.mark.parametrize("dataset, label_mode, shape, classes", [
-    ("cifar10", "fine", (32, 32, 3), 10), ("cifar100", "fine", (32, 32, 3), 100),
-    ("cifar100", "coarse", (32, 32, 3), 20), ("mnist", "fine", (28, 28, 1), 10),
-    ("fashion_mnist", "fine", (28, 28, 1), 10)])
-def test_synthetic_source_takes_the_shape_and_classes_of_any_builtin(dataset, label_mode, shape,
-                                                                     classes):
-    source = pipeline.make_source("synthetic", dataset=dataset, label_mode=label_mode)
-    assert source.info.image_shape == shape and source.info.num_classes == classes
-    image, label = next(iter(source.dataset("test")))
-    assert image.shape == shape and image.dtype == tf.uint8 and 0 <= int(label) < classes
-
-
-def test_bad_dataset_and_label_mode_combinations(cifar_dir):
-    with pytest.raises(ValueError, match="choose from cifar10, cifar100, mnist, fashion_mnist"):
-        pipeline.make_source("files", cifar_dir[0], dataset="imagenet")
-    with pytest.raises(ValueError, match="--label_mode=coarse is not available for mnist"):
-        pipeline.make_source("synthetic", dataset="mnist", label_mode="coarse")
-    with pytest.raises(ValueError, match="unknown --label_mode='medium'"):
-        pipeline.make_source("files", cifar_dir[0], dataset="cifar100", label_mode="medium")
-    with pytest.raises(ValueError, match="cifar_binary reads cifar10 and cifar100 only"):
-        pipeline.make_source("cifar_binary", cifar_dir[0], dataset="mnist")
-    with pytest.raises(ValueError, match="not supported with --data_source=tfds"):
-        pipeline.make_source("tfds", dataset="cifar100", label_mode="coarse")
+def test_settings_and_the_older_arguments_give_the_same_streams(source):
+    spec = preprocess.Preprocessing("pad_crop", 32, "per_channel", (120.0,) * 3, (60.0,) * 3)
+    settings = pipeline.InputSettings(spec, num_parallel_calls=2, shuffle_buffer=40, seed=7)
+    new = next(iter(pipeline.train_dataset(source, 8, settings, start_example=5, num_shards=2,
+                                           shard_index=1)))
+    old = next(iter(pipeline.train_dataset(source, 8, spec, 2, 40, 7, 5, 2, 1)))
+    for a, b in zip(new, old):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    new = next(iter(pipeline.eval_dataset(source, "test", 4, settings, num_examples=6)))
+    old = next(iter(pipeline.eval_dataset(source, "test", 4, spec, 2, 6)))
+    np.testing.assert_array_equal(new[0].numpy(), old[0].numpy())
+    with pytest.raises(TypeError, match="pass seed in the InputSettings"):
+        pipeline.train_dataset(source, 8, settings, seed=1)

@@ -1,11 +1,13 @@
-"""The batch augmentation 'translate_altflip' (airbench): reflect-padded translation and the
-alternating flip, against numpy, and its pipeline: a pure function of the seed, exact on resume."""
+"""The batch augmentation 'translate_altflip' (airbench) through Preprocessing.train_batch,
+against numpy, and its pipeline: a pure function of the seed, exact on resume. (Its ops are
+tested in test_data_batch_augment.py.)"""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from convnet.data import pipeline, preprocess
+from test_data_batch_augment import numpy_translate_and_flip
 
 RNG = np.random.default_rng(0)
 
@@ -29,61 +31,6 @@ def raw_spec(translate=2, flip=True):
     """translate_altflip whose normalization is the identity: outputs are the moved pixels."""
     return preprocess.Preprocessing("translate_altflip", 32, "per_channel", (0.0, 0.0, 0.0),
                                     (1.0, 1.0, 1.0), flip, translate)
-
-
-def numpy_translate_and_flip(images, offsets, flips, pad):
-    height, width = images.shape[1:3]
-    out = []
-    for image, (row, column), flip in zip(images, offsets, flips):
-        padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
-        window = padded[row:row + height, column:column + width]
-        out.append(window[:, ::-1] if flip else window)
-    return np.stack(out)
-
-
-@pytest.mark.parametrize("pad,shape", [(2, (32, 32, 3)), (1, (7, 9, 1)), (3, (5, 11, 2))])
-def test_translate_and_flip_is_numpy_reflect_pad_then_crop_then_mirror(pad, shape):
-    choices = 2 * pad + 1
-    grid = np.array([(r, c) for r in range(choices) for c in range(choices)], np.int32)
-    offsets = np.concatenate([grid, grid])  # every shift, unflipped then flipped
-    flips = np.repeat([False, True], len(grid))
-    images = RNG.integers(0, 256, size=(len(offsets), *shape), dtype=np.uint8)
-    expected = numpy_translate_and_flip(images, offsets, flips, pad)
-    eager = preprocess.translate_and_flip(tf.constant(images), offsets, flips, pad)
-    assert eager.dtype == tf.uint8
-    np.testing.assert_array_equal(eager.numpy(), expected)
-    in_data = tf.data.Dataset.from_tensors((images, offsets, flips)).map(
-        lambda i, o, f: preprocess.translate_and_flip(i, o, f, pad), num_parallel_calls=2)
-    np.testing.assert_array_equal(next(iter(in_data)).numpy(), expected)
-
-
-def test_translate_and_flip_rejects_a_pad_as_large_as_the_image():
-    with pytest.raises(ValueError, match="translation pad"):
-        preprocess.translate_and_flip(tf.zeros([1, 4, 4, 1], tf.uint8), [[0, 0]], [False], 4)
-
-
-def test_shifts_cover_every_offset_uniformly_and_are_a_pure_function_of_seed_and_position():
-    positions = tf.range(50000, dtype=tf.int64)
-    offsets = preprocess.random_offsets(7, positions, 2).numpy()
-    assert offsets.min() == 0 and offsets.max() == 4
-    counts = np.bincount(offsets[:, 0] * 5 + offsets[:, 1], minlength=25)
-    # 2,000 expected per (row, column) cell, binomial sd ~44: 300 is ~7 sd.
-    assert np.all(np.abs(counts - 2000) < 300), counts
-    assert abs(np.corrcoef(offsets[:-1, 1], offsets[1:, 1])[0, 1]) < 0.03  # neighbours independent
-    np.testing.assert_array_equal(preprocess.random_offsets(7, positions[123:456], 2).numpy(),
-                                  offsets[123:456])
-    assert np.mean(preprocess.random_offsets(8, positions, 2).numpy() != offsets) > 0.5
-
-
-def test_flip_is_a_fair_coin_in_epoch_zero_then_alternates():
-    indices = tf.range(20000, dtype=tf.int64)
-    first = preprocess.alternating_flips(3, indices, tf.zeros_like(indices)).numpy()
-    assert abs(first.mean() - 0.5) < 0.02  # sd 0.0035
-    for epoch in range(1, 6):
-        flips = preprocess.alternating_flips(3, indices, tf.fill([20000], tf.constant(epoch, tf.int64)))
-        np.testing.assert_array_equal(flips.numpy(), first ^ bool(epoch % 2))
-    other_seed = preprocess.alternating_flips(4, indices, tf.zeros_like(indices)).numpy()
-    assert 0.4 < np.mean(other_seed != first) < 0.6
 
 
 def test_train_batch_is_translate_flip_then_per_channel_normalization():

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import kill_harness
 from conftest import LOGICAL_CPUS
-from convnet import distribute, evaluation, preemption, training
+from convnet import counting, distribute, evaluation, preemption, training
 from convnet.data import pipeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,16 +40,16 @@ def _one_step_weights(tmp_path, strategy, name, **overrides):
     tf.random.set_seed(0)
     trainer = training.Trainer(_config(tmp_path / name, **overrides), strategy=strategy)
     reference = training.Trainer(_config(tmp_path / (name + "_init"), **overrides))
-    for target, source in zip(trainer.model.variables, reference.model.variables):
+    for target, source in zip(trainer.state.model.variables, reference.state.model.variables):
         target.assign(source)
-    trainer.ema.build(trainer.variables)
-    for shadow, var in zip(trainer.ema.shadows, trainer.variables):
+    trainer.state.ema.build(trainer.state.model.trainable_variables)
+    for shadow, var in zip(trainer.state.ema.shadows, trainer.state.model.trainable_variables):
         shadow.assign(var)
     batch = next(iter(pipeline.eval_dataset(trainer.source, "test", 128)))
     loss, finite, skipped, _ = trainer.run_steps(
         trainer.distribute(tf.data.Dataset.from_tensors(batch).repeat()), 1)
-    assert bool(finite) and int(skipped) == 0 and int(trainer.step.numpy()) == 1
-    return float(loss), [v.numpy() for v in [*trainer.model.variables, *trainer.ema.shadows]]
+    assert bool(finite) and int(skipped) == 0 and int(trainer.state.step.numpy()) == 1
+    return float(loss), [v.numpy() for v in [*trainer.state.model.variables, *trainer.state.ema.shadows]]
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -73,11 +73,11 @@ def test_mirrored_checkpoint_restores_and_evaluates_under_the_default_strategy(t
     mirrored = training.Trainer(_config(train_dir, max_steps=4, batch_size=32),
                                 strategy=_mirrored())
     assert mirrored.train() == 4
-    weights = [v.numpy() for v in mirrored.model.variables]
+    weights = [v.numpy() for v in mirrored.state.model.variables]
 
     resumed = training.Trainer(_config(train_dir, max_steps=6, batch_size=32))
     assert resumed.restore() == 4
-    for saved, restored in zip(weights, resumed.model.variables):
+    for saved, restored in zip(weights, resumed.state.model.variables):
         np.testing.assert_array_equal(saved, restored.numpy())
     assert resumed.train() == 6
 
@@ -100,7 +100,7 @@ def test_mirrored_checkpoint_restores_and_evaluates_under_the_default_strategy(t
 def test_padding_for_a_fixed_batch_shape_has_zero_weight():
     dataset = tf.data.Dataset.from_tensor_slices(
         (tf.ones([5, 2, 2, 1]), tf.range(5, dtype=tf.int32))).batch(2)
-    batches = list(evaluation.with_weights(dataset, batch_size=2))
+    batches = list(counting.with_weights(dataset, batch_size=2))
     assert [b[0].shape[0] for b in batches] == [2, 2, 2]
     np.testing.assert_array_equal(batches[-1][2].numpy(), [1, 0])
     np.testing.assert_array_equal(batches[-1][1].numpy(), [4, 0])

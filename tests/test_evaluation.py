@@ -1,47 +1,13 @@
-"""Exact top-k evaluation: counting, known answers, checkpoints, loop mode."""
+"""Evaluation of checkpoints: EMA weights, run.json, checkpoints, loop mode."""
 
 import os
 import threading
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from convnet import checkpointing, evaluation, training
+from convnet import checkpoint_dir, evaluation, training
 from convnet.errors import CheckpointError, DamagedCheckpointError
-
-
-def test_correct_at_k_matches_in_top_k():
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(200, 10)).astype(np.float32)
-    logits[:50, :4] = 1.0  # ties straddling the top-k boundary
-    labels = rng.integers(0, 10, size=200).astype(np.int32)
-    for k in (1, 2, 3, 5, 10):
-        np.testing.assert_array_equal(
-            evaluation.correct_at_k(logits, labels, k).numpy(),
-            tf.math.in_top_k(labels, logits, k).numpy())
-
-
-class _Identity(tf.Module):
-    """A 'model' whose logits are its input, so the right answer is known."""
-    def __call__(self, x, training=False):
-        return x
-
-
-def test_count_correct_known_answer_with_a_short_last_batch():
-    # 7 examples of 3 classes; true-class rank: 0,1,2,0,0,1,2 -> top-1: 3, top-2: 5, top-3: 7.
-    logits = np.float32([[3, 2, 1], [2, 3, 1], [3, 2, 1], [1, 3, 2], [1, 2, 3], [3, 1, 2],
-                         [2, 3, 1]])
-    labels = np.int32([0, 0, 2, 1, 2, 2, 2])
-    ds = tf.data.Dataset.from_tensor_slices((logits, labels)).batch(3)
-    for k, expected in ((1, 3), (2, 5), (3, 7)):
-        correct, class_correct, class_count, confusion = evaluation.count_correct(
-            _Identity(), ds, 3, k)
-        assert correct == expected
-        assert class_count.tolist() == [2, 1, 4] and class_count.sum() == 7
-    assert class_correct.tolist() == [2, 1, 4]
-    assert confusion.sum() == 7 and np.trace(confusion) == 3
-    assert confusion[2].tolist() == [2, 1, 1]  # class-2 rows predict 0, 2, 0, 1
 
 
 def _train(tmp_path, cifar_path, max_steps=10):
@@ -87,7 +53,7 @@ def test_ema_weights_are_used_by_default(tmp_path, cifar_dir):
     ema.run()
     raw = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, use_ema=False))
     raw.run()
-    for shadow, a, b in zip(ema.ema.shadows, ema.model.trainable_variables,
+    for shadow, a, b in zip(ema.state.ema.shadows, ema.model.trainable_variables,
                             raw.model.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), shadow.numpy())
     assert any(not np.array_equal(a.numpy(), b.numpy())
@@ -158,7 +124,7 @@ def test_loop_mode_retries_a_checkpoint_that_fails_while_it_is_written(
     result = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, run_once=False,
                                                eval_interval_secs=0)).run()
     assert result.step == 10
-    assert [checkpointing.step_of(c) for c in calls] == [5, 5, 10]
+    assert [checkpoint_dir.step_of(c) for c in calls] == [5, 5, 10]
     assert not os.path.exists(os.path.join(train_dir, "corrupt"))
 
 
@@ -170,8 +136,8 @@ def test_loop_mode_skips_a_checkpoint_deleted_while_it_is_read(
     original = evaluation.Evaluator.evaluate_checkpoint
 
     def deleted_by_the_trainer(self, checkpoint):
-        if checkpointing.step_of(checkpoint) == 5:  # max_to_keep deletes it mid-read
-            for name in checkpointing.checkpoint_files(checkpoint):
+        if checkpoint_dir.step_of(checkpoint) == 5:  # max_to_keep deletes it mid-read
+            for name in checkpoint_dir.checkpoint_files(checkpoint):
                 os.remove(name)
             raise DamagedCheckpointError(f"cannot restore {checkpoint}", checkpoint, "missing")
         return original(self, checkpoint)

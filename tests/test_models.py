@@ -5,39 +5,20 @@ import pytest
 import tensorflow as tf
 
 from convnet import models, ops
+from convnet.models.densenet import DENSENET_CONFIGS
 
-# (total, non-trainable) as Keras counts them: BN has 4 numbers a channel, 2 of them
-# non-trainable moving statistics. From the issue's table; the CIFAR ResNets
-# (option A shortcuts) are what this code gives, matching the paper's 0.27M ... 1.7M.
-PARAM_COUNTS = {
-    "cifar10": (1068298, 0),
-    "baseline": (198506, 12),
-    "lenet5": (62006, 0),
-    "alexnet": (9639178, 704),
-    "vgg16": (15262026, 8448),
-    "resnet18": (11183562, 9600),
-    "resnet20": (271098, 1376),
-    "resnet32": (466426, 2272),
-    "resnet56": (857082, 4064),
-    "resnet110": (1736058, 8096),
-    "inception": (916586, 0),
-    # fast94: whiten 2*2*3*24 (frozen) + 24 bias = 312; group1 3*3*24*64 + 3*3*64*64 + 2 BN x 3*64
-    # = 51,072; group2 3*3*64*256 + 3*3*256*256 + 2 x 3*256 = 738,816; group3 2 x 3*3*256*256
-    # + 2 x 3*256 = 1,181,184; dense 256*10 = 2,560. Non-trainable: the whitening kernel 288
-    # + 2 moving statistics x (64 + 64 + 4 x 256). fast93: group2 221,952, group3 295,680,
-    # dense 1,280; non-trainable 288 + 2 x (64 + 64 + 4 x 128). (See convnet/models/fast.py.)
-    "fast93": (570296, 1568),
-    "fast94": (1973944, 2592),
-    "densenet100_12": (793150, 23988),
-    "densenet100_24": (3068482, 47976),
-    "densenet121": (7039818, 83520),
-    "densenet169": (12651594, 158272),
-    "densenet201": (18333258, 228928),
-    "densenet161": (26702122, 219744),
-}
+# The expected parameter counts live in the registry (`models.MODELS[name].params` and
+# `.non_trainable`, as Keras counts them: BN has 4 numbers a channel, 2 of them non-trainable
+# moving statistics), each derived in its model's docstring. The CIFAR ResNets (option A
+# shortcuts) are what this code gives, matching the paper's 0.27M ... 1.7M.
+
 # Models that make sense on 28x28x1 MNIST digits.
 MNIST_MODELS = ("baseline", "lenet5", "alexnet", "resnet18", "resnet20", "vgg16", "inception",
                 "densenet100_12")
+# Registered models small enough to train a few steps in every run of this file.
+SMOKE_MAX_PARAMS = 200_000  # lenet5, simple3, baseline: ~5-10 s each on 2 busy cores
+SMALL_MODELS = sorted(name for name, entry in models.MODELS.items()
+                      if entry.params <= SMOKE_MAX_PARAMS)
 
 
 def _built(name, shape=(32, 32, 3), num_classes=10, weight_decay=None):
@@ -47,16 +28,42 @@ def _built(name, shape=(32, 32, 3), num_classes=10, weight_decay=None):
     return model
 
 
+def _labelled_batch(size, num_classes, batch=8):
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(batch, size, size, 3)).astype(np.float32)
+    return tf.constant(images), tf.constant(rng.integers(0, num_classes, batch).astype(np.int32))
+
+
+def train_steps(model, images, labels, optimizer, steps):
+    """Losses of `steps` optimizer steps on one batch (cross-entropy + weight decay)."""
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            loss += ops.weight_decay_loss(model)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return [float(step()) for _ in range(steps)]
+
+
 def test_every_registered_model_has_an_asserted_count():
-    assert sorted(PARAM_COUNTS) == sorted(models.MODELS)
+    for name, entry in models.MODELS.items():
+        assert isinstance(entry, models.ModelEntry), name
+        assert isinstance(entry.params, int) and 0 <= entry.non_trainable < entry.params, name
+    assert set(DENSENET_CONFIGS) <= set(models.MODELS)
 
 
-@pytest.mark.parametrize("name", sorted(PARAM_COUNTS))
+@pytest.mark.parametrize("name", sorted(models.MODELS))
 def test_parameter_counts(name):
     model = _built(name)
-    total, non_trainable = PARAM_COUNTS[name]
-    assert models.count_params(model) == total
-    assert models.count_params(model) - models.count_trainable_params(model) == non_trainable
+    entry = models.MODELS[name]
+    assert models.count_params(model) == entry.params
+    assert models.count_params(model) - models.count_trainable_params(model) == entry.non_trainable
+    assert isinstance(model, models.Model) and model.num_classes == 10
 
 
 @pytest.mark.parametrize("name", ["baseline", "lenet5", "alexnet", "resnet20", "inception",
@@ -68,6 +75,21 @@ def test_training_and_inference_forward_with_a_dynamic_batch(name):
         logits = fn(tf.random.normal([batch, 32, 32, 3]), training)
         assert logits.shape == (batch, 10)
         assert np.isfinite(logits.numpy()).all()
+
+
+@pytest.mark.parametrize("name", SMALL_MODELS)
+def test_small_models_train_a_few_steps_with_any_class_count(name):
+    """Every registered model this small: the contract's keywords, a training step, one image."""
+    tf.random.set_seed(0)
+    model = models.build_model(name, num_classes=7, weight_decay=1e-4)
+    images, labels = _labelled_batch(model.image_size or 32, 7)
+    if models.has_data_init(model):
+        model.initialize_from_data(images)
+    model(images[:1])
+    losses = train_steps(model, images, labels, tf.keras.optimizers.Adam(1e-3), 5)
+    assert np.isfinite(losses).all() and losses[-1] < losses[0], losses
+    assert any(ops.weight_decay_of(v) == 1e-4 for v in model.trainable_variables)
+    assert model(images[:1]).shape == (1, 7) and model.num_classes == 7
 
 
 @pytest.mark.parametrize("name", MNIST_MODELS)
@@ -106,3 +128,10 @@ def test_unknown_model_and_bad_arguments():
         models.build_model("baseline", num_classes=1)
     with pytest.raises(ValueError, match="6n\\+2"):
         models.resnet.cifar_resnet(21)
+
+
+def test_a_factory_that_breaks_the_contract_is_named(monkeypatch):
+    entry = models.ModelEntry(lambda num_classes, weight_decay: object(), 1)
+    monkeypatch.setitem(models.MODELS, "broken", entry)
+    with pytest.raises(TypeError, match="'broken' returned a object, not a convnet.models.base"):
+        models.build_model("broken")

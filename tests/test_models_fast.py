@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet import bench, layers, models, ops, whitening
+from convnet import layers, models, ops, whitening
+from convnet.benchmarking import flops
 from convnet.models import fast
+from test_models import train_steps
 
 
 def _built(name, weight_decay=None, shape=(32, 32, 3)):
@@ -111,9 +113,9 @@ def test_flops_per_example():
     # MACs (fast94): whiten 31*31*24*2*2*3 = 276,768; group1 31*31*64*9*24 + 15*15*64*9*64
     # = 21,579,264; group2 15*15*256*9*64 + 7*7*256*9*256 = 62,078,976; group3 7*7*256*9*256
     # + 3*3*256*9*256 = 34,209,792; dense 2,560: 118,147,360; forward FLOPs 2x, training 3x that.
-    assert bench.model_flops(_built("fast94"), [32, 32, 3]) == {
+    assert flops.model_flops(_built("fast94"), [32, 32, 3]) == {
         "forward_per_example": 236294720, "training_per_example": 708884160}
-    assert bench.model_flops(_built("fast93"), [32, 32, 3]) == {
+    assert flops.model_flops(_built("fast93"), [32, 32, 3]) == {
         "forward_per_example": 108447808, "training_per_example": 325343424}
 
 
@@ -126,18 +128,7 @@ def test_gradient_steps_lower_the_loss_and_leave_the_whitening_kernel_alone():
     model.initialize_from_data(images)
     kernel = model.whiten.kernel.numpy()
     optimizer = tf.keras.optimizers.SGD(0.2, momentum=0.9, nesterov=True)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-            loss += ops.weight_decay_loss(model)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    losses = [float(step()) for _ in range(8)]
+    losses = train_steps(model, images, labels, optimizer, 8)
     assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
     np.testing.assert_array_equal(model.whiten.kernel.numpy(), kernel)
     assert float(tf.reduce_max(tf.abs(model.groups[0].bn1.moving_mean))) > 0
@@ -153,7 +144,7 @@ def test_three_trainer_steps_on_synthetic_data(tmp_path):
         save_checkpoint_steps=3, num_parallel_calls=2)
     trainer = training.Trainer(config)
     assert trainer.train() == 3
-    assert all(ops.weight_decay_of(v) == 5e-4 for v in trainer.variables)
+    assert all(ops.weight_decay_of(v) == 5e-4 for v in trainer.state.model.trainable_variables)
 
 
 def test_widths_are_validated():

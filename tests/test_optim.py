@@ -1,4 +1,4 @@
-"""Optimizers and EMA against numpy implementations; learning-rate schedules."""
+"""Optimizers against numpy implementations; default learning rates."""
 
 import numpy as np
 import pytest
@@ -63,62 +63,9 @@ def test_adadelta_matches_numpy():
     np.testing.assert_allclose(_run(optim.Adadelta(), grads, lr, w0), w, rtol=1e-4, atol=1e-6)
 
 
-def test_tutorial_decay_schedule():
-    assert optim.decay_steps_for(128, 350.0) == 136718
-    schedule = optim.make_schedule("exponential", 0.1, 128)
-    for step, expected in [(0, 0.1), (136717, 0.1), (136718, 0.01), (2 * 136718, 0.001)]:
-        assert float(schedule(step)) == pytest.approx(expected, rel=1e-6)
-    constant = optim.make_schedule("constant", 0.05, 128)
-    assert float(constant(10 ** 6)) == pytest.approx(0.05)
-
-
-def test_piecewise_schedule_in_epochs():
-    # 50,000 examples at batch 128: epoch 150 = step 58,593, epoch 225 = step 87,890.
-    schedule = optim.make_schedule("piecewise", 0.1, 128, boundary_epochs=(150, 225))
-    for step, expected in [(0, 0.1), (58592, 0.1), (58593, 0.01), (87889, 0.01),
-                           (87890, 0.001), (10 ** 6, 0.001)]:
-        assert float(schedule(step)) == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(ValueError, match="lr_boundary_epochs"):
-        optim.make_schedule("piecewise", 0.1, 128)
-
-
-def test_cosine_schedule():
-    schedule = optim.make_schedule("cosine", 0.2, 128, total_steps=100)
-    for step, expected in [(0, 0.2), (50, 0.1), (100, 0.0), (150, 0.0)]:
-        assert float(schedule(step)) == pytest.approx(expected, abs=1e-7)
-    with pytest.raises(ValueError, match="unknown --lr_schedule"):
-        optim.make_schedule("linear", 0.1, 128)
-
-
 def test_default_learning_rates():
     assert optim.default_learning_rate("sgd") == 0.1
     assert optim.default_learning_rate("adam") == 1e-3
     assert optim.default_learning_rate("adadelta") == 1.0
     with pytest.raises(ValueError, match="unknown --optimizer"):
         optim.make_optimizer("rmsprop")
-
-
-def test_ema_matches_numpy_with_num_updates():
-    var = tf.Variable([1.0, 2.0])
-    ema = optim.WeightEMA(0.9999)
-    ema.build([var])
-    shadow = np.array([1.0, 2.0])
-    for step in range(1, 6):
-        var.assign_add([1.0, -1.0])
-        ema.apply([var], step)
-        decay = min(0.9999, (1 + step) / (10 + step))
-        shadow = shadow - (1 - decay) * (shadow - var.numpy())
-    np.testing.assert_allclose(ema.shadows[0].numpy(), shadow, rtol=1e-6)
-    target = tf.Variable([0.0, 0.0])
-    ema.copy_to([target])
-    np.testing.assert_allclose(target.numpy(), shadow, rtol=1e-6)
-
-
-def test_warmup_linear_schedule_points():
-    schedule = optim.make_schedule("warmup_linear", 2.0, 128, total_steps=100)
-    # int(0.23 * 100) = 23 warm-up steps from 0.2x to 1x, then down to 0.07x at step 100.
-    for step, factor in ((0, 0.2), (23, 1.0), (100, 0.07), (150, 0.07),
-                         (11.5, 0.2 + 0.8 * 11.5 / 23), (61.5, 1.0 - 0.93 * 38.5 / 77)):
-        assert float(schedule(step)) == pytest.approx(2.0 * factor, rel=1e-5), step
-    with pytest.raises(ValueError, match="lr_warmup_fraction"):
-        optim.WarmupLinear(1.0, 10, warmup_fraction=1.0)

@@ -48,11 +48,11 @@ def test_mixed_precision_trains_with_float32_variables(tmp_path, mode):
     trainer = training.Trainer(_config(tmp_path, precision=mode))
     images, labels = next(iter(pipeline.eval_dataset(trainer.source, "test", 8)))
     low = precision.compute_dtype(mode)
-    assert trainer.model(tf.cast(images, low)).dtype == low  # the model computes in low precision
-    before = float(trainer._loss(images, labels))
+    assert trainer.state.model(tf.cast(images, low)).dtype == low  # the model computes in low precision
+    before = float(trainer.train_step.loss(images, labels))
     assert trainer.train() == 6
-    assert all(v.dtype == tf.float32 for v in trainer.model.variables)
-    assert float(trainer._loss(images, labels)) < before
+    assert all(v.dtype == tf.float32 for v in trainer.state.model.variables)
+    assert float(trainer.train_step.loss(images, labels)) < before
     reader = tf.train.load_checkpoint(str(tmp_path / "train"))
     has_scale = any("loss_scale" in name for name, _ in tf.train.list_variables(reader._filename
                     if hasattr(reader, "_filename") else str(tmp_path / "train")))
@@ -61,12 +61,12 @@ def test_mixed_precision_trains_with_float32_variables(tmp_path, mode):
 
 def test_float16_overflow_skips_the_step_and_halves_the_scale(tmp_path):
     trainer = training.Trainer(_config(tmp_path, precision="mixed_float16"))
-    trainer.loss_scale.value.assign(2.0 ** 40)  # scaled float16 gradients overflow
-    weights = [v.numpy() for v in trainer.variables]
+    trainer.state.loss_scale.value.assign(2.0 ** 40)  # scaled float16 gradients overflow
+    weights = [v.numpy() for v in trainer.state.model.trainable_variables]
     loss, finite, skipped, _ = trainer.run_steps(trainer.train_iterator(), 1)
-    assert bool(finite) and int(skipped) == 1 and int(trainer.step.numpy()) == 0
-    assert float(trainer.loss_scale.value) == 2.0 ** 39
-    for before, var in zip(weights, trainer.variables):
+    assert bool(finite) and int(skipped) == 1 and int(trainer.state.step.numpy()) == 0
+    assert float(trainer.state.loss_scale.value) == 2.0 ** 39
+    for before, var in zip(weights, trainer.state.model.trainable_variables):
         np.testing.assert_array_equal(before, var.numpy())
 
 
@@ -76,9 +76,9 @@ def test_xla_step_equals_an_eager_sgd_step(tmp_path):
     # eager, graph and XLA) can flip a unit on or off and move upstream gradients by percents.
     images = tf.random.stateless_normal([32, 24, 24, 3], seed=[1, 2])
     labels = tf.random.stateless_uniform([32], seed=[3, 4], maxval=10, dtype=tf.int32)
-    _, grads = trainer._gradients(images, labels)  # eager: no graph rewrites, no XLA
-    expected = [v.numpy() - 0.1 * g.numpy() for v, g in zip(trainer.variables, grads)]
+    _, grads = trainer.train_step.gradients(images, labels)  # eager: no graph rewrites, no XLA
+    expected = [v.numpy() - 0.1 * g.numpy() for v, g in zip(trainer.state.model.trainable_variables, grads)]
     trainer.run_steps(trainer.distribute(tf.data.Dataset.from_tensors((images, labels))), 1)
-    assert int(trainer.step.numpy()) == 1
-    for want, var in zip(expected, trainer.variables):
+    assert int(trainer.state.step.numpy()) == 1
+    for want, var in zip(expected, trainer.state.model.trainable_variables):
         np.testing.assert_allclose(var.numpy(), want, rtol=1e-5, atol=1e-7)

@@ -1,10 +1,12 @@
-"""convnet.inference and convnet.predict: loading a train_dir, image files, top-k output.
+"""convnet.inference and the convnet.predict main: loading a train_dir, image files, the main.
 
 The train_dirs here are written directly (model, EMA, step and run.json, as the
 Trainer writes them) so that no test pays for a training step's tracing;
-tests/test_export.py loads a Trainer's own directory.
+tests/test_exporting.py loads a Trainer's own directory; the top-k lists of
+convnet.prediction: tests/test_prediction.py.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -14,9 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet import checkpointing, cli, inference, models, optim, predict
+from convnet import cli, inference, models, prediction
 from convnet.data import info as data_info
 from convnet.data import preprocess
+from convnet.ema import WeightEMA
 from convnet.errors import CheckpointError, DataError
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
@@ -28,18 +31,18 @@ def write_train_dir(directory, dataset="cifar10", step=7):
     model = models.build_model("cifar10", info.num_classes)
     preprocessing = preprocess.Preprocessing("tutorial", 24, "per_image")
     model(tf.zeros([1, 24, 24, info.image_shape[-1]]))
-    ema = optim.WeightEMA()
+    ema = WeightEMA()
     ema.build(model.trainable_variables)
     for shadow in ema.shadows:
         shadow.assign(shadow * 0.5)
     checkpoint = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64), model=model, ema=ema)
     tf.train.CheckpointManager(checkpoint, str(directory), 1).save(checkpoint_number=step)
-    checkpointing.write_run_config(str(directory), {
+    (directory / "run.json").write_text(json.dumps({
         "model": "cifar10", "dataset": info.name, "num_classes": info.num_classes,
         "image_size": 24, "image_channels": info.image_shape[-1],
         "preprocessing": {"augmentation": "tutorial", "image_size": 24,
                           "normalization": "per_image", "channel_mean": None,
-                          "channel_std": None, "flip": True}})
+                          "channel_std": None, "flip": True}}))  # an earlier release's fields
     return str(directory), model, ema, preprocessing
 
 
@@ -87,54 +90,9 @@ def test_missing_run_json_or_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint found in .*: train first"):
         inference.load(str(tmp_path))  # nothing there (no run.json without checkpoints: see
         # test_bad_input.py::test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode)
-    checkpointing.write_run_config(str(tmp_path), {"model": "cifar10", "num_classes": 10})
+    (tmp_path / "run.json").write_text(json.dumps({"model": "cifar10", "num_classes": 10}))
     with pytest.raises(CheckpointError, match="no checkpoint found"):
         inference.load(str(tmp_path))
-
-
-def test_predict_lists_top_k_of_png_and_jpeg_files_of_any_size(train_dir, tmp_path):
-    directory = train_dir[0]
-    paths = [_write(tmp_path / "a.png", _random_image([32, 32, 3])),
-             _write(tmp_path / "b.jpg", _random_image([50, 80, 3], seed=1)),
-             _write(tmp_path / "c.png", _random_image([7, 5, 4], seed=2))]
-    lines = []
-    predictions = predict.predict(directory, paths, k=3, log=lines.append)
-    output = "\n".join(lines)
-    assert "step 7, EMA weights" in lines[0]
-    assert f"note: {paths[2]}: dropped its alpha channel" in output
-    loaded = inference.load(directory)
-    probabilities = predict.predict_files(loaded, paths, log=None)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    for path, prediction, row in zip(paths, predictions, probabilities):
-        assert len(prediction) == 3
-        names = [name for name, _ in prediction]
-        scores = [score for _, score in prediction]
-        assert scores == sorted(scores, reverse=True)
-        expected = np.argsort(-row, kind="stable")[:3]
-        assert names == [loaded.class_names[c] for c in expected]
-        np.testing.assert_allclose(scores, row[expected], rtol=1e-6)
-        assert predict.format_prediction(path, prediction) in output
-    assert f"  1. {names[0]:<12s} {scores[0]:.4f}" in output
-
-
-def test_grayscale_png_to_an_rgb_model_is_converted_and_said(train_dir, tmp_path):
-    grey = _random_image([32, 32, 1])
-    path = _write(tmp_path / "grey.png", grey)
-    lines = []
-    predict.predict(train_dir[0], [path], k=2, log=lines.append)
-    assert f"note: {path}: converted grayscale to RGB for a 3-channel model" in lines
-    image = inference.load_image(path, (32, 32, 3), log=None)
-    np.testing.assert_array_equal(image, np.repeat(grey, 3, axis=-1))
-
-
-def test_rgb_to_a_one_channel_model_is_converted(tmp_path):
-    directory = write_train_dir(tmp_path / "mnist", dataset="mnist")[0]
-    path = _write(tmp_path / "colour.png", _random_image([28, 28, 3]))
-    lines = []
-    [prediction] = predict.predict(directory, [path], k=10, log=lines.append)
-    assert f"note: {path}: converted RGB to grayscale for a 1-channel model" in lines
-    assert sorted(name for name, _ in prediction) == [str(d) for d in range(10)]
-    assert sum(p for _, p in prediction) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_match_channels_drops_alpha_and_converts():
@@ -184,6 +142,21 @@ def test_the_main_takes_image_paths(train_dir, tmp_path):
     assert "  3. " not in done.stdout and all(path in done.stdout for path in paths)
 
 
+def test_the_main_takes_a_checkpoint_and_raw_weights_and_needs_images(train_dir, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "convnet.predict",
+                           f"--checkpoint_dir={train_dir[0]}",
+                           f"--checkpoint={train_dir[0]}/ckpt-7", "--nouse_ema",
+                           "--norestore_fallback", "--top_k=1",
+                           _write(tmp_path / "one.png", _random_image([32, 32, 3]))],
+                          capture_output=True, text=True, timeout=300, env=ENV)
+    assert done.returncode == 0, done.stderr
+    assert "ckpt-7 (step 7, raw weights)" in done.stdout and done.stdout.count("  1. ") == 1
+    done = subprocess.run([sys.executable, "-m", "convnet.predict",
+                           f"--checkpoint_dir={train_dir[0]}"],
+                          capture_output=True, text=True, timeout=300, env=ENV)
+    assert done.returncode == 1 and "error: no image files given" in done.stderr
+
+
 def test_errors_print_one_line_and_exit_1(train_dir, tmp_path, capsys):
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
@@ -192,11 +165,11 @@ def test_errors_print_one_line_and_exit_1(train_dir, tmp_path, capsys):
             cli.run_main(main, takes_args=True)
 
     with pytest.raises(SystemExit) as exited:
-        run_main(lambda paths: predict.predict(train_dir[0], paths), [str(text)])
+        run_main(lambda paths: prediction.predict(train_dir[0], paths), [str(text)])
     assert exited.value.code == 1
     assert capsys.readouterr().err.startswith(f"error: {text} is not an image")
     with pytest.raises(SystemExit):
-        run_main(lambda paths: predict.predict(train_dir[0], paths, k=11), [str(text)])
+        run_main(lambda paths: prediction.predict(train_dir[0], paths, k=11), [str(text)])
     assert "error: --top_k=11 exceeds the 10 classes" in capsys.readouterr().err
 
 

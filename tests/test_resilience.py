@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import kill_harness
-from convnet import training
+from convnet import loss_watch, training
 from convnet.errors import NonFiniteLossError
 
 KILLS = 10
@@ -163,7 +163,7 @@ def _poison(trainer, bad, how="loss"):
     """Makes the loss (or only its gradients) NaN on the batches for which bad(n) holds,
     n counting the batches the step function has seen from 1. Returns the counter."""
     batches = tf.Variable(0, dtype=tf.int64, trainable=False)
-    loss_fn = trainer._loss
+    loss_fn = trainer.train_step.loss
 
     def poisoned(images, labels):
         number = batches.assign_add(1)
@@ -172,12 +172,12 @@ def _poison(trainer, bad, how="loss"):
             return tf.where(bad(number), tf.constant(float("nan")), loss)
         return tf.cond(bad(number), lambda: _nan_gradient(loss), lambda: loss)
 
-    trainer._loss = poisoned
+    trainer.train_step.loss = poisoned
     return batches
 
 
 def _finite(trainer):
-    return all(np.isfinite(v.numpy()).all() for v in trainer.model.trainable_variables)
+    return all(np.isfinite(v.numpy()).all() for v in trainer.state.model.trainable_variables)
 
 
 def test_stop_policy_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path, data_dir):
@@ -186,7 +186,7 @@ def test_stop_policy_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path,
     with pytest.raises(NonFiniteLossError) as info:
         trainer.train()
     # Batches 1-7 were applied; the 8th was not.
-    assert (info.value.step, int(trainer.step), int(batches)) == (7, 7, 8)
+    assert (info.value.step, int(trainer.state.step), int(batches)) == (7, 7, 8)
     message = str(info.value)
     assert "loss is nan at step 7 (learning rate 0.1)" in message
     latest = tf.train.latest_checkpoint(str(tmp_path / "train"))
@@ -199,7 +199,7 @@ def test_stop_policy_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path,
 @pytest.mark.parametrize("how", ["loss", "gradients"])
 def test_skip_batch_skips_the_bad_batches_and_reaches_max_steps(tmp_path, data_dir, capsys,
                                                               monkeypatch, how):
-    monkeypatch.setattr(training, "MAX_SKIPPED_IN_A_ROW", 2)
+    monkeypatch.setattr(loss_watch, "MAX_SKIPPED_IN_A_ROW", 2)
     trainer = training.Trainer(_config(tmp_path, data_dir, nan_policy="skip_batch"))
     batches = _poison(trainer, lambda n: tf.equal(n % 4, 0), how)  # batches 4, 8, 12
     assert trainer.train() == 12
@@ -217,13 +217,13 @@ def test_skip_batch_skips_the_bad_batches_and_reaches_max_steps(tmp_path, data_d
 
 def test_skip_batch_gives_up_after_max_skipped_in_a_row(tmp_path, data_dir, capsys,
                                                         monkeypatch):
-    monkeypatch.setattr(training, "MAX_SKIPPED_IN_A_ROW", 3)
+    monkeypatch.setattr(loss_watch, "MAX_SKIPPED_IN_A_ROW", 3)
     # A huge learning rate: the first update is finite, every loss after it is NaN.
     trainer = training.Trainer(_config(tmp_path, data_dir, nan_policy="skip_batch",
                                        learning_rate=1e38, save_checkpoint_steps=1))
     with pytest.raises(NonFiniteLossError) as info:
         trainer.train()
-    assert info.value.step == 1 and int(trainer.step) == 1
+    assert info.value.step == 1 and int(trainer.state.step) == 1
     assert "at step 1 (learning rate 1e+38)" in str(info.value)
     out = capsys.readouterr().out
     assert out.count("step 1: skipped 1 batch(es)") == 3

@@ -1,24 +1,36 @@
-"""convnet.summary: the layer table adds up to the model's parameter count."""
+"""convnet.summary, the main: the table of the model and dataset asked for.
 
-from convnet import models, summary
+The table itself: tests/test_model_summary.py.
+"""
 
+import os
+import subprocess
+import sys
 
-def test_cifar10_table_lists_each_layer_and_totals():
-    model = models.build_model("cifar10")
-    rows = summary.layer_table(model, (24, 24, 3))
-    names = [name for name, _, _, _ in rows]
-    assert names == ["cifar10/conv1", "cifar10/pool1", "cifar10/norm1", "cifar10/conv2",
-                     "cifar10/norm2", "cifar10/pool2", "cifar10/local3", "cifar10/local4",
-                     "cifar10/softmax_linear"]
-    assert rows[6][2] == (None, 384) and rows[6][3] == 885120
-    assert sum(params for _, _, _, params in rows) == 1068298
-    text = summary.format_summary(model, (24, 24, 3))
-    assert "Total params: 1,068,298" in text and "Non-trainable params: 0" in text
+from convnet import model_summary, summary
+
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
 
-def test_resnet_table_counts_batch_norm_statistics_as_non_trainable():
-    model = models.build_model("resnet20")
-    rows = summary.layer_table(model, (32, 32, 3))
-    assert sum(params for _, _, _, params in rows) == 271098
-    assert rows[-1][2] == (None, 10)
-    assert "Non-trainable params: 1,376" in summary.format_summary(model, (32, 32, 3))
+def _summary(*args):
+    return subprocess.run([sys.executable, "-m", "convnet.summary", *args],
+                          capture_output=True, text=True, timeout=300, env=ENV)
+
+
+def test_the_main_prints_the_table_at_the_models_input_size():
+    done = _summary("--model=cifar10")
+    assert done.returncode == 0, done.stderr
+    assert "Model: cifar10   input: (None, 24, 24, 3)" in done.stdout
+    assert "Total params: 1,068,298" in done.stdout
+    mnist = _summary("--model=lenet5", "--dataset=mnist")
+    assert mnist.returncode == 0, mnist.stderr
+    assert ", 1)" in mnist.stdout.splitlines()[0] and "Trainable params: " in mnist.stdout
+
+
+def test_positional_arguments_are_a_usage_error():
+    done = _summary("resnet20")
+    assert done.returncode != 0 and "unexpected arguments: resnet20" in done.stderr
+
+
+def test_layer_table_stays_importable_from_the_main():
+    assert summary.layer_table is model_summary.layer_table  # convnet.memory reads it there

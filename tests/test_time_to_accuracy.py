@@ -67,7 +67,7 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
     images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
                                              trainer.preprocessing)))[0]
-    kernel = [v for v in trainer.model.variables if "whiten" in v.name and "kernel" in v.name][0]
+    kernel = [v for v in trainer.state.model.variables if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_allclose(kernel.numpy(), whitening.patch_whitening_kernel(images), rtol=1e-4,
                                atol=1e-5)
     epochs = re.findall(r": epoch (\d) \(step (\d+)\): precision @ 1 = 0\.\d{4} \((\d+) of 10 "
@@ -88,15 +88,15 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     assert any(name.startswith("lookahead/") for name in names)
     # Whitening bias: trained during epoch 1 (steps 1-5) only; resuming changes nothing of it
     # and does not initialise again.
-    bias = [v for v in trainer.model.trainable_variables if "whiten" in v.name][0]
+    bias = [v for v in trainer.state.model.trainable_variables if "whiten" in v.name][0]
     frozen_bias, kernel_value = bias.numpy().copy(), kernel.numpy().copy()
     resumed = training.Trainer(_recipe(data_dir, tmp_path / "train", epochs=2.4))
     assert resumed.train() == 12
     out = capsys.readouterr().out
     assert "initialised" not in out and "resumed from" in out
-    resumed_bias = [v for v in resumed.model.trainable_variables if "whiten" in v.name][0]
+    resumed_bias = [v for v in resumed.state.model.trainable_variables if "whiten" in v.name][0]
     np.testing.assert_array_equal(resumed_bias.numpy(), frozen_bias)
-    resumed_kernel = [v for v in resumed.model.variables
+    resumed_kernel = [v for v in resumed.state.model.variables
                       if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_array_equal(resumed_kernel.numpy(), kernel_value)
 

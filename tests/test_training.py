@@ -1,12 +1,13 @@
 """The Trainer: loss goes down, checkpoints resume, bad runs stop cleanly."""
 
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet import checkpointing, models, ops, training
+from convnet import checkpointing, models, ops, run_record, training
 from convnet.data import pipeline
 from convnet.errors import CheckpointError, NonFiniteLossError
 
@@ -22,38 +23,38 @@ def _config(tmp_path, **overrides):
 def test_a_few_steps_lower_the_loss(tmp_path):
     trainer = training.Trainer(_config(tmp_path, max_steps=30))
     batch = next(iter(pipeline.eval_dataset(trainer.source, "test", 64)))
-    before = float(trainer._loss(*batch))
+    before = float(trainer.train_step.loss(*batch))
     assert trainer.train() == 30
-    after = float(trainer._loss(*batch))
+    after = float(trainer.train_step.loss(*batch))
     assert after < before - 0.5, (before, after)
 
 
 def test_loss_is_cross_entropy_plus_weight_decay(tmp_path):
     trainer = training.Trainer(_config(tmp_path))
     images, labels = next(iter(pipeline.eval_dataset(trainer.source, "test", 8)))
-    logits = trainer.model(images, training=True)
+    logits = trainer.state.model(images, training=True)
     xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    decay = sum(0.004 * np.sum(v.numpy() ** 2) / 2 for v in trainer.variables
+    decay = sum(0.004 * np.sum(v.numpy() ** 2) / 2 for v in trainer.state.model.trainable_variables
                 if ops.weight_decay_of(v))
-    trainer.config.batch_size = 8
-    np.testing.assert_allclose(float(trainer._loss(images, labels)),
+    trainer.train_step.batch_size = 8  # the loss averages over the global batch
+    np.testing.assert_allclose(float(trainer.train_step.loss(images, labels)),
                                float(tf.reduce_mean(xent)) + decay, rtol=1e-5)
 
 
 def test_resume_continues_from_the_latest_checkpoint(tmp_path, capsys):
     first = training.Trainer(_config(tmp_path, max_steps=20))
     assert first.train() == 20
-    saved = [v.numpy() for v in first.checkpoint.model.variables]
-    saved_adam = [s.numpy() for slots in first.optimizer.slots for s in slots]
+    saved = [v.numpy() for v in first.state.model.variables]
+    saved_adam = [s.numpy() for slots in first.state.optimizer.slots for s in slots]
     assert sorted(os.listdir(tmp_path / "train")).count("ckpt-20.index") == 1
 
     second = training.Trainer(_config(tmp_path, max_steps=30))
     assert second.restore() == 20
-    for a, b in zip(saved, second.model.variables):
+    for a, b in zip(saved, second.state.model.variables):
         np.testing.assert_array_equal(a, b.numpy())
-    for a, b in zip(saved_adam, [s for slots in second.optimizer.slots for s in slots]):
+    for a, b in zip(saved_adam, [s for slots in second.state.optimizer.slots for s in slots]):
         np.testing.assert_array_equal(a, b.numpy())
-    assert int(second.optimizer.iterations) == 20
+    assert int(second.state.optimizer.iterations) == 20
     assert second.train() == 30
     assert tf.train.latest_checkpoint(str(tmp_path / "train")).endswith("ckpt-30")
     assert "resumed from" in capsys.readouterr().out
@@ -75,13 +76,13 @@ def test_non_finite_loss_stops_before_the_update_and_keeps_the_checkpoint(tmp_pa
     assert "ckpt-10" in message
     assert tf.train.latest_checkpoint(str(tmp_path / "train")).endswith("ckpt-10")
     # The bad update was not applied: every weight is still finite.
-    assert all(np.isfinite(v.numpy()).all() for v in trainer.model.trainable_variables)
+    assert all(np.isfinite(v.numpy()).all() for v in trainer.state.model.trainable_variables)
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
-    run = checkpointing.read_run_config(str(tmp_path / "train"))
-    checkpointing.write_run_config(str(tmp_path / "train"), dict(run, model="resnet20"))
+    run = run_record.read(str(tmp_path / "train"))
+    run_record.write(str(tmp_path / "train"), dataclasses.replace(run, model="resnet20"))
     with pytest.raises(CheckpointError, match="model='resnet20'"):
         training.Trainer(_config(tmp_path, max_steps=20)).train()
 
@@ -123,8 +124,8 @@ def test_zoo_model_uses_pad_crop_and_training_split_channel_statistics(tmp_path)
     assert (spec.augmentation, spec.normalization, spec.image_size) == ("pad_crop", "per_channel", 32)
     assert len(spec.channel_mean) == 3 and all(20 < s < 120 for s in spec.channel_std)
     assert trainer.train() == 4
-    stored = checkpointing.read_run_config(str(tmp_path / "train"))["preprocessing"]
-    assert stored["channel_mean"] == list(spec.channel_mean)
+    stored = run_record.read(str(tmp_path / "train")).preprocessing
+    assert stored.channel_mean == spec.channel_mean
     # A resumed run keeps the stored statistics rather than recomputing them.
     resumed = training.Trainer(_config(tmp_path, model="baseline", max_steps=6, optimizer="sgd"))
     assert resumed.preprocessing == spec

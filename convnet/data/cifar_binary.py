@@ -11,13 +11,14 @@ uint8 (50,000 training images are 154 MB).
 import dataclasses
 import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from convnet.data import download, layout
-from convnet.data.info import DatasetInfo, dataset_info
+from convnet.data.info import dataset_info
+from convnet.data.source import FileSource
 from convnet.errors import DataError
 
 CIFAR10_BINARY = layout.FileLayout(
@@ -105,43 +106,33 @@ def _decode_block(records: tf.Tensor, label_column: int, label_bytes: int,
     return planes_to_images(raw[:, label_bytes:], image_shape), labels
 
 
-class CifarBinarySource:
+class CifarBinarySource(FileSource):
     """CIFAR-10 or CIFAR-100 binary files as a source of (uint8 [32, 32, 3], int32) examples.
 
     Args:
       data_dir: the archive's directory or its parent.
       allow_download: fetch the official archive when the files are absent.
-      dataset: 'cifar10' or 'cifar100'.
+      dataset: 'cifar10' (the default) or 'cifar100'.
       label_mode: 'fine' (CIFAR-100: 100 classes) or 'coarse' (CIFAR-100 only: 20 superclasses).
+      located: see FileSource.
     """
 
     LAYOUTS = LAYOUTS
-
-    def __init__(self, data_dir: str, allow_download: bool = True, dataset: str = "cifar10",
-                 label_mode: str = "fine"):
-        if dataset not in LAYOUTS:
-            raise ValueError(f"CIFAR binary files hold {' or '.join(LAYOUTS)}, not {dataset!r}")
-        self.info: DatasetInfo = dataset_info(dataset, label_mode)
-        self.layout = LAYOUTS[dataset]
-        self._label_column = RECORD_LABELS[dataset].index(label_mode)
-        self.data_dir = layout.resolve_data_dir(data_dir, self.layout, allow_download)
-        self._counts: Dict[str, int] = {}
-
-    def files(self, split: str) -> List[str]:
-        return self.layout.files(self.data_dir, split)
+    FORMAT = "CIFAR binary"
 
     def num_examples(self, split: str) -> int:
-        if split not in self._counts:
-            self._counts[split] = check_files(self.files(split), self.info.name)
-        return self._counts[split]
+        """The number of records of `split`, once its files are checked (`check_files`)."""
+        return self._once(split, lambda: check_files(self.files(split), self.layout.dataset))
 
     def dataset(self, split: str) -> tf.data.Dataset:
         """All examples of `split` in file order, decoded and cached in memory."""
         self.num_examples(split)  # validates the files before TensorFlow reads them
-        label_bytes = len(RECORD_LABELS[self.info.name])
-        records = tf.data.FixedLengthRecordDataset(self.files(split), record_bytes(self.info.name))
+        record_labels = RECORD_LABELS[self.layout.dataset]
+        label_column, label_bytes = record_labels.index(self.label_mode), len(record_labels)
+        records = tf.data.FixedLengthRecordDataset(self.files(split),
+                                                   record_bytes(self.layout.dataset))
         return (records.batch(_DECODE_BLOCK)
-                .map(lambda block: _decode_block(block, self._label_column, label_bytes,
+                .map(lambda block: _decode_block(block, label_column, label_bytes,
                                                  self.info.image_shape),
                      num_parallel_calls=tf.data.AUTOTUNE)
                 .unbatch()

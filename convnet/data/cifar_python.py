@@ -9,7 +9,7 @@ b'fine_labels' and b'coarse_labels' (CIFAR-100). Files are unpickled with
 """
 
 import math
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
@@ -93,19 +93,13 @@ class CifarPythonSource(InMemorySource):
     Args:
       data_dir: the archive's directory (`cifar-10-batches-py`, `cifar-100-python`) or its parent.
       allow_download: fetch the official archive when the files are absent.
-      dataset: 'cifar10' or 'cifar100'.
+      dataset: 'cifar10' (the default) or 'cifar100'.
       label_mode: 'fine' or (CIFAR-100 only) 'coarse'.
+      located: see FileSource.
     """
 
     LAYOUTS = LAYOUTS
     FORMAT = "CIFAR python"
-
-    def __init__(self, data_dir: str, allow_download: bool = True, dataset: str = "cifar10",
-                 label_mode: str = "fine"):
-        super().__init__(data_dir, allow_download, dataset, label_mode)
-
-    def files(self, split: str) -> List[str]:
-        return self.layout.files(self.data_dir, split)
 
     def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
         files = self.files(split)

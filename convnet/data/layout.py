@@ -187,24 +187,31 @@ def _check_not_another_dataset(data_dir: str, wanted: FileLayout) -> None:
 
 
 def resolve_data_dir(data_dir: str, layout: FileLayout, allow_download: bool = True) -> str:
-    """Returns the directory holding `layout`'s files, downloading them if allowed.
+    """Returns the directory holding `layout`'s files, downloading them if allowed:
+    `layout.find(data_dir)`, or else `obtain(data_dir, layout, allow_download)`."""
+    return layout.find(data_dir) or obtain(data_dir, layout, allow_download)
+
+
+def obtain(data_dir: str, layout: FileLayout, allow_download: bool = True) -> str:
+    """Downloads `layout`'s files, which `layout.find(data_dir)` did not find, if allowed.
 
     A `data_dir` that holds none of them but another known layout's files
     (another dataset, or the other format) is refused rather than downloaded
     into; when those are in a subdirectory (`data_dir` is a parent of several
     datasets), the download goes beside them.
 
+    Returns:
+      The directory now holding the files (`data_dir/dirname`, or `data_dir`
+      when it is named `dirname`).
+
     Raises:
       DataError: `data_dir` is empty or a file; it holds another dataset's
-        files; or the files are absent and download is not allowed (the
-        message says how to get them) or failed.
+        files; or download is not allowed (the message says how to get the
+        files) or failed.
     """
     if not data_dir:
         raise DataError(f"--data_dir is empty: pass the directory holding the "
                         f"{layout.description} files.")
-    found = layout.find(data_dir)
-    if found:
-        return found
     data_dir = os.path.expanduser(data_dir)
     _check_is_a_directory(data_dir, layout)
     _check_not_another_dataset(data_dir, layout)

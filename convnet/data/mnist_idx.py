@@ -12,7 +12,7 @@ names, so keep each in its own directory (`mnist/`, `fashion_mnist/`).
 import gzip
 import math
 import zlib
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, Mapping, Tuple
 
 import numpy as np
 
@@ -98,20 +98,15 @@ class IdxSource(InMemorySource):
       data_dir: the directory holding the four files (gzipped or not), or its
         parent holding it as `mnist/` or `fashion_mnist/`.
       allow_download: fetch the official files when absent.
-      dataset: 'mnist' or 'fashion_mnist'.
+      dataset: 'mnist' (the default) or 'fashion_mnist'.
       label_mode: 'fine' (the only labels these datasets have).
+      located: see FileSource.
+
+    `files(split)` is [images file, labels file].
     """
 
     LAYOUTS = LAYOUTS
     FORMAT = "IDX"
-
-    def __init__(self, data_dir: str, allow_download: bool = True, dataset: str = "mnist",
-                 label_mode: str = "fine"):
-        super().__init__(data_dir, allow_download, dataset, label_mode)
-
-    def files(self, split: str) -> List[str]:
-        """[images file, labels file] of `split`."""
-        return self.layout.files(self.data_dir, split)
 
     def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
         images_path, labels_path = self.files(split)

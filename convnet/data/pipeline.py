@@ -1,7 +1,9 @@
-"""Sources by name, and batched, prefetched `tf.data` pipelines for training and evaluation.
+"""Batched, prefetched `tf.data` pipelines of a source's examples, for training and evaluation.
 
-`make_source` turns --data_source, --dataset and --label_mode into a source of
-(uint8 [H, W, C], int32) examples whose shape and classes are its `info`.
+What a pipeline does besides the source and the batch size is an `InputSettings`
+(preprocessing, parallel calls, shuffle buffer, seed), the same for every input
+pipeline of a run. (`train_dataset` and `eval_dataset` still take these as
+separate arguments, the older form, until their callers move.)
 
 Training: cached uint8 examples -> a seeded permutation each epoch -> per-example
 seed from the running example index -> `Preprocessing.train` with
@@ -13,99 +15,89 @@ epochs -> `Preprocessing.train_batch` once a batch -> prefetch.
 
 Evaluation: every example of the split once, in order -> `Preprocessing.evaluate`
 -> batch (last batch may be short) -> prefetch.
+
+Sources by name (`make_source`, `SourceSpec`) live in source_spec.py; they are
+re-exported here for the callers of `pipeline.make_source`.
 """
 
-from typing import Optional, Tuple
+import dataclasses
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
 
 from convnet import console
 from convnet.data import preprocess
-from convnet.data.cifar_binary import CifarBinarySource
-from convnet.data.cifar_python import CifarPythonSource
 from convnet.data.info import DATASETS, LABEL_MODES, dataset_info  # noqa: F401 (flags use them)
-from convnet.data.mnist_idx import IdxSource
-from convnet.data.synthetic import SyntheticSource
-from convnet.data.tfds_source import TfdsSource
+from convnet.data.source import Source
+from convnet.data.source_spec import (DATA_SOURCES, FILE_READERS, SourceSpec,  # noqa: F401
+                                      file_source, make_source)
 
-# 'files': the official files in --data_dir, in whichever format is there;
-# 'cifar_binary': the CIFAR binary files only, never the python batches.
-DATA_SOURCES = ("files", "cifar_binary", "tfds", "synthetic")
-# Readers of 'files', in order of preference; the first downloads when nothing is found.
-FILE_READERS = (CifarBinarySource, CifarPythonSource, IdxSource)
 # The tutorial's shuffle queue held at least 40% of an epoch (20,000 examples).
 SHUFFLE_BUFFER = 20000
 EPOCH_LIMIT = 2 ** 40  # "endless"
 
 
-def file_source(data_dir: Optional[str], dataset: str = "cifar10", label_mode: str = "fine",
-                allow_download: bool = True):
-    """The reader of the files of `dataset` found in `data_dir`.
+@dataclasses.dataclass(frozen=True)
+class InputSettings:
+    """How a run turns a source's examples into model inputs, in every input pipeline.
 
-    CIFAR-10/100: the binary layout if present, else the python layout if
-    present, else the binary one (downloaded, or an error saying how to get
-    it). MNIST and Fashion-MNIST: IDX files, gzipped or not.
+    Attributes:
+      preprocessing: augmentation and normalization (preprocess.Preprocessing).
+      num_parallel_calls: `Dataset.map` parallelism; tf.data.AUTOTUNE (-1) lets tf.data choose.
+      shuffle_buffer: training examples shuffled together, for sources of unknown size only
+        (others are permuted whole, epoch by epoch).
+      seed: the training stream's seed (order and augmentation).
     """
-    dataset_info(dataset, label_mode)  # ValueError listing the choices
-    readers = [reader for reader in FILE_READERS if dataset in reader.LAYOUTS]
-    present = [reader for reader in readers if reader.LAYOUTS[dataset].find(data_dir)]
-    return (present or readers)[0](data_dir, allow_download, dataset, label_mode)
+    preprocessing: preprocess.Preprocessing = preprocess.Preprocessing()
+    num_parallel_calls: int = 16
+    shuffle_buffer: int = SHUFFLE_BUFFER
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.num_parallel_calls <= 0 and self.num_parallel_calls != tf.data.AUTOTUNE:
+            raise ValueError(f"--num_parallel_calls must be positive or -1 (autotune), "
+                             f"got {self.num_parallel_calls}")
 
 
-def make_source(data_source: str, data_dir: Optional[str] = None,
-                tfds_data_dir: Optional[str] = None, allow_download: bool = True,
-                dataset: str = "cifar10", seed: int = 0, label_mode: str = "fine"):
-    """Returns a source with `.info`, `.num_examples(split)` and `.dataset(split)`.
-
-    Args:
-      data_source: one of DATA_SOURCES.
-      data_dir: directory of the dataset's files ('files', 'cifar_binary').
-      tfds_data_dir: tfds data directory ('tfds').
-      allow_download: fetch missing data from its official address.
-      dataset: a built-in dataset (info.DATASETS), or any tfds name with 'tfds'.
-      seed: seed of the 'synthetic' examples.
-      label_mode: 'fine', or 'coarse' for CIFAR-100's 20 superclasses.
+def input_settings(settings: Union[InputSettings, preprocess.Preprocessing, None] = None,
+                   **legacy) -> InputSettings:
+    """`settings`; or, in the older form, the InputSettings of a Preprocessing and the
+    other settings given in `legacy` (None: the InputSettings default).
 
     Raises:
-      ValueError: unknown data source, dataset or label mode, or a combination
-        that does not exist (e.g. 'cifar_binary' with 'mnist').
+      TypeError: an InputSettings and other settings.
     """
-    if data_source not in DATA_SOURCES:
-        raise ValueError(f"unknown --data_source={data_source!r}: choose from "
-                         f"{', '.join(DATA_SOURCES)}")
-    if data_source == "tfds":
-        if label_mode != "fine":
-            raise ValueError(f"--label_mode={label_mode} is not supported with --data_source=tfds "
-                             f"(it reads the dataset's 'label'); use --data_source=files.")
-        return TfdsSource(dataset, tfds_data_dir, allow_download)
-    info = dataset_info(dataset, label_mode)
-    if data_source == "synthetic":
-        return SyntheticSource(info, seed)
-    if data_source == "cifar_binary":
-        if dataset not in CifarBinarySource.LAYOUTS:
-            raise ValueError(f"--data_source=cifar_binary reads "
-                             f"{' and '.join(CifarBinarySource.LAYOUTS)} only, got "
-                             f"--dataset={dataset}; use --data_source=files.")
-        return CifarBinarySource(data_dir, allow_download, dataset, label_mode)
-    return file_source(data_dir, dataset, label_mode, allow_download)
+    given = {name: value for name, value in legacy.items() if value is not None}
+    if isinstance(settings, InputSettings):
+        if given:
+            raise TypeError(f"pass {', '.join(given)} in the InputSettings, not beside it")
+        return settings
+    if settings is not None:
+        given["preprocessing"] = settings
+    return InputSettings(**given)
 
 
-def train_dataset(source, batch_size: int,
-                  preprocessing: preprocess.Preprocessing = preprocess.Preprocessing(),
-                  num_parallel_calls: int = 16, shuffle_buffer: int = SHUFFLE_BUFFER,
-                  seed: int = 0, start_example: int = 0, num_shards: int = 1,
+def train_dataset(source: Source, batch_size: int,
+                  settings: Union[InputSettings, preprocess.Preprocessing, None] = None,
+                  num_parallel_calls: Optional[int] = None, shuffle_buffer: Optional[int] = None,
+                  seed: Optional[int] = None, start_example: int = 0, num_shards: int = 1,
                   shard_index: int = 0) -> tf.data.Dataset:
     """Endless batches of (float32 [batch, size, size, C], int32 [batch]) augmented examples.
+
+    `settings` is an InputSettings (None: the defaults); in the older form, a
+    Preprocessing, with `num_parallel_calls`, `shuffle_buffer` and `seed`
+    beside it (see `input_settings`). Pass `start_example`, `num_shards` and
+    `shard_index` by name with an InputSettings.
 
     The stream is a pure function of `seed`: epoch e is the (shard's) training
     split in the order of a permutation drawn from seed (seed, e) (a full
     shuffle; `shuffle_buffer` is used only for sources of unknown size), and
-    example i of the stream is augmented with seed (seed, i). `start_example` starts the stream that many examples in
-    (steps done times examples a step), so a resumed run sees exactly the
-    examples and distortions an uninterrupted run would have seen next.
-    `num_shards`/`shard_index` give each input pipeline of a distributed run a
-    disjoint part of the split.
+    example i of the stream is augmented with seed (seed, i). `start_example`
+    starts the stream that many examples in (steps done times examples a
+    step), so a resumed run sees exactly the examples and distortions an
+    uninterrupted run would have seen next. `num_shards`/`shard_index` give
+    each input pipeline of a distributed run a disjoint part of the split.
 
     With a batch augmentation (`preprocessing.batched`), the uint8 examples are
     batched first (the same examples in the same order), each with its index in
@@ -114,6 +106,9 @@ def train_dataset(source, batch_size: int,
     `Preprocessing.train_batch` augments each batch in one call, each example
     as a pure function of (seed, split index, epoch, stream position).
     """
+    settings = input_settings(settings, num_parallel_calls=num_parallel_calls,
+                              shuffle_buffer=shuffle_buffer, seed=seed)
+    preprocessing, seed = settings.preprocessing, settings.seed
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if not 0 <= shard_index < num_shards:
@@ -130,12 +125,12 @@ def train_dataset(source, batch_size: int,
         examples = examples.shard(num_shards, shard_index)
         total = total and len(range(shard_index, total, num_shards))
     if preprocessing.batched:
-        return _batch_augmented(examples, total, batch_size, preprocessing, num_parallel_calls,
-                                seed, start_example, num_shards, shard_index)
+        return _batch_augmented(examples, total, batch_size, settings, start_example,
+                                num_shards, shard_index)
     if total:
         stream = _permuted_epochs(examples, total, seed, start_example)
     else:  # size unknown: a buffer shuffle, replayed from its start
-        stream = (examples.shuffle(max(1, shuffle_buffer), seed=seed,
+        stream = (examples.shuffle(max(1, settings.shuffle_buffer), seed=seed,
                                    reshuffle_each_iteration=True)
                   .repeat().skip(start_example))
 
@@ -145,14 +140,13 @@ def train_dataset(source, batch_size: int,
         return preprocessing.train(image, example_seed), label
 
     return (stream.enumerate(start=start_example)
-            .map(augment, num_parallel_calls=num_parallel_calls)
+            .map(augment, num_parallel_calls=settings.num_parallel_calls)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
 def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
-                     preprocessing: preprocess.Preprocessing, num_parallel_calls: int,
-                     seed: int, start_example: int, num_shards: int,
+                     settings: InputSettings, start_example: int, num_shards: int,
                      shard_index: int) -> tf.data.Dataset:
     """`_permuted_epochs`' stream of (split index, (image, label)) examples, as batches
     augmented by `Preprocessing.train_batch`.
@@ -162,6 +156,7 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
     `rebatch` cuts batches across epoch boundaries by slicing: no per-example
     step anywhere.
     """
+    seed, preprocessing = settings.seed, settings.preprocessing
     first_epoch, offset = divmod(start_example, total)
     whole_split = examples.batch(total).cache()  # one element: every example, in memory
 
@@ -179,7 +174,7 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
 
     return (tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch)
             .rebatch(batch_size, drop_remainder=True)
-            .map(augment, num_parallel_calls=num_parallel_calls)
+            .map(augment, num_parallel_calls=settings.num_parallel_calls)
             .prefetch(tf.data.AUTOTUNE))
 
 
@@ -204,14 +199,17 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
     return tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch).skip(offset)
 
 
-def eval_dataset(source, split: str, batch_size: int,
-                 preprocessing: preprocess.Preprocessing = preprocess.Preprocessing(),
-                 num_parallel_calls: int = 16,
+def eval_dataset(source: Source, split: str, batch_size: int,
+                 settings: Union[InputSettings, preprocess.Preprocessing, None] = None,
+                 num_parallel_calls: Optional[int] = None,
                  num_examples: Optional[int] = None) -> tf.data.Dataset:
     """Each example of `split` exactly once: (float32 [b, size, size, C], int32 [b]).
 
+    `settings` as in `train_dataset` (its shuffle buffer and seed are unused).
     With `num_examples`, only the first that many examples of the split.
     """
+    settings = input_settings(settings, num_parallel_calls=num_parallel_calls)
+    preprocessing = settings.preprocessing
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     examples = source.dataset(split)
@@ -219,12 +217,12 @@ def eval_dataset(source, split: str, batch_size: int,
         examples = examples.take(num_examples)
     return (examples
             .map(lambda image, label: (preprocessing.evaluate(image), label),
-                 num_parallel_calls=num_parallel_calls)
+                 num_parallel_calls=settings.num_parallel_calls)
             .batch(batch_size)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def channel_stats(source, split: str = "train") -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+def channel_stats(source: Source, split: str = "train") -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
     """Per-channel mean and standard deviation of `split`, on the [0, 255] scale."""
     total = squares = None
     count = 0

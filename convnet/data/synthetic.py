@@ -11,13 +11,14 @@ cheap (a gather and an add), so it does not slow the pipeline it feeds.
 import tensorflow as tf
 
 from convnet.data.info import DatasetInfo
+from convnet.data.source import Source
 
 _SPLIT_IDS = {"train": 0, "test": 1}
 NOISE_STDDEV = 40.0
 NOISE_BANK_SIZE = 1024
 
 
-class SyntheticSource:
+class SyntheticSource(Source):
     """Deterministic random (uint8 image, int32 label) examples."""
 
     def __init__(self, info: DatasetInfo, seed: int = 0):

@@ -10,10 +10,11 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet.data.info import DatasetInfo
+from convnet.data.source import Source
 from convnet.errors import DataError
 
 
-class TfdsSource:
+class TfdsSource(Source):
     """`tfds.load(name, split=..., data_dir=tfds_data_dir, as_supervised=True)`."""
 
     def __init__(self, name: str, data_dir: Optional[str] = None, allow_download: bool = True):

@@ -1,67 +1,92 @@
 """Model registry: `build_model(name, num_classes, weight_decay)`.
 
-A model is a `convnet.layers.Layer` mapping float32 [batch, size, size, C]
-images to [batch, num_classes] logits. Its class attribute `image_size` is the
-crop it trains on (24 for the tutorial model), or None for the dataset's own size.
-`weight_decay` is the L2 coefficient of every kernel (None: the model's default,
-which is no decay except for the tutorial model's 0.004 on its hidden dense layers;
-the `fast*` models decay every trainable variable, biases included).
-
-Data-dependent initialisation (optional): a model may define
-
-    init_examples = 5000                      # class attribute: how many images it wants
-    def initialize_from_data(self, images):   # float32 [N, H, W, C], N <= init_examples
-
-The trainer calls it once, eagerly, before step 0 and only when the run starts
-fresh (not when it resumes), with the first `init_examples` training images
-preprocessed as evaluation preprocesses them (normalized, no augmentation) and
-cast to float32. It may build the model and must keep whatever it sets in
-variables (e.g. a frozen kernel), so a resumed run restores it from the
-checkpoint and evaluation, export and inference need not call it. Models
-without the method need nothing; `has_data_init(model)` tells them apart.
+Every model honours the contract of `convnet.models.base` (a `Model` subclass:
+`image_size`, the `num_classes`/`weight_decay` keywords, the optional
+`initialize_from_data`/`init_examples` hook). `MODELS` maps each `--model` name to a
+`ModelEntry`: the factory, called as `factory(num_classes=..., weight_decay=...)`,
+and the parameter count tests/test_models.py asserts for it. Adding a model is its
+file under convnet/models/ and one line here.
 """
 
-import functools
+import dataclasses
+from functools import partial
+from typing import Callable, Dict
 
 from convnet.models.alexnet import AlexNet
+from convnet.models.base import Model, has_data_init
 from convnet.models.baseline import Baseline
 from convnet.models.cifar10 import Cifar10Model
-from convnet.models.densenet import DENSENET_CONFIGS, densenet
+from convnet.models.densenet import densenet
 from convnet.models.fast import fast93, fast94
 from convnet.models.inception import Inception
 from convnet.models.lenet import LeNet5
 from convnet.models.resnet import cifar_resnet, resnet18
+from convnet.models.simple import Simple3
 from convnet.models.vgg import VGG
 
-MODELS = {
-    "cifar10": Cifar10Model,
-    "baseline": Baseline,
-    "lenet5": LeNet5,
-    "alexnet": AlexNet,
-    "vgg16": VGG,
-    "resnet18": resnet18,
-    "inception": Inception,
-    "fast93": fast93,
-    "fast94": fast94,
-    **{f"resnet{depth}": functools.partial(cifar_resnet, depth) for depth in (20, 32, 56, 110)},
-    **{name: functools.partial(densenet, name) for name in DENSENET_CONFIGS},
+__all__ = ["MODELS", "Model", "ModelEntry", "build_model", "count_params",
+           "count_trainable_params", "has_data_init"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """A registered model.
+
+    Attributes:
+      factory: called as `factory(num_classes=, weight_decay=)`; returns a `Model`.
+      params: values in the model's variables (trainable and not, as Keras counts
+        them) with 10 classes on `image_size` crops, or 32x32x3 when it is None.
+      non_trainable: how many of them are not trainable (BN moving statistics,
+        frozen kernels).
+    """
+    factory: Callable[..., Model]
+    params: int
+    non_trainable: int = 0
+
+    def __call__(self, num_classes: int = 10, weight_decay=None) -> Model:
+        return self.factory(num_classes=num_classes, weight_decay=weight_decay)
+
+
+# name: ModelEntry(factory, parameters, non-trainable ones); the counts' derivations are
+# in each model's docstring.
+MODELS: Dict[str, ModelEntry] = {
+    "cifar10": ModelEntry(Cifar10Model, 1_068_298),
+    "baseline": ModelEntry(Baseline, 198_506, 12),
+    "lenet5": ModelEntry(LeNet5, 62_006),
+    "alexnet": ModelEntry(AlexNet, 9_639_178, 704),
+    "vgg16": ModelEntry(VGG, 15_262_026, 8_448),
+    "resnet18": ModelEntry(resnet18, 11_183_562, 9_600),
+    "resnet20": ModelEntry(partial(cifar_resnet, 20), 271_098, 1_376),
+    "resnet32": ModelEntry(partial(cifar_resnet, 32), 466_426, 2_272),
+    "resnet56": ModelEntry(partial(cifar_resnet, 56), 857_082, 4_064),
+    "resnet110": ModelEntry(partial(cifar_resnet, 110), 1_736_058, 8_096),
+    "inception": ModelEntry(Inception, 916_586),
+    "fast93": ModelEntry(fast93, 570_296, 1_568),
+    "fast94": ModelEntry(fast94, 1_973_944, 2_592),
+    "densenet100_12": ModelEntry(partial(densenet, "densenet100_12"), 793_150, 23_988),
+    "densenet100_24": ModelEntry(partial(densenet, "densenet100_24"), 3_068_482, 47_976),
+    "densenet121": ModelEntry(partial(densenet, "densenet121"), 7_039_818, 83_520),
+    "densenet169": ModelEntry(partial(densenet, "densenet169"), 12_651_594, 158_272),
+    "densenet201": ModelEntry(partial(densenet, "densenet201"), 18_333_258, 228_928),
+    "densenet161": ModelEntry(partial(densenet, "densenet161"), 26_702_122, 219_744),
+    "simple3": ModelEntry(Simple3, 33_834),
 }
 
 
-def build_model(name: str, num_classes: int = 10, weight_decay=None):
-    """Instantiates the model registered as `name` (variables are created on first call)."""
+def build_model(name: str, num_classes: int = 10, weight_decay=None) -> Model:
+    """Instantiates the model registered as `name` (variables are created on first call).
+
+    Raises:
+      ValueError: an unknown name, fewer than 2 classes, a negative weight decay.
+      TypeError: the registered factory returned something that is not a `Model`.
+    """
     if name not in MODELS:
         raise ValueError(f"unknown --model={name!r}: choose from {', '.join(sorted(MODELS))}")
-    if num_classes < 2:
-        raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
-    if weight_decay is not None and weight_decay < 0:
-        raise ValueError(f"--weight_decay must be >= 0, got {weight_decay}")
-    return MODELS[name](num_classes=num_classes, weight_decay=weight_decay)
-
-
-def has_data_init(model) -> bool:
-    """Whether `model` wants `initialize_from_data` called before training."""
-    return callable(getattr(model, "initialize_from_data", None))
+    model = MODELS[name](num_classes=num_classes, weight_decay=weight_decay)
+    if not isinstance(model, Model):
+        raise TypeError(f"the factory registered as {name!r} returned a {type(model).__name__}, "
+                        f"not a convnet.models.base.Model")
+    return model
 
 
 def count_params(model) -> int:

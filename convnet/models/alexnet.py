@@ -11,17 +11,17 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 
-class AlexNet(layers.Layer):
+class AlexNet(Model):
     """float32 [batch, H, W, C] (H, W >= 23) -> [batch, num_classes] logits."""
 
     image_size = None
 
     def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
                  name: str = "alexnet"):
-        super().__init__(name=name)
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         wd, relu = weight_decay, tf.nn.relu
         with self.name_scope:
             self.body = layers.Sequential([

@@ -9,17 +9,17 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 
-class Baseline(layers.Layer):
+class Baseline(Model):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits; any input size."""
 
     image_size = None  # the dataset's own size
 
     def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
                  name: str = "baseline"):
-        super().__init__(name=name)
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
         with self.name_scope:
             self.body = layers.Sequential([

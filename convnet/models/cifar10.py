@@ -11,6 +11,7 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 # Input crop size the tutorial trains and evaluates on.
 IMAGE_SIZE = 24
@@ -18,7 +19,7 @@ IMAGE_SIZE = 24
 FC_WEIGHT_DECAY = 0.004
 
 
-class Cifar10Model(layers.Layer):
+class Cifar10Model(Model):
     """Maps float32 [batch, 24, 24, C] images to [batch, num_classes] logits."""
 
     image_size = IMAGE_SIZE
@@ -26,10 +27,7 @@ class Cifar10Model(layers.Layer):
     def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
                  name: str = "cifar10"):
         """`weight_decay` replaces the tutorial's 0.004 on local3/local4 when given."""
-        super().__init__(name=name)
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         fc_wd = FC_WEIGHT_DECAY if weight_decay is None else weight_decay
         with self.name_scope:
             self.conv1 = layers.Conv2D(64, 5, stddev=5e-2, wd=None, bias_init=0.0,

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 COMPRESSION = 0.5
 BOTTLENECK_WIDTH = 4  # bottleneck 1x1 conv has 4k filters
@@ -59,15 +60,14 @@ class Transition(layers.Layer):
         return self.body(inputs, training=training)
 
 
-class DenseNet(layers.Layer):
+class DenseNet(Model):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits."""
 
     image_size = None
 
     def __init__(self, num_classes: int, blocks: Sequence[int], growth: int,
                  weight_decay: Optional[float] = None, name: str = "densenet"):
-        super().__init__(name=name)
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
         with self.name_scope:
             body = [layers.Conv2D(2 * growth, 3, bias_init=None, wd=wd, name="stem")]

@@ -43,6 +43,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from convnet import layers, whitening
+from convnet.models.base import Model
 
 # airbench's constants.
 WHITEN_KERNEL_SIZE = 2
@@ -83,11 +84,11 @@ class ConvGroup(layers.Layer):
         return _gelu(self.bn2(self.conv2(x), training=training))
 
 
-class FastNet(layers.Layer):
+class FastNet(Model):
     """float32 [batch, H, W, C] (H, W >= 32 for one output pixel) -> [batch, num_classes].
 
     Data-dependent init: call `initialize_from_data(images)` once before training
-    with `init_examples` preprocessed training images (see `convnet.models`).
+    with `init_examples` preprocessed training images (see `convnet.models.base`).
     """
 
     image_size = None
@@ -95,10 +96,10 @@ class FastNet(layers.Layer):
 
     def __init__(self, widths: Sequence[int], num_classes: int = 10,
                  weight_decay: Optional[float] = None, name: str = "fast"):
-        super().__init__(name=name)
+        super().__init__(num_classes, weight_decay, name=name)
         if len(widths) != 3 or any(not isinstance(w, int) or w <= 0 for w in widths):
             raise ValueError(f"widths must be 3 positive ints, got {widths!r}")
-        self.num_classes, self.widths, self.weight_decay = num_classes, tuple(widths), weight_decay
+        self.widths = tuple(widths)
         with self.name_scope:
             self.groups = [ConvGroup(width, weight_decay, name=f"group{i}")
                            for i, width in enumerate(widths, start=1)]

@@ -11,6 +11,7 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 
 class InceptionBlock(layers.Layer):
@@ -41,15 +42,14 @@ class InceptionBlock(layers.Layer):
         return tf.concat([b(inputs, training=training) for b in branches], axis=-1)
 
 
-class Inception(layers.Layer):
+class Inception(Model):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits."""
 
     image_size = None
 
     def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
                  name: str = "inception"):
-        super().__init__(name=name)
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
         with self.name_scope:
             self.body = layers.Sequential([

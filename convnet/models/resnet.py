@@ -19,6 +19,7 @@ from typing import Optional, Sequence, Tuple
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 SHORTCUTS = ("projection", "zero_pad")
 
@@ -67,7 +68,7 @@ class BasicBlock(layers.Layer):
         return tf.nn.relu(x + self._shortcut(inputs, training))
 
 
-class ResNet(layers.Layer):
+class ResNet(Model):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits.
 
     Args:
@@ -81,8 +82,7 @@ class ResNet(layers.Layer):
     def __init__(self, num_classes: int, stages: Sequence[Tuple[int, int, int]],
                  stem_filters: int, shortcut: str, weight_decay: Optional[float] = None,
                  name: str = "resnet"):
-        super().__init__(name=name)
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
         with self.name_scope:
             blocks = [layers.Conv2D(stem_filters, 3, bias_init=None, wd=wd, name="stem"),

@@ -10,20 +10,20 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import layers
+from convnet.models.base import Model
 
 VGG16_GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 DROPOUT_RATE = 0.2
 
 
-class VGG(layers.Layer):
+class VGG(Model):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits."""
 
     image_size = None
 
     def __init__(self, num_classes: int = 10, groups=VGG16_GROUPS,
                  weight_decay: Optional[float] = None, name: str = "vgg16"):
-        super().__init__(name=name)
-        self.num_classes = num_classes
+        super().__init__(num_classes, weight_decay, name=name)
         wd, relu = weight_decay, tf.nn.relu
         body = []
         with self.name_scope:

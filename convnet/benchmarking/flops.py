@@ -1,0 +1,48 @@
+"""Model FLOPs: multiply-adds of the Conv2D and Dense layers, FLOPs on one example.
+
+Training FLOPs per example = 3 x forward FLOPs (forward, then the gradients with
+respect to the activations and to the weights, each costing about one forward),
+where forward FLOPs = 2 x the multiply-adds of every Conv2D and Dense layer.
+Pooling, LRN, batch norm, activations and the update are not counted; the first
+layer's input gradient is, though it is never computed (5% too much for the
+tutorial model). It is the usual model-FLOPs convention, not a count of what the
+kernels execute.
+"""
+
+from typing import Dict, List, Sequence, Tuple
+
+import tensorflow as tf
+
+from convnet import layers
+
+# Training costs about 3 forward passes: forward, activation gradients, weight gradients.
+TRAINING_FLOPS_PER_FORWARD = 3
+
+
+def layer_macs(model: layers.Layer, input_shape: Sequence[int]) -> List[Tuple[str, int]]:
+    """(layer name, multiply-adds on one example) of each Conv2D and Dense, in call order.
+
+    Runs one example of `input_shape` ([H, W, C]) through `model` in inference mode.
+    """
+    rows = []
+
+    def observe(layer, output):
+        if isinstance(layer, layers.Conv2D):
+            kernel_h, kernel_w, in_channels, filters = layer.kernel.shape
+            macs = output.shape[1] * output.shape[2] * filters * kernel_h * kernel_w * in_channels
+        elif isinstance(layer, layers.Dense):
+            macs = layer.kernel.shape[0] * layer.kernel.shape[1]
+        else:
+            return
+        rows.append((layer.name_scope.name.rstrip("/"), int(macs)))
+
+    with layers.observe_calls(observe):
+        model(tf.zeros([1, *input_shape]), training=False)
+    return rows
+
+
+def model_flops(model: layers.Layer, input_shape: Sequence[int]) -> Dict[str, int]:
+    """{'forward_per_example', 'training_per_example'}: FLOPs on one [H, W, C] example."""
+    forward = 2 * sum(macs for _, macs in layer_macs(model, input_shape))
+    return {"forward_per_example": forward,
+            "training_per_example": TRAINING_FLOPS_PER_FORWARD * forward}

@@ -1,0 +1,87 @@
+"""Timed rounds and their summary: the rates of figures 1-3 of the bench.
+
+Rates are counts a second of wall time (`time.perf_counter`): images/sec of the
+input pipeline, examples/sec (global batch) of the Trainer's step. Each figure
+runs an untimed warm-up (tracing, caches, prefetch buffers), then `repeats`
+timed rounds; a `Figure` keeps the rate of every round.
+"""
+
+import dataclasses
+import statistics
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import tensorflow as tf
+
+from convnet import console
+from convnet.train_step import TrainStep
+
+# Untimed steps before the rounds of figures 2 and 3: tracing, caches, a full prefetch buffer.
+WARM_UP_STEPS = 2
+
+
+@dataclasses.dataclass
+class Figure:
+    """Rates of the timed rounds of one figure (e.g. examples/sec), and their summary."""
+    name: str
+    unit: str
+    values: List[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def to_json(self) -> Dict:
+        """{unit, median, min, max, q1, q3 (the interquartile range), values}."""
+        values = sorted(self.values)
+        q1, q3 = ((values[0], values[0]) if len(values) < 2 else
+                  statistics.quantiles(values, n=4, method="inclusive")[::2])
+        return {"unit": self.unit, "median": self.median, "min": values[0], "max": values[-1],
+                "q1": q1, "q3": q3, "values": list(self.values)}
+
+
+def timed_rounds(run_round: Callable[[], int], repeats: int,
+                 warm_up: Optional[Callable[[], object]] = None) -> List[float]:
+    """Runs `warm_up` (default: `run_round`) untimed, then `run_round` `repeats` times;
+    returns count/second of each timed round. `run_round` returns what it processed
+    and must synchronize."""
+    if repeats <= 0:
+        raise ValueError(f"--repeats must be positive, got {repeats}")
+    (warm_up or run_round)()
+    rates = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        count = run_round()
+        rates.append(count / (time.perf_counter() - began))
+    return rates
+
+
+def input_rates(dataset: tf.data.Dataset, batch_size: int, steps: int,
+                repeats: int) -> Tuple[List[float], Tuple[tf.Tensor, tf.Tensor]]:
+    """Images/sec of iterating `steps` batches of `dataset` a round; also a batch of it."""
+    iterator = iter(dataset)
+    batch = next(iterator)
+
+    def run_round():
+        for _ in range(steps):
+            next(iterator)
+        return steps * batch_size
+
+    return timed_rounds(run_round, repeats), batch
+
+
+def step_rates(step: TrainStep, iterator, steps: int, repeats: int) -> List[float]:
+    """Examples/sec of the training step `step(iterator, steps)` (global batch) a round,
+    after WARM_UP_STEPS untimed steps (the step takes the count as a tensor: one trace)."""
+
+    def run_round(count=steps):
+        loss, _, skipped, _, _ = step(iterator, tf.constant(count, tf.int64))
+        float(loss)  # waits for the steps to finish
+        if int(skipped):
+            why = (" (the float16 loss scale settling)" if step.state.loss_scale is not None
+                   else "")
+            console.log(f"note: {int(skipped)} of {count} batches had a non-finite loss or "
+                        f"gradients{why}: computed, but not applied")
+        return count * step.batch_size
+
+    return timed_rounds(run_round, repeats, lambda: run_round(min(steps, WARM_UP_STEPS)))

@@ -1,0 +1,211 @@
+"""The run record: what produced a train_dir's checkpoints, in `run.json`; its one reader and writer.
+
+`convnet.train` writes it when a run starts (and keeps it on resume); eval,
+predict, export and inference rebuild the model, its preprocessing and its
+dataset from it, and a resume checks it against its own flags. Besides the
+identity of the run (model, dataset, label mode, classes, image shape, the
+preprocessing with its channel statistics), it keeps everything that
+reproduces the run: batch size, every training setting (`settings`: the
+`TrainConfig` fields, optimizer, schedule, weight decay, seed, precision,
+strategy ...) and the convnet version. `flags.txt` beside it holds the full
+flag file of the command that started the run (`--flagfile=train_dir/flags.txt`
+reruns it).
+
+Files written by earlier releases (no label mode, batch size, settings or
+version; perhaps no preprocessing) still load: the missing fields are None and
+the consumers fall back as those releases did.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Dict, Optional, Sequence
+
+from convnet import __version__, checkpoint_dir, console, disk
+from convnet.data import preprocess
+from convnet.data.info import DATASETS, LABEL_MODES, DatasetInfo, dataset_info
+from convnet.errors import CheckpointError
+
+RUN_FILE = "run.json"
+FLAGS_FILE = "flags.txt"
+# What must match between a train_dir and the run that resumes it (evaluation,
+# which has no optimizer or batch, compares the first three).
+IDENTITY_FIELDS = ("model", "dataset", "num_classes", "optimizer", "batch_size")
+FLAG_OF = {"model": "model", "dataset": "dataset", "optimizer": "optimizer",
+           "batch_size": "batch_size"}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """One training run's identity and settings (the fields of run.json)."""
+    model: str
+    dataset: str = "cifar10"
+    num_classes: int = 10
+    label_mode: Optional[str] = None  # None in files of earlier releases
+    image_size: Optional[int] = None  # the model's input, pixels a side
+    image_channels: Optional[int] = None
+    max_steps: Optional[int] = None
+    optimizer: Optional[str] = None
+    data_source: Optional[str] = None
+    batch_size: Optional[int] = None  # the global batch; the data position depends on it
+    preprocessing: Optional[preprocess.Preprocessing] = None
+    settings: Dict[str, Any] = dataclasses.field(default_factory=dict)  # every TrainConfig field
+    version: Optional[str] = __version__
+
+    def to_json(self) -> Dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.preprocessing is None:
+            del data["preprocessing"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any], path: str = RUN_FILE) -> "RunRecord":
+        """Reads the dict of a run.json (this release's or an earlier one's)."""
+        if not isinstance(data, dict) or "model" not in data or "num_classes" not in data:
+            raise CheckpointError(f"{path} has no 'model' or 'num_classes': it was not written "
+                                  f"by convnet.train. Delete it to start a new run there.")
+        known = {field.name for field in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values.setdefault("version", None)
+        stored = values.get("preprocessing")
+        if stored:
+            stored = dict(stored)
+            for key in ("channel_mean", "channel_std"):
+                if stored.get(key) is not None:
+                    stored[key] = tuple(stored[key])
+            values["preprocessing"] = preprocess.Preprocessing(**stored)
+        else:
+            values["preprocessing"] = None
+        return cls(**values)
+
+    def preprocessing_for(self, model_image_size: Optional[int],
+                          native_size: int) -> preprocess.Preprocessing:
+        """The recorded preprocessing; for runs of releases that did not record it, the
+        tutorial crop (models with a fixed `image_size`) or none, with per-image
+        standardization, as those releases did."""
+        if self.preprocessing is not None:
+            return self.preprocessing
+        if model_image_size:
+            return preprocess.Preprocessing("tutorial", model_image_size, "per_image")
+        return preprocess.Preprocessing("none", native_size, "per_image")
+
+    def resolved_label_mode(self) -> Optional[str]:
+        """The recorded label mode; for earlier files, the built-in one giving the
+        dataset `num_classes` classes (None for datasets convnet does not know)."""
+        if self.label_mode:
+            return self.label_mode
+        for label_mode in LABEL_MODES:
+            try:
+                if dataset_info(self.dataset, label_mode).num_classes == self.num_classes:
+                    return label_mode
+            except ValueError:
+                continue
+        return None
+
+    def dataset_info(self) -> DatasetInfo:
+        """The run's DatasetInfo: a built-in dataset's (with its class names), else (tfds
+        datasets) one shaped like the model input, without class names."""
+        label_mode = self.resolved_label_mode()
+        if self.dataset in DATASETS and label_mode:
+            info = dataset_info(self.dataset, label_mode)
+            if info.num_classes == self.num_classes:
+                return info
+        size = int(self.image_size or 32)
+        return DatasetInfo(self.dataset, (size, size, int(self.image_channels or 3)),
+                           self.num_classes)
+
+
+def read(directory: str) -> Optional[RunRecord]:
+    """The run record of train_dir `directory`, or None when it has no run.json.
+
+    Raises:
+      CheckpointError: run.json is unreadable or not convnet's.
+    """
+    path = os.path.join(directory, RUN_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is unreadable ({e}); delete it to resume anyway.") from e
+    return RunRecord.from_json(data, path)
+
+
+def require(directory: str) -> RunRecord:
+    """The run record of `directory`, for readers that cannot guess the model.
+
+    Raises:
+      CheckpointError: there is no checkpoint (train first), or checkpoints but
+        no run.json (deleted, or not written by convnet.train).
+    """
+    record = read(directory)
+    if record:
+        return record
+    checkpoint_dir.require_latest_checkpoint(directory)
+    raise CheckpointError(
+        f"no {RUN_FILE} in {directory}: point --checkpoint_dir at a train_dir written by "
+        f"convnet.train (it records the model and dataset there).")
+
+
+def write(directory: str, record: RunRecord) -> None:
+    """Writes run.json atomically (a crash leaves the old or the new file, never half)."""
+    _write_text(directory, RUN_FILE, json.dumps(record.to_json(), indent=2, sort_keys=True))
+
+
+def write_flags(directory: str, flags_text: str) -> None:
+    """Writes `flags.txt`: the full flag file of the command that started the run."""
+    _write_text(directory, FLAGS_FILE, flags_text)
+
+
+def _write_text(directory: str, name: str, text: str) -> None:
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if disk.is_disk_full(e):
+            raise disk.disk_full_error(path, directory, 1 << 16) from e
+        raise
+
+
+def check_same_run(directory: str, expected: RunRecord,
+                   fields: Sequence[str] = IDENTITY_FIELDS) -> None:
+    """Raises CheckpointError if `directory` holds a run whose `fields` differ from
+    `expected`'s (a field None on either side is not compared: earlier files)."""
+    found = read(directory)
+    if not found:
+        return
+    different = [key for key in fields if getattr(found, key) is not None
+                 and getattr(expected, key) is not None
+                 and getattr(found, key) != getattr(expected, key)]
+    if not different:
+        return
+    diffs = [f"{key}={getattr(found, key)!r} (asked for {getattr(expected, key)!r})"
+             for key in different]
+    flags = [f"--{FLAG_OF[key]}={getattr(found, key)}" for key in different if key in FLAG_OF]
+    if "num_classes" in different and found.resolved_label_mode():
+        flags.append(f"--label_mode={found.resolved_label_mode()}")
+    matching = f" ({' '.join(flags)})" if flags else ""
+    raise CheckpointError(
+        f"{directory} holds checkpoints of another run: {', '.join(diffs)}. Pass the matching "
+        f"flags{matching} to use that run, or a new --train_dir/--checkpoint_dir for this one.")
+
+
+def wait_for(directory: str, interval_secs: float) -> RunRecord:
+    """Returns the run record of `directory` once there is one, saying once that it waits."""
+    record = read(directory)
+    if record:
+        return record
+    console.log(f"waiting for {os.path.join(directory, RUN_FILE)} (written by convnet.train "
+                f"when it starts)")
+    while not record:
+        time.sleep(interval_secs or 1)
+        record = read(directory)
+    return record

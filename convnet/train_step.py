@@ -1,0 +1,128 @@
+"""The training step: a `tf.function` that runs several updates of a `State` without Python.
+
+Loss = mean sparse softmax cross-entropy (optionally label-smoothed) + sum(wd *
+l2_loss(w)) over decayed weights, through `tf.nn.compute_average_loss` (global
+batch) and `tf.nn.scale_regularization_loss`, so any number of replicas gives
+the same gradients. Each replica computes its gradients (XLA-compiled with
+`xla`, in float16/bfloat16 with `compute_dtype`), they are summed across
+replicas, and the update (optimizer, step, lookahead, EMA) is applied once in
+cross-replica context. A step whose loss or gradients are not finite is never
+applied; with nan_policy 'stop' the round stops there.
+
+`convnet.training.Trainer` loops over it; `convnet.bench` times it directly.
+"""
+
+import tensorflow as tf
+
+from convnet import distribute, losses, variable_groups
+from convnet.state import State
+
+# Images of the last batch returned with each round (for TensorBoard).
+SUMMARY_IMAGES = 3
+
+
+class TrainStep:
+    """`step(iterator, num_steps)` runs `num_steps` global batches of `iterator`.
+
+    Args:
+      state: the model, optimizer, EMA, lookahead, loss scale and step to update.
+      strategy: the `tf.distribute.Strategy` the state was built under.
+      schedule: step -> learning rate.
+      groups: `variable_groups.Assignment` of the trainable variables.
+      batch_size: the global batch (the loss is averaged over it).
+      label_smoothing: in [0, 1).
+      compute_dtype: the dtype of the forward pass (float32, float16, bfloat16).
+      stop_on_non_finite: end the round at the first non-finite loss (nan_policy 'stop').
+      xla: compile the step (default strategy) or the gradients (others) with XLA.
+    """
+
+    def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, groups,
+                 batch_size: int, label_smoothing: float = 0.0,
+                 compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
+                 xla: bool = False):
+        self.state, self.strategy, self.schedule, self.groups = state, strategy, schedule, groups
+        self.batch_size, self.label_smoothing = batch_size, label_smoothing
+        self.compute_dtype, self.stop_on_non_finite = compute_dtype, stop_on_non_finite
+        self.variables = state.model.trainable_variables
+        # XLA: the whole step under the default strategy; under a distribution
+        # strategy only the gradient computation (the all-reduce and update stay outside).
+        replicated = (strategy is not tf.distribute.get_strategy()
+                      or strategy.num_replicas_in_sync > 1)
+        self._gradients_fn = (tf.function(self.gradients, jit_compile=True)
+                              if xla and replicated else self.gradients)
+        self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
+                                 if xla and not replicated else self._replica_step)
+
+    def loss(self, images, labels):
+        """This replica's share of the loss: its examples' cross-entropy / global batch."""
+        logits = self.state.model(tf.cast(images, self.compute_dtype), training=True)
+        cross_entropy = losses.cross_entropy(labels, logits, self.label_smoothing)
+        data_loss = tf.nn.compute_average_loss(cross_entropy, global_batch_size=self.batch_size)
+        decay = tf.nn.scale_regularization_loss(
+            variable_groups.weight_decay_loss(self.variables, self.groups.decay_scales))
+        return data_loss + decay
+
+    def gradients(self, images, labels):
+        """(loss, float32 gradients) of this replica's share of the loss."""
+        loss_scale = self.state.loss_scale
+        with tf.GradientTape() as tape:
+            loss = self.loss(images, labels)
+            scaled = loss_scale.scale(loss) if loss_scale is not None else loss
+        grads = tape.gradient(scaled, self.variables)
+        if loss_scale is not None:
+            grads = loss_scale.unscale(grads)
+        return loss, grads
+
+    def _replica_step(self, images, labels):
+        """One update; returns (total loss, whether it was finite, whether applied)."""
+        loss, grads = self._gradients_fn(images, labels)
+        context = tf.distribute.get_replica_context()
+        loss, grads = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads))
+        loss_finite = tf.math.is_finite(loss)
+        grads_finite = tf.math.is_finite(tf.linalg.global_norm(grads))
+        applied = context.merge_call(self._apply_update, args=(grads, loss_finite, grads_finite))
+        return loss, loss_finite, applied
+
+    def _apply_update(self, strategy, grads, loss_finite, grads_finite):
+        """Cross-replica: the loss scale's update, then the step if everything is finite."""
+        state = self.state
+        loss_finite, grads_finite = distribute.first_replica_value(
+            strategy, (loss_finite, grads_finite))
+        if state.loss_scale is not None:
+            state.loss_scale.update(grads_finite)
+
+        def update():
+            state.optimizer.apply_gradients(grads, self.variables, self.schedule(state.step),
+                                            self.groups.lr_scales, self.groups.train_until_steps)
+            state.step.assign_add(1)
+            if state.lookahead is not None:
+                state.lookahead.apply(state.model.variables, state.step)
+            state.ema.apply(self.variables, state.step)
+            return tf.constant(True)
+
+        return tf.cond(tf.logical_and(loss_finite, grads_finite), update,
+                       lambda: tf.constant(False))
+
+    def _one_step(self, batch):
+        """(loss, finite, 1 if not applied else 0, first images) of one global batch."""
+        loss, finite, applied = distribute.first_replica_value(
+            self.strategy, self.strategy.run(self._replica_step_fn, args=batch))
+        images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
+        return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images
+
+    @tf.function
+    def __call__(self, iterator, num_steps):
+        """Runs `num_steps` (int64 tensor) batches.
+
+        Returns (last loss, last loss finite, batches not applied, of which
+        after the last applied one, a few images of the last batch).
+        """
+        loss, finite, skipped, images = self._one_step(next(iterator))
+        trailing = skipped  # skipped since the last applied step
+        for _ in tf.range(num_steps - 1):
+            if self.stop_on_non_finite and not finite:
+                break
+            loss, finite, more_skipped, images = self._one_step(next(iterator))
+            skipped += more_skipped
+            trailing = (trailing + 1) * more_skipped
+        return loss, finite, skipped, trailing, images
