@@ -193,9 +193,12 @@ def check_same_run(directory: str, expected: RunRecord,
     if "num_classes" in different and found.resolved_label_mode():
         flags.append(f"--label_mode={found.resolved_label_mode()}")
     matching = f" ({' '.join(flags)})" if flags else ""
+    why = (" (a resumed run's place in the data stream and its schedule count batches of the "
+           "recorded size)" if "batch_size" in different else "")
     raise CheckpointError(
-        f"{directory} holds checkpoints of another run: {', '.join(diffs)}. Pass the matching "
-        f"flags{matching} to use that run, or a new --train_dir/--checkpoint_dir for this one.")
+        f"{directory} holds checkpoints of another run: {', '.join(diffs)}{why}. Pass the "
+        f"matching flags{matching} to use that run, or a new --train_dir/--checkpoint_dir for "
+        f"this one.")
 
 
 def wait_for(directory: str, interval_secs: float) -> RunRecord:

@@ -179,7 +179,7 @@ def test_checkpoint_of_another_model_or_number_of_classes(train_dir):
 
 
 def test_corrupt_checkpoint_names_the_file_and_the_way_back(train_dir):
-    # --norestore_fallback: today's strict stop (the fallback is in test_checkpoint_recovery.py).
+    # --norestore_fallback: today's strict stop (the fallback is in test_checkpointing.py).
     data = train_dir / "ckpt-4.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:1000])
     with pytest.raises(CheckpointError) as error:

@@ -52,4 +52,4 @@ def test_an_occupied_export_dir_is_one_error_line(train_dir, tmp_path):
 
 
 def test_export_stays_importable_from_the_main():
-    assert export.export is exporting.export  # tests/test_bad_input.py, test_checkpoint_recovery
+    assert export.export is exporting.export  # tests/test_bad_input.py, test_checkpointing
