@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 import tensorflow as tf
 
-from convnet import checkpointing, console, evaluation, events, models, plots
+from convnet import checkpoint_dir, console, evaluation, events, models, plots
 
 RESULTS_FILE = "results.json"
 
@@ -59,7 +59,7 @@ def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
         raise ValueError(f"no recipe for {name}: {recipe} does not exist (see configs/)")
     train_dir = os.path.join(output_dir, "runs", name)
     record_path = os.path.join(train_dir, "compare.json")
-    latest = checkpointing.latest_checkpoint(train_dir)
+    latest = checkpoint_dir.latest_checkpoint(train_dir)
     record = {}
     if os.path.exists(record_path):
         with open(record_path, encoding="utf-8") as f:
