@@ -36,7 +36,9 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -
     """
     status = None
     try:
-        status = checkpoint.restore(path)
+        # read(), not restore(), for partial readers: it leaves the Checkpoint's save_counter
+        # out (restore() creates it, and beside a training thread it was left unbound).
+        status = checkpoint.read(path) if partial else checkpoint.restore(path)
         status.assert_existing_objects_matched()
         if partial:
             status.expect_partial()
