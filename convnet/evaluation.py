@@ -155,26 +155,6 @@ class Evaluator:
                                       result.class_correct[label] / result.class_count[label])
         self.writer.flush()
 
-    def _evaluate_settled(self, path: str) -> Optional[EvalResult]:
-        """Evaluates `path`, which a trainer may be writing or deleting at this moment.
-
-        A restore that fails is tried once more after POLL_SECS, when a save in
-        progress has finished; returns None when the checkpoint's files are gone
-        (deleted by the trainer's `max_to_keep`). A second failure is raised.
-        """
-        try:
-            return self.evaluate_checkpoint(path)
-        except CheckpointError:
-            time.sleep(POLL_SECS)
-            if not os.path.isfile(path + ".index"):
-                return None
-        try:
-            return self.evaluate_checkpoint(path)
-        except CheckpointError:
-            if not os.path.isfile(path + ".index"):
-                return None
-            raise
-
     def run(self):
         """Evaluates the latest checkpoint once (`run_once`) or each new checkpoint once, in
         step order, as they appear (looking every `eval_interval_secs` at most).
@@ -202,15 +182,15 @@ class Evaluator:
             for path in new:
                 last_step = checkpoint_dir.step_of(path)
                 try:
-                    result = self._evaluate_settled(path)
-                except DamagedCheckpointError as e:
-                    if not config.restore_fallback:
+                    result = self.evaluate_checkpoint(path)
+                except CheckpointError as e:
+                    if not os.path.isfile(path + ".index"):  # the trainer's max_to_keep
+                        console.log(f"{path} was deleted (the trainer keeps only the newest) "
+                                    f"before it could be evaluated: going on with the next")
+                        continue
+                    if not isinstance(e, DamagedCheckpointError) or not config.restore_fallback:
                         raise
                     checkpointing.skip_damaged(path, e.damage)
-                    continue
-                if result is None:
-                    console.log(f"{path} was deleted (the trainer keeps only the newest) "
-                                f"before it could be evaluated: going on with the next")
                     continue
                 record = run_record.read(directory)
                 if record and record.max_steps and result.step >= record.max_steps:

@@ -32,8 +32,8 @@ FLAGS_FILE = "flags.txt"
 # What must match between a train_dir and the run that resumes it (evaluation,
 # which has no optimizer or batch, compares the first three).
 IDENTITY_FIELDS = ("model", "dataset", "num_classes", "optimizer", "batch_size")
-FLAG_OF = {"model": "model", "dataset": "dataset", "optimizer": "optimizer",
-           "batch_size": "batch_size"}
+# The fields that are also flags of the same name (the message names the matching flag).
+FLAG_FIELDS = ("model", "dataset", "optimizer", "batch_size")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +189,7 @@ def check_same_run(directory: str, expected: RunRecord,
         return
     diffs = [f"{key}={getattr(found, key)!r} (asked for {getattr(expected, key)!r})"
              for key in different]
-    flags = [f"--{FLAG_OF[key]}={getattr(found, key)}" for key in different if key in FLAG_OF]
+    flags = [f"--{key}={getattr(found, key)}" for key in different if key in FLAG_FIELDS]
     if "num_classes" in different and found.resolved_label_mode():
         flags.append(f"--label_mode={found.resolved_label_mode()}")
     matching = f" ({' '.join(flags)})" if flags else ""

@@ -106,33 +106,10 @@ def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
     assert evaluated == sorted(set(evaluated))  # never the same checkpoint twice
 
 
-def test_loop_mode_retries_a_checkpoint_that_fails_while_it_is_written(
-        tmp_path, cifar_dir, monkeypatch, capsys):
-    path, _ = cifar_dir
-    train_dir = _train(tmp_path, path, max_steps=10)
-    monkeypatch.setattr(evaluation, "POLL_SECS", 0.01)
-    original = evaluation.Evaluator.evaluate_checkpoint
-    calls = []
-
-    def half_written_once(self, checkpoint):
-        calls.append(checkpoint)
-        if len(calls) == 1:  # as when the trainer has not finished writing it
-            raise CheckpointError(f"cannot restore {checkpoint}")
-        return original(self, checkpoint)
-
-    monkeypatch.setattr(evaluation.Evaluator, "evaluate_checkpoint", half_written_once)
-    result = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, run_once=False,
-                                               eval_interval_secs=0)).run()
-    assert result.step == 10
-    assert [checkpoint_dir.step_of(c) for c in calls] == [5, 5, 10]
-    assert not os.path.exists(os.path.join(train_dir, "corrupt"))
-
-
 def test_loop_mode_skips_a_checkpoint_deleted_while_it_is_read(
         tmp_path, cifar_dir, monkeypatch, capsys):
     path, _ = cifar_dir
     train_dir = _train(tmp_path, path, max_steps=10)
-    monkeypatch.setattr(evaluation, "POLL_SECS", 0.01)
     original = evaluation.Evaluator.evaluate_checkpoint
 
     def deleted_by_the_trainer(self, checkpoint):
