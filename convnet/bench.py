@@ -5,8 +5,8 @@ their spread, after an untimed warm-up (tracing, caches, prefetch buffers: one
 round, or WARM_UP_STEPS steps for figures 2 and 3):
 
   1 input       images/sec of the training input pipeline alone (`pipeline.train_dataset`
-                as the Trainer builds it: source, augmentation, batching, prefetch)
-  2 step        examples/sec of the Trainer's step on one in-memory batch (compute only)
+                as training builds it: source, augmentation, batching, prefetch)
+  2 step        examples/sec of the training step on one in-memory batch (compute only)
   3 step+input  examples/sec of the same step fed by the input pipeline (as convnet.train)
   4 keras fit   examples/sec of Keras `model.fit` on the same network, pipeline,
                 optimizer (and weight EMA) -- for cifar10, baseline and lenet5 only
@@ -25,33 +25,29 @@ Training FLOPs per example = 3 x forward FLOPs = 3 x 2 x the multiply-adds of
 every Conv2D and Dense layer (the convention: convnet.benchmarking.flops).
 
 All training flags apply (--model, --data_source, --precision, --xla,
---strategy, --optimizer, ...), but the bench writes nothing but --output: the
-Trainer gets a temporary train_dir, and --train_dir, --max_steps,
---log_frequency and the checkpoint flags have no effect. A batch whose loss is
+--strategy, --optimizer, ...), but the bench writes nothing but --output: it
+times the step of a `convnet.training_setup.TrainingSetup`, and --train_dir,
+--max_steps, --log_frequency and the checkpoint flags have no effect. A batch whose loss is
 not finite is skipped, not stopped at, so every round runs all its steps.
 """
 
-from absl import flags as absl_flags
-
-from convnet import benchmarking, cli, flags, training
-
-FLAGS = absl_flags.FLAGS
+from convnet import benchmarking, cli, flags
+from convnet.train_config import TrainConfig
 
 
 def main() -> None:
-    config = flags.config_from_flags(training.TrainConfig)
-    result = benchmarking.bench(config, FLAGS.steps, FLAGS.repeats, FLAGS.matmul_size,
-                                FLAGS.keras)
+    config = flags.config_from_flags(TrainConfig)
+    settings = flags.config_from_flags(benchmarking.BenchSettings)
+    result = benchmarking.bench(config, settings.steps, settings.repeats, settings.matmul_size,
+                                settings.keras)
     print(benchmarking.format_table(result), flush=True)
-    if FLAGS.output:
-        benchmarking.write_json(result, FLAGS.output)
+    if settings.output:
+        benchmarking.write_json(result, settings.output)
 
 
 def run() -> None:
     flags.define_train_flags()
     benchmarking.define_bench_flags()
-    absl_flags.adopt_module_key_flags(flags)  # list them in --help
-    absl_flags.adopt_module_key_flags(benchmarking.run)
     cli.run_main(main)
 
 

@@ -18,6 +18,15 @@ from convnet import console
 from convnet.checkpoint_dir import (checkpoint_files, checkpoint_paths, latest_checkpoint,
                                       listed_latest, move_aside, how_to_recover)
 from convnet.errors import CheckpointError, DamagedCheckpointError, tf_error_line
+from convnet.options import option
+
+
+def fallback_option():
+    """The --restore_fallback field of a config that restores a checkpoint (convnet.options)."""
+    return option(True, "When the newest checkpoint is damaged (truncated or missing data "
+                  "file, corrupt index), skip it with a line, move its files to "
+                  "<train_dir>/corrupt/ and restore the newest older one that reads; "
+                  "--norestore_fallback stops with an error instead.")
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -> None:

@@ -5,6 +5,7 @@ import sys
 
 from absl import app, flags, logging
 
+from convnet import options
 from convnet.errors import ConvnetError
 
 
@@ -18,6 +19,10 @@ def run_main(main, takes_args: bool = False) -> None:
     With `takes_args`, `main` receives the positional arguments (argv[1:]);
     otherwise positional arguments are a usage error.
     """
+
+    # --help lists the main module's key flags: the config flags (defined by convnet.options).
+    for flag in flags.FLAGS.get_key_flags_for_module(options.__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
     def guarded(argv):
         if len(argv) > 1 and not takes_args:

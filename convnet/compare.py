@@ -17,15 +17,18 @@ import dataclasses
 
 from absl import flags as absl_flags
 
-from convnet import cli, comparing, evaluation, flags
+from convnet import cli, comparing, flags
+from convnet.compute_config import ComputeConfig
+from convnet.data.config import DataConfig
 
 FLAGS = absl_flags.FLAGS
 ALWAYS_PASSED = ("data_source", "data_dir", "download")  # even at their defaults
 
 
 def main() -> None:
-    # The data flags of convnet.flags: convnet.train and EvalConfig both take them.
-    data_flags = [f.name for f in dataclasses.fields(evaluation.EvalConfig) if f.name in FLAGS]
+    # The data and compute settings: TrainConfig and EvalConfig both have them.
+    data_flags = [f.name for config in (DataConfig, ComputeConfig)
+                  for f in dataclasses.fields(config)]
     data_args = {name: FLAGS[name].value for name in data_flags
                  if name in ALWAYS_PASSED or FLAGS[name].present}
     comparing.compare(FLAGS.models, FLAGS.output_dir, FLAGS.max_steps, FLAGS.configs_dir,

@@ -4,8 +4,6 @@ Prints `precision @ 1 = 0.734` over every example of --eval_data, then the
 per-class figures, and writes a TensorBoard summary at the checkpoint's step.
 """
 
-from absl import flags as absl_flags
-
 from convnet import cli, evaluation, flags
 
 
@@ -15,7 +13,6 @@ def main() -> None:
 
 def run() -> None:
     flags.define_eval_flags()
-    absl_flags.adopt_module_key_flags(flags)  # list them in --help
     cli.run_main(main)
 
 

@@ -20,8 +20,11 @@ from convnet import checkpoint_dir, checkpointing, console, distribute, models, 
 from convnet import run_record, state
 from convnet import tta as tta_lib
 from convnet.counting import EvalResult, count_correct
+from convnet.compute_config import ComputeConfig
 from convnet.data import pipeline
+from convnet.data.config import DataConfig
 from convnet.errors import CheckpointError, DamagedCheckpointError
+from convnet.options import check, option
 
 
 # Seconds between looks for a new checkpoint in loop mode, once eval_interval_secs have passed.
@@ -29,48 +32,33 @@ POLL_SECS = 1.0
 
 
 @dataclasses.dataclass
-class EvalConfig:
-    """Everything an evaluation needs; the flags of `convnet.eval` map onto it."""
-    checkpoint_dir: str = "/tmp/cifar10_train"
-    eval_dir: str = "/tmp/cifar10_eval"
-    eval_data: str = "test"
-    top_k: int = 1
-    num_examples: Optional[int] = None  # None: the whole split; else its first N examples
-    use_ema: bool = True
-    batch_size: int = 128
-    model: Optional[str] = None  # None: from the checkpoint's run.json
-    dataset: Optional[str] = None  # None: from run.json, else cifar10
-    label_mode: Optional[str] = None  # None: from run.json, else fine
-    data_source: str = "files"
-    data_dir: str = "/tmp/cifar10_data"
-    tfds_data_dir: Optional[str] = None
-    download: bool = True
-    num_parallel_calls: int = 16
-    run_once: bool = False
-    eval_interval_secs: int = 300
-    strategy: str = "default"
-    tpu: Optional[str] = None
-    precision: str = "float32"
-    xla: bool = False
-    restore_fallback: bool = True  # skip damaged checkpoints, restoring the newest that reads
-    tta: str = "none"  # test-time augmentation (convnet.tta)
+class EvalConfig(DataConfig, ComputeConfig):
+    """Everything an evaluation needs: the fields below and the data and compute ones (whose
+    dataset and label mode, when None, are the run's)."""
+    checkpoint_dir: str = option("/tmp/cifar10_train",
+                                 "Training directory whose latest checkpoint is evaluated.")
+    eval_dir: str = option("/tmp/cifar10_eval", "Directory for TensorBoard events.")
+    eval_data: str = option("test", "Split to evaluate.", choices=("test", "train"))
+    top_k: int = option(1, "Count a prediction correct when the true class is among the k "
+                        "highest logits.", lower_bound=1)
+    num_examples: Optional[int] = option(
+        None, "Evaluate only the first N examples of the split (default: all of them, each "
+        "counted once).", lower_bound=1)
+    use_ema: bool = option(True, "Evaluate the moving averages of the weights (--nouse_ema or "
+                           "--use_ema=false for the raw weights).")
+    model: Optional[str] = option(
+        None, "Model of the checkpoint (default: read from the checkpoint's run.json).",
+        choices=sorted(models.MODELS))
+    run_once: bool = option(False, "Evaluate the latest checkpoint once and exit.")
+    eval_interval_secs: int = option(300, "Seconds between looks for a new checkpoint.",
+                                     lower_bound=0)
+    restore_fallback: bool = checkpointing.fallback_option()
+    tta: str = tta_lib.tta_mode_option()
 
     def validate(self) -> None:
-        tta_lib.check_mode(self.tta)
-        if self.top_k <= 0:
-            raise ValueError(f"--top_k must be positive, got {self.top_k}")
-        if self.batch_size <= 0:
-            raise ValueError(f"--batch_size must be positive, got {self.batch_size}")
-        if self.eval_data not in ("test", "train"):
-            raise ValueError(f"--eval_data must be 'test' or 'train', got {self.eval_data!r}")
-        if self.num_examples is not None and self.num_examples <= 0:
-            raise ValueError(f"--num_examples must be positive, got {self.num_examples}")
-        if self.eval_interval_secs < 0:
-            raise ValueError(f"--eval_interval_secs must be >= 0, got {self.eval_interval_secs}")
-        if self.strategy not in distribute.STRATEGIES:
-            raise ValueError(f"unknown --strategy={self.strategy!r}: choose from "
-                             f"{', '.join(distribute.STRATEGIES)}")
-        precision.compute_dtype(self.precision)
+        """Choices and bounds; the data settings make a SourceSpec in Evaluator, once the
+        run's dataset is known."""
+        check(self)
 
 
 class Evaluator:
@@ -83,12 +71,9 @@ class Evaluator:
         # model is not assumed: it would fail later on a tensor shape).
         directory = config.checkpoint_dir
         record = run_record.read(directory) if config.model else run_record.require(directory)
-        dataset = config.dataset or (record.dataset if record else "cifar10")
-        label_mode = (config.label_mode or (record.resolved_label_mode() if record else None)
-                      or "fine")
-        self.source = pipeline.make_source(pipeline.SourceSpec(
-            config.data_source, config.data_dir, config.tfds_data_dir, config.download, dataset,
-            label_mode))
+        self.source = pipeline.make_source(config.source_spec(
+            dataset=record.dataset if record else None,
+            label_mode=record.resolved_label_mode() if record else None))
         self.info = self.source.info
         asked = run_record.RunRecord(model=config.model or record.model, dataset=self.info.name,
                                      num_classes=self.info.num_classes)

@@ -25,22 +25,15 @@ from absl import flags as absl_flags
 from convnet import cli, exporting, flags
 from convnet.exporting import export  # noqa: F401  (convnet.export.export, as before)
 
-FLAGS = absl_flags.FLAGS
-
-
 def main() -> None:
-    exporting.export(FLAGS.checkpoint_dir, FLAGS.export_dir, FLAGS.format, FLAGS.top_k,
-                     FLAGS.use_ema, FLAGS.checkpoint, FLAGS.restore_fallback)
+    config = flags.config_from_flags(exporting.ExportConfig)
+    exporting.export(config.checkpoint_dir, config.export_dir, config.format, config.top_k,
+                     config.use_ema, config.checkpoint, config.restore_fallback)
 
 
 def run() -> None:
-    flags.define_inference_flags()
-    absl_flags.DEFINE_string("export_dir", None, "Directory to create with the export "
-                             "(refused if it exists and is not empty).")
+    flags.define_export_flags()
     absl_flags.mark_flag_as_required("export_dir")
-    absl_flags.DEFINE_enum("format", "saved_model", list(exporting.FORMATS),
-                           "saved_model: a uint8-in serving signature with preprocessing "
-                           "inside; npz: the variables by name, for other frameworks.")
     cli.run_main(main)
 
 

@@ -15,17 +15,28 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from convnet import console, inference, paths
+from convnet.options import option
 
 FORMATS = ("saved_model", "npz")
 METADATA_FILE = "metadata.json"
 NPZ_FILE = "model.npz"
 NPZ_METADATA_KEY = "__metadata__"
+
+
+@dataclasses.dataclass
+class ExportConfig(inference.InferenceConfig):
+    """What `convnet.export` writes, and where; the checkpoint is InferenceConfig's."""
+    export_dir: Optional[str] = option(None, "Directory to create with the export (refused if "
+                                       "it exists and is not empty).")
+    format: str = option("saved_model", "saved_model: a uint8-in serving signature with "
+                         "preprocessing inside; npz: the variables by name, for other "
+                         "frameworks.", choices=FORMATS)
 
 
 class ServingModule(tf.Module):

@@ -17,6 +17,7 @@ Image files of any size and colour layout are brought to that native shape by
   `Preprocessing.evaluate` take its crop (24x24 for the tutorial model).
 """
 
+import dataclasses
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,8 +28,23 @@ from convnet import checkpointing, run_record, state as state_lib, tta
 from convnet.data import info as data_info
 from convnet.data import preprocess
 from convnet.errors import DataError, tf_error_line
+from convnet.options import option
 
 Log = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class InferenceConfig:
+    """The checkpoint to load and what to take from it (predict, export)."""
+    checkpoint_dir: str = option("/tmp/cifar10_train", "Training directory (run.json and "
+                                 "checkpoints) to predict with or export.")
+    checkpoint: Optional[str] = option(None, "A checkpoint prefix such as DIR/ckpt-2000 "
+                                       "(default: the latest in --checkpoint_dir).")
+    top_k: int = option(5, "Classes per image, most probable first: listed by predict, "
+                        "returned by the export's serving signature.", lower_bound=1)
+    use_ema: bool = option(True, "Use the moving averages of the weights (--nouse_ema: the "
+                           "raw weights).")
+    restore_fallback: bool = checkpointing.fallback_option()
 
 
 class InferenceModel:

@@ -14,19 +14,16 @@ raw weights). Prints, per image, its k most probable classes:
 
 from typing import List
 
-from absl import flags as absl_flags
-
-from convnet import cli, flags, prediction
-
-FLAGS = absl_flags.FLAGS
+from convnet import cli, flags, inference, prediction
 
 
 def main(paths: List[str]) -> None:
     if not paths:
         raise ValueError("no image files given: python -m convnet.predict "
                          "--checkpoint_dir=DIR image.png [more.jpg ...]")
-    prediction.predict(FLAGS.checkpoint_dir, paths, FLAGS.top_k, FLAGS.use_ema,
-                       FLAGS.checkpoint, restore_fallback=FLAGS.restore_fallback)
+    config = flags.config_from_flags(inference.InferenceConfig)
+    prediction.predict(config.checkpoint_dir, paths, config.top_k, config.use_ema,
+                       config.checkpoint, restore_fallback=config.restore_fallback)
 
 
 def run() -> None:

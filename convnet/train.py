@@ -9,8 +9,6 @@ signalled exit with 75, convnet.preemption.PEER_EXIT_CODE).
 
 import sys
 
-from absl import flags as absl_flags
-
 from convnet import cli, console, flags, preemption, training
 from convnet.errors import Interrupted
 from convnet.train_config import TrainConfig
@@ -30,7 +28,6 @@ def main() -> None:
 
 def run() -> None:
     flags.define_train_flags()
-    absl_flags.adopt_module_key_flags(flags)  # list them in --help
     cli.run_main(main)
 
 

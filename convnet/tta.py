@@ -19,9 +19,19 @@ from typing import Callable
 
 import tensorflow as tf
 
+from convnet.options import option
+
 TTA_MODES = ("none", "flip", "flip_translate")
 # The translation of 'flip_translate', in pixels (airbench's).
 TRANSLATE_PIXELS = 1
+
+
+def tta_mode_option():
+    """The --tta field of a config that evaluates (convnet.options)."""
+    return option("none", "Test-time augmentation: none; flip (the mean of the logits of the "
+                  "image and its mirror); flip_translate (half that, half the mean of the same "
+                  "for the image translated by one pixel up-left and down-right, "
+                  "reflect-padded).", choices=TTA_MODES)
 
 
 def check_mode(mode: str) -> str:

@@ -1,4 +1,5 @@
-"""Tiny files in the official CIFAR-100 binary, CIFAR python and MNIST IDX formats, for tests.
+"""Tiny files in the official CIFAR-100 binary, CIFAR python and MNIST IDX formats, for tests
+(and a crafted pickle that runs code, `RunsCode`).
 
 Each writer returns the arrays it wrote, in file order, so tests can compare
 the decoded examples exactly. Images are uint8 [n, H, W, C].
@@ -49,6 +50,16 @@ class Py2Pickler(pickle._Pickler):  # pylint: disable=protected-access
 
     dispatch[str] = save_py2_str
     dispatch[bytes] = save_py2_str
+
+
+class RunsCode:
+    """Unpickling an instance calls `function(*arguments)`: the classic pickle exploit."""
+
+    def __init__(self, function, *arguments):
+        self.function, self.arguments = function, arguments
+
+    def __reduce__(self):
+        return self.function, self.arguments
 
 
 def write_pickle(path, obj, style="py2"):

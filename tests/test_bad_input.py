@@ -17,12 +17,11 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from absl import flags as absl_flags
 
 import kill_harness
-from convnet import (checkpoint_dir, evaluation, export, flags, inference, memory,
-                     models, paths, run_record, training)
+from convnet import (checkpoint_dir, evaluation, export, flags, inference, memory, paths,
+                     run_record, training)
 from convnet.data import download, pipeline
 from convnet.errors import BatchSizeError, CheckpointError, DataError, OutputDirError
 from conftest import RECORD_BYTES, write_cifar_files
@@ -302,36 +301,7 @@ def test_output_dir_that_cannot_be_created_or_written(tmp_path, monkeypatch):
 
 
 # --- a --batch_size too large ------------------------------------------------------
-
-def test_batch_size_estimate_against_available_memory(monkeypatch):
-    model = models.build_model("lenet5", 10)
-    model(tf.zeros([1, 28, 28, 1]))
-    # conv1 24x24x6, pool 12x12x6, conv2 8x8x16, pool 4x4x16, flatten 256, 120, 84, 10
-    assert memory.activation_values(model, [28, 28, 1]) == 6070
-    per_example = memory.INPUT_BATCHES_HELD * 28 * 28 * 1 * 4 + 6070 * 4  # 33,688 bytes
-    available = per_example * 1000
-    check = lambda batch_size, **kwargs: memory.check_train_batch(  # noqa: E731
-        batch_size, model, [28, 28, 1], 60000, "mnist", available=available,
-        accelerator=False, **kwargs)
-    check(1000)  # exactly fits
-    with pytest.raises(BatchSizeError) as error:
-        check(1001)
-    assert str(error.value) == (
-        "--batch_size=1001 needs about 32.2 MiB of memory (3 input batches 9.0 MiB; activations "
-        "23.2 MiB, 6,070 float32 values an example), but 32.1 MiB is available: use "
-        "--batch_size=1000 or less.")
-    check(1563, compute_dtype=tf.float16)  # 9,408 + 12,140 bytes an example
-    memory.check_train_batch(3000, model, [28, 28, 1], 60000, available=available,
-                             accelerator=True)  # activations in the accelerator's memory
-    with pytest.raises(BatchSizeError) as error:
-        memory.check_train_batch(60001, model, [28, 28, 1], 60000, "mnist", available=10 ** 12)
-    assert str(error.value) == (
-        "--batch_size=60001 is larger than the 60,000 examples of the mnist training split (each "
-        "batch would hold some examples more than once): use --batch_size=60000 or less.")
-    monkeypatch.setattr(memory, "available_bytes", lambda: None)  # unknown: only the split
-    memory.check_train_batch(59999, model, [28, 28, 1], 60000, accelerator=False)
-    assert memory.format_bytes(1.2 * 2 ** 40) == "1.2 TiB"
-
+# (The estimate itself, convnet.memory: test_memory.py.)
 
 def test_trainer_refuses_a_huge_batch_before_building_the_pipeline(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2 ** 30)

@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from convnet.data import cifar_binary, info
+from convnet.data import cifar_binary
 from convnet.errors import DataError
 from fake_data import http_server, write_cifar100_binary
 from test_data_source import all_examples
@@ -37,14 +37,6 @@ def test_parent_directory_is_accepted(cifar100_dir):
     path, _ = cifar100_dir
     source = cifar_binary.CifarBinarySource(os.path.dirname(path), False, dataset="cifar100")
     assert source.data_dir == path
-
-
-def test_class_names_are_the_official_ones():
-    assert len(set(info.CIFAR100_FINE_CLASSES)) == 100
-    assert len(set(info.CIFAR100_COARSE_CLASSES)) == 20
-    assert info.CIFAR100.class_name(0) == "apple" and info.CIFAR100.class_name(99) == "worm"
-    assert info.CIFAR100_COARSE.class_name(19) == "vehicles_2"
-    assert info.dataset_info("cifar100", "coarse") is info.CIFAR100_COARSE
 
 
 def test_truncated_file_names_the_file_and_record_size(cifar100_dir):

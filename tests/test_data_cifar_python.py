@@ -1,16 +1,17 @@
-"""CIFAR python files: exact decoding, a restricted unpickler that runs no code, clear errors."""
+"""CIFAR python files: exact decoding, crafted pickles refused, clear errors.
+
+(The restricted unpickler itself: test_data_safe_pickle.py.)"""
 
 import builtins
-import codecs
 import os
 import re
 
 import numpy as np
 import pytest
 
-from convnet.data import cifar_python, safe_pickle
+from convnet.data import cifar_python
 from convnet.errors import DataError
-from fake_data import write_cifar_python, write_pickle
+from fake_data import RunsCode, write_cifar_python, write_pickle
 from test_data_source import all_examples
 
 
@@ -45,20 +46,10 @@ def test_cifar100_decodes_exactly_from_parent_dir(tmp_path, style, label_mode):
     np.testing.assert_array_equal(labels, arrays["test"][1][f"{label_mode}_labels"])
 
 
-class _RunsCode:
-    """Unpickling an instance calls `function(*arguments)`: the classic pickle exploit."""
-
-    def __init__(self, function, *arguments):
-        self.function, self.arguments = function, arguments
-
-    def __reduce__(self):
-        return self.function, self.arguments
-
-
 @pytest.mark.parametrize("make_payload", [
-    lambda marker: _RunsCode(os.system, f"touch {marker}"),
-    lambda marker: _RunsCode(builtins.eval, f"open({str(marker)!r}, 'w').close()"),
-    lambda marker: _RunsCode(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
+    lambda marker: RunsCode(os.system, f"touch {marker}"),
+    lambda marker: RunsCode(builtins.eval, f"open({str(marker)!r}, 'w').close()"),
+    lambda marker: RunsCode(builtins.exec, f"open({str(marker)!r}, 'w').close()"),
 ], ids=["os.system", "builtins.eval", "builtins.exec"])
 def test_crafted_pickle_is_refused_without_running_anything(cifar10_py, tmp_path, make_payload):
     path, _ = cifar10_py
@@ -69,16 +60,6 @@ def test_crafted_pickle_is_refused_without_running_anything(cifar10_py, tmp_path
     with pytest.raises(DataError, match="test_batch refers to .*refusing to load"):
         source.dataset("test")
     assert not marker.exists()
-
-
-def test_only_latin1_codecs_encode_is_allowed(tmp_path):
-    path = str(tmp_path / "rot13.pkl")
-    write_pickle(path, _RunsCode(codecs.encode, "abc", "rot13"), style=2)
-    with pytest.raises(DataError, match="not a readable pickle.*rot13"):
-        safe_pickle.load(path)
-    write_pickle(path, {"bytes": b"\x00\xff", "array": np.arange(3, dtype=np.uint8)}, style=2)
-    loaded = safe_pickle.load(path)
-    assert loaded["bytes"] == b"\x00\xff" and loaded["array"].tolist() == [0, 1, 2]
 
 
 def test_truncated_pickle(cifar10_py):

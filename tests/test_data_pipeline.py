@@ -1,6 +1,7 @@
-"""Training and evaluation pipelines over tiny files, synthetic data and tfds; InputSettings.
+"""Training and evaluation pipelines over tiny files; InputSettings.
 
-(Sources by name, make_source, are tested in test_data_source_spec.py.)"""
+(Sources by name, make_source, are tested in test_data_source_spec.py; the synthetic and tfds
+sources in test_data_synthetic.py and test_data_tfds_source.py.)"""
 
 import dataclasses
 
@@ -8,9 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet.data import CIFAR10, pipeline, preprocess
-from convnet.data.synthetic import SyntheticSource
-from convnet.data.info import DatasetInfo
+from convnet.data import pipeline, preprocess
 
 
 @pytest.fixture
@@ -41,33 +40,11 @@ def test_eval_counts_every_example_once_in_order(source, cifar_dir):
     np.testing.assert_array_equal(labels, cifar_dir[1]["train"][1])
 
 
-def test_synthetic_source_is_deterministic_and_learnable_shape():
-    info = DatasetInfo("cifar10", (32, 32, 3), 10, num_examples={"train": 20, "test": 5})
-    a = [(i.numpy(), l.numpy()) for i, l in SyntheticSource(info, seed=1).dataset("train")]
-    b = [(i.numpy(), l.numpy()) for i, l in SyntheticSource(info, seed=1).dataset("train")]
-    assert len(a) == 20 and a[0][0].dtype == np.uint8 and a[0][0].shape == (32, 32, 3)
-    for (ia, la), (ib, lb) in zip(a, b):
-        np.testing.assert_array_equal(ia, ib)
-        assert la == lb and 0 <= la < 10
-    assert len(list(SyntheticSource(info).dataset("test"))) == 5
-
-
-def test_tfds_source_reads_through_tfds_without_network(tmp_path):
-    import tensorflow_datasets as tfds
-    with tfds.testing.mock_data(num_examples=12):
-        src = pipeline.make_source("tfds", tfds_data_dir=str(tmp_path), dataset="cifar10",
-                                   allow_download=False)
-        assert src.info.num_classes == 10 and src.info.image_shape == (32, 32, 3)
-        images, labels = next(iter(pipeline.eval_dataset(src, "test", 5)))
-    assert images.shape == (5, 24, 24, 3) and labels.dtype == tf.int32
-
-
 def test_unknown_data_source_and_bad_batch_size(source):
     with pytest.raises(ValueError, match="unknown --data_source"):
         pipeline.make_source("hdf5")
     with pytest.raises(ValueError, match="batch_size must be positive"):
         pipeline.train_dataset(source, 0)
-    assert CIFAR10.class_name(3) == "cat"
 
 
 def test_input_settings_defaults_validation_and_frozen():

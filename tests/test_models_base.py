@@ -64,3 +64,32 @@ def test_class_attributes_are_checked_when_the_class_is_defined():
     with pytest.raises(TypeError, match="NoCount defines initialize_from_data, so init_examples"):
         type("NoCount", (TwoLogits,), {"initialize_from_data": lambda self, images: None})
     assert type("Crop", (TwoLogits,), {"image_size": 24}).image_size == 24
+
+
+class Pooled(base.SequentialModel):
+    default_name = "pooled"
+
+    def body_layers(self):
+        return [layers.GlobalAvgPool(),
+                layers.Dense(self.num_classes, wd=self.weight_decay, name="logits")]
+
+
+def test_a_sequential_model_is_its_layers_in_order_under_its_name():
+    model = Pooled(num_classes=3, weight_decay=0.01)
+    images = tf.random.normal([2, 5, 5, 4])
+    logits = model(images)
+    dense = model.body.layers[1]
+    expected = tf.reduce_mean(images, axis=[1, 2]) @ dense.kernel + dense.bias
+    assert logits.shape == (2, 3)
+    tf.debugging.assert_near(logits, expected, atol=1e-5)
+    assert sorted(v.name for v in model.variables) == ["pooled/logits/bias:0",
+                                                       "pooled/logits/kernel:0"]
+    assert Pooled(name="other").name == "other"
+
+
+def test_a_sequential_model_without_layers_says_so():
+    class Empty(base.SequentialModel):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Empty must define body_layers"):
+        Empty()

@@ -56,8 +56,8 @@ def test_group_convs_start_as_identity_and_the_rest_as_torch_uniform():
     for conv in (model.groups[0].conv1, model.groups[1].conv1):
         in_channels = conv.kernel.shape[2]
         rest = conv.kernel.numpy()[..., in_channels:]
-        bound = 1 / np.sqrt(9 * in_channels)
-        assert np.abs(rest).max() <= bound and rest.std() > 0.5 * bound
+        bound = 1 / np.sqrt(9 * in_channels)  # the float32 draw may equal it rounded up
+        assert np.abs(rest).max() <= np.float32(bound) and rest.std() > 0.5 * bound
     assert np.abs(model.logits.kernel.numpy()).max() <= 1 / np.sqrt(256)
 
 

@@ -1,9 +1,11 @@
-"""convnet.inference and the convnet.predict main: loading a train_dir, image files, the main.
+"""The convnet.predict main: image paths, a checkpoint, raw weights, errors in one line.
 
-The train_dirs here are written directly (model, EMA, step and run.json, as the
-Trainer writes them) so that no test pays for a training step's tracing;
-tests/test_exporting.py loads a Trainer's own directory; the top-k lists of
-convnet.prediction: tests/test_prediction.py.
+`write_train_dir` (shared with other test files) writes a train_dir directly
+(model, EMA, step and run.json, as the Trainer writes them) so that no test pays
+for a training step's tracing; tests/test_exporting.py loads a Trainer's own
+directory. Loading a train_dir and image files (convnet.inference):
+tests/test_inference.py; the top-k lists of convnet.prediction:
+tests/test_prediction.py.
 """
 
 import json
@@ -16,11 +18,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet import cli, inference, models, prediction
+from convnet import cli, models, prediction
 from convnet.data import info as data_info
 from convnet.data import preprocess
 from convnet.ema import WeightEMA
-from convnet.errors import CheckpointError, DataError
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
@@ -59,76 +60,6 @@ def _write(path, image: np.ndarray) -> str:
 
 def _random_image(shape, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
-
-
-def test_load_restores_ema_weights_and_the_runs_preprocessing(train_dir):
-    directory, model, ema, preprocessing = train_dir
-    loaded = inference.load(directory)
-    assert loaded.step == 7 and loaded.checkpoint_path.endswith("ckpt-7")
-    assert loaded.preprocessing == preprocessing and loaded.image_shape == (32, 32, 3)
-    assert loaded.class_names[3] == "cat" and loaded.use_ema
-    for shadow, variable in zip(ema.shadows, loaded.model.trainable_variables):
-        np.testing.assert_array_equal(variable.numpy(), shadow.numpy())
-    raw = inference.load(directory, use_ema=False)
-    for original, variable in zip(model.trainable_variables, raw.model.trainable_variables):
-        np.testing.assert_array_equal(variable.numpy(), original.numpy())
-
-
-def test_logits_apply_the_evaluation_preprocessing(train_dir):
-    directory, _, _, preprocessing = train_dir
-    loaded = inference.load(directory)
-    images = _random_image([3, 32, 32, 3])
-    expected = loaded.model(tf.stack([preprocessing.evaluate(image) for image in images]))
-    np.testing.assert_allclose(loaded.logits(images).numpy(), expected.numpy(), rtol=1e-5,
-                               atol=1e-5)
-    probabilities = loaded.probabilities(images)
-    assert probabilities.shape == (3, 10) and probabilities.dtype == np.float32
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-
-
-def test_missing_run_json_or_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(CheckpointError, match="no checkpoint found in .*: train first"):
-        inference.load(str(tmp_path))  # nothing there (no run.json without checkpoints: see
-        # test_bad_input.py::test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode)
-    (tmp_path / "run.json").write_text(json.dumps({"model": "cifar10", "num_classes": 10}))
-    with pytest.raises(CheckpointError, match="no checkpoint found"):
-        inference.load(str(tmp_path))
-
-
-def test_match_channels_drops_alpha_and_converts():
-    said = []
-    rgba = tf.constant(_random_image([4, 4, 4]))
-    np.testing.assert_array_equal(inference.match_channels(rgba, 3, "x", said.append),
-                                  rgba[..., :3])
-    grey_alpha = tf.constant(_random_image([4, 4, 2]))
-    rgb = inference.match_channels(grey_alpha, 3, "y", said.append)
-    np.testing.assert_array_equal(rgb, np.repeat(grey_alpha[..., :1], 3, axis=-1))
-    assert said == ["note: x: dropped its alpha channel",
-                    "note: y: dropped its alpha channel; converted grayscale to RGB for a "
-                    "3-channel model"]
-
-
-def test_fit_size_keeps_the_aspect_ratio_and_takes_the_centre():
-    # A 32x96 image: red | green | blue thirds. Its centre 32x32 window is all green.
-    image = np.zeros([32, 96, 3], np.uint8)
-    for third in range(3):
-        image[:, 32 * third:32 * (third + 1), third] = 255
-    centre = inference.fit_size(tf.constant(image), 32, 32).numpy()
-    assert centre.shape == (32, 32, 3)
-    np.testing.assert_array_equal(centre[..., 1], 255)
-    assert centre[..., [0, 2]].max() == 0
-    np.testing.assert_array_equal(inference.fit_size(tf.constant(image[:, :32]), 32, 32),
-                                  image[:, :32])
-    assert inference.fit_size(tf.constant(_random_image([3, 500, 3])), 32, 32).shape == (32, 32, 3)
-
-
-def test_a_non_image_file_is_a_clear_error_naming_it(tmp_path):
-    text = tmp_path / "notes.txt"
-    text.write_text("not an image")
-    with pytest.raises(DataError, match=f"{text} is not an image TensorFlow can decode"):
-        inference.load_images([str(text)], (32, 32, 3))
-    with pytest.raises(DataError, match=f"image file {tmp_path / 'gone.png'} does not exist"):
-        inference.read_image(str(tmp_path / "gone.png"))
 
 
 def test_the_main_takes_image_paths(train_dir, tmp_path):
@@ -171,12 +102,3 @@ def test_errors_print_one_line_and_exit_1(train_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_main(lambda paths: prediction.predict(train_dir[0], paths, k=11), [str(text)])
     assert "error: --top_k=11 exceeds the 10 classes" in capsys.readouterr().err
-
-
-def test_logits_with_test_time_augmentation(train_dir):
-    loaded = inference.load(train_dir[0])
-    images = np.random.default_rng(3).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
-    plain, mirrored = loaded.logits(images), loaded.logits(images[:, :, ::-1])
-    np.testing.assert_allclose(loaded.logits(images, "flip").numpy(),
-                               0.5 * (plain.numpy() + mirrored.numpy()), rtol=1e-5, atol=1e-6)
-    assert loaded.logits(images, "flip_translate").shape == (3, loaded.num_classes)

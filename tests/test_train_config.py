@@ -1,9 +1,14 @@
-"""TrainConfig: validation before any TensorFlow op, and the settings it resolves."""
+"""TrainConfig: the layers' settings in one flat dataclass, validated before any TensorFlow
+op, and the settings of the run it resolves."""
 
 import pytest
 
-from convnet.data import info as data_info
-from convnet.train_config import DEFAULT_MAX_STEPS, DIVERGENCE_FACTOR, TrainConfig
+import dataclasses
+
+from convnet.compute_config import ComputeConfig
+from convnet.data.config import AugmentConfig, DataConfig
+from convnet.optim_config import OptimConfig
+from convnet.train_config import DEFAULT_MAX_STEPS, DIVERGENCE_FACTOR, RunConfig, TrainConfig
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -28,21 +33,22 @@ def test_steps_and_the_divergence_threshold():
     assert TrainConfig(max_loss=5.0).max_loss_for(10) == 5.0
 
 
-def test_auto_preprocessing_and_kept_channel_statistics():
-    cifar = data_info.dataset_info("cifar10")
-    computed = []
+def test_the_fields_are_the_layers_fields_each_once():
+    layers = (ComputeConfig, DataConfig, AugmentConfig, OptimConfig, RunConfig)
+    names = [f.name for layer in layers for f in dataclasses.fields(layer)]
+    assert len(names) == len(set(names))
+    assert sorted(names) == sorted(f.name for f in dataclasses.fields(TrainConfig))
 
-    def stats():
-        computed.append(1)
-        return (1.0, 2.0, 3.0), (4.0, 5.0, 6.0)
 
-    tutorial = TrainConfig().preprocessing(24, cifar, stats)
-    assert (tutorial.augmentation, tutorial.normalization, tutorial.image_size) == (
-        "tutorial", "per_image", 24) and not computed
-    resnet = TrainConfig().preprocessing(None, cifar, stats)
-    assert (resnet.augmentation, resnet.normalization, resnet.channel_mean) == (
-        "pad_crop", "per_channel", (1.0, 2.0, 3.0)) and computed == [1]
-    resumed = TrainConfig().preprocessing(None, cifar, stats, previous=resnet)
-    assert resumed == resnet and computed == [1]  # a resumed run never recomputes them
-    mnist = TrainConfig().preprocessing(None, data_info.dataset_info("mnist"), stats)
-    assert not mnist.flip
+def test_the_run_defaults_resolve_the_evaluation_defaults():
+    config = TrainConfig()
+    assert (config.dataset, config.label_mode) == ("cifar10", "fine")
+    assert DataConfig().dataset is None  # an evaluation takes the run's
+    assert config.source_spec().seed == 0 and TrainConfig(seed=5).source_spec().seed == 5
+
+
+def test_the_learning_rate_and_weight_decay_at_the_batch_size():
+    config = TrainConfig(optimizer="sgd", momentum=0.9, learning_rate=11.5, weight_decay=0.0153,
+                         decoupled_hyperparameters=True, batch_size=1024)
+    assert config.resolved_learning_rate == config.learning_rate_at(1024)
+    assert config.resolved_weight_decay == config.weight_decay_at(1024)

@@ -11,10 +11,10 @@
 from convnet.benchmarking.flops import layer_macs, model_flops
 from convnet.benchmarking.keras_peers import KERAS_PEERS, keras_model
 from convnet.benchmarking.peak import matmul_peak
-from convnet.benchmarking.run import bench, define_bench_flags, write_json
+from convnet.benchmarking.run import BenchSettings, bench, define_bench_flags, write_json
 from convnet.benchmarking.table import TARGETS, format_table, ratios
 from convnet.benchmarking.timing import Figure, timed_rounds
 
-__all__ = ["Figure", "KERAS_PEERS", "TARGETS", "bench", "define_bench_flags", "format_table",
+__all__ = ["BenchSettings", "Figure", "KERAS_PEERS", "TARGETS", "bench", "define_bench_flags", "format_table",
            "keras_model", "layer_macs", "matmul_peak", "model_flops", "ratios", "timed_rounds",
            "write_json"]

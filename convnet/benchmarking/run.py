@@ -3,31 +3,32 @@
 Figures 1-3 in images/sec or examples/sec (global batch), 4 in examples/sec,
 5 in FLOP/s (times the replicas); the result also holds the settings, the
 machine (load averages before and after), parameter counts, model FLOPs, the
-ratios and whether each meets its target. `define_bench_flags` defines the
-bench's own flags (after the training flags); `write_json` writes its --output.
+ratios and whether each meets its target. `BenchSettings` holds the bench's
+own settings (`define_bench_flags`: their flags); `write_json` writes its --output.
 """
 
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Dict, Optional
 
 import tensorflow as tf
-from absl import flags as absl_flags
 
-from convnet import console, models, training
+from convnet import console, models
 from convnet.benchmarking import keras_peers, peak, table
 from convnet.benchmarking.flops import model_flops
 from convnet.benchmarking.timing import Figure, input_rates, step_rates
+from convnet.options import define_flags, option
+from convnet.train_config import TrainConfig
+from convnet.training_setup import TrainingSetup
 
 
-def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
+def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
           matmul_size: int = 0, keras_peer: bool = True) -> Dict:
     """Measures the five figures for `config`; returns the JSON-ready result.
 
-    `config.train_dir` is replaced by a temporary directory (nothing is
-    written) and `config.nan_policy` by 'skip_batch'. `matmul_size` 0 tries
+    Times the step of a `TrainingSetup` (nothing is written, no train_dir
+    read); `config.nan_policy` is replaced by 'skip_batch'. `matmul_size` 0 tries
     GPU_MATMUL_SIZES with a GPU, else CPU_MATMUL_SIZES, and keeps the fastest.
     """
     if steps <= 0:
@@ -38,47 +39,46 @@ def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
         raise ValueError(f"--matmul_size must be positive (or 0 for the default), "
                          f"got {matmul_size}")
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="convnet_bench_") as train_dir:
-        config = dataclasses.replace(config, train_dir=train_dir, nan_policy="skip_batch")
-        trainer = training.Trainer(config)
-    replicas = trainer.strategy.num_replicas_in_sync
-    channels = trainer.source.info.image_shape[-1]
-    image_shape = (trainer.preprocessing.image_size, trainer.preprocessing.image_size, channels)
+    config = dataclasses.replace(config, nan_policy="skip_batch")
+    setup = TrainingSetup(config)
+    replicas = setup.strategy.num_replicas_in_sync
+    channels = setup.source.info.image_shape[-1]
+    image_shape = (setup.preprocessing.image_size, setup.preprocessing.image_size, channels)
 
     figures: Dict[str, Optional[Figure]] = {}
     console.log(f"1/5 input pipeline: {repeats} x {steps} batches of {config.batch_size}")
-    rates, batch = input_rates(trainer.train_dataset(config.batch_size), config.batch_size,
+    rates, batch = input_rates(setup.train_dataset(config.batch_size), config.batch_size,
                                steps, repeats)
     figures["input"] = Figure("input pipeline", "images/sec", rates)
 
     console.log("2/5 training step on an in-memory batch")
-    in_memory = trainer.distribute(tf.data.Dataset.from_tensors(batch).repeat())
+    in_memory = setup.distribute(tf.data.Dataset.from_tensors(batch).repeat())
     figures["step"] = Figure("step, in-memory batch", "examples/sec",
-                             step_rates(trainer.train_step, in_memory, steps, repeats))
+                             step_rates(setup.train_step, in_memory, steps, repeats))
     del in_memory
 
     console.log("3/5 training step fed by the input pipeline")
-    fed = trainer.train_iterator(0)
+    fed = setup.train_iterator(0)
     figures["step_with_input"] = Figure("step + input pipeline", "examples/sec",
-                                        step_rates(trainer.train_step, fed, steps, repeats))
+                                        step_rates(setup.train_step, fed, steps, repeats))
     del fed
 
-    figures["keras_fit"], keras_params = _keras_figure(trainer, image_shape, steps, repeats,
+    figures["keras_fit"], keras_params = _keras_figure(setup, image_shape, steps, repeats,
                                                        keras_peer)
 
     sizes = peak.matmul_sizes(matmul_size)
-    dtype = trainer.compute_dtype
+    dtype = setup.compute_dtype
     console.log(f"5/5 {dtype.name} matmul peak: n x n matmuls, n in {', '.join(map(str, sizes))}, "
                 f"on {peak.peak_device()}")
     size, rates, by_size = peak.matmul_peak(sizes, repeats, dtype)
     figures["peak"] = Figure(f"{dtype.name} matmul peak", "FLOP/s",
                              [rate * replicas for rate in rates])
 
-    flops = model_flops(trainer.state.model, image_shape)
+    flops = model_flops(setup.state.model, image_shape)
     result_ratios = table.ratios(figures, flops["training_per_example"])
     return {
         "config": {"model": config.model, "batch_size": config.batch_size,
-                   "data_source": config.data_source, "dataset": trainer.source.info.name,
+                   "data_source": config.data_source, "dataset": setup.source.info.name,
                    "precision": config.precision, "xla": config.xla,
                    "strategy": config.strategy, "replicas": replicas,
                    "optimizer": config.optimizer, "num_parallel_calls": config.num_parallel_calls,
@@ -89,7 +89,7 @@ def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
                     "load_average_before": list(load_before),
                     "load_average_after": list(os.getloadavg()),
                     "tensorflow": tf.__version__},
-        "params": models.count_params(trainer.state.model), "keras_params": keras_params,
+        "params": models.count_params(setup.state.model), "keras_params": keras_params,
         "flops": {**flops, "step_flops_per_sec": figures["step"].median *
                   flops["training_per_example"]},
         "figures": {key: figure.to_json() if figure else None for key, figure in figures.items()},
@@ -99,14 +99,14 @@ def bench(config: training.TrainConfig, steps: int = 8, repeats: int = 5,
     }
 
 
-def _keras_figure(trainer: training.Trainer, image_shape, steps: int, repeats: int,
+def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
                   keras_peer: bool):
     """(Figure 4, the peer's parameter count), or (None, None) without a Keras peer."""
-    config = trainer.config
+    config = setup.config
     peer = None
     if keras_peer:
-        with trainer.strategy.scope():
-            peer = keras_peers.keras_model(config.model, trainer.source.info.num_classes,
+        with setup.strategy.scope():
+            peer = keras_peers.keras_model(config.model, setup.source.info.num_classes,
                                            image_shape, config.weight_decay, config.precision)
     if peer is None:
         why = "--nokeras" if not keras_peer else f"no Keras peer of --model={config.model}"
@@ -114,9 +114,9 @@ def _keras_figure(trainer: training.Trainer, image_shape, steps: int, repeats: i
                     f"{', '.join(keras_peers.KERAS_PEERS)})")
         return None, None
     console.log("4/5 keras model.fit of the same network over the same pipeline")
-    with trainer.strategy.scope():
+    with setup.strategy.scope():
         keras_peers.compile_keras_model(peer, config)
-    rates = keras_peers.keras_fit_rates(peer, trainer.train_dataset(config.batch_size),
+    rates = keras_peers.keras_fit_rates(peer, setup.train_dataset(config.batch_size),
                                         config.batch_size, steps, repeats)
     return Figure("keras model.fit", "examples/sec", rates), int(peer.count_params())
 
@@ -129,18 +129,22 @@ def write_json(result: Dict, path: str) -> None:
     console.log(f"wrote {path}")
 
 
+@dataclasses.dataclass
+class BenchSettings:
+    """The bench's own settings (its flags; the training flags say what is timed)."""
+    steps: int = option(8, "Batches a timed round (each figure warms up untimed, then runs "
+                        "--repeats timed rounds).", lower_bound=1)
+    repeats: int = option(5, "Timed rounds a figure; the table shows their median and "
+                          "spread.", lower_bound=1)
+    matmul_size: int = option(0, f"Size n of the n x n matmuls of the peak figure (0: the "
+                              f"fastest of {peak.GPU_MATMUL_SIZES} with a GPU, else of "
+                              f"{peak.CPU_MATMUL_SIZES}).", lower_bound=0)
+    keras: bool = option(True, f"Measure Keras model.fit of the same network (figure 4; peers "
+                         f"exist for {', '.join(keras_peers.KERAS_PEERS)}).")
+    output: Optional[str] = option(None, "Write the figures, ratios and settings to this "
+                                   "JSON file.")
+
+
 def define_bench_flags() -> None:
-    """The bench's own flags: --steps, --repeats, --matmul_size, --keras, --output (once)."""
-    if "steps" in absl_flags.FLAGS:
-        return
-    absl_flags.DEFINE_integer("steps", 8, "Batches a timed round (each figure warms up "
-                              "untimed, then runs --repeats timed rounds).", lower_bound=1)
-    absl_flags.DEFINE_integer("repeats", 5, "Timed rounds a figure; the table shows their "
-                              "median and spread.", lower_bound=1)
-    absl_flags.DEFINE_integer("matmul_size", 0, f"Size n of the n x n matmuls of the peak "
-                              f"figure (0: the fastest of {peak.GPU_MATMUL_SIZES} with a GPU, "
-                              f"else of {peak.CPU_MATMUL_SIZES}).", lower_bound=0)
-    absl_flags.DEFINE_boolean("keras", True, "Measure Keras model.fit of the same network "
-                              f"(figure 4; peers exist for {', '.join(keras_peers.KERAS_PEERS)}).")
-    absl_flags.DEFINE_string("output", None, "Write the figures, ratios and settings to this "
-                             "JSON file.")
+    """The bench's own flags: BenchSettings' (once)."""
+    define_flags(BenchSettings)

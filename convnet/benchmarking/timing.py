@@ -1,7 +1,7 @@
 """Timed rounds and their summary: the rates of figures 1-3 of the bench.
 
 Rates are counts a second of wall time (`time.perf_counter`): images/sec of the
-input pipeline, examples/sec (global batch) of the Trainer's step. Each figure
+input pipeline, examples/sec (global batch) of the training step. Each figure
 runs an untimed warm-up (tracing, caches, prefetch buffers), then `repeats`
 timed rounds; a `Figure` keeps the rate of every round.
 """

@@ -6,44 +6,37 @@ SAME ReLU -> max-pool 3/2 -> dense 2048 ReLU -> dropout 0.5 -> dense 2048 ReLU -
 dropout 0.5 -> dense num_classes. Pools are VALID (32 -> 30 -> 14 -> 12 -> 5 -> 2).
 """
 
-from typing import Optional
-
 import tensorflow as tf
 
 from convnet import layers
-from convnet.models.base import Model
+from convnet.models.base import SequentialModel
 
 
-class AlexNet(Model):
+class AlexNet(SequentialModel):
     """float32 [batch, H, W, C] (H, W >= 23) -> [batch, num_classes] logits."""
 
     image_size = None
+    default_name = "alexnet"
 
-    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
-                 name: str = "alexnet"):
-        super().__init__(num_classes, weight_decay, name=name)
-        wd, relu = weight_decay, tf.nn.relu
-        with self.name_scope:
-            self.body = layers.Sequential([
-                layers.Conv2D(96, 3, padding="VALID", wd=wd, name="conv1"),
-                layers.BatchNorm(name="bn1"),
-                layers.Activation(relu),
-                layers.MaxPool(3, 2, "VALID"),
-                layers.Conv2D(256, 3, padding="VALID", wd=wd, name="conv2"),
-                layers.BatchNorm(name="bn2"),
-                layers.Activation(relu),
-                layers.MaxPool(3, 2, "VALID"),
-                layers.Conv2D(384, 3, wd=wd, activation=relu, name="conv3"),
-                layers.Conv2D(384, 3, wd=wd, activation=relu, name="conv4"),
-                layers.Conv2D(256, 3, wd=wd, activation=relu, name="conv5"),
-                layers.MaxPool(3, 2, "VALID"),
-                layers.Flatten(),
-                layers.Dense(2048, wd=wd, activation=relu, name="fc1"),
-                layers.Dropout(0.5),
-                layers.Dense(2048, wd=wd, activation=relu, name="fc2"),
-                layers.Dropout(0.5),
-                layers.Dense(num_classes, stddev="glorot", wd=wd, name="logits"),
-            ], name="body")
-
-    def forward(self, inputs, training):
-        return self.body(inputs, training=training)
+    def body_layers(self):
+        wd, relu = self.weight_decay, tf.nn.relu
+        return [
+            layers.Conv2D(96, 3, padding="VALID", wd=wd, name="conv1"),
+            layers.BatchNorm(name="bn1"),
+            layers.Activation(relu),
+            layers.MaxPool(3, 2, "VALID"),
+            layers.Conv2D(256, 3, padding="VALID", wd=wd, name="conv2"),
+            layers.BatchNorm(name="bn2"),
+            layers.Activation(relu),
+            layers.MaxPool(3, 2, "VALID"),
+            layers.Conv2D(384, 3, wd=wd, activation=relu, name="conv3"),
+            layers.Conv2D(384, 3, wd=wd, activation=relu, name="conv4"),
+            layers.Conv2D(256, 3, wd=wd, activation=relu, name="conv5"),
+            layers.MaxPool(3, 2, "VALID"),
+            layers.Flatten(),
+            layers.Dense(2048, wd=wd, activation=relu, name="fc1"),
+            layers.Dropout(0.5),
+            layers.Dense(2048, wd=wd, activation=relu, name="fc2"),
+            layers.Dropout(0.5),
+            layers.Dense(self.num_classes, stddev="glorot", wd=wd, name="logits"),
+        ]

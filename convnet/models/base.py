@@ -31,13 +31,16 @@ weight_decay=)`, see `convnet.models.MODELS`), validated here with `ValueError`:
     hidden dense layers; the `fast*` models decay every trainable variable, biases
     included (kept as `self.weight_decay`).
 
+A model whose layers run one after the other is a `SequentialModel`: it names
+itself (`default_name`) and lists its layers (`body_layers`), nothing else.
+
 A new model is one file (a `Model` subclass, or a factory returning one, with its
 parameter count worked out in its docstring) and one line in `convnet.models.MODELS`
 carrying that count, which tests/test_models.py asserts.
 """
 
 import numbers
-from typing import Optional
+from typing import List, Optional
 
 from convnet import layers
 
@@ -75,3 +78,28 @@ class Model(layers.Layer):
                              f"{num_classes!r}")
         self.num_classes = int(num_classes)
         self.weight_decay = layers.check_weight_decay(weight_decay, "weight_decay")
+
+
+class SequentialModel(Model):
+    """A Model that applies `body_layers()` in order: a subclass sets `default_name` (its
+    variables' prefix, e.g. 'lenet5') and defines `body_layers`.
+
+    The layers are made inside the model's name scope, so their variables are
+    `<name>/<layer>/...`, and kept as `self.body` (a `layers.Sequential`), so
+    checkpoints hold them as `body/layers/<index>/...`.
+    """
+
+    default_name: str = "model"
+
+    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
+                 name: Optional[str] = None):
+        super().__init__(num_classes, weight_decay, name=name or self.default_name)
+        with self.name_scope:
+            self.body = layers.Sequential(self.body_layers(), name="body")
+
+    def body_layers(self) -> List[layers.Layer]:
+        """The layers, in order; `self.num_classes` and `self.weight_decay` are set."""
+        raise NotImplementedError(f"{type(self).__name__} must define body_layers")
+
+    def forward(self, inputs, training):
+        return self.body(inputs, training=training)

@@ -11,7 +11,7 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import layers
-from convnet.models.base import Model
+from convnet.models.base import SequentialModel
 
 
 class InceptionBlock(layers.Layer):
@@ -42,26 +42,21 @@ class InceptionBlock(layers.Layer):
         return tf.concat([b(inputs, training=training) for b in branches], axis=-1)
 
 
-class Inception(Model):
+class Inception(SequentialModel):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits."""
 
     image_size = None
+    default_name = "inception"
 
-    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
-                 name: str = "inception"):
-        super().__init__(num_classes, weight_decay, name=name)
-        wd = weight_decay
-        with self.name_scope:
-            self.body = layers.Sequential([
-                layers.Conv2D(64, 7, 2, wd=wd, activation=tf.nn.relu, name="stem"),
-                layers.MaxPool(3, 2, "SAME"),
-                InceptionBlock(64, 96, 128, 16, 32, 32, wd, name="inception3a"),
-                InceptionBlock(128, 128, 192, 32, 96, 64, wd, name="inception3b"),
-                layers.MaxPool(3, 2, "SAME"),
-                InceptionBlock(192, 96, 208, 16, 48, 64, wd, name="inception4a"),
-                layers.GlobalAvgPool(),
-                layers.Dense(num_classes, stddev="glorot", wd=wd, name="logits"),
-            ], name="body")
-
-    def forward(self, inputs, training):
-        return self.body(inputs, training=training)
+    def body_layers(self):
+        wd = self.weight_decay
+        return [
+            layers.Conv2D(64, 7, 2, wd=wd, activation=tf.nn.relu, name="stem"),
+            layers.MaxPool(3, 2, "SAME"),
+            InceptionBlock(64, 96, 128, 16, 32, 32, wd, name="inception3a"),
+            InceptionBlock(128, 128, 192, 32, 96, 64, wd, name="inception3b"),
+            layers.MaxPool(3, 2, "SAME"),
+            InceptionBlock(192, 96, 208, 16, 48, 64, wd, name="inception4a"),
+            layers.GlobalAvgPool(),
+            layers.Dense(self.num_classes, stddev="glorot", wd=wd, name="logits"),
+        ]

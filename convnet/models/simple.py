@@ -14,33 +14,25 @@ Parameters on 32x32x3 with 10 classes (kernels + biases, nothing non-trainable):
 (100 classes: logits 1,024*100 + 100 = 102,500, total 126,084; 28x28x1: conv1 160, total 33,546.)
 """
 
-from typing import Optional
-
 import tensorflow as tf
 
 from convnet import layers
-from convnet.models.base import Model
+from convnet.models.base import SequentialModel
 
 WIDTHS = (16, 32, 64)  # filters of conv1, conv2, conv3
 
 
-class Simple3(Model):
+class Simple3(SequentialModel):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits."""
 
     image_size = None  # the dataset's own size
+    default_name = "simple3"
 
-    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
-                 name: str = "simple3"):
-        super().__init__(num_classes, weight_decay, name=name)
+    def body_layers(self):
         body = []
-        with self.name_scope:
-            for i, width in enumerate(WIDTHS, start=1):
-                body += [layers.Conv2D(width, 3, wd=weight_decay, activation=tf.nn.relu,
-                                       name=f"conv{i}"),
-                         layers.MaxPool(2, 2, "SAME")]
-            body += [layers.Flatten(),
-                     layers.Dense(num_classes, stddev="glorot", wd=weight_decay, name="logits")]
-            self.body = layers.Sequential(body, name="body")
-
-    def forward(self, inputs, training):
-        return self.body(inputs, training=training)
+        for i, width in enumerate(WIDTHS, start=1):
+            body += [layers.Conv2D(width, 3, wd=self.weight_decay, activation=tf.nn.relu,
+                                   name=f"conv{i}"),
+                     layers.MaxPool(2, 2, "SAME")]
+        return body + [layers.Flatten(), layers.Dense(self.num_classes, stddev="glorot",
+                                                      wd=self.weight_decay, name="logits")]

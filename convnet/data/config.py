@@ -1,0 +1,111 @@
+"""The data settings of the mains, each with its default, help and bounds (convnet.options).
+
+`DataConfig`: where examples come from and how many a batch (train, eval, bench).
+`AugmentConfig`: how training examples are augmented and normalized (train, bench);
+`preprocessing` resolves its 'auto' choices for a model and dataset.
+"""
+
+import dataclasses
+from typing import Callable, Optional, Sequence, Tuple
+
+from convnet.data import info as info_lib
+from convnet.data import preprocess
+from convnet.data.pipeline import SHUFFLE_BUFFER, InputSettings
+from convnet.data.source_spec import DATA_SOURCES, SourceSpec
+from convnet.options import check, option
+
+# Dataset.map parallelism of the tutorial's input pipeline.
+NUM_PARALLEL_CALLS = 16
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Which examples, from where, in batches of how many."""
+    data_source: str = option(
+        "files", "Where examples come from: files: the dataset's official files in "
+        "--data_dir (CIFAR binary or python layout, MNIST IDX, gzipped or not); "
+        "cifar_binary: the CIFAR binary files only (the former default); tfds: "
+        "tfds.load (--tfds_data_dir); synthetic: a learnable source shaped like "
+        "--dataset (no files).", choices=DATA_SOURCES)
+    data_dir: str = option(
+        "/tmp/cifar10_data", "Directory holding the dataset's files, or its parent (e.g. "
+        "cifar-10-batches-bin, cifar-100-binary, cifar-10-batches-py or mnist/ inside it). "
+        "Downloaded there when absent, unless --nodownload.")
+    tfds_data_dir: Optional[str] = option(None, "tfds data_dir for --data_source=tfds.")
+    dataset: Optional[str] = option(
+        None, f"Dataset: {', '.join(info_lib.DATASETS)}; with --data_source=tfds, any tfds "
+        f"image-classification name. Default: cifar10 for training; for evaluation, the "
+        f"dataset the checkpoint was trained on.")
+    label_mode: Optional[str] = option(
+        None, "Labels to learn: fine (the dataset's classes) or coarse (CIFAR-100's 20 "
+        "superclasses). Default: fine for training; for evaluation, the run's.",
+        choices=info_lib.LABEL_MODES)
+    download: bool = option(True, "Download missing data (the official archive or files, "
+                            "MD5-checked; tfds datasets through tfds).")
+    num_parallel_calls: int = option(
+        NUM_PARALLEL_CALLS, "Parallel preprocessing calls in Dataset.map (-1: autotune).",
+        lower_bound=-1)
+    batch_size: int = option(128, "Examples per batch (the global batch, split across the "
+                             "replicas of --strategy).", lower_bound=1)
+
+    def validate(self) -> None:
+        check(self, DataConfig)
+        InputSettings(num_parallel_calls=self.num_parallel_calls)  # checks it
+        self.source_spec()  # checks the data settings
+
+    def source_spec(self, seed: int = 0, dataset: Optional[str] = None,
+                    label_mode: Optional[str] = None) -> SourceSpec:
+        """The SourceSpec of these settings (validated when made); `dataset` and
+        `label_mode` replace None ones (default: cifar10, fine)."""
+        return SourceSpec(self.data_source, self.data_dir, self.tfds_data_dir, self.download,
+                          self.dataset or dataset or "cifar10",
+                          self.label_mode or label_mode or "fine", seed)
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    """How training examples become model inputs."""
+    augmentation: str = option(
+        "auto", "Training augmentation: tutorial (random 24x24 crop, flip, brightness, "
+        "contrast), pad_crop (pad 4, random crop, flip), translate_altflip (airbench's: "
+        "reflect-padded random translation by up to --translate pixels and the alternating "
+        "flip, on whole batches), none. auto: tutorial for --model=cifar10, pad_crop "
+        "otherwise.", choices=("auto", *preprocess.AUGMENTATIONS))
+    normalization: str = option(
+        "auto", "per_image standardization, or per_channel mean/std of the training split. "
+        "auto: per_image with tutorial augmentation, else per_channel.",
+        choices=("auto", *preprocess.NORMALIZATIONS))
+    random_flip: Optional[bool] = option(
+        None, "Random left-right flips (default: on, except for MNIST digits).")
+    translate: int = option(
+        preprocess.TRANSLATE_PIXELS, "--augmentation=translate_altflip: the largest random "
+        "translation, in pixels each way, of the reflect-padded image (airbench: 2; 0: none).",
+        lower_bound=0)
+    shuffle_buffer: int = option(SHUFFLE_BUFFER, "Examples in the shuffle buffer.",
+                                 lower_bound=1)
+
+    def validate(self) -> None:
+        check(self, AugmentConfig)
+
+    def preprocessing(self, model_image_size: Optional[int], info: info_lib.DatasetInfo,
+                      channel_stats: Callable[[], Tuple[Sequence[float], Sequence[float]]],
+                      previous: Optional[preprocess.Preprocessing] = None
+                      ) -> preprocess.Preprocessing:
+        """The run's preprocessing with the 'auto' choices resolved. Per-channel statistics
+        are `previous`'s (a resumed run's: they never change within a run) or, computed
+        only then, `channel_stats()`'s (the training split's)."""
+        augmentation = self.augmentation
+        if augmentation == "auto":
+            augmentation = "tutorial" if model_image_size else "pad_crop"
+        normalization = self.normalization
+        if normalization == "auto":
+            normalization = "per_image" if augmentation == "tutorial" else "per_channel"
+        flip = self.random_flip if self.random_flip is not None else info.name != "mnist"
+        mean = std = None
+        if normalization == "per_channel":
+            if previous and previous.channel_mean and previous.channel_std:
+                mean, std = previous.channel_mean, previous.channel_std
+            else:
+                mean, std = channel_stats()
+        return preprocess.Preprocessing(augmentation, model_image_size or info.image_shape[0],
+                                        normalization, mean, std, flip, translate=self.translate)
