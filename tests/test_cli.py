@@ -55,3 +55,13 @@ def test_non_finite_loss_exits_non_zero(tmp_path):
                 "--batch_size=16")
     assert done.returncode == 1
     assert "error: loss is" in done.stderr and "no checkpoint had been written" in done.stderr
+
+
+def check_run_defines_flags_then_runs_main(monkeypatch, main_module, define: str):
+    """`main_module.run()` calls convnet.flags.<define>, then cli.run_main(main_module.main).
+    (The global FLAGS are left alone: another main's flags may share their names.)"""
+    calls = []
+    monkeypatch.setattr(main_module.flags, define, lambda: calls.append(define))
+    monkeypatch.setattr(main_module.cli, "run_main", calls.append)
+    main_module.run()
+    assert calls == [define, main_module.main]

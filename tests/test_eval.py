@@ -8,7 +8,7 @@ import pytest
 
 from convnet import eval as eval_main
 from convnet.errors import CheckpointError
-from test_cli import _run
+from test_cli import _run, check_run_defines_flags_then_runs_main
 
 
 def test_main_evaluates_the_config_of_the_flags(monkeypatch):
@@ -29,11 +29,7 @@ def test_main_evaluates_the_config_of_the_flags(monkeypatch):
 
 
 def test_run_defines_the_eval_flags_and_runs_main_through_cli(monkeypatch):
-    calls = []  # the global FLAGS are left alone: another main's flags may share their names
-    monkeypatch.setattr(eval_main.flags, "define_eval_flags", lambda: calls.append("define_eval_flags"))
-    monkeypatch.setattr(eval_main.cli, "run_main", calls.append)
-    eval_main.run()
-    assert calls == ["define_eval_flags", eval_main.main]
+    check_run_defines_flags_then_runs_main(monkeypatch, eval_main, "define_eval_flags")
 
 
 def test_help_lists_the_eval_flags():

@@ -14,7 +14,7 @@ from convnet import preemption
 from convnet import train as train_main
 from convnet.errors import DataError, Interrupted
 from convnet.train_config import TrainConfig
-from test_cli import _run
+from test_cli import _run, check_run_defines_flags_then_runs_main
 
 
 @pytest.fixture
@@ -78,11 +78,7 @@ def test_other_errors_are_left_to_cli_run_main(trained):
 
 
 def test_run_defines_the_train_flags_and_runs_main_through_cli(monkeypatch):
-    calls = []  # the global FLAGS are left alone: another main's flags may share their names
-    monkeypatch.setattr(train_main.flags, "define_train_flags", lambda: calls.append("define_train_flags"))
-    monkeypatch.setattr(train_main.cli, "run_main", calls.append)
-    train_main.run()
-    assert calls == ["define_train_flags", train_main.main]
+    check_run_defines_flags_then_runs_main(monkeypatch, train_main, "define_train_flags")
 
 
 def test_help_documents_the_decay_caveat():
