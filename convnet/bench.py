@@ -31,6 +31,7 @@ times the step of a `convnet.training_setup.TrainingSetup`, and --train_dir,
 not finite is skipped, not stopped at, so every round runs all its steps.
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 from convnet import benchmarking, cli, flags
 from convnet.train_config import TrainConfig
 

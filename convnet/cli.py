@@ -5,7 +5,7 @@ import sys
 
 from absl import app, flags, logging
 
-from convnet import options
+from convnet import options, recipes
 from convnet.errors import ConvnetError
 
 
@@ -38,4 +38,8 @@ def run_main(main, takes_args: bool = False) -> None:
             print("interrupted", file=sys.stderr, flush=True)
             sys.exit(128 + signal.SIGINT)
 
-    app.run(guarded)
+    def parse(argv):  # --recipe=NAME reads as --flagfile=<the recipe's file> (convnet.recipes)
+        return app.parse_flags_with_usage(recipes.expand(argv) if "recipe" in flags.FLAGS
+                                          else argv)
+
+    app.run(guarded, flags_parser=parse)

@@ -3,7 +3,7 @@
     python -m convnet.compare --models=baseline,lenet5,alexnet,vgg16,resnet18,inception \
         --max_steps=N --data_dir=... --output_dir=/tmp/convnet_compare
 
-Each model trains with its recipe (`configs/<model>.flags`) for --max_steps in
+Each model trains with its recipe (`convnet/recipes/<model>.flags`) for --max_steps in
 `<output_dir>/runs/<model>` (a run already at --max_steps is reused, not
 retrained); every kept checkpoint is evaluated on the test split (or on its first
 --eval_examples). Written to --output_dir: `comparison.md` (parameters, model size on disk, training
@@ -13,11 +13,12 @@ examples/sec, test accuracy, wall time), `results.json`, and `loss.png` and
 evaluation, the others when given. (The logic: `convnet.comparing`.)
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 import dataclasses
 
 from absl import flags as absl_flags
 
-from convnet import cli, comparing, flags
+from convnet import cli, comparing, flags, recipes
 from convnet.compute_config import ComputeConfig
 from convnet.data.config import DataConfig
 
@@ -41,7 +42,8 @@ def run() -> None:
     absl_flags.DEFINE_integer("max_steps", 200, "Training steps per model.", lower_bound=1)
     absl_flags.DEFINE_string("output_dir", "/tmp/convnet_compare",
                              "Where runs, the table, results.json and the plots go.")
-    absl_flags.DEFINE_string("configs_dir", "configs", "Directory of <model>.flags recipes.")
+    absl_flags.DEFINE_string("configs_dir", recipes.DIRECTORY, "Directory of <model>.flags "
+                             "recipes (default: the shipped ones, convnet/recipes).")
     absl_flags.DEFINE_integer("eval_examples", None, "Evaluate on the first N test examples "
                               "(default: all of them).", lower_bound=1)
     flags.define_data_flags()

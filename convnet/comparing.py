@@ -56,7 +56,7 @@ def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
     """Trains (or reuses) one model's run, evaluates its checkpoints, returns its row."""
     recipe = os.path.join(configs_dir, f"{name}.flags")
     if not os.path.exists(recipe):
-        raise ValueError(f"no recipe for {name}: {recipe} does not exist (see configs/)")
+        raise ValueError(f"no recipe for {name}: {recipe} does not exist (the shipped recipes: convnet/recipes/)")
     train_dir = os.path.join(output_dir, "runs", name)
     record_path = os.path.join(train_dir, "compare.json")
     latest = checkpoint_dir.latest_checkpoint(train_dir)

@@ -4,6 +4,7 @@ Prints `precision @ 1 = 0.734` over every example of --eval_data, then the
 per-class figures, and writes a TensorBoard summary at the checkpoint's step.
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 from convnet import cli, evaluation, flags
 
 

@@ -2,7 +2,9 @@
 
 Every example of the split is counted once (convnet.counting), per class and
 in a confusion matrix, with the EMA or raw weights and optional test-time
-augmentation; results go to the console and to TensorBoard in --eval_dir.
+augmentation; results go to the console and to TensorBoard in --eval_dir, the
+confusion matrix as a heat map and confusion_matrix_step_<N>.csv there
+(convnet.confusion).
 
 In loop mode a checkpoint is evaluated once, when it becomes the latest; one
 deleted (by the trainer's `max_to_keep`) before its turn is skipped with a
@@ -16,7 +18,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from convnet import checkpoint_dir, checkpointing, console, distribute, models, paths, precision
+from convnet import checkpoint_dir, checkpointing, confusion, console, distribute, models, paths
+from convnet import precision
 from convnet import run_record, state
 from convnet import tta as tta_lib
 from convnet.counting import EvalResult, count_correct
@@ -138,6 +141,9 @@ class Evaluator:
                 if result.class_count[label]:
                     tf.summary.scalar(f"class_precision_at_{k}/{self.info.class_name(label)}",
                                       result.class_correct[label] / result.class_count[label])
+        confusion.write(self.writer, self.config.eval_dir, result.step, result.confusion,
+                        [self.info.class_name(c) for c in range(self.info.num_classes)],
+                        distribute.is_chief(self.strategy))
         self.writer.flush()
 
     def run(self):

@@ -10,25 +10,36 @@ without convnet:
     serve = tf.saved_model.load(OUT).signatures["serving_default"]
     serve(images=tf.constant(uint8_batch))["probabilities"]
 
+--format=tflite: OUT/model.tflite, converted from that same serving function
+(signature `serving_default`, the same input and outputs; [1, H, W, C] by default,
+resizable to any N); --quantize=dynamic stores its weights as int8.
+--format=onnx: OUT/model.onnx through tf2onnx (pip install 'tf2onnx>=1.17' onnxruntime),
+the same input and outputs, any N.
+
 --format=npz: OUT/model.npz, every model variable under its name without the
 `:0` (e.g. `cifar10/conv1/kernel`), plus `__metadata__`, a JSON string.
 
-Both write OUT/metadata.json (model, dataset, class names, input shape,
+All write OUT/metadata.json (model, dataset, class names, input shape,
 preprocessing, step, weights). The export is built in a temporary sibling
 directory and renamed into place, so a failed export leaves nothing at OUT;
 an existing non-empty OUT is refused, never overwritten. (The logic:
 `convnet.exporting`.)
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 from absl import flags as absl_flags
 
 from convnet import cli, exporting, flags
 from convnet.exporting import export  # noqa: F401  (convnet.export.export, as before)
 
+__all__ = ["export", "main", "run"]
+
+
 def main() -> None:
     config = flags.config_from_flags(exporting.ExportConfig)
     exporting.export(config.checkpoint_dir, config.export_dir, config.format, config.top_k,
-                     config.use_ema, config.checkpoint, config.restore_fallback)
+                     config.use_ema, config.checkpoint, config.restore_fallback,
+                     quantize=config.quantize)
 
 
 def run() -> None:

@@ -5,7 +5,7 @@ default, help, choices and bounds); the groups here define the flags of a
 main's configs. Defining is idempotent by name, so groups can be combined.
 """
 
-from convnet import options
+from convnet import options, recipes
 from convnet.compute_config import ComputeConfig
 from convnet.data.config import DataConfig
 from convnet.evaluation import EvalConfig
@@ -24,8 +24,9 @@ def define_data_flags() -> None:
 
 
 def define_train_flags() -> None:
-    """TrainConfig's flags: convnet.train and convnet.bench."""
+    """TrainConfig's flags and --recipe: convnet.train and convnet.bench."""
     options.define_flags(TrainConfig)
+    recipes.define_recipe_flag()
 
 
 def define_eval_flags() -> None:

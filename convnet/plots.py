@@ -1,12 +1,13 @@
 """Line plots of (step, value) series against the training step, as PNG files.
 
 Used by `convnet.reporting` and `convnet.comparing`. matplotlib (the Agg
-backend, no display needed) is imported on the first plot, so that importing
-convnet does not need it.
+backend, no display needed) is an optional extra (`convnet[plots]`), imported
+on the first plot: without it, a plot is an error that says how to install it.
 """
 
 from typing import Dict, Optional
 
+from convnet.errors import ConvnetError
 from convnet.events import Series
 
 
@@ -14,7 +15,10 @@ def plot_lines(lines: Dict[str, Series], ylabel: str, path: str,
                marker: Optional[str] = None) -> None:
     """One figure of several (step, value) series ({label: series}) against the training
     step, written to `path` as PNG; `marker`: a matplotlib marker on each point (e.g. "o")."""
-    import matplotlib  # pylint: disable=import-outside-toplevel
+    try:
+        import matplotlib  # pylint: disable=import-outside-toplevel
+    except ImportError as e:
+        raise ConvnetError(f"plots need matplotlib ({e}): pip install 'convnet[plots]'") from e
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     figure, axes = plt.subplots(figsize=(8, 5))

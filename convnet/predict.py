@@ -12,6 +12,7 @@ raw weights). Prints, per image, its k most probable classes:
 (The logic: `convnet.prediction`.)
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 from typing import List
 
 from convnet import cli, flags, inference, prediction

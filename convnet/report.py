@@ -15,6 +15,7 @@ loss, last and best precision, and mean training examples/sec.
 (The logic: `convnet.reporting`.)
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 from typing import List
 
 from absl import flags as absl_flags

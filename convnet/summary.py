@@ -6,6 +6,7 @@ non-trainable counts (BN moving statistics are non-trainable). (The logic:
 `convnet.model_summary`.)
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 from absl import flags as absl_flags
 
 from convnet import cli, model_summary, models

@@ -7,6 +7,7 @@ SIGTERM/SIGINT save a checkpoint and exit with 128 + the signal number; under
 signalled exit with 75, convnet.preemption.PEER_EXIT_CODE).
 """
 
+from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
 import sys
 
 from convnet import cli, console, flags, preemption, training

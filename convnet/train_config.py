@@ -12,7 +12,7 @@ multi-worker strategy must be created before the first one).
 
 import dataclasses
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 from convnet import models
 from convnet.checkpointing import fallback_option
@@ -70,9 +70,42 @@ class RunConfig:
         False, "Evaluate the test split after each epoch (not counted in the time to "
         "accuracy) and write it to TensorBoard (train_dir/eval, precision_at_1).")
     tta: str = tta_mode_option()
+    histogram_frequency: int = option(
+        0, "Steps between TensorBoard histograms of every trainable variable and its gradient "
+        "and the activation sparsity of each layer, on that step's batch (0: off).",
+        lower_bound=0)
+    profile_steps: str = option(
+        "", "START,END: trace steps START+1..END with the TensorFlow profiler into "
+        "train_dir/plugins/profile (TensorBoard's profile tab; default: off).")
+    eval_every_steps: int = option(
+        0, "Evaluate every N steps in the training process, on the test split or the "
+        "--validation_examples held out, into train_dir/eval (0: off).", lower_bound=0)
+    validation_examples: int = option(
+        0, "Hold out the last K examples of the training split from training and evaluate "
+        "--eval_every_steps on them instead of the test split (0: off).", lower_bound=0)
+
+    @property
+    def profile_range(self) -> Optional[Tuple[int, int]]:
+        """--profile_steps as (START, END), or None when off."""
+        if not self.profile_steps:
+            return None
+        start, end = (int(v) for v in self.profile_steps.split(","))
+        return start, end
 
     def validate(self) -> None:
         check(self, RunConfig)
+        if self.profile_steps:
+            try:
+                start, end = self.profile_range
+            except (TypeError, ValueError):
+                raise ValueError(f"--profile_steps must be START,END (two integers), got "
+                                 f"{self.profile_steps!r}") from None
+            if not 0 <= start < end:
+                raise ValueError(f"--profile_steps=START,END needs 0 <= START < END, got "
+                                 f"{start},{end}")
+        if self.validation_examples and not self.eval_every_steps:
+            raise ValueError("--validation_examples needs --eval_every_steps (it holds out "
+                             "examples for those evaluations)")
         for name in ("max_loss", "epochs"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")

@@ -9,8 +9,15 @@ replicas, and the update (optimizer, step, lookahead, EMA) is applied once in
 cross-replica context. A step whose loss or gradients are not finite is never
 applied; with nan_policy 'stop' the round stops there.
 
+Each call also returns `StepMetrics`, accumulated in the graph: the last
+batch's cross-entropy and weight-decay terms, and the top-1 hits and examples
+of all its batches (TensorBoard's training scalars, convnet.summaries); with
+`keep_batch`, the last batch of the first replica too (for histograms).
+
 `convnet.training.Trainer` loops over it; `convnet.bench` times it directly.
 """
+
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -34,12 +41,15 @@ class TrainStep:
       compute_dtype: the dtype of the forward pass (float32, float16, bfloat16).
       stop_on_non_finite: end the round at the first non-finite loss (nan_policy 'stop').
       xla: compile the step (default strategy) or the gradients (others) with XLA.
+      keep_batch: return the last batch (first replica) in the StepMetrics.
     """
 
     def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, groups,
                  batch_size: int, label_smoothing: float = 0.0,
                  compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
-                 xla: bool = False):
+                 xla: bool = False, keep_batch: bool = False):
+        self.keep_batch = keep_batch
+        self._traced_terms = None  # the loss terms of the trace in progress (see `loss`)
         self.state, self.strategy, self.schedule, self.groups = state, strategy, schedule, groups
         self.batch_size, self.label_smoothing = batch_size, label_smoothing
         self.compute_dtype, self.stop_on_non_finite = compute_dtype, stop_on_non_finite
@@ -48,40 +58,63 @@ class TrainStep:
         # strategy only the gradient computation (the all-reduce and update stay outside).
         replicated = (strategy is not tf.distribute.get_strategy()
                       or strategy.num_replicas_in_sync > 1)
-        self._gradients_fn = (tf.function(self.gradients, jit_compile=True)
-                              if xla and replicated else self.gradients)
+        self._gradients_fn = (tf.function(self._gradients_and_terms, jit_compile=True)
+                              if xla and replicated else self._gradients_and_terms)
         self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
                                  if xla and not replicated else self._replica_step)
 
-    def loss(self, images, labels):
-        """This replica's share of the loss: its examples' cross-entropy / global batch."""
+    def loss_terms(self, images, labels):
+        """This replica's shares of the loss: (its examples' cross-entropy / global batch,
+        weight decay / replicas), and (its top-1 hits, its examples) as float32."""
         logits = self.state.model(tf.cast(images, self.compute_dtype), training=True)
         cross_entropy = losses.cross_entropy(labels, logits, self.label_smoothing)
         data_loss = tf.nn.compute_average_loss(cross_entropy, global_batch_size=self.batch_size)
         decay = tf.nn.scale_regularization_loss(
             variable_groups.weight_decay_loss(self.variables, self.groups.decay_scales))
-        return data_loss + decay
+        predicted = tf.argmax(logits, axis=-1, output_type=tf.int64)
+        hits = tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)), tf.float32))
+        examples = tf.cast(tf.size(labels), tf.float32)
+        return data_loss, decay, hits, examples
+
+    def loss(self, images, labels):
+        """This replica's share of the loss: its examples' cross-entropy / global batch.
+
+        Its terms (loss_terms) are kept for the gradients' trace, which calls
+        `self.loss` (so that a replaced `loss` is what the step minimises)."""
+        terms = self.loss_terms(images, labels)
+        self._traced_terms = terms
+        return terms[0] + terms[1]
 
     def gradients(self, images, labels):
         """(loss, float32 gradients) of this replica's share of the loss."""
+        loss, grads, _ = self._gradients_and_terms(images, labels)
+        return loss, grads
+
+    def _gradients_and_terms(self, images, labels):
+        """(loss, float32 gradients, loss_terms) of this replica's share of the loss."""
         loss_scale = self.state.loss_scale
+        self._traced_terms = None
         with tf.GradientTape() as tape:
             loss = self.loss(images, labels)
             scaled = loss_scale.scale(loss) if loss_scale is not None else loss
         grads = tape.gradient(scaled, self.variables)
         if loss_scale is not None:
             grads = loss_scale.unscale(grads)
-        return loss, grads
+        terms, self._traced_terms = self._traced_terms, None
+        if terms is None:  # a `loss` that does not call this one's: no terms to report
+            terms = (loss, tf.zeros([]), tf.zeros([]), tf.cast(tf.size(labels), tf.float32))
+        return loss, grads, terms
 
     def _replica_step(self, images, labels):
-        """One update; returns (total loss, whether it was finite, whether applied)."""
-        loss, grads = self._gradients_fn(images, labels)
+        """One update; returns (total loss, whether it was finite, whether applied, the
+        summed loss_terms)."""
+        loss, grads, terms = self._gradients_fn(images, labels)
         context = tf.distribute.get_replica_context()
-        loss, grads = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads))
+        loss, grads, terms = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads, terms))
         loss_finite = tf.math.is_finite(loss)
         grads_finite = tf.math.is_finite(tf.linalg.global_norm(grads))
         applied = context.merge_call(self._apply_update, args=(grads, loss_finite, grads_finite))
-        return loss, loss_finite, applied
+        return loss, loss_finite, applied, terms
 
     def _apply_update(self, strategy, grads, loss_finite, grads_finite):
         """Cross-replica: the loss scale's update, then the step if everything is finite."""
@@ -104,25 +137,56 @@ class TrainStep:
                        lambda: tf.constant(False))
 
     def _one_step(self, batch):
-        """(loss, finite, 1 if not applied else 0, first images) of one global batch."""
-        loss, finite, applied = distribute.first_replica_value(
+        """(loss, finite, 1 if not applied else 0, first images, loss terms) of one batch."""
+        loss, finite, applied, terms = distribute.first_replica_value(
             self.strategy, self.strategy.run(self._replica_step_fn, args=batch))
         images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
-        return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images
+        return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images, terms
+
+    def _kept(self, batch):
+        """The first replica's batch when `keep_batch`, else empty tensors."""
+        if not self.keep_batch:
+            return tf.zeros([0]), tf.zeros([0], tf.int64)
+        images, labels = distribute.first_replica_value(self.strategy, batch)
+        return tf.cast(images, tf.float32), tf.cast(labels, tf.int64)
 
     @tf.function
     def __call__(self, iterator, num_steps):
         """Runs `num_steps` (int64 tensor) batches.
 
         Returns (last loss, last loss finite, batches not applied, of which
-        after the last applied one, a few images of the last batch).
+        after the last applied one, a few images of the last batch, StepMetrics).
         """
-        loss, finite, skipped, images = self._one_step(next(iterator))
+        batch = next(iterator)
+        loss, finite, skipped, images, terms = self._one_step(batch)
+        data_loss, decay = terms[0], terms[1]
+        hits, examples = tf.cast(terms[2], tf.int64), tf.cast(terms[3], tf.int64)
+        kept_images, kept_labels = self._kept(batch)
         trailing = skipped  # skipped since the last applied step
         for _ in tf.range(num_steps - 1):
+            tf.autograph.experimental.set_loop_options(shape_invariants=[
+                (kept_images, tf.TensorShape(None)), (kept_labels, tf.TensorShape(None))])
             if self.stop_on_non_finite and not finite:
                 break
-            loss, finite, more_skipped, images = self._one_step(next(iterator))
+            batch = next(iterator)
+            loss, finite, more_skipped, images, terms = self._one_step(batch)
+            data_loss, decay = terms[0], terms[1]
+            hits += tf.cast(terms[2], tf.int64)
+            examples += tf.cast(terms[3], tf.int64)
+            kept_images, kept_labels = self._kept(batch)
             skipped += more_skipped
             trailing = (trailing + 1) * more_skipped
-        return loss, finite, skipped, trailing, images
+        metrics = StepMetrics(data_loss, decay, hits, examples, kept_images, kept_labels)
+        return loss, finite, skipped, trailing, images, metrics
+
+
+class StepMetrics(NamedTuple):
+    """What a call of the step adds for TensorBoard: the last batch's cross_entropy and
+    weight_decay (their sum is the loss), the top-1 hits and examples of all its batches,
+    and (with keep_batch) the last batch's images and labels (first replica)."""
+    cross_entropy: tf.Tensor
+    weight_decay: tf.Tensor
+    hits: tf.Tensor
+    examples: tf.Tensor
+    images: tf.Tensor
+    labels: tf.Tensor

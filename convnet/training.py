@@ -2,9 +2,13 @@
 checkpoints, run record and evaluations, and the loop over the compiled step.
 
 The same code runs under every `--strategy` (convnet.distribute). Each call of
-the step (convnet.train_step) runs the updates up to the next log, checkpoint
-or epoch end, so Python is not in the per-step loop. A
-non-finite loss is never applied: with `--nan_policy=stop` training stops with
+the step (convnet.train_step) runs the updates up to the next log, checkpoint,
+epoch end, --histogram_frequency or --eval_every_steps step or --profile_steps
+bound, so Python is not in the per-step loop. TensorBoard gets the training
+scalars, histograms and hparams of convnet.summaries, evaluations in
+train_dir/eval (convnet.training_evaluation) and profiler traces
+(convnet.profiling). A non-finite loss is never applied: with `--nan_policy=stop`
+training stops with
 `NonFiniteLossError` and the last checkpoint is left as it was; with
 `skip_batch` the batch is skipped. A finite loss above `--max_loss` warns once
 (`stop`: `DivergedLossError` before the diverged weights are saved).
@@ -25,9 +29,10 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import console, distribute, interrupts, models, paths, preemption, run_record
-from convnet import train_step
+from convnet import held_out, summaries, train_step
 from convnet.errors import Interrupted
 from convnet.loss_watch import LossWatch
+from convnet.profiling import StepProfiler
 from convnet.run_checkpoints import RunCheckpoints
 from convnet.train_config import TrainConfig
 from convnet.training_evaluation import TrainingEvaluation, next_epoch_end
@@ -58,7 +63,9 @@ class Trainer(TrainingSetup):
             settings=dataclasses.asdict(config))
         self.evaluation = TrainingEvaluation(self.source, self.input_settings, self.state.model,
                                              self.strategy, self.compute_dtype,
-                                             config.train_dir, self.is_chief)
+                                             config.train_dir, self.is_chief,
+                                             held_out.VALIDATION if config.validation_examples
+                                             else "test")
         self._stop_signal: Optional[int] = None
 
     # --- checkpoints -----------------------------------------------------------
@@ -96,8 +103,15 @@ class Trainer(TrainingSetup):
                   else tf.summary.create_noop_writer())
         step, saved_step = start, start
         watch = LossWatch(self.max_loss, config.nan_policy, self.schedule, self.checkpoints.latest)
+        scalars = summaries.TrainingScalars()
+        histograms = (summaries.Histograms(self.train_step)
+                      if config.histogram_frequency and self.is_chief else None)
+        profiler = StepProfiler(config.profile_range, config.train_dir, self.is_chief)
+        if self.is_chief:
+            summaries.write_hparams(writer, self.record.settings)
         self.clock.start("training")
-        with self._signals_saved(), preemption.watch(self) as cluster_stop:
+        with self._signals_saved(), preemption.watch(self) as cluster_stop, \
+                contextlib.closing(profiler):
             while step < self.max_steps:
                 if cluster_stop is not None:  # multi_worker: every worker saves and stops at once
                     cluster_stop.check(step, saved_step, writer)
@@ -107,20 +121,24 @@ class Trainer(TrainingSetup):
                         path = self.save()
                     writer.close()
                     raise Interrupted(self._stop_signal, step, path)
-                num_steps = min(config.log_frequency - step % config.log_frequency,
-                                config.save_checkpoint_steps - step % config.save_checkpoint_steps,
-                                self.max_steps - step, self._next_epoch_end(step) - step)
+                num_steps = self._round_end(step, profiler.boundaries()) - step
                 learning_rate = float(self.schedule(step))
+                profiler.before(step)
                 began = time.perf_counter()
-                loss, finite, skipped, trailing, images = self.train_step(
+                loss, finite, skipped, trailing, images, metrics = self.train_step(
                     iterator, tf.constant(num_steps, tf.int64))
                 loss, skipped = float(loss), int(skipped)
                 elapsed = time.perf_counter() - began
                 done = int(self.state.step.numpy()) - step
                 step += done
+                profiler.after(step)
+                scalars.add(metrics)
                 watch.check(step, loss, bool(finite), skipped, done, int(trailing))
                 if done and (step % config.log_frequency == 0 or step == self.max_steps):
-                    self._log(writer, step, done, elapsed, loss, learning_rate)
+                    self._log(writer, step, done, elapsed, loss, learning_rate, scalars)
+                if histograms and done and step % config.histogram_frequency == 0:
+                    with writer.as_default(step=step):
+                        histograms.write(metrics.images, metrics.labels)
                 if step == self.max_steps and self.state.lookahead is not None:
                     self.state.lookahead.finish(self.state.model.variables)
                 if done and (step % config.save_checkpoint_steps == 0 or step == self.max_steps):
@@ -130,6 +148,8 @@ class Trainer(TrainingSetup):
                                          max_outputs=train_step.SUMMARY_IMAGES)
                     writer.flush()
                     console.log(f"saved checkpoint {path}")
+                if config.eval_every_steps and done and step % config.eval_every_steps == 0:
+                    self.evaluation.every_steps(step, self.clock)
                 if config.eval_every_epoch and done and step == self._next_epoch_end(step - 1):
                     self.evaluation.after_epoch(step, self.steps_per_epoch, self.clock)
         if config.eval_at_end:
@@ -138,7 +158,7 @@ class Trainer(TrainingSetup):
         return step
 
     def _log(self, writer, step: int, done: int, elapsed: float, loss: float,
-             learning_rate: float) -> None:
+             learning_rate: float, scalars: summaries.TrainingScalars) -> None:
         """The console line and the scalars of a log step."""
         examples_per_sec = done * self.config.batch_size / elapsed
         console.log(f"step {step}, loss = {loss:.2f} ({examples_per_sec:.1f} "
@@ -147,8 +167,20 @@ class Trainer(TrainingSetup):
             tf.summary.scalar("loss", loss)
             tf.summary.scalar("learning_rate", learning_rate)
             tf.summary.scalar("examples_per_sec", examples_per_sec)
+            scalars.write(loss)
             if self.state.loss_scale is not None:
                 tf.summary.scalar("loss_scale", float(self.state.loss_scale.value.numpy()))
+
+    def _round_end(self, step: int, profile_boundaries=()) -> int:
+        """The step the next call of the compiled step ends at: the first log, checkpoint,
+        epoch end, histogram, evaluation or profiler boundary after `step`, or max_steps."""
+        config = self.config
+        ends = [self.max_steps, self._next_epoch_end(step)]
+        ends += [_next_multiple(step, every) for every in
+                 (config.log_frequency, config.save_checkpoint_steps,
+                  config.histogram_frequency, config.eval_every_steps) if every]
+        ends += [boundary for boundary in profile_boundaries if boundary > step]
+        return min(ends)
 
     def _next_epoch_end(self, step: int) -> int:
         """The next epoch's last step, or max_steps when evaluations after each epoch are off."""
@@ -166,6 +198,11 @@ class Trainer(TrainingSetup):
 
         with interrupts.stop_on_signals(request_stop, self.checkpoints.latest):
             yield
+
+
+def _next_multiple(step: int, every: int) -> int:
+    """The first multiple of `every` after `step`."""
+    return (step // every + 1) * every
 
 
 def _displayable(images: tf.Tensor) -> tf.Tensor:

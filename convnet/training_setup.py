@@ -12,7 +12,7 @@ from typing import Optional
 import tensorflow as tf
 
 from convnet import console, distribute, memory, models, precision, schedules, state as state_lib
-from convnet import timing, train_step, variable_groups
+from convnet import held_out, timing, train_step, variable_groups
 from convnet.data import pipeline, preprocess
 from convnet.train_config import TrainConfig
 
@@ -40,6 +40,8 @@ class TrainingSetup:
         self.clock = timing.Phases()
         self.clock.start("data")
         self.source = pipeline.make_source(config.source_spec())
+        if config.validation_examples:  # training never sees them (convnet.held_out)
+            self.source = held_out.HeldOutSource(self.source, config.validation_examples)
         info = self.source.info
         examples_per_epoch = self.source.num_examples("train") or schedules.NUM_EXAMPLES_PER_EPOCH
         # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
@@ -68,7 +70,8 @@ class TrainingSetup:
         self.groups = self._variable_groups()
         self.train_step = train_step.TrainStep(
             self.state, self.strategy, self.schedule, self.groups, config.batch_size,
-            config.label_smoothing, self.compute_dtype, config.nan_policy == "stop", config.xla)
+            config.label_smoothing, self.compute_dtype, config.nan_policy == "stop", config.xla,
+            keep_batch=config.histogram_frequency > 0)
 
     def _variable_groups(self) -> variable_groups.Assignment:
         """--variable_groups resolved over the trainable variables (a typo is an error)."""
@@ -109,8 +112,8 @@ class TrainingSetup:
 
     def run_steps(self, iterator, num_steps: int):
         """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped, images)."""
-        loss, finite, skipped, _, images = self.train_step(iterator,
-                                                           tf.constant(num_steps, tf.int64))
+        loss, finite, skipped, _, images, _ = self.train_step(iterator,
+                                                              tf.constant(num_steps, tf.int64))
         return loss, finite, skipped, images
 
     def initialize_from_data(self) -> None:

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from convnet import recipes
+
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
 # The main with comparing.compare replaced by a print of its arguments.
@@ -32,7 +34,7 @@ def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path)
     names, output_dir, max_steps, configs_dir, data_args, eval_examples = ast.literal_eval(
         done.stdout.strip().splitlines()[-1])
     assert (names, output_dir, max_steps, configs_dir, eval_examples) == (
-        ["baseline", "lenet5"], str(tmp_path), 7, "configs", 50)
+        ["baseline", "lenet5"], str(tmp_path), 7, recipes.DIRECTORY, 50)
     # --data_source, --data_dir and --download always; the others only when given.
     assert data_args == {"data_source": "synthetic", "data_dir": "/tmp/cifar10_data",
                          "download": True, "batch_size": 32}

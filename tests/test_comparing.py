@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from convnet import comparing
+from convnet import comparing, recipes
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+CONFIGS = recipes.DIRECTORY
 
 
 def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):

@@ -136,3 +136,21 @@ def test_top_k_beyond_the_classes_is_refused(tmp_path, cifar_dir):
     with pytest.raises(ValueError, match="exceeds the 10 classes"):
         evaluation.Evaluator(_eval_config(tmp_path, str(tmp_path), cifar_dir[0], top_k=11,
                                           model="cifar10"))
+
+
+def test_the_confusion_matrix_goes_to_a_csv_and_an_image(tmp_path, cifar_dir):
+    from convnet import confusion, event_tensors
+
+    path, arrays = cifar_dir
+    train_dir = _train(tmp_path, path)
+    evaluator = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, use_ema=False))
+    result = evaluator.run()
+    names, counts = confusion.read_csv(str(tmp_path / "eval" / "confusion_matrix_step_10.csv"))
+    assert names == [evaluator.info.class_name(c) for c in range(10)] and names[0] == "airplane"
+    np.testing.assert_array_equal(counts, result.confusion)
+    logits = np.concatenate([evaluator.model(x).numpy() for x, _ in evaluator.dataset])
+    expected = np.zeros([10, 10], np.int64)
+    np.add.at(expected, (arrays["test"][1], logits.argmax(1)), 1)
+    np.testing.assert_array_equal(counts, expected)
+    images = event_tensors.read_summaries(str(tmp_path / "eval"))["confusion_matrix"]
+    assert [(step, plugin) for step, _, plugin in images] == [(10, "images")]

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from convnet import export, exporting
+from convnet import export, export_formats, exporting
 from test_predict import write_train_dir
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
@@ -41,6 +41,26 @@ def test_the_main_exports_npz_of_the_raw_weights_of_a_checkpoint(train_dir, tmp_
     assert meta["top_k"] == 3 and meta["weights"] == "raw" and meta["checkpoint"].endswith(
         "ckpt-7")
     assert exporting.NPZ_METADATA_KEY in np.load(out / exporting.NPZ_FILE).files
+
+
+def test_the_main_exports_a_dynamic_range_quantized_tflite(train_dir, tmp_path):
+    out = tmp_path / "tflite"
+    done = _export(f"--checkpoint_dir={train_dir}", f"--export_dir={out}", "--format=tflite",
+                   "--quantize=dynamic")
+    assert done.returncode == 0, done.stderr
+    assert "(step 7, EMA weights) as tflite (dynamic-quantized) to " in done.stdout
+    assert sorted(os.listdir(out)) == [exporting.METADATA_FILE, export_formats.TFLITE_FILE]
+    meta = json.load(open(out / exporting.METADATA_FILE, encoding="utf-8"))
+    assert meta["format"] == "tflite" and meta["quantize"] == "dynamic"
+
+
+def test_quantizing_another_format_is_one_error_line(train_dir, tmp_path):
+    done = _export(f"--checkpoint_dir={train_dir}", f"--export_dir={tmp_path / 'out'}",
+                   "--format=npz", "--quantize=dynamic")
+    assert done.returncode == 1
+    assert ("error: --quantize=dynamic applies to --format=tflite only, not --format=npz"
+            in done.stderr)
+    assert os.listdir(tmp_path) == []
 
 
 def test_an_occupied_export_dir_is_one_error_line(train_dir, tmp_path):

@@ -1,12 +1,15 @@
-"""convnet.exporting: a Trainer's checkpoint as a SavedModel (reloaded without convnet) and npz."""
+"""convnet.exporting: a Trainer's checkpoint as a SavedModel (reloaded without convnet, and as a
+Keras 3 layer) and npz; TFLite and ONNX: tests/test_export_formats.py."""
 
 import json
 import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from convnet import exporting, inference, training
 
@@ -107,5 +110,30 @@ def test_an_occupied_export_dir_is_refused_and_a_failed_export_leaves_nothing(
     assert sorted(os.listdir(tmp_path)) == ["occupied"]
     with pytest.raises(ValueError, match="--top_k=11 exceeds the 10 classes"):
         exporting.export(train_dir, str(tmp_path / "k"), top_k=11)
-    with pytest.raises(ValueError, match="unknown --format='onnx'"):
-        exporting.export(train_dir, str(tmp_path / "k"), export_format="onnx")
+    with pytest.raises(ValueError, match="unknown --format='coreml'"):
+        exporting.export(train_dir, str(tmp_path / "k"), export_format="coreml")
+
+
+def test_the_saved_model_is_a_keras_3_layer_through_tfsmlayer(train_dir, tmp_path):
+    out = exporting.export(train_dir, str(tmp_path / "export"), top_k=3)
+    images = np.random.default_rng(1).integers(0, 256, size=[4, 32, 32, 3], dtype=np.uint8)
+    served = tf.saved_model.load(out).signatures["serving_default"](images=tf.constant(images))
+
+    layer = keras.layers.TFSMLayer(out, call_endpoint="serving_default")
+    inputs = keras.Input(shape=(32, 32, 3), dtype="uint8", name="images")
+    outputs = layer(inputs)  # the signature's dict of outputs
+    assert sorted(outputs) == ["classes", "logits", "probabilities", "scores"]
+    model = keras.Model(inputs, outputs["probabilities"])
+    np.testing.assert_array_equal(model.predict(images, verbose=0),
+                                  served["probabilities"].numpy())
+    assert len(layer.trainable_weights) == 10  # the export's variables: fine-tunable
+    frozen = keras.layers.TFSMLayer(out, call_endpoint="serving_default", trainable=False)
+    assert not frozen.trainable_weights and len(frozen.non_trainable_weights) == 10
+
+    sequential = keras.Sequential([keras.Input(shape=(32, 32, 3), dtype="uint8"), layer])
+    for key, value in sequential(images).items():
+        np.testing.assert_array_equal(np.asarray(value), served[key].numpy())
+
+    head = keras.layers.Dense(2)  # a new head on the exported logits, as for transfer
+    with_head = keras.Model(inputs, head(outputs["logits"]))
+    np.testing.assert_allclose(with_head(images), head(served["logits"]), rtol=1e-5, atol=1e-6)

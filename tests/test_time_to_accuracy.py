@@ -14,10 +14,10 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 import kill_harness
-from convnet import flags, optim, training, whitening
+from convnet import flags, optim, recipes, training, whitening
 from convnet.data import pipeline
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+CONFIGS = recipes.DIRECTORY
 
 
 def test_decoupled_form_equals_airbench_torch_sgd_on_a_summed_loss():

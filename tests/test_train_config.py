@@ -19,6 +19,12 @@ from convnet.train_config import DEFAULT_MAX_STEPS, DIVERGENCE_FACTOR, RunConfig
     (dict(nan_policy="ignore"), "unknown --nan_policy='ignore'"),
     (dict(decoupled_hyperparameters=True), "--decoupled_hyperparameters is a form of SGD"),
     (dict(label_smoothing=1.0), "label_smoothing"),
+    (dict(histogram_frequency=-1), "--histogram_frequency must be >= 0"),
+    (dict(eval_every_steps=-1), "--eval_every_steps must be >= 0"),
+    (dict(validation_examples=-1), "--validation_examples must be >= 0"),
+    (dict(validation_examples=5), "--validation_examples needs --eval_every_steps"),
+    (dict(profile_steps="4,2"), "--profile_steps=START,END needs 0 <= START < END"),
+    (dict(profile_steps="4"), "--profile_steps must be START,END"),
 ])
 def test_validate_names_the_flag(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -52,3 +58,23 @@ def test_the_learning_rate_and_weight_decay_at_the_batch_size():
                          decoupled_hyperparameters=True, batch_size=1024)
     assert config.resolved_learning_rate == config.learning_rate_at(1024)
     assert config.resolved_weight_decay == config.weight_decay_at(1024)
+
+
+def test_the_tensorboard_flags_fill_the_config():
+    from absl import flags
+
+    from convnet import options
+    flag_values = flags.FlagValues()
+    options.define_flags(TrainConfig, flag_values)
+    flag_values(["train", "--histogram_frequency=5", "--profile_steps=3,6",
+                 "--eval_every_steps=4", "--validation_examples=7"])
+    config = options.from_flags(TrainConfig, flag_values)
+    config.validate()
+    assert (config.histogram_frequency, config.eval_every_steps,
+            config.validation_examples) == (5, 4, 7)
+    assert config.profile_range == (3, 6)
+    defaults = TrainConfig()
+    assert (defaults.histogram_frequency, defaults.eval_every_steps,
+            defaults.validation_examples, defaults.profile_range) == (0, 0, 0, None)
+    with pytest.raises(flags.IllegalFlagValueError):
+        flag_values(["train", "--histogram_frequency=-1"])

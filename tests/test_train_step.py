@@ -41,7 +41,7 @@ def test_one_update_is_sgd_on_the_gradients_and_moves_the_step_and_the_ema():
     images, labels = _batch()
     before = [v.numpy() for v in step.variables]
     _, grads = step.gradients(images, labels)
-    loss, finite, skipped, trailing, _ = step(
+    loss, finite, skipped, trailing, _, _ = step(
         iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1, tf.int64))
     assert bool(finite) and int(skipped) == 0 and int(trailing) == 0
     assert int(step.state.step.numpy()) == 1 and np.isfinite(float(loss))
@@ -61,7 +61,68 @@ def test_a_non_finite_batch_is_not_applied_and_stops_the_round():
     step.loss = lambda x, y: loss(x, y) * float("nan")  # (ReLU and pooling squash NaN inputs)
     before = [v.numpy() for v in step.variables]
     batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    _, finite, skipped, _, _ = step(iter(batches), tf.constant(3, tf.int64))
+    _, finite, skipped, _, _, _ = step(iter(batches), tf.constant(3, tf.int64))
     assert not bool(finite) and int(skipped) == 1 and int(step.state.step.numpy()) == 0
     for old, new in zip(before, step.variables):
         np.testing.assert_array_equal(old, new.numpy())
+
+
+def test_the_step_reports_the_loss_terms_and_top1_hits_of_its_batches():
+    step = _step(batch_size=4)
+    step.schedule = lambda _: tf.constant(0.0)  # the weights stay: predictions are checkable
+    batches = [_batch(seed) for seed in range(3)]
+    logits = [step.state.model(x, training=True).numpy() for x, _ in batches]
+    hits = sum(int((l.argmax(1) == y.numpy()).sum()) for l, (_, y) in zip(logits, batches))
+    images = tf.concat([x for x, _ in batches], 0)
+    labels = tf.concat([y for _, y in batches], 0)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
+    loss, finite, _, _, _, metrics = step(iter(dataset), tf.constant(3, tf.int64))
+    assert (int(metrics.hits), int(metrics.examples)) == (hits, 12)
+    last_images, last_labels = batches[-1]
+    cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=last_labels, logits=logits[-1]))
+    decay = sum(1e-3 * (v.numpy().astype(np.float64) ** 2).sum() / 2
+                for v in step.state.model.trainable_variables if "kernel" in v.name)
+    np.testing.assert_allclose(float(metrics.cross_entropy), float(cross_entropy), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics.weight_decay), decay, rtol=1e-5)
+    np.testing.assert_allclose(float(metrics.cross_entropy) + float(metrics.weight_decay),
+                               float(loss), rtol=1e-6)
+    assert metrics.images.shape[0] == 0  # the batch is kept only with keep_batch
+
+
+def test_keep_batch_returns_the_last_batch():
+    step = _step()
+    step.keep_batch = True
+    batches = [_batch(seed) for seed in range(2)]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        tuple(tf.concat(parts, 0) for parts in zip(*batches))).batch(4)
+    *_, metrics = step(iter(dataset), tf.constant(2, tf.int64))
+    np.testing.assert_array_equal(metrics.images.numpy(), batches[1][0].numpy())
+    np.testing.assert_array_equal(metrics.labels.numpy(), batches[1][1].numpy())
+
+
+def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
+    from conftest import LOGICAL_CPUS
+
+    strategy = tf.distribute.MirroredStrategy(LOGICAL_CPUS)
+    one = _step(batch_size=8)
+    with strategy.scope():
+        built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
+                            ema_decay=0.5, optimizer=optim.make_optimizer("sgd"))
+        for target, source in zip(built.model.variables, one.state.model.variables):
+            target.assign(source)
+    two = TrainStep(built, strategy, lambda _: tf.constant(0.0),
+                    variable_groups.assign([], built.model.trainable_variables, 10.0), 8,
+                    keep_batch=True)
+    one.schedule = lambda _: tf.constant(0.0)
+    images, labels = _batch(batch_size=8)
+    dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    results = [step(iter(data), tf.constant(2, tf.int64)) for step, data in (
+        (one, dataset), (two, strategy.experimental_distribute_dataset(dataset)))]
+    (loss_one, *_, metrics_one), (loss_two, *_, metrics_two) = results
+    assert int(metrics_two.examples) == 16 and int(metrics_two.hits) == int(metrics_one.hits)
+    for name in ("cross_entropy", "weight_decay"):
+        np.testing.assert_allclose(float(getattr(metrics_two, name)),
+                                   float(getattr(metrics_one, name)), rtol=1e-5)
+    np.testing.assert_allclose(float(loss_two), float(loss_one), rtol=1e-5)
+    assert metrics_two.images.shape[0] == 4  # the first replica's half of the batch

@@ -151,3 +151,13 @@ def test_grey_28x28_dataset_trains_and_evaluates_with_its_own_shape(tmp_path):
         checkpoint_dir=str(tmp_path / "train"), eval_dir=str(tmp_path / "eval"),
         data_source="synthetic", run_once=True, num_examples=50)).run()
     assert result.num_examples == 50 and len(result.class_count) == 10
+
+
+def test_rounds_end_at_logs_checkpoints_histograms_evaluations_and_profile_steps(tmp_path,
+                                                                                 cifar_dir):
+    trainer = training.Trainer(training.TrainConfig(
+        train_dir=str(tmp_path / "train"), data_dir=cifar_dir[0], download=False,
+        model="simple3", max_steps=50, batch_size=8, log_frequency=10,
+        save_checkpoint_steps=15, histogram_frequency=4, eval_every_steps=6))
+    ends = [trainer._round_end(step, (9, 11)) for step in (0, 4, 6, 8, 9, 10, 11, 12, 48)]
+    assert ends == [4, 6, 8, 9, 10, 11, 12, 15, 50]

@@ -75,7 +75,7 @@ def step_rates(step: TrainStep, iterator, steps: int, repeats: int) -> List[floa
     after WARM_UP_STEPS untimed steps (the step takes the count as a tensor: one trace)."""
 
     def run_round(count=steps):
-        loss, _, skipped, _, _ = step(iterator, tf.constant(count, tf.int64))
+        loss, _, skipped, _, _, _ = step(iterator, tf.constant(count, tf.int64))
         float(loss)  # waits for the steps to finish
         if int(skipped):
             why = (" (the float16 loss scale settling)" if step.state.loss_scale is not None

@@ -1,0 +1,44 @@
+"""The confusion matrix as a heat map and a CSV file."""
+
+import numpy as np
+import tensorflow as tf
+
+from convnet import confusion, event_tensors
+
+
+def test_heat_map_shades_each_cell_by_its_share_of_the_row():
+    counts = np.array([[4, 0], [1, 3]])
+    image = confusion.heat_map(counts).numpy()
+    cell = confusion.MAX_SIDE // 2
+    assert image.shape == (1, 2 * cell, 2 * cell, 3)
+    assert image.min() >= 0 and image.max() <= 1
+    full, empty = np.array(confusion.FULL), np.ones(3)
+    np.testing.assert_allclose(image[0, 0, 0], full, atol=1e-6)  # 4 of 4
+    np.testing.assert_allclose(image[0, 0, -1], empty, atol=1e-6)  # 0 of 4
+    np.testing.assert_allclose(image[0, -1, 0], 1 - 0.25 * (1 - full), atol=1e-6)  # 1 of 4
+    np.testing.assert_allclose(image[0, -1, -1], 1 - 0.75 * (1 - full), atol=1e-6)
+
+
+def test_an_empty_row_is_white_and_many_classes_keep_the_image_small():
+    image = confusion.heat_map(np.zeros([100, 100], np.int64)).numpy()
+    assert image.shape == (1, 300, 300, 3) and (image == 1).all()
+
+
+def test_write_puts_an_image_and_a_csv_of_the_counts(tmp_path):
+    counts = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 9]])
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    path = confusion.write(writer, str(tmp_path), 42, counts, ["cat", "dog", "ship"])
+    writer.flush()
+    assert path == str(tmp_path / "confusion_matrix_step_42.csv")
+    assert open(path).readline().strip() == "true\\predicted,cat,dog,ship"
+    names, read = confusion.read_csv(path)
+    assert names == ["cat", "dog", "ship"]
+    np.testing.assert_array_equal(read, counts)
+    (step, _, plugin), = event_tensors.read_summaries(str(tmp_path))["confusion_matrix"]
+    assert (step, plugin) == (42, "images")
+
+
+def test_a_worker_writes_no_csv(tmp_path):
+    writer = tf.summary.create_noop_writer()
+    path = confusion.write(writer, str(tmp_path), 1, np.eye(2), ["a", "b"], is_chief=False)
+    assert not (tmp_path / "confusion_matrix_step_1.csv").exists() and path.endswith("_1.csv")
