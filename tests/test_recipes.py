@@ -42,13 +42,15 @@ def test_train_with_a_recipe_later_flags_override_it(tmp_path):
     train_dir = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "convnet.train", "--recipe=lenet5", "--data_source=synthetic",
-         "--max_steps=2", "--batch_size=16", f"--train_dir={train_dir}", "--log_frequency=1"],
+         "--max_steps=2", "--batch_size=16", "--normalization=per_image",  # no statistics pass
+         f"--train_dir={train_dir}", "--log_frequency=1"],
         capture_output=True, text=True, env=ENV, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     settings = json.loads((train_dir / "run.json").read_text())["settings"]
     with open(recipes.path("lenet5"), encoding="utf-8") as f:
         recipe = dict(line.strip()[2:].split("=", 1) for line in f if line.startswith("--"))
     assert settings["model"] == "lenet5" and settings["batch_size"] == 16
+    assert recipe["normalization"] == "per_channel" and settings["normalization"] == "per_image"
     assert settings["optimizer"] == recipe["optimizer"]
     assert "--model=lenet5\n" in (train_dir / "flags.txt").read_text()
     unknown = subprocess.run([sys.executable, "-m", "convnet.train", "--recipe=lenet6"],
