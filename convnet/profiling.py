@@ -2,12 +2,14 @@
 
 The trace goes to train_dir/plugins/profile/<time>/ (TensorBoard's profile
 tab, with the optional tensorboard-plugin-profile). The training loop runs
-several steps a call of the compiled step, so it ends a call at START and at
-END (`boundaries`): the trace holds exactly those calls. A run resumed inside
-the range traces from its first step to END.
+several steps a call of the compiled step; inside the range it runs one step a
+call (`boundaries`), each inside a step marker (`step_marker`), so the trace
+holds exactly steps START+1..END and the profile's overview page can split the
+time by step. A run resumed inside the range traces from its first step to END.
 """
 
-from typing import Optional, Sequence, Tuple
+import contextlib
+from typing import ContextManager, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -25,8 +27,18 @@ class StepProfiler:
         self.done = False
 
     def boundaries(self) -> Sequence[int]:
-        """The steps a call of the training step must end at."""
-        return self.steps or ()
+        """The steps a call of the training step must end at: START and each step to END."""
+        if not self.steps:
+            return ()
+        start, end = self.steps
+        return range(start, end + 1)
+
+    def step_marker(self, step: int) -> ContextManager:
+        """Around the call of the step that begins at `step`: the profiler's step marker
+        (`tf.profiler.experimental.Trace` with step_num = step + 1) while it traces."""
+        if not self.active:
+            return contextlib.nullcontext()
+        return tf.profiler.experimental.Trace("train", step_num=step + 1, _r=1)
 
     def before(self, step: int) -> None:
         """Called before a call of the step that begins at `step`."""

@@ -30,7 +30,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
 
-from convnet import layers, losses, variable_groups
+from convnet import layers
 
 # Decay of the moving average of the logged loss (the tutorial's loss_averages).
 LOSS_AVERAGE_DECAY = 0.9
@@ -105,11 +105,9 @@ class Histograms:
             outputs[name] = output
 
         with tf.GradientTape() as tape:
-            with layers.observe_calls(observe):
-                logits = model(tf.cast(images, step.compute_dtype), training=True)
-            loss = (tf.reduce_mean(losses.cross_entropy(labels, logits, step.label_smoothing))
-                    + variable_groups.weight_decay_loss(step.variables,
-                                                        step.groups.decay_scales))
+            with layers.observe_calls(observe):  # the loss of this batch alone
+                data_loss, decay, _, _ = step.loss_terms(images, labels, tf.size(labels))
+            loss = data_loss + decay
         grads = tape.gradient(loss, step.variables)
         with tf.control_dependencies([g for g in grads if g is not None] + list(outputs.values())):
             for variable, value in zip(others, saved):

@@ -75,8 +75,9 @@ class RunConfig:
         "and the activation sparsity of each layer, on that step's batch (0: off).",
         lower_bound=0)
     profile_steps: str = option(
-        "", "START,END: trace steps START+1..END with the TensorFlow profiler into "
-        "train_dir/plugins/profile (TensorBoard's profile tab; default: off).")
+        "", "START,END: trace steps START+1..END (one a call, each with a step marker) with "
+        "the TensorFlow profiler into train_dir/plugins/profile (TensorBoard's profile "
+        "tab; default: off).")
     eval_every_steps: int = option(
         0, "Evaluate every N steps in the training process, on the test split or the "
         "--validation_examples held out, into train_dir/eval (0: off).", lower_bound=0)

@@ -49,7 +49,6 @@ class TrainStep:
                  compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
                  xla: bool = False, keep_batch: bool = False):
         self.keep_batch = keep_batch
-        self._traced_terms = None  # the loss terms of the trace in progress (see `loss`)
         self.state, self.strategy, self.schedule, self.groups = state, strategy, schedule, groups
         self.batch_size, self.label_smoothing = batch_size, label_smoothing
         self.compute_dtype, self.stop_on_non_finite = compute_dtype, stop_on_non_finite
@@ -63,12 +62,17 @@ class TrainStep:
         self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
                                  if xla and not replicated else self._replica_step)
 
-    def loss_terms(self, images, labels):
+    def loss_terms(self, images, labels, global_batch_size=None):
         """This replica's shares of the loss: (its examples' cross-entropy / global batch,
-        weight decay / replicas), and (its top-1 hits, its examples) as float32."""
+        weight decay / replicas), and (its top-1 hits, its examples) as float32.
+
+        `global_batch_size` (default: the step's) is what the cross-entropy is averaged over;
+        the batch's own size gives the loss of this batch alone (convnet.summaries)."""
         logits = self.state.model(tf.cast(images, self.compute_dtype), training=True)
         cross_entropy = losses.cross_entropy(labels, logits, self.label_smoothing)
-        data_loss = tf.nn.compute_average_loss(cross_entropy, global_batch_size=self.batch_size)
+        if global_batch_size is None:
+            global_batch_size = self.batch_size
+        data_loss = tf.nn.compute_average_loss(cross_entropy, global_batch_size=global_batch_size)
         decay = tf.nn.scale_regularization_loss(
             variable_groups.weight_decay_loss(self.variables, self.groups.decay_scales))
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int64)
@@ -77,13 +81,9 @@ class TrainStep:
         return data_loss, decay, hits, examples
 
     def loss(self, images, labels):
-        """This replica's share of the loss: its examples' cross-entropy / global batch.
-
-        Its terms (loss_terms) are kept for the gradients' trace, which calls
-        `self.loss` (so that a replaced `loss` is what the step minimises)."""
-        terms = self.loss_terms(images, labels)
-        self._traced_terms = terms
-        return terms[0] + terms[1]
+        """This replica's share of the loss: cross-entropy / global batch + its weight decay."""
+        data_loss, decay, _, _ = self.loss_terms(images, labels)
+        return data_loss + decay
 
     def gradients(self, images, labels):
         """(loss, float32 gradients) of this replica's share of the loss."""
@@ -93,16 +93,13 @@ class TrainStep:
     def _gradients_and_terms(self, images, labels):
         """(loss, float32 gradients, loss_terms) of this replica's share of the loss."""
         loss_scale = self.state.loss_scale
-        self._traced_terms = None
         with tf.GradientTape() as tape:
-            loss = self.loss(images, labels)
+            terms = self.loss_terms(images, labels)
+            loss = terms[0] + terms[1]
             scaled = loss_scale.scale(loss) if loss_scale is not None else loss
         grads = tape.gradient(scaled, self.variables)
         if loss_scale is not None:
             grads = loss_scale.unscale(grads)
-        terms, self._traced_terms = self._traced_terms, None
-        if terms is None:  # a `loss` that does not call this one's: no terms to report
-            terms = (loss, tf.zeros([]), tf.zeros([]), tf.cast(tf.size(labels), tf.float32))
         return loss, grads, terms
 
     def _replica_step(self, images, labels):

@@ -3,8 +3,8 @@ checkpoints, run record and evaluations, and the loop over the compiled step.
 
 The same code runs under every `--strategy` (convnet.distribute). Each call of
 the step (convnet.train_step) runs the updates up to the next log, checkpoint,
-epoch end, --histogram_frequency or --eval_every_steps step or --profile_steps
-bound, so Python is not in the per-step loop. TensorBoard gets the training
+epoch end, --histogram_frequency or --eval_every_steps step (one step a call
+inside --profile_steps), so Python is not in the per-step loop. TensorBoard gets the training
 scalars, histograms and hparams of convnet.summaries, evaluations in
 train_dir/eval (convnet.training_evaluation) and profiler traces
 (convnet.profiling). A non-finite loss is never applied: with `--nan_policy=stop`
@@ -46,7 +46,6 @@ class Trainer(TrainingSetup):
     """
 
     def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None):
-        config.validate()
         previous = run_record.read(config.train_dir)  # its channel statistics are kept
         super().__init__(config, strategy, previous.preprocessing if previous else None)
         info = self.source.info
@@ -125,9 +124,10 @@ class Trainer(TrainingSetup):
                 learning_rate = float(self.schedule(step))
                 profiler.before(step)
                 began = time.perf_counter()
-                loss, finite, skipped, trailing, images, metrics = self.train_step(
-                    iterator, tf.constant(num_steps, tf.int64))
-                loss, skipped = float(loss), int(skipped)
+                with profiler.step_marker(step):
+                    loss, finite, skipped, trailing, images, metrics = self.train_step(
+                        iterator, tf.constant(num_steps, tf.int64))
+                    loss, skipped = float(loss), int(skipped)
                 elapsed = time.perf_counter() - began
                 done = int(self.state.step.numpy()) - step
                 step += done

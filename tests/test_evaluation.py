@@ -2,6 +2,8 @@
 
 import os
 import threading
+import time
+import types
 
 import numpy as np
 import pytest
@@ -94,6 +96,17 @@ def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
         except Exception as e:  # noqa: BLE001 -- reported by the assertion below
             errors.append(e)
 
+    late = []
+
+    def sleep(seconds):  # the evaluator waits for checkpoints, not for a trainer that died
+        assert not errors, f"training failed: {errors[0]!r}"
+        if not thread.is_alive():
+            late.append(seconds)
+            assert len(late) <= 5, "the evaluator still waits after training ended"
+        time.sleep(seconds)
+
+    monkeypatch.setattr(evaluation, "time", types.SimpleNamespace(sleep=sleep,
+                                                                  monotonic=time.monotonic))
     thread = threading.Thread(target=train)
     thread.start()
     try:

@@ -1,5 +1,7 @@
-"""--profile_steps: the profiler runs around exactly the calls of steps START+1..END."""
+"""--profile_steps: the profiler runs around exactly the calls of steps START+1..END, one step
+a call, each with its step marker."""
 
+import glob
 import os
 
 import pytest
@@ -13,7 +15,7 @@ def test_the_profiler_starts_at_start_and_stops_at_end(monkeypatch):
     monkeypatch.setattr(tf.profiler.experimental, "start", lambda d: calls.append(("start", d)))
     monkeypatch.setattr(tf.profiler.experimental, "stop", lambda: calls.append(("stop",)))
     profiler = profiling.StepProfiler((3, 6), "/logs")
-    assert list(profiler.boundaries()) == [3, 6]
+    assert list(profiler.boundaries()) == [3, 4, 5, 6]
     for began, ended in ((0, 3), (3, 5), (5, 6), (6, 9)):
         profiler.before(began)
         calls.append(("ran", began, ended))
@@ -52,10 +54,27 @@ def test_training_rounds_end_at_the_profile_steps_and_write_a_trace(tmp_path, ci
 
     monkeypatch.setattr(trainer, "train_step", recorded)
     assert trainer.train() == 8
-    assert rounds == [3, 2, 3]
-    profile = os.path.join(config.train_dir, "plugins", "profile")
-    traces = [name for _, _, names in os.walk(profile) for name in names]
-    assert any(name.endswith(".xplane.pb") for name in traces)
+    assert rounds == [3, 1, 1, 3]
+    traces = glob.glob(os.path.join(config.train_dir, "plugins", "profile", "*", "*.xplane.pb"))
+    assert len(traces) == 1
+    assert _step_markers(traces[0]) == [4, 5]
+
+
+def _step_markers(path):
+    """The step_num of each 'train' event in a trace (tf.profiler.experimental.Trace)."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace.FromString(open(path, "rb").read())
+    numbers = []
+    for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.stat_metadata.items()}
+        events = {key for key, meta in plane.event_metadata.items() if meta.name == "train"}
+        for line in plane.lines:
+            for event in line.events:
+                if event.metadata_id in events:
+                    numbers += [stat.int64_value or stat.uint64_value for stat in event.stats
+                                if names.get(stat.metadata_id) == "step_num"]
+    return sorted(numbers)
 
 
 @pytest.mark.parametrize("steps", ["5,3", "1", "a,b", "-1,2", "1,2,3"])

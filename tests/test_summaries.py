@@ -156,3 +156,22 @@ def test_histograms_put_back_batch_norm_statistics_and_dropout_generators(
         np.testing.assert_array_equal(old, variable.numpy())
     assert "gradients/" + built.model.trainable_variables[0].name.split(":")[0] in \
         event_tensors.plugin_tags(str(tmp_path), "histograms")
+
+
+def test_histogram_gradients_are_those_of_the_batch_alone():
+    """With a global batch of 8, the histograms of a 4-example batch show the gradients of that
+    batch's own mean loss (as a step whose global batch is 4 computes them), not half of them."""
+    from convnet import models, optim, schedules, state, variable_groups
+    from convnet.train_step import TrainStep
+
+    built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
+                        ema_decay=0.5, optimizer=optim.make_optimizer("sgd"))
+    groups = variable_groups.assign([], built.model.trainable_variables, 10.0)
+    steps = {batch: TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(0.1),
+                              groups, batch) for batch in (4, 8)}
+    images = tf.random.stateless_normal([4, 28, 28, 1], seed=[5, 6])
+    labels = tf.constant([1, 3, 5, 7], tf.int64)
+    grads, _ = summaries.Histograms(steps[8])._compute(images, labels)
+    _, expected = steps[4].gradients(images, labels)
+    for grad, want in zip(grads, expected):
+        np.testing.assert_allclose(grad.numpy(), want.numpy(), rtol=1e-5, atol=1e-7)
