@@ -5,7 +5,7 @@ import sys
 
 from absl import app, flags, logging
 
-from convnet import options, recipes
+from convnet import closed_stdout, options, recipes
 from convnet.errors import ConvnetError
 
 
@@ -27,6 +27,7 @@ def run_main(main, takes_args: bool = False) -> None:
     def guarded(argv):
         if len(argv) > 1 and not takes_args:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        closed_stdout.tolerate()  # `| head` or a dead `tee` does not end the run
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the log
         try:

@@ -98,6 +98,8 @@ class Histograms:
         outputs: Dict[str, tf.Tensor] = {}
 
         def observe(layer, output):
+            if layer is model:  # its output is the last layer's, already observed
+                return
             name, calls = _tag(layer.name_scope.name), 1
             while name in outputs or f"{name}_{calls}" in outputs:
                 calls += 1

@@ -78,6 +78,7 @@ def test_histograms_cover_every_variable_gradient_and_layer_and_change_nothing(
         assert {name, f"gradients/{name}"} <= histograms
         assert [entry[0] for entry in written[name]] == [5, 10]
     assert "activations/simple3/conv1" in histograms
+    assert "activations/simple3" not in histograms  # the model's output is its last layer's
     sparsity = {tag: values for tag, values in events.read_event_scalars(config.train_dir).items()
                 if tag.startswith("sparsity/")}
     assert "sparsity/simple3/conv1" in sparsity
