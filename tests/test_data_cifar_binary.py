@@ -1,6 +1,8 @@
 """CIFAR-10 binary files: exact decoding and clear errors for bad files."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,6 +23,28 @@ def test_decodes_every_record_exactly(cifar_dir):
         np.testing.assert_array_equal(images, arrays[split][0])
         np.testing.assert_array_equal(labels, arrays[split][1])
     assert source.num_examples("train") == 40 and source.num_examples("test") == 10
+
+
+def test_planes_to_images_matches_numpy():
+    rng = np.random.default_rng(0)
+    for shape in ((32, 32, 3), (5, 7, 2), (4, 4, 1)):
+        planar = rng.integers(0, 256, (6, int(np.prod(shape))), dtype=np.uint8)
+        expected = planar.reshape(6, shape[2], shape[0], shape[1]).transpose(0, 2, 3, 1)
+        images = cifar_binary.planes_to_images(planar, shape)
+        assert images.dtype == "uint8"
+        np.testing.assert_array_equal(images.numpy(), expected)
+
+
+def test_decoding_logs_no_tensorflow_error(cifar_dir):
+    """On some AVX-512 CPUs a uint8 Transpose made oneDNN log an E-level line at every start."""
+    code = ("import sys; from convnet.data import cifar_binary; "
+            "src = cifar_binary.CifarBinarySource(sys.argv[1], allow_download=False); "
+            "[None for _ in src.dataset('train')]; print('read')")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
+    done = subprocess.run([sys.executable, "-c", code, cifar_dir[0]], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "read" in done.stdout, done.stderr
+    assert "DT_UINT8" not in done.stderr, done.stderr
 
 
 def test_parent_directory_is_accepted(cifar_dir):

@@ -4,6 +4,9 @@
 sources in test_data_synthetic.py and test_data_tfds_source.py.)"""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -71,3 +74,26 @@ def test_settings_and_the_older_arguments_give_the_same_streams(source):
     np.testing.assert_array_equal(new[0].numpy(), old[0].numpy())
     with pytest.raises(TypeError, match="pass seed in the InputSettings"):
         pipeline.train_dataset(source, 8, settings, seed=1)
+
+
+_READ_IN_PART = """
+import sys
+from convnet.data import pipeline, preprocess
+source = pipeline.make_source(sys.argv[1], sys.argv[2], allow_download=False)
+batched = pipeline.InputSettings(preprocess.Preprocessing(augmentation="translate_altflip"))
+for settings in (None, batched):  # a run stopped inside its first epoch
+    next(iter(pipeline.train_dataset(source, 4, settings)))
+next(iter(pipeline.eval_dataset(source, "test", 2, num_examples=3)))  # eval --num_examples
+print("read")
+"""
+
+
+@pytest.mark.parametrize("kind", ["cifar_binary", "synthetic"])
+def test_reading_in_part_discards_no_cache(kind, cifar_dir):
+    """TensorFlow warns "did not fully read the dataset being cached" when an iterator of a
+    cache is left early; a short run or a partial evaluation must not."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
+    done = subprocess.run([sys.executable, "-c", _READ_IN_PART, kind, cifar_dir[0]],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "read" in done.stdout, done.stderr
+    assert "did not fully read the dataset being cached" not in done.stderr, done.stderr

@@ -4,8 +4,10 @@ Each record is its label bytes, then 3,072 pixel bytes (1,024 red, 1,024 green,
 1,024 blue, each a 32x32 row-major plane). CIFAR-10 records have one label byte
 (3,073 bytes a record); CIFAR-100 records have two, the coarse label (0-19)
 then the fine label (0-99) (3,074 bytes). Records are read with
-`tf.data.FixedLengthRecordDataset`, decoded in blocks and cached in memory as
-uint8 (50,000 training images are 154 MB).
+`tf.data.FixedLengthRecordDataset` and decoded in blocks to uint8 (50,000 training
+images are 154 MB). They are not cached here: the training pipeline caches the
+whole split itself, and a cache that a reader leaves early (an evaluation of
+`--num_examples`, a held-out part of train) would be thrown away with a warning.
 """
 
 import dataclasses
@@ -45,9 +47,15 @@ def record_bytes(dataset: str = "cifar10") -> int:
 
 
 def planes_to_images(pixels: tf.Tensor, image_shape: Sequence[int]) -> tf.Tensor:
-    """uint8 [n, C*H*W] channel-planar rows (all red, then green, ...) -> uint8 [n, H, W, C]."""
+    """uint8 [n, C*H*W] channel-planar rows (all red, then green, ...) -> uint8 [n, H, W, C].
+
+    The planes are stacked on a new last axis rather than transposed: oneDNN's uint8
+    Transpose logs an E-level "oneDNN supports DT_UINT8 only on platforms with AVX-512"
+    line at every start on some AVX-512 CPUs (and falls back to Eigen anyway).
+    """
     height, width, channels = image_shape
-    return tf.transpose(tf.reshape(pixels, [-1, channels, height, width]), [0, 2, 3, 1])
+    planes = tf.reshape(pixels, [-1, channels, height, width])
+    return tf.stack(tf.unstack(planes, num=channels, axis=1), axis=-1)
 
 
 def resolve_data_dir(data_dir: str, allow_download: bool = True, url: Optional[str] = None,
@@ -125,7 +133,7 @@ class CifarBinarySource(FileSource):
         return self._once(split, lambda: check_files(self.files(split), self.layout.dataset))
 
     def dataset(self, split: str) -> tf.data.Dataset:
-        """All examples of `split` in file order, decoded and cached in memory."""
+        """All examples of `split` in file order, decoded (each iteration reads the files)."""
         self.num_examples(split)  # validates the files before TensorFlow reads them
         record_labels = RECORD_LABELS[self.layout.dataset]
         label_column, label_bytes = record_labels.index(self.label_mode), len(record_labels)
@@ -135,5 +143,4 @@ class CifarBinarySource(FileSource):
                 .map(lambda block: _decode_block(block, label_column, label_bytes,
                                                  self.info.image_shape),
                      num_parallel_calls=tf.data.AUTOTUNE)
-                .unbatch()
-                .cache())
+                .unbatch())

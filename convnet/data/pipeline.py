@@ -5,7 +5,7 @@ What a pipeline does besides the source and the batch size is an `InputSettings`
 pipeline of a run. (`train_dataset` and `eval_dataset` still take these as
 separate arguments, the older form, until their callers move.)
 
-Training: cached uint8 examples -> a seeded permutation each epoch -> per-example
+Training: the split's uint8 examples, cached in memory -> a seeded permutation each epoch -> per-example
 seed from the running example index -> `Preprocessing.train` with
 `num_parallel_calls` -> batch (remainder dropped) -> prefetch; it can start at
 any example, so a resumed run continues the same stream. Batch augmentations
@@ -158,7 +158,7 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
     """
     seed, preprocessing = settings.seed, settings.preprocessing
     first_epoch, offset = divmod(start_example, total)
-    whole_split = examples.batch(total).cache()  # one element: every example, in memory
+    whole_split = _whole_split(examples, total)
 
     def epoch(number):
         order = _epoch_order(total, seed, number)
@@ -178,6 +178,18 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
             .prefetch(tf.data.AUTOTUNE))
 
 
+def _whole_split(examples: tf.data.Dataset, total: int) -> tf.data.Dataset:
+    """One element, every one of the `total` `examples` batched, cached in memory.
+
+    Its cache is complete as soon as the element is produced: `batch(2)` asks for a
+    second element, so the cache (and any cache upstream) sees the end of its input
+    at once. A plain `cache()` is finished only when an epoch's end asks for more,
+    and TensorFlow discards a cache left unfinished (a run stopped inside its first
+    epoch) with a warning ("did not fully read the dataset being cached").
+    """
+    return examples.batch(total).cache().batch(2).unbatch()
+
+
 def _epoch_order(total: int, seed: int, number: tf.Tensor) -> tf.Tensor:
     """The order of epoch `number`: a stateless permutation of [0, total) seeded (seed, number)."""
     return tf.random.experimental.stateless_shuffle(
@@ -189,7 +201,7 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
     """Epoch after epoch of `examples` (`total` of them), epoch e in the order of a
     stateless permutation seeded with (seed, e), starting `start_example` in."""
     first_epoch, offset = divmod(start_example, total)
-    whole_split = examples.batch(total).cache()  # one element: every example, in memory
+    whole_split = _whole_split(examples, total)
 
     def epoch(number):
         order = _epoch_order(total, seed, number)

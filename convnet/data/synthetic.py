@@ -45,5 +45,4 @@ class SyntheticSource(Source):
         n = self.num_examples(split)
         split_id = _SPLIT_IDS.get(split, 2)
         return (tf.data.Dataset.range(n)
-                .map(lambda i: self._example(split_id, i), num_parallel_calls=tf.data.AUTOTUNE)
-                .cache())
+                .map(lambda i: self._example(split_id, i), num_parallel_calls=tf.data.AUTOTUNE))
