@@ -1,9 +1,11 @@
-"""The confusion matrix as a heat map and a CSV file."""
+"""The confusion matrix as an image (labeled with matplotlib, else a heat map) and a CSV file."""
+
+import sys
 
 import numpy as np
 import tensorflow as tf
 
-from convnet import confusion, event_tensors
+from convnet import confusion, event_tensors, plots
 
 
 def test_heat_map_shades_each_cell_by_its_share_of_the_row():
@@ -42,3 +44,19 @@ def test_a_worker_writes_no_csv(tmp_path):
     writer = tf.summary.create_noop_writer()
     path = confusion.write(writer, str(tmp_path), 1, np.eye(2), ["a", "b"], is_chief=False)
     assert not (tmp_path / "confusion_matrix_step_1.csv").exists() and path.endswith("_1.csv")
+
+
+def test_the_image_is_the_labeled_figure_where_matplotlib_is_installed():
+    counts = np.array([[5, 1], [2, 7]])
+    image = confusion.image(counts, ["cat", "dog"])
+    expected = tf.io.decode_png(plots.png_bytes(plots.confusion_figure(counts, ["cat", "dog"])))
+    assert image.dtype == tf.uint8 and image.shape == (1, *expected.shape[:2], 3)
+
+
+def test_without_matplotlib_or_with_many_classes_the_image_is_the_heat_map(monkeypatch):
+    many = np.eye(confusion.LABELED_CLASSES + 1, dtype=np.int64)
+    names = [f"c{i}" for i in range(len(many))]
+    np.testing.assert_array_equal(confusion.image(many, names), confusion.heat_map(many))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    counts = np.array([[5, 1], [2, 7]])
+    np.testing.assert_array_equal(confusion.image(counts, ["a", "b"]), confusion.heat_map(counts))
