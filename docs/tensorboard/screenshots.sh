@@ -2,7 +2,7 @@
 # Makes the README's TensorBoard screenshots (docs/tensorboard/*.png) from a real run: the
 # tutorial model for 300 steps on CIFAR-10 with every summary on, TensorBoard on 127.0.0.1, and
 # headless Chromium (Debian: `apt-get install chromium`; the profile tab needs the `profile`
-# extra, `pip install -e ".[profile]"`).
+# extra and the labeled confusion matrix the `plots` extra, `pip install -e ".[profile,plots]"`).
 #
 #   docs/tensorboard/screenshots.sh CIFAR10_DIR [TRAIN_DIR]
 #
@@ -42,3 +42,12 @@ shot sparsity '#scalars&tagFilter=sparsity' 1400,720
 shot confusion_matrix '#images&tagFilter=confusion' 1000,700
 shot hparams '#hparams' 1900,420
 shot profile '#profile' 1400,1000
+
+# TensorBoard shrinks an image to its card; the confusion matrix at its own size, from the events:
+python - "$run/eval" "$out/confusion_matrix_step_300.png" <<'PY'
+import sys
+from convnet import event_tensors
+step, image, _ = event_tensors.read_summaries(sys.argv[1])["confusion_matrix"][-1]
+open(sys.argv[2], "wb").write(image[2])  # an image summary is [width, height, PNG bytes]
+print(f"wrote {sys.argv[2]} (step {step})")
+PY
