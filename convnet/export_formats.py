@@ -26,6 +26,7 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from convnet import quiet_start
 from convnet.errors import ConvnetError
 
 TFLITE_FILE = "model.tflite"
@@ -68,7 +69,8 @@ def tflite_bytes(serve, trackable: tf.Module, quantize: str = "none") -> bytes:
         [serve.get_concrete_function()], trackable)
     if quantize == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no dataset: dynamic range
-    return converter.convert()
+    with quiet_start.converter_lines_held():
+        return converter.convert()
 
 
 def write_tflite(serve, trackable: tf.Module, directory: str, quantize: str = "none") -> str:
@@ -108,8 +110,9 @@ def write_onnx(serve, directory: str, opset: int = ONNX_OPSET) -> str:
     import onnx  # optional, as tf2onnx (which requires it)
     import tf2onnx
 
-    proto, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature,
-                                             opset=opset, custom_op_handlers=ONNX_OP_HANDLERS)
+    with quiet_start.converter_lines_held():
+        proto, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature,
+                                                 opset=opset, custom_op_handlers=ONNX_OP_HANDLERS)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as e:

@@ -18,6 +18,12 @@ crash (abort, os._exit, SIGKILL) of the main and still passes on its last
 words; at a normal exit the main restores stderr and waits for it. Subprocesses
 the main starts inherit the filtered stderr.
 
+A main's converters (TFLite, ONNX) run inside `converter_lines_held()`: what
+reaches stderr meanwhile is held in a temporary file and passed on after, less
+CONVERTER_NOISE (TensorFlow's C++ INFO lines: SavedModel reader and loader,
+grappler, MLIR; the TFLite converter's warnings about flags it sets itself)
+when the conversion succeeded, and whole when it failed.
+
 Nothing is filtered (the start-up lines show) when the user asks for them:
 `CONVNET_TF_LOGS=1`; or a TensorFlow logging variable (TF_CPP_MIN_LOG_LEVEL,
 TF_CPP_MAX_VLOG_LEVEL, TF_CPP_VMODULE) already set; or `--verbosity=N` /
@@ -30,12 +36,14 @@ with `python -I -S`, without convnet on its path.
 """
 
 import atexit
+import contextlib
 import os
 import re
 import select
 import signal
 import subprocess
 import sys
+import tempfile
 from typing import Mapping, Optional, Sequence
 
 ENV = "CONVNET_TF_LOGS"
@@ -72,6 +80,13 @@ STARTUP_LINES = (
     ("tensorrt", _PREFIX + rb"TF-TRT Warning: Could not find TensorRT"),
 )
 _LINES = tuple((name, re.compile(pattern + rb"\r?$")) for name, pattern in STARTUP_LINES)
+
+# What a converter prints that says nothing once it has succeeded: any C++ INFO line, and
+# the TFLite converter's two warnings about flags that TensorFlow's own Python sets.
+_INFO_PREFIX = rb"(?:I\d{4} \S+\s+\d+ |\d{4}-\d\d-\d\d [\d:.]+: I )\S+:\d+\] "
+CONVERTER_NOISE = re.compile(
+    rb"(?:" + _INFO_PREFIX + rb".*"
+    rb"|" + _PREFIX + rb"Ignored (?:output_format|drop_control_dependency)\.)\r?$")
 
 
 class StartupLineFilter:
@@ -228,6 +243,41 @@ def uninstall(timeout: float = 3.0) -> None:
         process.wait(timeout)
     except subprocess.TimeoutExpired:  # a child of this process still holds the pipe
         pass
+
+
+def installed() -> bool:
+    """Whether this process's stderr goes through the filter (a main, lines not asked for)."""
+    return _installed is not None
+
+
+@contextlib.contextmanager
+def converter_lines_held():
+    """Holds back what reaches stderr (fd 2) during the block, and passes it on after:
+    less the CONVERTER_NOISE lines when the block succeeded, whole when it raised (the
+    converter's lines then help explain the failure). Does nothing unless `installed()`:
+    library users and users who asked for TensorFlow's lines see them as they come."""
+    if not installed():
+        yield
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = os.dup(2)
+    succeeded = False
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+            succeeded = True
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().splitlines(keepends=True)
+            kept = b"".join(line for line in lines
+                            if not (succeeded and CONVERTER_NOISE.match(line.rstrip(b"\n"))))
+            while kept:
+                kept = kept[os.write(2, kept):]
 
 
 def _install_for_a_main() -> None:

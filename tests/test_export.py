@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from convnet import export, export_formats, exporting
+from convnet import export, export_formats, exporting, quiet_start
 from test_predict import write_train_dir
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
@@ -24,9 +24,9 @@ def train_dir(tmp_path_factory):
     return write_train_dir(tmp_path_factory.mktemp("train"))[0]
 
 
-def _export(*args):
+def _export(*args, env=ENV):
     return subprocess.run([sys.executable, "-m", "convnet.export", *args],
-                          capture_output=True, text=True, timeout=300, env=ENV)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_the_main_exports_npz_of_the_raw_weights_of_a_checkpoint(train_dir, tmp_path):
@@ -43,11 +43,17 @@ def test_the_main_exports_npz_of_the_raw_weights_of_a_checkpoint(train_dir, tmp_
     assert exporting.NPZ_METADATA_KEY in np.load(out / exporting.NPZ_FILE).files
 
 
-def test_the_main_exports_a_dynamic_range_quantized_tflite(train_dir, tmp_path):
+def test_the_main_exports_a_dynamic_range_quantized_tflite_quietly(train_dir, tmp_path):
     out = tmp_path / "tflite"
+    quiet = {k: v for k, v in ENV.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CONVNET_TF_LOGS")}
     done = _export(f"--checkpoint_dir={train_dir}", f"--export_dir={out}", "--format=tflite",
-                   "--quantize=dynamic")
+                   "--quantize=dynamic", env=quiet)
     assert done.returncode == 0, done.stderr
+    # The converter's C++ lines (SavedModel reader and loader, MLIR, "Ignored output_format.")
+    # are held back (convnet.quiet_start.converter_lines_held).
+    noise = [line for line in done.stderr.splitlines()
+             if quiet_start.CONVERTER_NOISE.match(line.encode())]
+    assert noise == [], done.stderr
     assert "(step 7, EMA weights) as tflite (dynamic-quantized) to " in done.stdout
     assert sorted(os.listdir(out)) == [exporting.METADATA_FILE, export_formats.TFLITE_FILE]
     meta = json.load(open(out / exporting.METADATA_FILE, encoding="utf-8"))

@@ -195,3 +195,63 @@ def test_a_main_starts_quietly_unless_asked_and_shows_errors(tmp_path):
     assert failed.returncode == 1
     assert re.search(r"^error: CIFAR-10 data not found", failed.stderr, re.M), failed.stderr
     assert _startup_lines(failed.stderr) == [], failed.stderr
+
+
+# As TensorFlow 2.21's TFLite converter and tf2onnx print them on success.
+CONVERTER_NOISE = [
+    b"W0000 00:00:1796173676.803963   24305 tf_tfl_flatbuffer_helpers.cc:364] Ignored "
+    b"output_format.",
+    b"W0000 00:00:1796173676.804011   24305 tf_tfl_flatbuffer_helpers.cc:367] Ignored "
+    b"drop_control_dependency.",
+    b"I0000 00:00:1796173676.804446   24305 reader.cc:83] Reading SavedModel from: /tmp/tmpv3c9",
+    b"I0000 00:00:1796173676.965237   24305 loader.cc:471] SavedModel load for tags { serve }; "
+    b"Status: success: OK. Took 160810 microseconds.",
+    b"I0000 00:00:1796173668.185894   24267 single_machine.cc:376] Starting new session",
+    b"2024-03-01 10:00:00.123456: I tensorflow/core/grappler/devices.cc:66] Number of eligible "
+    b"GPUs (core count >= 8, compute capability >= 0.0): 0",
+]
+CONVERTER_REAL = [
+    b"W0000 00:00:1796173676.8   1 flatbuffer_export.cc:1] TFLite interpreter needs to link "
+    b"Flex delegate in order to run the model since it contains the following Select TFop(s):",
+    b"E0000 00:00:1796173676.8   1 convert.cc:9] 'tf.Foo' op is neither a custom op nor a flex op",
+    b"Ignored output_format.",  # not TensorFlow's log line
+    b"WARNING:tf2onnx.tfonnx:Failed to convert node 'Foo'",
+]
+
+
+def test_converter_noise_is_info_lines_and_two_known_warnings():
+    for line in CONVERTER_NOISE:
+        assert quiet_start.CONVERTER_NOISE.match(line), line
+    for line in CONVERTER_REAL + REAL[:3]:
+        assert not quiet_start.CONVERTER_NOISE.match(line), line
+
+
+def _write_lines(lines):
+    os.write(2, b"".join(line + b"\n" for line in lines))
+
+
+def test_held_converter_lines_pass_on_less_the_noise_after_a_success(monkeypatch, capfd):
+    monkeypatch.setattr(quiet_start, "_installed", object())  # as in a main
+    with quiet_start.converter_lines_held():
+        _write_lines(CONVERTER_NOISE[:3] + CONVERTER_REAL + CONVERTER_NOISE[3:])
+    err = capfd.readouterr().err
+    assert err.encode() == b"".join(line + b"\n" for line in CONVERTER_REAL)
+
+
+def test_held_converter_lines_pass_on_whole_after_a_failure(monkeypatch, capfd):
+    monkeypatch.setattr(quiet_start, "_installed", object())
+    with pytest.raises(ValueError, match="conversion failed"):
+        with quiet_start.converter_lines_held():
+            _write_lines(CONVERTER_NOISE + CONVERTER_REAL)
+            raise ValueError("conversion failed")
+    err = capfd.readouterr().err
+    assert err.encode() == b"".join(line + b"\n" for line in CONVERTER_NOISE + CONVERTER_REAL)
+    os.write(2, b"after\n")  # stderr is itself again
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_without_the_filter_nothing_is_held(capfd):
+    assert not quiet_start.installed()  # the tests are not a main
+    with quiet_start.converter_lines_held():
+        _write_lines(CONVERTER_NOISE[:1])
+        assert capfd.readouterr().err.encode() == CONVERTER_NOISE[0] + b"\n"
