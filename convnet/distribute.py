@@ -2,7 +2,8 @@
 
 default: one device, no distribution (TensorFlow's default strategy).
 one_device: the first GPU, else the CPU, through `OneDeviceStrategy`.
-mirrored: every local GPU (else the CPU), one replica each, gradients all-reduced.
+mirrored: every local GPU (else the CPU), one replica each, gradients all-reduced
+  (`mirrored`: each strategy of a process gets collective keys of its own).
 multi_worker: `MultiWorkerMirroredStrategy`; the cluster comes from `TF_CONFIG`.
 tpu: `TPUStrategy` on `--tpu` (a name or grpc:// address; empty: the local TPU).
 
@@ -12,14 +13,22 @@ the others write to a temporary directory inside it and delete it after. A
 signal to one worker stops every worker at the same step (convnet.preemption).
 """
 
+import itertools
 import json
 import os
 import shutil
-from typing import Optional
+import threading
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+
+# Collective group keys set aside for each MirroredStrategy of a process (it takes one per
+# distinct set of devices it reduces over).
+COLLECTIVE_KEY_STRIDE = 1000
+_mirrored_count = itertools.count(1)
+_mirrored_lock = threading.Lock()
 
 
 def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strategy:
@@ -30,7 +39,7 @@ def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strateg
         gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        return mirrored()
     if name == "multi_worker":
         _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -45,6 +54,30 @@ def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strateg
                              f"--strategy.") from e
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"unknown --strategy={name!r}: choose from {', '.join(STRATEGIES)}")
+
+
+def mirrored(devices: Optional[Sequence[str]] = None) -> tf.distribute.MirroredStrategy:
+    """`tf.distribute.MirroredStrategy(devices)` whose collective keys no other strategy of
+    this process uses.
+
+    TensorFlow starts every MirroredStrategy's keys at the same numbers (group 1, instance
+    100) and remembers each instance's tensor shape for the whole process, so a second
+    strategy (training then evaluating in one process, two runs in a notebook) fails at its
+    first all-reduce with "Shape mismatch in the collective instance 100" (tensorflow#62790).
+    The strategy reads its first group key from the class attribute `_collective_key_base`
+    (TensorFlow's own tests set it for the same reason): each strategy made here gets its
+    own COLLECTIVE_KEY_STRIDE keys.
+    """
+    cls = tf.distribute.MirroredStrategy
+    if not hasattr(cls, "_collective_key_base"):  # another TensorFlow: as it comes
+        return cls(devices)
+    with _mirrored_lock:
+        previous = cls._collective_key_base
+        cls._collective_key_base = next(_mirrored_count) * COLLECTIVE_KEY_STRIDE
+        try:
+            return cls(devices)
+        finally:
+            cls._collective_key_base = previous
 
 
 def _check_tf_config() -> None:

@@ -32,7 +32,37 @@ def _config(train_dir, **overrides):
 
 
 def _mirrored():
-    return tf.distribute.MirroredStrategy(LOGICAL_CPUS)
+    return distribute.mirrored(LOGICAL_CPUS)
+
+
+_ALL_REDUCE_TWICE = """
+import sys
+import tensorflow as tf
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+from convnet import distribute
+devices = ["/cpu:0", "/cpu:1"]
+make = distribute.mirrored if sys.argv[1] == "convnet" else tf.distribute.MirroredStrategy
+for size in (3, 5):  # two strategies, one after the other, all-reducing other shapes
+    strategy = make(devices)
+    step = tf.function(lambda: strategy.run(
+        lambda: tf.distribute.get_replica_context().all_reduce("SUM", tf.ones([size]))))
+    print(size, strategy.experimental_local_results(step())[0].numpy().tolist(), flush=True)
+"""
+
+
+def test_two_mirrored_strategies_in_one_process_have_their_own_collective_keys():
+    """A second tf.distribute.MirroredStrategy of a process fails at its first all-reduce
+    (its collective keys are the first one's); distribute.mirrored's do not."""
+    def run(kind):
+        return subprocess.run([sys.executable, "-c", _ALL_REDUCE_TWICE, kind],
+                              capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    ours = run("convnet")
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.splitlines() == ["3 [2.0, 2.0, 2.0]", "5 [2.0, 2.0, 2.0, 2.0, 2.0]"]
+    theirs = run("tensorflow")
+    assert theirs.returncode != 0 and "Shape mismatch in the collective instance" in theirs.stderr
 
 
 def _one_step_weights(tmp_path, strategy, name, **overrides):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import tensorflow as tf
 
-from convnet import preemption
+from convnet import distribute, preemption
 from convnet.errors import Interrupted
 
 
@@ -181,6 +181,6 @@ def test_watch_gives_none_without_a_cluster_a_coordination_service_or_support(
 
 
 def test_watch_is_off_under_the_default_and_mirrored_strategies(tmp_path):
-    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0"])):
+    for strategy in (tf.distribute.get_strategy(), distribute.mirrored(["/cpu:0"])):
         with preemption.watch(SimpleNamespace(strategy=strategy)) as stop:
             assert stop is None

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from convnet import models, optim, schedules, state, variable_groups
+from convnet import distribute, models, optim, schedules, state, variable_groups
 from convnet.train_step import TrainStep
 
 LEARNING_RATE = 0.1
@@ -109,7 +109,7 @@ def test_keep_batch_returns_the_last_batch():
 def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
     from conftest import LOGICAL_CPUS
 
-    strategy = tf.distribute.MirroredStrategy(LOGICAL_CPUS)
+    strategy = distribute.mirrored(LOGICAL_CPUS)
     one = _step(batch_size=8)
     with strategy.scope():
         built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
