@@ -78,7 +78,7 @@ def csv_path(directory: str, step: int) -> str:
 
 def write(writer, directory: str, step: int, confusion, class_names: Sequence[str],
           is_chief: bool = True) -> str:
-    """Writes the heat map (image `confusion_matrix`, under `writer` at `step`) and the CSV
+    """Writes the `image` (`confusion_matrix`, under `writer` at `step`) and the CSV
     file in `directory`; returns the CSV's path."""
     with writer.as_default(step=step):
         tf.summary.image("confusion_matrix", image(confusion, class_names), max_outputs=1)

@@ -16,14 +16,13 @@ from convnet.errors import ConvnetError
 from convnet.events import Series
 
 
-def _matplotlib():
-    """matplotlib, on the Agg backend; a ConvnetError naming the extra when it is missing."""
+def _matplotlib() -> None:
+    """Imports matplotlib on the Agg backend; a ConvnetError naming the extra when it is missing."""
     try:
         import matplotlib  # pylint: disable=import-outside-toplevel
     except ImportError as e:
         raise ConvnetError(f"plots need matplotlib ({e}): pip install 'convnet[plots]'") from e
     matplotlib.use("Agg")
-    return matplotlib
 
 
 def plot_lines(lines: Dict[str, Series], ylabel: str, path: str,

@@ -53,7 +53,13 @@ TF_LOG_ENV = ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "TF_CPP_VMODULE")
 
 # TensorFlow's C++ log prefix: absl's `I0000 00:00:1796157274.328496   23862 file.cc:31] `
 # (TF >= 2.16), or the older `2024-01-15 10:00:00.123456: I tensorflow/.../file.cc:113] `.
-_PREFIX = rb"(?:[IWE]\d{4} \S+\s+\d+ |\d{4}-\d\d-\d\d [\d:.]+: [IWE] )\S+:\d+\] "
+def _log_prefix(levels: bytes) -> bytes:
+    """The pattern of that prefix for the log levels `levels` (e.g. b"IWE")."""
+    return (rb"(?:[" + levels + rb"]\d{4} \S+\s+\d+ |\d{4}-\d\d-\d\d [\d:.]+: [" + levels
+            + rb"] )\S+:\d+\] ")
+
+
+_PREFIX = _log_prefix(b"IWE")
 _NO_DRIVER = rb"Could not find cuda drivers on your machine, GPU will not be used\."
 _CPU_GUARD = rb"This TensorFlow binary is optimized to use available CPU instructions"
 # (name, pattern of the whole line): the start-up lines dropped.
@@ -83,9 +89,8 @@ _LINES = tuple((name, re.compile(pattern + rb"\r?$")) for name, pattern in START
 
 # What a converter prints that says nothing once it has succeeded: any C++ INFO line, and
 # the TFLite converter's two warnings about flags that TensorFlow's own Python sets.
-_INFO_PREFIX = rb"(?:I\d{4} \S+\s+\d+ |\d{4}-\d\d-\d\d [\d:.]+: I )\S+:\d+\] "
 CONVERTER_NOISE = re.compile(
-    rb"(?:" + _INFO_PREFIX + rb".*"
+    rb"(?:" + _log_prefix(b"I") + rb".*"
     rb"|" + _PREFIX + rb"Ignored (?:output_format|drop_control_dependency)\.)\r?$")
 
 

@@ -1,6 +1,9 @@
-"""Shared fixtures: quiet TensorFlow, tiny CIFAR-10 binary files written by the tests."""
+"""Shared fixtures: quiet TensorFlow, tiny CIFAR-10 binary files written by the tests, a
+snippet run in a fresh Python."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -15,6 +18,13 @@ tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 RECORD_BYTES = 3073
+
+
+def run_python(code, *args, **env):
+    """`python -c code args...` in a fresh process, its environment this one's plus `env`:
+    a CompletedProcess with text stdout and stderr (300 s at most)."""
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **env})
 
 
 def write_cifar_files(directory, train_per_file=8, test=10, seed=0, num_files=5):

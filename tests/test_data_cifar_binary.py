@@ -1,15 +1,13 @@
 """CIFAR-10 binary files: exact decoding and clear errors for bad files."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from convnet.data import cifar_binary
 from convnet.errors import DataError
-from conftest import write_cifar_files
+from conftest import run_python, write_cifar_files
 from test_data_source import all_examples
 
 
@@ -40,9 +38,7 @@ def test_decoding_logs_no_tensorflow_error(cifar_dir):
     code = ("import sys; from convnet.data import cifar_binary; "
             "src = cifar_binary.CifarBinarySource(sys.argv[1], allow_download=False); "
             "[None for _ in src.dataset('train')]; print('read')")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
-    done = subprocess.run([sys.executable, "-c", code, cifar_dir[0]], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = run_python(code, cifar_dir[0], TF_CPP_MIN_LOG_LEVEL="0")
     assert done.returncode == 0 and "read" in done.stdout, done.stderr
     assert "DT_UINT8" not in done.stderr, done.stderr
 

@@ -4,14 +4,12 @@
 sources in test_data_synthetic.py and test_data_tfds_source.py.)"""
 
 import dataclasses
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import run_python
 from convnet.data import pipeline, preprocess
 
 
@@ -92,8 +90,6 @@ print("read")
 def test_reading_in_part_discards_no_cache(kind, cifar_dir):
     """TensorFlow warns "did not fully read the dataset being cached" when an iterator of a
     cache is left early; a short run or a partial evaluation must not."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
-    done = subprocess.run([sys.executable, "-c", _READ_IN_PART, kind, cifar_dir[0]],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = run_python(_READ_IN_PART, kind, cifar_dir[0], TF_CPP_MIN_LOG_LEVEL="0")
     assert done.returncode == 0 and "read" in done.stdout, done.stderr
     assert "did not fully read the dataset being cached" not in done.stderr, done.stderr

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import kill_harness
-from conftest import LOGICAL_CPUS
+from conftest import LOGICAL_CPUS, run_python
 from convnet import counting, distribute, evaluation, preemption, training
 from convnet.data import pipeline
 
@@ -54,14 +54,10 @@ for size in (3, 5):  # two strategies, one after the other, all-reducing other s
 def test_two_mirrored_strategies_in_one_process_have_their_own_collective_keys():
     """A second tf.distribute.MirroredStrategy of a process fails at its first all-reduce
     (its collective keys are the first one's); distribute.mirrored's do not."""
-    def run(kind):
-        return subprocess.run([sys.executable, "-c", _ALL_REDUCE_TWICE, kind],
-                              capture_output=True, text=True, timeout=300,
-                              env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
-    ours = run("convnet")
+    ours = run_python(_ALL_REDUCE_TWICE, "convnet", CUDA_VISIBLE_DEVICES="")
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout.splitlines() == ["3 [2.0, 2.0, 2.0]", "5 [2.0, 2.0, 2.0, 2.0, 2.0]"]
-    theirs = run("tensorflow")
+    theirs = run_python(_ALL_REDUCE_TWICE, "tensorflow", CUDA_VISIBLE_DEVICES="")
     assert theirs.returncode != 0 and "Shape mismatch in the collective instance" in theirs.stderr
 
 

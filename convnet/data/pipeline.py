@@ -5,8 +5,8 @@ What a pipeline does besides the source and the batch size is an `InputSettings`
 pipeline of a run. (`train_dataset` and `eval_dataset` still take these as
 separate arguments, the older form, until their callers move.)
 
-Training: the split's uint8 examples, cached in memory -> a seeded permutation each epoch -> per-example
-seed from the running example index -> `Preprocessing.train` with
+Training: the split's uint8 examples, cached in memory -> a seeded permutation
+each epoch -> per-example seed from the running example index -> `Preprocessing.train` with
 `num_parallel_calls` -> batch (remainder dropped) -> prefetch; it can start at
 any example, so a resumed run continues the same stream. Batch augmentations
 ('translate_altflip'): the same stream of uint8 examples, each with its split
