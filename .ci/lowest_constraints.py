@@ -8,7 +8,7 @@ import tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
 # The required dependencies, and the extras that convnet's own code imports (not the test tools).
-EXTRAS = ("plots", "onnx")
+EXTRAS = ("plots", "onnx", "litert")
 requirements = list(project["dependencies"])
 for extra in EXTRAS:
     requirements += project["optional-dependencies"][extra]

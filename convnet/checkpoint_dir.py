@@ -59,38 +59,64 @@ def _names(paths: List[str]) -> str:
     return ", ".join(names) if len(names) <= 4 else f"{names[0]} ... {names[-1]}"
 
 
+def _read_state(directory: str):
+    """(the parsed `checkpoint` state file of `directory` or None, what is wrong with it or
+    None): (None, None) when there is no state file."""
+    if not os.path.isfile(os.path.join(directory, STATE_FILE)):
+        return None, None
+    try:
+        state = tf.train.get_checkpoint_state(directory)  # None (and a warning) when unparsable
+        problem = "it names no checkpoint" if state else "not a CheckpointState text file"
+    except UnicodeDecodeError as e:
+        state, problem = None, f"not text: byte {e.object[e.start]:#04x} at offset {e.start}"
+    except (ValueError, tf.errors.OpError) as e:
+        state, problem = None, tf_error_line(e)
+    if state is None or not state.model_checkpoint_path:
+        return None, problem
+    return state, None
+
+
 def _state(directory: str):
     """The parsed `checkpoint` state file of `directory`, or None when it has none.
 
     Raises:
       CheckpointError: the state file exists but cannot be parsed.
     """
-    state_file = os.path.join(directory, STATE_FILE)
-    if not os.path.isfile(state_file):
-        return None
-    try:
-        state = tf.train.get_checkpoint_state(directory)  # None (and a warning) when unparsable
-        problem = "it names no checkpoint" if state else "not a CheckpointState text file"
-    except (ValueError, tf.errors.OpError) as e:
-        state, problem = None, tf_error_line(e)
-    if state is None or not state.model_checkpoint_path:
+    state, problem = _read_state(directory)
+    if problem:
+        state_file = os.path.join(directory, STATE_FILE)
         prefixes = sorted(_existing(directory), key=step_of)
         newest = os.path.basename(prefixes[-1]) if prefixes else None
         fix = (f'rewrite it as the one line model_checkpoint_path: "{newest}" (the newest '
                f"checkpoint there)" if newest else "delete it")
-        raise CheckpointError(f"{state_file} is unreadable ({problem}): {fix}, or use a new "
-                              f"--train_dir/--checkpoint_dir.")
+        raise CheckpointError(f"{state_file} is unreadable ({problem}): rerun with "
+                              f"--restore_fallback (the default), which sets it aside and "
+                              f"rebuilds it; or {fix}; or use a new --train_dir/--checkpoint_dir.")
     return state
+
+
+def repair_state_file(directory: str) -> Optional[str]:
+    """Sets a damaged `checkpoint` state file of `directory` aside (into `corrupt/`) and
+    rebuilds it from the ckpt-N files there, as if it had been missing; returns the line
+    saying so, or None when the state file is missing or reads."""
+    _, problem = _read_state(directory)
+    if not problem:
+        return None
+    moved = set_aside(os.path.join(directory, STATE_FILE))
+    found = checkpoint_paths(directory)
+    if found:
+        write_state(directory, found[-1])
+    rebuilt = (f"rebuilt it from the checkpoints there ({_names(found)})" if found
+               else "no checkpoint is there to rebuild it from")
+    return (f"{os.path.join(directory, STATE_FILE)} was damaged ({problem}): set it aside as "
+            f"{moved} and {rebuilt}")
 
 
 def listed_latest(directory: str) -> Optional[str]:
     """The checkpoint the `checkpoint` state file names as latest (its files may be gone),
     or None when the state file is missing or unreadable."""
-    try:
-        state = tf.train.get_checkpoint_state(directory) if os.path.isdir(directory) else None
-    except (ValueError, tf.errors.OpError):
-        return None
-    if state is None or not state.model_checkpoint_path:
+    state, _ = _read_state(directory) if os.path.isdir(directory) else (None, None)
+    if state is None:
         return None
     return os.path.join(directory, state.model_checkpoint_path)  # kept as is when absolute
 
@@ -174,18 +200,25 @@ def write_state(directory: str, latest: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def move_aside(path: str) -> str:
-    """Moves the files of checkpoint `path` into `corrupt/` beside it (a name already taken
-    there gets a numbered suffix); returns that directory."""
+def set_aside(path: str) -> str:
+    """Moves file `path` into `corrupt/` beside it, never deleting anything (a name already
+    taken there gets a numbered suffix); returns its new path."""
     target = os.path.join(os.path.dirname(path), CORRUPT_DIR)
     os.makedirs(target, exist_ok=True)
+    destination, copy = os.path.join(target, os.path.basename(path)), 1
+    while os.path.exists(destination):
+        destination = os.path.join(target, f"{os.path.basename(path)}.{copy}")
+        copy += 1
+    os.replace(path, destination)
+    return destination
+
+
+def move_aside(path: str) -> str:
+    """Moves the files of checkpoint `path` into `corrupt/` beside it (`set_aside`); returns
+    that directory."""
     for name in checkpoint_files(path):
-        destination, copy = os.path.join(target, os.path.basename(name)), 1
-        while os.path.exists(destination):
-            destination = os.path.join(target, f"{os.path.basename(name)}.{copy}")
-            copy += 1
-        os.replace(name, destination)
-    return target
+        set_aside(name)
+    return os.path.join(os.path.dirname(path), CORRUPT_DIR)
 
 
 def remove_unfinished_saves(directory: str) -> None:

@@ -9,6 +9,7 @@ is never skipped: that is an error. What the checkpoints are of is the run
 record's (`convnet.run_record`).
 """
 
+import itertools
 import os
 from typing import Optional
 
@@ -59,12 +60,56 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -
         if damage:
             raise DamagedCheckpointError(f"cannot restore {path}: {damage}. "
                                          f"{how_to_recover(path)}", path, damage) from e
+        differences = model_differences(checkpoint, path, partial)
+        if differences:
+            raise CheckpointError(
+                f"cannot restore {path}: it does not fit the model built here ({differences}). "
+                f"It was written by a different model or number of classes, or with another "
+                f"optimizer: pass the --model, --dataset, --label_mode and --optimizer it was "
+                f"trained with, point --train_dir/--checkpoint_dir at a checkpoint of this "
+                f"model, or start a new directory.") from e
         raise CheckpointError(
-            f"cannot restore {path}: it does not fit the model built here ({tf_error_line(e)}). It was "
-            f"written by a different model or number of classes, or with another optimizer: pass "
-            f"the --model, --dataset, --label_mode and --optimizer it was trained with, point "
-            f"--train_dir/--checkpoint_dir at a checkpoint of this model, or start a new "
-            f"directory.") from e
+            f"cannot restore {path} ({tf_error_line(e)}), although its files read whole and "
+            f"hold the variables of the model built here: rerun the command; if it fails "
+            f"again, move {os.path.basename(path)}'s files out of {os.path.dirname(path)} to "
+            f"restore the checkpoint before it.") from e
+
+
+# Keys of every checkpoint that are not variables of the objects restored.
+_BOOKKEEPING_KEYS = ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter/.ATTRIBUTES/VARIABLE_VALUE")
+_scratch_ids = itertools.count()
+
+
+def model_differences(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -> str:
+    """How the variables of checkpoint `path` differ from those `checkpoint` holds (names and
+    shapes), in words; "" when they are the same. `partial`: the file may hold more.
+
+    The objects' own keys come from writing them to TensorFlow's in-memory file system.
+    """
+    stored = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    scratch = f"ram://convnet_model_differences/{next(_scratch_ids)}/ckpt"
+    try:
+        built = tf.compat.v1.train.NewCheckpointReader(
+            checkpoint.write(scratch)).get_variable_to_shape_map()
+    finally:
+        for name in tf.io.gfile.glob(scratch + "*"):
+            tf.io.gfile.remove(name)
+    stored = {key: shape for key, shape in stored.items() if key not in _BOOKKEEPING_KEYS}
+    built = {key: shape for key, shape in built.items() if key not in _BOOKKEEPING_KEYS}
+    missing = sorted(set(built) - set(stored))
+    extra = [] if partial else sorted(set(stored) - set(built))
+    reshaped = sorted(key for key in set(built) & set(stored) if built[key] != stored[key])
+    parts = []
+    for what, keys, show in (("missing from it", missing, lambda k: ""),
+                             ("not in the model built here", extra, lambda k: ""),
+                             ("of another shape", reshaped,
+                              lambda k: f" {stored[k]} (here {built[k]})")):
+        if keys:
+            shown = ", ".join(key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "") + show(key)
+                              for key in keys[:3])
+            parts.append(f"{len(keys)} variable{'s' * (len(keys) > 1)} {what}: {shown}"
+                         f"{' ...' if len(keys) > 3 else ''}")
+    return "; ".join(parts)
 
 
 def restore_latest(checkpoint: tf.train.Checkpoint, directory: str, partial: bool = False,
@@ -94,13 +139,18 @@ def restore_latest(checkpoint: tf.train.Checkpoint, directory: str, partial: boo
         skip_damaged(listed, f"its index {listed}.index is missing", move_damaged)
     skipped = []
     for path in reversed(checkpoint_paths(directory)):
-        try:
-            restore(checkpoint, path, partial)
-            return path
-        except DamagedCheckpointError as e:
-            if not checkpoint_files(path):  # deleted under us (a trainer's max_to_keep)
-                continue
-            skipped.append(skip_damaged(path, e.damage, move_damaged))
+        # Checked before restoring: a restore that fails halfway has written some variables
+        # and left others waiting on the damaged files.
+        damage = diagnose(path)
+        if damage is None:
+            try:
+                restore(checkpoint, path, partial)
+                return path
+            except DamagedCheckpointError as e:
+                damage = e.damage
+        if not checkpoint_files(path):  # deleted under us (a trainer's max_to_keep)
+            continue
+        skipped.append(skip_damaged(path, damage, move_damaged))
     if skipped:
         raise CheckpointError(
             f"no checkpoint in {directory} reads: {'; '.join(skipped)}. Use a new "

@@ -1,12 +1,37 @@
 """What the mains share: run an absl main, turning user errors into one clear line."""
 
+import os
 import signal
 import sys
+from typing import Optional
 
 from absl import app, flags, logging
 
 from convnet import closed_stdout, options, recipes
 from convnet.errors import ConvnetError
+
+
+def damaged_flag_file(argv) -> Optional[str]:
+    """What is wrong with the first `--flagfile=PATH` of `argv` that is not UTF-8 text (path,
+    problem, what to do), or None. (A missing one is left to absl, which names it.)"""
+    for arg in argv:
+        if not arg.startswith("--flagfile="):
+            continue
+        path = arg.split("=", 1)[1]
+        try:
+            with open(path, "rb") as f:
+                f.read().decode("utf-8")
+        except OSError:
+            continue
+        except UnicodeDecodeError as e:
+            shipped = os.path.dirname(os.path.abspath(path)) == recipes.DIRECTORY
+            fix = ("it is a recipe shipped with convnet: reinstall convnet (pip install "
+                   "--force-reinstall convnet) to restore it" if shipped else
+                   "pass a flag file of --flag=value lines (a train_dir's flags.txt, or "
+                   "--recipe=NAME)")
+            return (f"flag file {path} is damaged (not text: byte {e.object[e.start]:#04x} at "
+                    f"offset {e.start}): {fix}.")
+    return None
 
 
 def run_main(main, takes_args: bool = False) -> None:
@@ -40,7 +65,14 @@ def run_main(main, takes_args: bool = False) -> None:
             sys.exit(128 + signal.SIGINT)
 
     def parse(argv):  # --recipe=NAME reads as --flagfile=<the recipe's file> (convnet.recipes)
-        return app.parse_flags_with_usage(recipes.expand(argv) if "recipe" in flags.FLAGS
-                                          else argv)
+        argv = recipes.expand(argv) if "recipe" in flags.FLAGS else argv
+        problem = damaged_flag_file(argv)
+        if problem is None:
+            try:
+                return app.parse_flags_with_usage(argv)
+            except UnicodeDecodeError as e:  # a flag file named inside another flag file
+                problem = f"a flag file it names is not text ({e.reason})"
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
     app.run(guarded, flags_parser=parse)

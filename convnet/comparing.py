@@ -50,6 +50,23 @@ def _train(name: str, train_dir: str, recipe: str, max_steps: int, extra: List[s
     return time.time() - began
 
 
+def _read_record(path: str) -> Dict[str, float]:
+    """compare.json (the training time of a run compare made); a damaged one is set aside
+    (into corrupt/, one line) and its time counted as unknown (0)."""
+    try:
+        with open(path, "rb") as f:
+            record = json.loads(f.read().decode("utf-8"))
+        if isinstance(record, dict) and isinstance(record.get("wall_secs", 0.0), (int, float)):
+            return record
+        problem = "not a {\"wall_secs\": ...} object"
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError
+        problem = f"not JSON text: {e}"
+    moved = checkpoint_dir.set_aside(path)
+    console.log(f"{path} was damaged ({problem}): set it aside as {moved}; the run's training "
+                f"time is counted from 0")
+    return {}
+
+
 def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
                   data_args: Dict[str, object],
                   eval_examples: Optional[int] = None) -> Dict[str, object]:
@@ -62,8 +79,7 @@ def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
     latest = checkpoint_dir.latest_checkpoint(train_dir)
     record = {}
     if os.path.exists(record_path):
-        with open(record_path, encoding="utf-8") as f:
-            record = json.load(f)
+        record = _read_record(record_path)
     finished = latest and int(latest.rsplit("-", 1)[1]) >= max_steps
     if finished:
         console.log(f"reusing the finished run in {train_dir}")
@@ -78,7 +94,7 @@ def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
         checkpoint_dir=train_dir, eval_dir=os.path.join(train_dir, "eval"), run_once=True,
         num_examples=eval_examples, **{k: v for k, v in data_args.items() if v is not None}))
     accuracy, evaluated = [], 0
-    for path in tf.train.get_checkpoint_state(train_dir).all_model_checkpoint_paths:
+    for path in checkpoint_dir.checkpoint_paths(train_dir):  # kept ones, oldest first
         result = evaluator.evaluate_checkpoint(path)
         accuracy.append((result.step, result.precision))
         evaluated = result.num_examples

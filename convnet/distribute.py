@@ -122,6 +122,23 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and "chief" not in cluster
 
 
+def is_chief_task(strategy_name: str, environ=None) -> bool:
+    """`is_chief` before the strategy exists: for --strategy=multi_worker read from TF_CONFIG
+    (the chief task, or worker 0 of a cluster without one); True for the other strategies."""
+    if strategy_name != "multi_worker":
+        return True
+    environ = os.environ if environ is None else environ
+    try:
+        config = json.loads(environ.get("TF_CONFIG") or "{}")
+        task, cluster = config.get("task") or {}, config.get("cluster") or {}
+        task_type, task_id = task.get("type"), int(task.get("index", 0))
+    except (ValueError, TypeError, AttributeError):
+        return True  # make_strategy names the problem
+    if task_type is None or task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
 def write_dir(train_dir: str, strategy: tf.distribute.Strategy) -> str:
     """train_dir for the chief; a per-worker temporary directory inside it for the others."""
     if is_chief(strategy):

@@ -53,6 +53,15 @@ class DamagedCheckpointError(CheckpointError):
         super().__init__(message)
 
 
+class DamagedFileError(ConvnetError, ValueError):
+    """A file convnet wrote that no longer reads (not text, not JSON, ...); `path` and
+    `problem` say which and how."""
+
+    def __init__(self, message: str, path: str, problem: str):
+        self.path, self.problem = path, problem
+        super().__init__(message)
+
+
 class DivergedLossError(LossError):
     """Training produced a finite but absurd loss (above --max_loss) under --nan_policy=stop;
     the checkpoints hold no diverged weights."""
@@ -73,6 +82,10 @@ class DiskFullError(ConvnetError, OSError):
 class OutputDirError(ConvnetError, ValueError):
     """A directory to write to (--train_dir, --eval_dir, --export_dir) that cannot be
     created or written; the message names the path and the OS error."""
+
+
+class TrainDirInUseError(ConvnetError, RuntimeError):
+    """Another process holds the train_dir's writer lock (convnet.train_dir_lock)."""
 
 
 class BatchSizeError(ConvnetError, ValueError):

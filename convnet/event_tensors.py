@@ -11,9 +11,8 @@ from typing import Dict, List, Set, Tuple
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.util import event_pb2
 
-from convnet.events import event_files
+from convnet.events import event_files, events_of
 
 Entry = Tuple[int, np.ndarray, str]  # (step, value, plugin name)
 
@@ -21,21 +20,17 @@ Entry = Tuple[int, np.ndarray, str]  # (step, value, plugin name)
 def read_summaries(log_dir: str) -> Dict[str, List[Entry]]:
     """The tensor summaries in the event files directly in `log_dir`, by tag, by step.
 
-    A truncated last record (a file still being written) ends that file. The
+    A truncated or damaged record ends its file (`convnet.events.events_of`). The
     hparams plugin's summaries (no tensor value) come as empty arrays.
     """
     found: Dict[str, List[Entry]] = {}
     for path in event_files(log_dir):
-        try:
-            for record in tf.data.TFRecordDataset(path):
-                event = event_pb2.Event.FromString(record.numpy())
-                for value in event.summary.value:
-                    plugin = value.metadata.plugin_data.plugin_name
-                    array = (tf.make_ndarray(value.tensor) if value.HasField("tensor")
-                             else np.array([]))
-                    found.setdefault(value.tag, []).append((int(event.step), array, plugin))
-        except tf.errors.DataLossError:
-            continue
+        for event in events_of(path):
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                array = (tf.make_ndarray(value.tensor) if value.HasField("tensor")
+                         else np.array([]))
+                found.setdefault(value.tag, []).append((int(event.step), array, plugin))
     return {tag: sorted(entries, key=lambda entry: entry[0]) for tag, entries in found.items()}
 
 
@@ -50,8 +45,7 @@ def hparams_plugin_data(log_dir: str) -> List[bytes]:
     experiment), for `tensorboard.plugins.hparams.plugin_data_pb2.HParamsPluginData`."""
     contents = []
     for path in event_files(log_dir):
-        for record in tf.data.TFRecordDataset(path):
-            event = event_pb2.Event.FromString(record.numpy())
+        for event in events_of(path):
             for value in event.summary.value:
                 if value.metadata.plugin_data.plugin_name == "hparams":
                     contents.append(value.metadata.plugin_data.content)

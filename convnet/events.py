@@ -7,12 +7,14 @@ train_dir; `convnet.eval` writes `precision_at_K` into its --eval_dir (and
 """
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import tensorflow as tf
+from google.protobuf import message
 from tensorflow.core.util import event_pb2
 
-from convnet.errors import DataError
+from convnet import console
+from convnet.errors import DataError, tf_error_line
 
 Series = List[Tuple[int, float]]  # (step, value), by step
 
@@ -25,34 +27,49 @@ def event_files(log_dir: str) -> List[str]:
             if name.startswith("events.out.tfevents")]
 
 
+def events_of(path: str) -> Iterator[event_pb2.Event]:
+    """The events of one event file, in order.
+
+    A truncated last record (a file still being written) ends the file quietly; a damaged
+    record (bit rot, an overwritten block) ends it with one line naming the file, and what
+    was read before it is kept. The file itself is left as it is.
+    """
+    try:
+        for record in tf.data.TFRecordDataset(path):
+            yield event_pb2.Event.FromString(record.numpy())
+    except tf.errors.DataLossError as e:
+        if "truncated record" not in str(e):
+            console.log(f"warning: {path} is damaged ({tf_error_line(e)}): its events after "
+                        f"that point are left out (TensorBoard skips them too)")
+    except message.DecodeError as e:
+        console.log(f"warning: {path} holds a record that is not an event ({e}): its events "
+                    f"after it are left out")
+
+
 def read_event_scalars(log_dir: str) -> Dict[str, Series]:
     """Every scalar summary in the event files of `log_dir`: {tag: [(step, value), ...]}.
 
     Reads TF2 summaries (`tf.summary.scalar` stores a rank-0 tensor) and TF1
     `simple_value`s. A step written twice (a resumed run) keeps its latest value;
-    a truncated last record (a file still being written) ends that file.
+    a truncated or damaged record ends its file (`events_of`).
     """
     latest: Dict[str, Dict[int, Tuple[float, float]]] = {}
     for path in event_files(log_dir):
-        try:
-            for record in tf.data.TFRecordDataset(path):
-                event = event_pb2.Event.FromString(record.numpy())
-                for value in event.summary.value:
-                    if value.HasField("tensor"):
-                        array = tf.make_ndarray(value.tensor)
-                        if array.ndim != 0 or array.dtype.kind not in "fiub":
-                            continue  # images, histograms, text
-                        number = float(array)
-                    elif value.HasField("simple_value"):
-                        number = value.simple_value
-                    else:
-                        continue
-                    points = latest.setdefault(value.tag, {})
-                    step = int(event.step)
-                    if step not in points or event.wall_time >= points[step][0]:
-                        points[step] = (event.wall_time, number)
-        except tf.errors.DataLossError:
-            continue
+        for event in events_of(path):
+            for value in event.summary.value:
+                if value.HasField("tensor"):
+                    array = tf.make_ndarray(value.tensor)
+                    if array.ndim != 0 or array.dtype.kind not in "fiub":
+                        continue  # images, histograms, text
+                    number = float(array)
+                elif value.HasField("simple_value"):
+                    number = value.simple_value
+                else:
+                    continue
+                points = latest.setdefault(value.tag, {})
+                step = int(event.step)
+                if step not in points or event.wall_time >= points[step][0]:
+                    points[step] = (event.wall_time, number)
     return {tag: sorted((step, number) for step, (_, number) in points.items())
             for tag, points in latest.items()}
 

@@ -125,12 +125,21 @@ def write_onnx(serve, directory: str, opset: int = ONNX_OPSET) -> str:
     return path
 
 
+def tflite_interpreter(path: str):
+    """An interpreter of the .tflite file `path`: LiteRT's (`ai_edge_litert`, which replaces
+    `tf.lite.Interpreter`) where it is installed, else TensorFlow's (the same API)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        with warnings.catch_warnings():  # tf.lite.Interpreter warns that LiteRT replaces it
+            warnings.simplefilter("ignore", UserWarning)
+            return tf.lite.Interpreter(model_path=path)
+    return Interpreter(model_path=path)
+
+
 def run_tflite(path: str, images) -> Dict[str, np.ndarray]:
     """Runs `model.tflite`'s serving signature on uint8 [N, H, W, C] images (any N):
-    {output name: array}. For tests and checks; a deployment runs it with LiteRT
-    (`ai_edge_litert.interpreter.Interpreter`, the same API)."""
-    with warnings.catch_warnings():  # tf.lite.Interpreter warns that LiteRT replaces it
-        warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_path=path)
+    {output name: array}, with `tflite_interpreter`."""
+    interpreter = tflite_interpreter(path)
     runner = interpreter.get_signature_runner(TFLITE_SIGNATURE)
     return runner(images=np.asarray(images, np.uint8))

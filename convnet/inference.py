@@ -156,7 +156,7 @@ def read_image(path: str) -> tf.Tensor:
     try:
         image = tf.io.decode_image(contents, expand_animations=False, dtype=tf.uint8)
     except tf.errors.OpError as e:
-        raise DataError(f"{path} is not an image TensorFlow can decode: {tf_error_line(e, 200)} "
+        raise DataError(f"{path} is not an image TensorFlow can decode: {tf_error_line(e, 200)}. "
                         f"Pass PNG or JPEG files.") from e
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise DataError(f"{path} is an empty image ({image.shape[0]}x{image.shape[1]}).")

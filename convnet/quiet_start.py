@@ -25,11 +25,14 @@ grappler, MLIR; the TFLite converter's warnings about flags it sets itself)
 when the conversion succeeded, and whole when it failed.
 
 Nothing is filtered (the start-up lines show) when the user asks for them:
-`CONVNET_TF_LOGS=1`; or a TensorFlow logging variable (TF_CPP_MIN_LOG_LEVEL,
-TF_CPP_MAX_VLOG_LEVEL, TF_CPP_VMODULE) already set; or `--verbosity=N` /
-`-v N` with N >= 0 on the command line. `CONVNET_TF_LOGS=0` filters whatever
-else is set. Library code (`import convnet`, tests) never has its stderr
-rewired: only a process started as one of MAINS.
+`CONVNET_TF_LOGS=1`, or `--verbosity=N` / `-v N` with N >= 0 on the command
+line. `CONVNET_TF_LOGS=0` filters whatever else is set. A TensorFlow logging
+variable makes the output quieter, never noisier: with TF_CPP_MIN_LOG_LEVEL
+(TF_CPP_MAX_VLOG_LEVEL, TF_CPP_VMODULE) set, the start-up lines stay hidden (TF
+prints some of them whatever the level), and the level also hides TensorFlow's
+other C++ log lines below it, as TensorFlow documents it (1: INFO; 2: also
+WARNING; 3: also ERROR; see LEVEL_HIDES). Library code (`import convnet`,
+tests) never has its stderr rewired: only a process started as one of MAINS.
 
 This file must import only the standard library: the filter process runs it
 with `python -I -S`, without convnet on its path.
@@ -48,8 +51,9 @@ from typing import Mapping, Optional, Sequence
 
 ENV = "CONVNET_TF_LOGS"
 MAINS = ("train", "eval", "bench", "predict", "export", "report", "compare", "summary")
-# Set by the user, these mean "I am choosing TensorFlow's logging": nothing is filtered.
-TF_LOG_ENV = ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "TF_CPP_VMODULE")
+LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+# The C++ log levels each TF_CPP_MIN_LOG_LEVEL hides (TensorFlow's documented meaning).
+LEVEL_HIDES = {0: b"", 1: b"I", 2: b"IW", 3: b"IWE"}
 
 # TensorFlow's C++ log prefix: absl's `I0000 00:00:1796157274.328496   23862 file.cc:31] `
 # (TF >= 2.16), or the older `2024-01-15 10:00:00.123456: I tensorflow/.../file.cc:113] `.
@@ -94,15 +98,25 @@ CONVERTER_NOISE = re.compile(
     rb"|" + _PREFIX + rb"Ignored (?:output_format|drop_control_dependency)\.)\r?$")
 
 
-class StartupLineFilter:
-    """Decides line by line (bytes, without the newline) what is dropped."""
+def _cpp_line(levels: bytes):
+    """TensorFlow's C++ log lines (not Python's absl lines, from a .py file) of `levels`."""
+    return re.compile(_log_prefix(levels).replace(rb"\S+:\d+\] ", rb"\S+(?<!\.py):\d+\] "))
 
-    def __init__(self, gpus_hidden: bool = False):
+
+class StartupLineFilter:
+    """Decides line by line (bytes, without the newline) what is dropped: the start-up lines,
+    and TensorFlow's C++ log lines below `min_level` (a TF_CPP_MIN_LOG_LEVEL, LEVEL_HIDES)."""
+
+    def __init__(self, gpus_hidden: bool = False, min_level: int = 0):
         self._no_driver = gpus_hidden
         self._previous = None  # the name of the line just dropped
+        hidden = LEVEL_HIDES[max(0, min(3, min_level))]
+        self._below_level = _cpp_line(hidden) if hidden else None
 
     def drops(self, line: bytes) -> bool:
         name = next((n for n, pattern in _LINES if pattern.match(line)), None)
+        if name is None and self._below_level is not None and self._below_level.match(line):
+            name = "below_level"
         if name == "cpu_guard_instructions" and self._previous != "cpu_guard":
             name = None
         if name == "cuinit" and not self._no_driver:
@@ -191,9 +205,15 @@ def wanted(args: Sequence[str], environ: Mapping[str, str]) -> bool:
         return False
     if choice in ("0", "false", "no", "off"):
         return True
-    if any(name in environ for name in TF_LOG_ENV):
-        return False
     return not _verbosity_asked(args)
+
+
+def min_level(environ: Mapping[str, str]) -> int:
+    """TF_CPP_MIN_LOG_LEVEL as TensorFlow reads it: 0 to 3 (0 when unset or not a number)."""
+    try:
+        return max(0, min(3, int(environ.get(LEVEL_ENV, "0").strip() or 0)))
+    except ValueError:
+        return 0
 
 
 _installed = None  # (filter process, a descriptor of the original stderr) while installed
@@ -205,14 +225,15 @@ def install() -> bool:
     if _installed is not None or os.name != "posix" or not sys.executable:
         return False
     gpus_hidden = os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1")
+    level = min_level(os.environ)
     original = read_fd = write_fd = None
     try:
         sys.stderr.flush()
         original = os.dup(2)
         read_fd, write_fd = os.pipe()
         process = subprocess.Popen(
-            [sys.executable, "-I", "-S", os.path.realpath(__file__), "--filter"]
-            + (["--gpus_hidden"] if gpus_hidden else []),
+            [sys.executable, "-I", "-S", os.path.realpath(__file__), "--filter",
+             f"--min_level={level}"] + (["--gpus_hidden"] if gpus_hidden else []),
             stdin=read_fd, stdout=original, stderr=original, close_fds=True)
         os.dup2(write_fd, 2)
     except (AttributeError, OSError, ValueError, subprocess.SubprocessError):
@@ -293,7 +314,9 @@ def _install_for_a_main() -> None:
 if __name__ == "__main__":  # the filter process: stdin -> stdout, less the start-up lines
     for _signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(_signal, signal.SIG_IGN)  # it ends when the main's stderr closes
-    pump(0, 1, StartupLineFilter(gpus_hidden="--gpus_hidden" in sys.argv))
+    _level = next((int(arg.split("=", 1)[1]) for arg in sys.argv if arg.startswith("--min_level=")),
+                  0)
+    pump(0, 1, StartupLineFilter(gpus_hidden="--gpus_hidden" in sys.argv, min_level=_level))
     os._exit(0)  # pylint: disable=protected-access
 else:
     _install_for_a_main()

@@ -24,6 +24,10 @@ class RunCheckpoints:
         self.state, self.train_dir, self.strategy = state, train_dir, strategy
         self.max_to_keep, self.restore_fallback = max_to_keep, restore_fallback
         self.is_chief = distribute.is_chief(strategy)
+        if restore_fallback and self.is_chief:  # a damaged state file is as good as missing
+            repaired = checkpoint_dir.repair_state_file(train_dir)
+            if repaired:
+                console.log(repaired)
         if not restore_fallback:
             checkpoint_dir.latest_checkpoint(train_dir, strict=True)  # fails clearly now
         self.manager = self._make_manager()

@@ -25,7 +25,7 @@ from typing import Any, Dict, Optional, Sequence
 from convnet import __version__, checkpoint_dir, console, disk
 from convnet.data import preprocess
 from convnet.data.info import DATASETS, LABEL_MODES, DatasetInfo, dataset_info
-from convnet.errors import CheckpointError
+from convnet.errors import CheckpointError, DamagedFileError
 
 RUN_FILE = "run.json"
 FLAGS_FILE = "flags.txt"
@@ -126,11 +126,37 @@ def read(directory: str) -> Optional[RunRecord]:
     if not os.path.exists(path):
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is unreadable ({e}); delete it to resume anyway.") from e
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise _damaged(path, f"not text: byte {e.object[e.start]:#04x} at offset "
+                             f"{e.start}") from e
+    except ValueError as e:
+        raise _damaged(path, f"not JSON: {e}") from e
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from e
     return RunRecord.from_json(data, path)
+
+
+def _damaged(path: str, problem: str) -> DamagedFileError:
+    directory = os.path.dirname(path)
+    return DamagedFileError(
+        f"{path} is damaged ({problem}). Training writes it again: rerun the run's training "
+        f"command (python -m convnet.train --flagfile={os.path.join(directory, FLAGS_FILE)}), "
+        f"which sets the damaged file aside into {os.path.join(directory, 'corrupt')}/ and "
+        f"resumes.", path, problem)
+
+
+def read_for_training(directory: str) -> Optional[RunRecord]:
+    """`read`, for the trainer: a damaged run.json is set aside (into `corrupt/`, one line)
+    and treated as missing, so that training resumes and writes a new one."""
+    try:
+        return read(directory)
+    except DamagedFileError as e:
+        moved = checkpoint_dir.set_aside(e.path)
+        console.log(f"{e.path} was damaged ({e.problem}): set it aside as {moved}; this run "
+                    f"writes a new one")
+        return None
 
 
 def require(directory: str) -> RunRecord:

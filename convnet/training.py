@@ -23,13 +23,14 @@ SIGTERM and SIGINT save a checkpoint at the current step, then stop with
 
 import contextlib
 import dataclasses
+import os
 import time
 from typing import Optional
 
 import tensorflow as tf
 
 from convnet import console, distribute, interrupts, models, paths, preemption, run_record
-from convnet import held_out, summaries, train_step
+from convnet import held_out, summaries, train_dir_lock, train_step
 from convnet.errors import Interrupted
 from convnet.loss_watch import LossWatch
 from convnet.profiling import StepProfiler
@@ -42,11 +43,27 @@ from convnet.training_setup import TrainingSetup
 class Trainer(TrainingSetup):
     """A `TrainingSetup` with the run's checkpoints, record and evaluations, and the loop.
 
-    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`.
+    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`. The
+    Trainer (the chief's) holds train_dir's writer lock from its making, before any data is
+    read, until `train()` ends or `close()` (also `with Trainer(...) as trainer:`).
     """
 
     def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None):
-        previous = run_record.read(config.train_dir)  # its channel statistics are kept
+        # First of all, before reading data: one writer per train_dir (convnet.train_dir_lock).
+        config.validate()
+        chief = (distribute.is_chief(strategy) if strategy is not None
+                 else distribute.is_chief_task(config.strategy))
+        self._lock = take_writer_lock(config.train_dir) if chief else None
+        try:
+            self._build(config, strategy, chief)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy],
+               chief: bool) -> None:
+        previous = run_record.read_for_training(config.train_dir) if chief else \
+            run_record.read(config.train_dir)  # its channel statistics are kept
         super().__init__(config, strategy, previous.preprocessing if previous else None)
         info = self.source.info
         self.is_chief = distribute.is_chief(self.strategy)
@@ -66,6 +83,24 @@ class Trainer(TrainingSetup):
                                              held_out.VALIDATION if config.validation_examples
                                              else "test")
         self._stop_signal: Optional[int] = None
+
+    def close(self) -> None:
+        """Releases the train_dir's writer lock (`train()` does at its end; so does the end of
+        the process) and turns off op determinism if this run turned it on."""
+        if self._lock is not None:
+            self._lock.release()
+        if hasattr(self, "_determinism_was"):
+            super().close()
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_lock", None) is not None:
+            self._lock.release()
 
     # --- checkpoints -----------------------------------------------------------
     def restore(self) -> int:
@@ -87,9 +122,15 @@ class Trainer(TrainingSetup):
           DivergedLossError: a loss above max_loss (nan_policy 'stop').
           Interrupted: SIGTERM or SIGINT arrived; a checkpoint was saved first.
         """
+        with self._writer_lock():
+            return self._train()
+
+    def _train(self) -> int:
         config = self.config
         start = self.restore()
         if start >= self.max_steps:
+            if self.is_chief and run_record.read(config.train_dir) is None:
+                run_record.write(config.train_dir, self.record)  # a damaged one was set aside
             console.log(f"step {start} >= max_steps={self.max_steps}: nothing to do")
             return start
         if start == 0 and models.has_data_init(self.state.model):
@@ -189,6 +230,17 @@ class Trainer(TrainingSetup):
         return next_epoch_end(step, self.steps_per_epoch)
 
     @contextlib.contextmanager
+    def _writer_lock(self):
+        """Holds the train_dir's writer lock (taken when the Trainer was made; taken again for
+        a second `train()`) until training ends."""
+        if self._lock is not None and not self._lock.held:
+            self._lock = take_writer_lock(self.config.train_dir)
+        try:
+            yield
+        finally:
+            self.close()
+
+    @contextlib.contextmanager
     def _signals_saved(self):
         """While training, SIGTERM/SIGINT ask the loop to save and stop, acknowledged at once
         even mid-round; a second SIGINT exits at once with 130 (convnet.interrupts)."""
@@ -212,10 +264,36 @@ def _displayable(images: tf.Tensor) -> tf.Tensor:
     return (images - low) / tf.maximum(high - low, 1e-6)
 
 
+def take_writer_lock(train_dir: str) -> Optional[train_dir_lock.TrainDirLock]:
+    """Creates `train_dir` if needed and takes its writer lock (convnet.train_dir_lock),
+    printing a line where the lock cannot keep every other writer out; checks that the
+    directory can be written. None for a remote path (gs://...: no OS lock there).
+
+    Raises:
+      TrainDirInUseError: another process trains in `train_dir`.
+      OutputDirError: `train_dir` cannot be created or written.
+    """
+    if "://" in train_dir:
+        console.log(f"warning: {train_dir} is not a local path: no lock keeps a second training "
+                    f"run out of it; start only one.")
+        return None
+    if not os.path.isdir(train_dir):
+        paths.ensure_writable_dir(train_dir, "--train_dir")
+    try:
+        lock = train_dir_lock.acquire(train_dir)
+    except PermissionError:
+        paths.ensure_writable_dir(train_dir, "--train_dir")  # names the problem
+        raise
+    for warning in (lock.problem, train_dir_lock.network_warning(train_dir)):
+        if warning:
+            console.log(warning)
+    paths.ensure_writable_dir(train_dir, "--train_dir")
+    return lock
+
+
 def train(config: TrainConfig, flags_text: Optional[str] = None) -> int:
     """Builds a Trainer and trains; returns the final step. `flags_text` (the command's
     full flag file) is written to train_dir/flags.txt."""
-    paths.ensure_writable_dir(config.train_dir, "--train_dir")
     trainer = Trainer(config)
     if flags_text is not None and trainer.is_chief:
         run_record.write_flags(config.train_dir, flags_text)

@@ -10,11 +10,16 @@ updates in one `tf.function` call.
 from typing import Optional
 
 import tensorflow as tf
+from tensorflow.python.framework import config as _tf_config  # op determinism's off switch
 
 from convnet import console, distribute, memory, models, precision, schedules, state as state_lib
 from convnet import held_out, timing, train_step, variable_groups
 from convnet.data import pipeline, preprocess
 from convnet.train_config import TrainConfig
+
+
+def _op_determinism_enabled() -> bool:
+    return _tf_config.is_op_determinism_enabled()
 
 
 class TrainingSetup:
@@ -28,8 +33,10 @@ class TrainingSetup:
                  previous: Optional[preprocess.Preprocessing] = None):
         config.validate()
         self.config = config
-        if config.deterministic:
+        self._determinism_was = None
+        if config.deterministic and not _op_determinism_enabled():
             tf.config.experimental.enable_op_determinism()
+            self._determinism_was = False
         tf.random.set_seed(config.seed)
         self.strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
         replicas = self.strategy.num_replicas_in_sync
@@ -72,6 +79,13 @@ class TrainingSetup:
             self.state, self.strategy, self.schedule, self.groups, config.batch_size,
             config.label_smoothing, self.compute_dtype, config.nan_policy == "stop", config.xla,
             keep_batch=config.histogram_frequency > 0)
+
+    def close(self) -> None:
+        """Turns TensorFlow's op determinism off again if this setup turned it on (it is a
+        setting of the whole process: later work should not pay for it unasked)."""
+        if self._determinism_was is False:
+            _tf_config.disable_op_determinism()
+            self._determinism_was = None
 
     def _variable_groups(self) -> variable_groups.Assignment:
         """--variable_groups resolved over the trainable variables (a typo is an error)."""

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import kill_harness
 from convnet import checkpoint_dir, checkpointing, errors, evaluation, export, inference, run_record, training
+from convnet import state as state_lib
 from convnet.errors import CheckpointError, DamagedCheckpointError, DiskFullError, \
     DivergedLossError
 from test_predict import write_train_dir
@@ -114,6 +115,43 @@ def test_without_fallback_a_deleted_state_file_stops_with_a_message(tmp_path, da
            f"checkpoint state file" in str(error.value)
     assert "--restore_fallback" in str(error.value)
     assert _hashes(train_dir) == before
+
+
+GARBAGE = b"\xff\xfe\x00 not a state file \x81\x82"
+
+
+def test_a_damaged_state_file_is_set_aside_rebuilt_and_training_resumes(
+        tmp_path, data_dir, finished_run, capsys):
+    train_dir = _copy(finished_run, tmp_path)
+    state_file = os.path.join(train_dir, checkpoint_dir.STATE_FILE)
+    with open(state_file, "wb") as f:
+        f.write(GARBAGE)
+    before = _hashes(train_dir)
+    trainer = training.Trainer(_config(train_dir, data_dir, max_steps=25,
+                                       max_checkpoints_to_keep=10))
+    assert trainer.train() == 25
+    out = capsys.readouterr().out
+    moved = os.path.join(train_dir, checkpoint_dir.CORRUPT_DIR, checkpoint_dir.STATE_FILE)
+    assert (f"{state_file} was damaged (not text: byte 0xff at offset 0): set it aside as "
+            f"{moved} and rebuilt it from the checkpoints there (ckpt-5, ckpt-10, ckpt-15, "
+            f"ckpt-20)") in out
+    assert f"resumed from {os.path.join(train_dir, 'ckpt-20')} at step 20" in out
+    assert open(moved, "rb").read() == GARBAGE  # kept, not deleted
+    after = _hashes(train_dir)
+    assert {name: after[name] for name in before} == before
+    assert [os.path.basename(p) for p in tf.train.get_checkpoint_state(
+        train_dir).all_model_checkpoint_paths] == [f"ckpt-{s}" for s in (5, 10, 15, 20, 25)]
+
+
+def test_without_fallback_a_damaged_state_file_stops_with_a_message_and_stays(
+        tmp_path, data_dir, finished_run):
+    train_dir = _copy(finished_run, tmp_path)
+    with open(os.path.join(train_dir, checkpoint_dir.STATE_FILE), "wb") as f:
+        f.write(GARBAGE)
+    with pytest.raises(CheckpointError, match=r"checkpoint is unreadable \(not text: byte 0xff "
+                                              r"at offset 0\): rerun with --restore_fallback"):
+        training.Trainer(_config(train_dir, data_dir, max_steps=25, restore_fallback=False))
+    assert open(os.path.join(train_dir, checkpoint_dir.STATE_FILE), "rb").read() == GARBAGE
 
 
 def test_eval_predict_and_export_find_checkpoints_without_a_state_file(tmp_path):
@@ -240,6 +278,74 @@ def test_training_falls_back_and_never_overwrites_a_damaged_checkpoint(
     assert kill_harness.read_checkpoint(os.path.join(train_dir, "ckpt-20"))  # rewritten, whole
 
 
+def _flip_bytes(prefix, count=3):
+    """Bit rot: inverts `count` bytes in the middle of the checkpoint's data file."""
+    name, = glob.glob(prefix + ".data-*")
+    with open(name, "r+b") as f:
+        middle = os.path.getsize(name) // 2
+        f.seek(middle)
+        data = f.read(count)
+        f.seek(middle)
+        f.write(bytes(b ^ 0xFF for b in data))
+
+
+def test_bit_rot_in_the_newest_checkpoint_resumes_from_the_previous_one_bitwise(
+        tmp_path, data_dir, capsys):
+    """The checksum catches the flipped bytes; training resumes from the checkpoint before and
+    ends with the weights of a run never interrupted (--deterministic)."""
+    settings = dict(deterministic=True, seed=3, momentum=0.9)
+    damaged_dir = str(tmp_path / "damaged")
+    assert training.Trainer(_config(damaged_dir, data_dir, max_steps=20, **settings)).train() == 20
+    _flip_bytes(os.path.join(damaged_dir, "ckpt-20"))
+    assert training.Trainer(_config(damaged_dir, data_dir, max_steps=25, **settings)).train() == 25
+    out = capsys.readouterr().out
+    assert f"skipped checkpoint {os.path.join(damaged_dir, 'ckpt-20')}: " in out
+    assert "Checksum does not match" in out
+    assert f"resumed from {os.path.join(damaged_dir, 'ckpt-15')} at step 15" in out
+    assert "does not fit the model" not in out
+    reference_dir = str(tmp_path / "reference")
+    assert training.Trainer(_config(reference_dir, data_dir, max_steps=25, **settings)).train() \
+        == 25
+    resumed = kill_harness.read_checkpoint(os.path.join(damaged_dir, "ckpt-25"))
+    reference = kill_harness.read_checkpoint(os.path.join(reference_dir, "ckpt-25"))
+    assert sorted(resumed) == sorted(reference)
+    for name in reference:
+        if name != "save_counter/.ATTRIBUTES/VARIABLE_VALUE":  # counts saves, not steps
+            np.testing.assert_array_equal(resumed[name], reference[name], err_msg=name)
+
+
+def test_a_restore_that_fails_for_another_reason_never_blames_the_model(tmp_path, monkeypatch):
+    train_dir = _two_checkpoints(tmp_path / "train")
+    state, _ = state_lib.for_reading(run_record.read(train_dir))
+
+    def fail(*args, **kwargs):
+        raise tf.errors.UnavailableError(None, None, "the file server went away")
+
+    monkeypatch.setattr(tf.train.Checkpoint, "read", fail)
+    with pytest.raises(CheckpointError) as error:
+        checkpointing.restore(state.checkpoint, os.path.join(train_dir, "ckpt-7"), partial=True)
+    message = str(error.value)
+    assert "the file server went away" in message and "does not fit" not in message
+    assert "its files read whole and hold the variables of the model built here" in message
+
+
+def test_model_differences_names_what_differs(tmp_path):
+    directory = str(tmp_path / "ckpt")
+    stored = tf.train.Checkpoint(a=tf.Variable([1.0, 2.0]), b=tf.Variable(3.0),
+                                 c=tf.Variable([[1.0]]))
+    path = stored.write(directory)
+    same = tf.train.Checkpoint(a=tf.Variable([0.0, 0.0]), b=tf.Variable(0.0),
+                               c=tf.Variable([[0.0]]))
+    assert checkpointing.model_differences(same, path) == ""
+    other = tf.train.Checkpoint(a=tf.Variable([0.0, 0.0, 0.0]), b=tf.Variable(0.0),
+                                d=tf.Variable(1))
+    assert checkpointing.model_differences(other, path) == (
+        "1 variable missing from it: d; 1 variable not in the model built here: c; "
+        "1 variable of another shape: a [2] (here [3])")
+    fewer = tf.train.Checkpoint(a=tf.Variable([0.0, 0.0]))
+    assert checkpointing.model_differences(fewer, path, partial=True) == ""
+
+
 # --- a full disk ---------------------------------------------------------------------------
 
 
@@ -275,7 +381,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint_removes_partial_files_and_say
     assert f"it needs about {size / 2**20:,.1f} MB" in message
     assert f"the previous checkpoint, {os.path.join(train_dir, 'ckpt-5')}, is intact" in message
     assert sorted(os.listdir(train_dir)) == sorted(
-        ["checkpoint", "ckpt-5.index", "ckpt-5.data-00000-of-00001", "run.json"] +
+        ["checkpoint", "ckpt-5.index", "ckpt-5.data-00000-of-00001", "run.json", "writer.lock"] +
         [name for name in os.listdir(train_dir) if name.startswith("events.")])
     assert int(kill_harness.read_checkpoint(os.path.join(train_dir, "ckpt-5"))[
         kill_harness.STEP_KEY]) == 5
@@ -327,7 +433,7 @@ def test_a_diverging_loss_warns_once_with_skip_batch(tmp_path, data_dir, capsys)
 
 
 def test_the_default_max_loss_is_ten_thousand_uniform_guesses(tmp_path, data_dir):
-    trainer = training.Trainer(_config(tmp_path / "train", data_dir))
-    assert trainer.max_loss == pytest.approx(1e4 * np.log(10))
+    with training.Trainer(_config(tmp_path / "train", data_dir)) as trainer:
+        assert trainer.max_loss == pytest.approx(1e4 * np.log(10))
     with pytest.raises(ValueError, match="--max_loss must be positive"):
         training.Trainer(_config(tmp_path / "train", data_dir, max_loss=-1.0))

@@ -3,6 +3,7 @@ and ONNX files run by their own runtimes against the checkpoint's logits."""
 
 import json
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -67,13 +68,28 @@ def test_float_tflite_matches_the_checkpoint_on_one_image_and_a_batch(
     one = export_formats.run_tflite(path, images[:1])  # the file's default shape, [1, H, W, C]
     np.testing.assert_allclose(one["logits"], logits[:1], rtol=1e-4, atol=1e-4)
 
-    with warnings.catch_warnings():  # "deprecated ... use LiteRT"
-        warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter = export_formats.tflite_interpreter(path)
     (spec,) = interpreter.get_input_details()
     assert spec["dtype"] == np.uint8 and list(spec["shape_signature"]) == [-1, 32, 32, 3]
     meta = json.load(open(os.path.join(out, exporting.METADATA_FILE), encoding="utf-8"))
     assert meta["format"] == "tflite" and meta["quantize"] == "none" and meta["step"] == 8
+
+
+def test_the_interpreter_is_litert_where_installed_and_tensorflows_elsewhere(
+        train_dir, monkeypatch, tmp_path):
+    path = os.path.join(exporting.export(train_dir, str(tmp_path / "float"), "tflite"),
+                        export_formats.TFLITE_FILE)
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = None
+    if Interpreter is not None:
+        assert type(export_formats.tflite_interpreter(path)) is Interpreter
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # not installed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # TensorFlow's deprecation warning stays hidden
+        fallback = export_formats.tflite_interpreter(path)
+    assert type(fallback) is tf.lite.Interpreter
 
 
 def test_dynamic_range_tflite_is_smaller_and_agrees_on_the_top_class(

@@ -119,7 +119,8 @@ def test_pump_passes_a_line_beginning_on_after_a_quiet_moment():
     ([], {}, True),
     (["--max_steps=5"], {"CUDA_VISIBLE_DEVICES": ""}, True),
     ([], {"CONVNET_TF_LOGS": "1"}, False),
-    ([], {"TF_CPP_MIN_LOG_LEVEL": "2"}, False),
+    ([], {"TF_CPP_MIN_LOG_LEVEL": "2"}, True),  # a TF variable never makes it noisier
+    ([], {"TF_CPP_MAX_VLOG_LEVEL": "1", "TF_CPP_VMODULE": "x=1"}, True),
     ([], {"TF_CPP_MIN_LOG_LEVEL": "2", "CONVNET_TF_LOGS": "0"}, True),
     (["--verbosity=0"], {}, False),
     (["-v", "1"], {}, False),
@@ -144,7 +145,8 @@ def test_only_a_main_is_quiet_started():
 
 def _env(**extra):
     env = {k: v for k, v in os.environ.items()
-           if k not in quiet_start.TF_LOG_ENV and k != quiet_start.ENV}
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "TF_CPP_VMODULE",
+                        quiet_start.ENV)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
     return {**env, **extra}
 
@@ -163,6 +165,36 @@ def test_installed_filter_keeps_real_errors_and_tracebacks_to_the_end():
                    "print('to stderr', file=sys.stderr)\nraise SystemExit('bye')")
     assert done.returncode == 1
     assert done.stderr.splitlines() == REAL[:3] + [b"to stderr", b"bye"]
+
+
+# TensorFlow's C++ lines of each level (none of them a start-up line), and Python's absl line.
+LEVEL_LINES = {
+    "I": b"I0000 00:00:1796157282.1   1 gpu_device.cc:2020] Created device GPU:0",
+    "W": b"W0000 00:00:1796157282.1   1 op_kernel.cc:1857] OP_REQUIRES failed at save_restore_v2",
+    "E": b"E0000 00:00:1796157282.1   1 conv_ops.cc:42] INVALID_ARGUMENT: input must be 4-D",
+    "F": b"F0000 00:00:1796157282.1   1 logging.cc:1] Check failed: x",
+    "old W": b"2024-03-01 10:00:00.123456: W tensorflow/core/framework/x.cc:113] warned",
+    "python W": b"W1202 16:35:48.025633 140211 checkpoint.py:1473] a Python warning",
+}
+# TF_CPP_MIN_LOG_LEVEL -> which of them show (TensorFlow's documented meaning of the levels).
+LEVEL_TABLE = {None: {"I", "W", "E", "F", "old W", "python W"},
+               "0": {"I", "W", "E", "F", "old W", "python W"},
+               "1": {"W", "E", "F", "old W", "python W"},
+               "2": {"E", "F", "python W"},
+               "3": {"F", "python W"}}
+
+
+@pytest.mark.parametrize("level", sorted(LEVEL_TABLE, key=str))
+def test_tf_cpp_min_log_level_hides_the_start_up_lines_and_the_levels_below_it(level):
+    writes = "; ".join(f"os.write(2, {line!r} + b'\\n')"
+                       for line in STARTUP + list(LEVEL_LINES.values()))
+    done = _python("import os\nfrom convnet import quiet_start\nassert quiet_start.install()\n"
+                   + writes, **({} if level is None else {"TF_CPP_MIN_LOG_LEVEL": level}))
+    assert done.returncode == 0, done.stderr
+    shown = {name for name, line in LEVEL_LINES.items() if line in done.stderr.splitlines()}
+    assert shown == LEVEL_TABLE[level]
+    assert done.stderr.splitlines() == [line for name, line in LEVEL_LINES.items()
+                                        if name in shown]  # no start-up line at any level
 
 
 def test_a_crash_still_passes_on_the_last_lines():
@@ -184,10 +216,12 @@ def _startup_lines(stderr):
 def test_a_main_starts_quietly_unless_asked_and_shows_errors(tmp_path):
     loud = _main("convnet.summary", "--model=baseline", CONVNET_TF_LOGS="1")
     assert loud.returncode == 0, loud.stderr
-    quiet = _main("convnet.summary", "--model=baseline")
-    assert quiet.returncode == 0, quiet.stderr
-    assert "Total params: " in quiet.stdout
-    assert _startup_lines(quiet.stderr) == [], quiet.stderr
+    for level in (None, "2", "3"):  # a TensorFlow logging variable never brings them back
+        quiet = _main("convnet.summary", "--model=baseline",
+                      **({} if level is None else {"TF_CPP_MIN_LOG_LEVEL": level}))
+        assert quiet.returncode == 0, quiet.stderr
+        assert "Total params: " in quiet.stdout
+        assert _startup_lines(quiet.stderr) == [], (level, quiet.stderr)
     if not _startup_lines(loud.stderr):
         pytest.skip("TensorFlow printed none of the start-up lines on this machine")
     failed = _main("convnet.train", f"--data_dir={tmp_path / 'none'}", "--nodownload",

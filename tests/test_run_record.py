@@ -10,7 +10,7 @@ import pytest
 
 from convnet import evaluation, inference, run_record, training
 from convnet.data import preprocess
-from convnet.errors import CheckpointError
+from convnet.errors import CheckpointError, DamagedFileError
 
 # A train_dir written by convnet 0.1.0 (the release before the run record): lenet5 on
 # synthetic MNIST, 3 SGD steps of batch 4; expected.npz holds its inference output then.
@@ -65,7 +65,8 @@ def test_a_file_not_written_by_convnet_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="not written by convnet.train"):
         run_record.read(str(tmp_path))
     (tmp_path / "run.json").write_text("{")
-    with pytest.raises(CheckpointError, match="is unreadable"):
+    with pytest.raises(DamagedFileError, match=r"run.json is damaged \(not JSON: Expecting .*\)\. "
+                                              r"Training writes it again: rerun"):
         run_record.read(str(tmp_path))
 
 

@@ -133,9 +133,9 @@ def test_zoo_model_uses_pad_crop_and_training_split_channel_statistics(tmp_path)
 
 def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
     # Synthetic CIFAR-10 has 50,000 training examples: 0.01 epochs at batch 32 = 16 steps.
-    full = training.Trainer(_config(tmp_path, epochs=0.01, max_steps=None,
-                                    lr_schedule="cosine", learning_rate=0.2))
-    assert full.max_steps == 16
+    with training.Trainer(_config(tmp_path, epochs=0.01, max_steps=None,
+                                  lr_schedule="cosine", learning_rate=0.2)) as full:
+        assert full.max_steps == 16
     short = training.Trainer(_config(tmp_path, epochs=0.01, max_steps=5, lr_schedule="cosine",
                                      learning_rate=0.2))
     assert short.max_steps == 5
@@ -161,3 +161,12 @@ def test_rounds_end_at_logs_checkpoints_histograms_evaluations_and_profile_steps
         save_checkpoint_steps=15, histogram_frequency=4, eval_every_steps=6))
     ends = [trainer._round_end(step, (9, 11)) for step in (0, 4, 6, 8, 9, 10, 11, 12, 48)]
     assert ends == [4, 6, 8, 9, 10, 11, 12, 15, 50]
+
+
+def test_a_deterministic_run_turns_op_determinism_off_again_when_it_ends(tmp_path):
+    from tensorflow.python.framework import config as tf_config
+    assert not tf_config.is_op_determinism_enabled()
+    trainer = training.Trainer(_config(tmp_path, max_steps=2, deterministic=True))
+    assert tf_config.is_op_determinism_enabled()  # while it runs
+    assert trainer.train() == 2
+    assert not tf_config.is_op_determinism_enabled()  # a process-wide setting, given back

@@ -5,7 +5,7 @@ EXPORT_ROOT/dynamic hold the two exports); prints JSON."""
 import json, os, sys
 import numpy as np
 import tensorflow as tf
-from convnet import inference
+from convnet import export_formats, inference
 from convnet.data import pipeline
 from convnet.data.source_spec import SourceSpec
 
@@ -22,7 +22,7 @@ ckpt_logits = np.concatenate([loaded.logits(tf.constant(images[i:i + batch])).nu
 result = {"examples": int(len(images)), "checkpoint_accuracy": float((ckpt_logits.argmax(1) == labels).mean())}
 for name in ("float", "dynamic"):
     path = os.path.join(export_root, name, "model.tflite")
-    runner = tf.lite.Interpreter(model_path=path).get_signature_runner("serving_default")
+    runner = export_formats.tflite_interpreter(path).get_signature_runner("serving_default")
     logits = np.concatenate([runner(images=images[i:i + batch])["logits"]
                              for i in range(0, len(images), batch)])
     result[name] = {"file_bytes": os.path.getsize(path),
