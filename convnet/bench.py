@@ -26,19 +26,19 @@ every Conv2D and Dense layer (the convention: convnet.benchmarking.flops).
 
 All training flags apply (--model, --data_source, --precision, --xla,
 --strategy, --optimizer, ...), but the bench writes nothing but --output: it
-times the step of a `convnet.training_setup.TrainingSetup`, and --train_dir,
+times the step of a `convnet.training.TrainingSetup`, and --train_dir,
 --max_steps, --log_frequency and the checkpoint flags have no effect. A batch whose loss is
 not finite is skipped, not stopped at, so every round runs all its steps.
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
-from convnet import benchmarking, cli, flags
-from convnet.train_config import TrainConfig
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
+
+# isort: split
+from convnet import benchmarking, training
+from convnet.runtime import cli
 
 
-def main() -> None:
-    config = flags.config_from_flags(TrainConfig)
-    settings = flags.config_from_flags(benchmarking.BenchSettings)
+def main(config: training.TrainConfig, settings: benchmarking.BenchSettings) -> None:
     result = benchmarking.bench(config, settings.steps, settings.repeats, settings.matmul_size,
                                 settings.keras)
     print(benchmarking.format_table(result), flush=True)
@@ -47,9 +47,7 @@ def main() -> None:
 
 
 def run() -> None:
-    flags.define_train_flags()
-    benchmarking.define_bench_flags()
-    cli.run_main(main)
+    cli.run(main, training.TrainConfig, benchmarking.BenchSettings, takes_recipe=True)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,15 @@ Prints `precision @ 1 = 0.734` over every example of --eval_data, then the
 per-class figures, and writes a TensorBoard summary at the checkpoint's step.
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
-from convnet import cli, evaluation, flags
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
-
-def main() -> None:
-    evaluation.evaluate(flags.config_from_flags(evaluation.EvalConfig))
+# isort: split
+from convnet import evaluation
+from convnet.runtime import cli
 
 
 def run() -> None:
-    flags.define_eval_flags()
-    cli.run_main(main)
+    cli.run(evaluation.evaluate, evaluation.EvalConfig)
 
 
 if __name__ == "__main__":

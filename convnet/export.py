@@ -23,29 +23,24 @@ All write OUT/metadata.json (model, dataset, class names, input shape,
 preprocessing, step, weights). The export is built in a temporary sibling
 directory and renamed into place, so a failed export leaves nothing at OUT;
 an existing non-empty OUT is refused, never overwritten. (The logic:
-`convnet.exporting`.)
+`convnet.serving.export`.)
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
-from absl import flags as absl_flags
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
-from convnet import cli, exporting, flags
-from convnet.exporting import export  # noqa: F401  (convnet.export.export, as before)
-
-__all__ = ["export", "main", "run"]
+# isort: split
+from convnet.runtime import cli
+from convnet.serving import export
 
 
-def main() -> None:
-    config = flags.config_from_flags(exporting.ExportConfig)
-    exporting.export(config.checkpoint_dir, config.export_dir, config.format, config.top_k,
-                     config.use_ema, config.checkpoint, config.restore_fallback,
-                     quantize=config.quantize)
+def main(config: export.ExportConfig) -> None:
+    export.export(config.checkpoint_dir, config.export_dir, config.format, config.top_k,
+                  config.use_ema, config.checkpoint, config.restore_fallback,
+                  quantize=config.quantize)
 
 
 def run() -> None:
-    flags.define_export_flags()
-    absl_flags.mark_flag_as_required("export_dir")
-    cli.run_main(main)
+    cli.run(main, export.ExportConfig)
 
 
 if __name__ == "__main__":

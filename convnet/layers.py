@@ -1,37 +1,8 @@
-"""`tf.Module` layers over `convnet.ops`, creating their variables on first call.
+"""`convnet.layers`, the layers of research code: the package `convnet.nn.layers` under its
+documented name (`from convnet import layers`)."""
 
-Every layer is called as `layer(x, training=False)` on an NHWC (or [batch, n])
-tensor with a dynamic batch dimension. Constructor arguments are validated
-eagerly with `ValueError`; variables are created lazily, once the input shape
-is known, inside the layer's name scope. Weights are cast to the input dtype
-in the forward pass, so a layer fed float16/bfloat16 computes in that dtype
-while its variables stay float32.
+import sys
 
-This module is the one name models and users import (`from convnet import layers`);
-each concept lives in its own module, re-exported here:
+from convnet.nn import layers
 
-    layers_base            Layer, Sequential, observe_calls, check_weight_decay
-    layers_initializers    initial_stddev, initial_kernel, identity_kernel, TORCH_UNIFORM
-    layers_linear          Conv2D, Dense
-    layers_normalization   BatchNorm, LRN
-    layers_pooling         MaxPool, AvgPool, GlobalAvgPool, Flatten
-    layers_elementwise     Activation, Scale, Dropout
-"""
-
-from convnet.layers_base import (ActivationFn, Layer, Sequential, check_weight_decay,
-                                 observe_calls)
-from convnet.layers_elementwise import Activation, Dropout, Scale
-from convnet.layers_initializers import (TORCH_UNIFORM, Init, identity_kernel, initial_kernel,
-                                         initial_stddev)
-from convnet.layers_linear import Conv2D, Dense
-from convnet.layers_normalization import LRN, BatchNorm
-from convnet.layers_pooling import AvgPool, Flatten, GlobalAvgPool, MaxPool
-
-__all__ = [
-    "ActivationFn", "Init", "TORCH_UNIFORM", "initial_stddev", "initial_kernel", "identity_kernel",
-    "Layer", "Sequential", "observe_calls", "check_weight_decay",
-    "Conv2D", "Dense",
-    "BatchNorm", "LRN",
-    "MaxPool", "AvgPool", "GlobalAvgPool", "Flatten",
-    "Activation", "Scale", "Dropout",
-]
+sys.modules[__name__] = layers

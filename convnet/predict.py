@@ -1,7 +1,7 @@
 """Classify image files: `python -m convnet.predict --checkpoint_dir=DIR [--top_k=5] a.png b.jpg`.
 
 Each image (PNG or JPEG, any size, grey or colour) is brought to the dataset's
-native shape as `convnet.inference.load_image` documents, preprocessed as in
+native shape as `convnet.serving.image_files.load_image` documents, preprocessed as in
 evaluation and classified with the checkpoint's EMA weights (--nouse_ema: the
 raw weights). Prints, per image, its k most probable classes:
 
@@ -9,27 +9,28 @@ raw weights). Prints, per image, its k most probable classes:
       1. cat          0.6421
       2. dog          0.1873
 
-(The logic: `convnet.prediction`.)
+(The logic: `convnet.serving.predict`.)
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
+
+# isort: split
 from typing import List
 
-from convnet import cli, flags, inference, prediction
+from convnet.runtime import cli
+from convnet.serving import loaded_model, predict
 
 
-def main(paths: List[str]) -> None:
+def main(config: loaded_model.InferenceConfig, paths: List[str]) -> None:
     if not paths:
         raise ValueError("no image files given: python -m convnet.predict "
                          "--checkpoint_dir=DIR image.png [more.jpg ...]")
-    config = flags.config_from_flags(inference.InferenceConfig)
-    prediction.predict(config.checkpoint_dir, paths, config.top_k, config.use_ema,
-                       config.checkpoint, restore_fallback=config.restore_fallback)
+    predict.predict(config.checkpoint_dir, paths, config.top_k, config.use_ema,
+                    config.checkpoint, restore_fallback=config.restore_fallback)
 
 
 def run() -> None:
-    flags.define_inference_flags()
-    cli.run_main(main, takes_args=True)
+    cli.run(main, loaded_model.InferenceConfig, takes_args=True)
 
 
 if __name__ == "__main__":

@@ -12,32 +12,25 @@ that directory. Written to --output_dir: `loss.png`, `learning_rate.png` and,
 when some run was evaluated, `precision.png` (one line per run, against the
 training step), and `summary.md`: per run its last step, final and minimum
 loss, last and best precision, and mean training examples/sec.
-(The logic: `convnet.reporting`.)
+(The logic: `convnet.reports.report`.)
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
+
+# isort: split
 from typing import List
 
-from absl import flags as absl_flags
-
-from convnet import cli, reporting
-
-FLAGS = absl_flags.FLAGS
+from convnet.reports import report
+from convnet.runtime import cli
 
 
-def main(args: List[str]) -> None:
-    reporting.report([d for d in FLAGS.train_dir if d] + list(args), FLAGS.output_dir,
-                     FLAGS.eval_dir)
+def main(config: report.ReportConfig, args: List[str]) -> None:
+    report.report([d for d in config.train_dir if d] + list(args), config.output_dir,
+                  config.eval_dir)
 
 
 def run() -> None:
-    absl_flags.DEFINE_list("train_dir", [], "Training directories (comma-separated; more may "
-                           "follow the flags as arguments).")
-    absl_flags.DEFINE_list("eval_dir", [], "Evaluation directories, one per train_dir in the "
-                           "same order (default: each train_dir and its subdirectories).")
-    absl_flags.DEFINE_string("output_dir", None, "Where the plots and summary.md go.")
-    absl_flags.mark_flag_as_required("output_dir")
-    cli.run_main(main, takes_args=True)
+    cli.run(main, report.ReportConfig, takes_args=True)
 
 
 if __name__ == "__main__":

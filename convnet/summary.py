@@ -3,34 +3,45 @@
 Like Keras' `model.summary()`: each layer that owns variables or changes the
 shape, its output shape and parameter count, then total / trainable /
 non-trainable counts (BN moving statistics are non-trainable). (The logic:
-`convnet.model_summary`.)
+`convnet.models.summary`.)
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
-from absl import flags as absl_flags
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
-from convnet import cli, model_summary, models
+# isort: split
+import dataclasses
+from typing import Optional
+
+from convnet import models
 from convnet.data import info as data_info
-# convnet.memory reads summary.layer_table: kept importable from here.
-from convnet.model_summary import format_summary, layer_table  # noqa: F401
+from convnet.models import summary
+from convnet.runtime import cli
+from convnet.runtime.options import option
 
-FLAGS = absl_flags.FLAGS
+
+@dataclasses.dataclass
+class SummaryConfig:
+    """The settings of `convnet.summary` (its flags)."""
+    model: str = option("cifar10", "Model to summarize.", choices=sorted(models.MODELS))
+    dataset: Optional[str] = option(
+        None, f"Dataset whose input shape and classes to use (default: "
+        f"{data_info.DEFAULT_DATASET}).", choices=data_info.DATASETS)
+    label_mode: Optional[str] = option(
+        None, f"CIFAR-100 labels: fine (100) or coarse (20) (default: "
+        f"{data_info.DEFAULT_LABEL_MODE}).", choices=data_info.LABEL_MODES)
 
 
-def main() -> None:
-    info = data_info.dataset_info(FLAGS.dataset, FLAGS.label_mode)
-    model = models.build_model(FLAGS.model, info.num_classes)
+def main(config: SummaryConfig) -> None:
+    """The layer table of `config.model` at its input size for `config.dataset`."""
+    info = data_info.dataset_info(config.dataset or data_info.DEFAULT_DATASET,
+                                  config.label_mode or data_info.DEFAULT_LABEL_MODE)
+    model = models.build_model(config.model, info.num_classes)
     size = model.image_size or info.image_shape[0]
-    print(model_summary.format_summary(model, (size, size, info.image_shape[-1])))
+    print(summary.format_summary(model, (size, size, info.image_shape[-1])))
 
 
 def run() -> None:
-    absl_flags.DEFINE_enum("model", "cifar10", sorted(models.MODELS), "Model to summarize.")
-    absl_flags.DEFINE_enum("dataset", "cifar10", list(data_info.DATASETS),
-                           "Dataset whose input shape and classes to use.")
-    absl_flags.DEFINE_enum("label_mode", "fine", list(data_info.LABEL_MODES),
-                           "CIFAR-100 labels: fine (100) or coarse (20).")
-    cli.run_main(main)
+    cli.run(main, SummaryConfig)
 
 
 if __name__ == "__main__":

@@ -4,21 +4,23 @@ Logs `step 120, loss = 2.07 (1843.2 examples/sec; 0.069 sec/batch)` every
 --log_frequency steps, checkpoints to --train_dir, and resumes from it.
 SIGTERM/SIGINT save a checkpoint and exit with 128 + the signal number; under
 --strategy=multi_worker every worker saves the same step and stops (the ones not
-signalled exit with 75, convnet.preemption.PEER_EXIT_CODE).
+signalled exit with 75, convnet.training.preemption.PEER_EXIT_CODE).
 """
 
-from convnet import quiet_start  # noqa: F401  (first, before TensorFlow: hides its start-up lines)
+from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
+
+# isort: split
 import sys
 
-from convnet import cli, console, flags, preemption, training
-from convnet.errors import Interrupted
-from convnet.train_config import TrainConfig
+from convnet import training
+from convnet.runtime import cli, console, options
+from convnet.runtime.errors import Interrupted
+from convnet.training import preemption
 
 
-def main() -> None:
+def main(config: training.TrainConfig) -> None:
     try:
-        training.train(flags.config_from_flags(TrainConfig),
-                       flags_text=flags.flag_file(TrainConfig))
+        training.train(config, flags_text=options.flag_file(training.TrainConfig))
     except preemption.PeerInterrupted as e:  # multi_worker: another worker was signalled
         console.log(str(e))
         sys.exit(preemption.PEER_EXIT_CODE)
@@ -28,8 +30,7 @@ def main() -> None:
 
 
 def run() -> None:
-    flags.define_train_flags()
-    cli.run_main(main)
+    cli.run(main, training.TrainConfig, takes_recipe=True)
 
 
 if __name__ == "__main__":

@@ -197,10 +197,10 @@ def check_checkpoints_readable(train_dir: str) -> Optional[str]:
     restart must resume from: the state file's latest, or a newer one a kill left merged but not
     yet recorded. Raises HarnessError if a listed checkpoint is missing or unreadable, or if
     convnet's latest is older than the state file's."""
-    from convnet import checkpoint_dir  # pylint: disable=import-outside-toplevel
+    from convnet.checkpoints import files as checkpoint_files  # pylint: disable=import-outside-toplevel
     latest, kept = listed_checkpoints(train_dir)
     try:
-        ours = checkpoint_dir.latest_checkpoint(train_dir)
+        ours = checkpoint_files.latest_checkpoint(train_dir)
     except Exception as e:  # noqa: BLE001
         raise HarnessError(f"convnet cannot find the latest checkpoint of {train_dir}: {e}") from e
     if latest and (not ours or step_of(ours) < step_of(latest)):
@@ -212,7 +212,7 @@ def check_checkpoints_readable(train_dir: str) -> Optional[str]:
             raise HarnessError(f"checkpoint {prefix} is unreadable: {e}") from e
         if int(tensors[STEP_KEY]) != step_of(prefix):
             raise HarnessError(f"{prefix} holds step {int(tensors[STEP_KEY])}")
-    for prefix in reversed(checkpoint_dir.checkpoint_paths(train_dir)):
+    for prefix in reversed(checkpoint_files.checkpoint_paths(train_dir)):
         if latest and step_of(prefix) <= step_of(latest):
             return latest
         try:

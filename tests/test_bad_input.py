@@ -19,11 +19,18 @@ import numpy as np
 import pytest
 from absl import flags as absl_flags
 
+from convnet import evaluation, training
+from convnet.checkpoints import files as checkpoint_files
+from convnet.checkpoints import run_record
+from convnet.data.sources import download
+from convnet.data.sources.spec import SourceSpec, make_source
+from convnet.evaluation import evaluator
+from convnet.runtime import options, paths
+from convnet.runtime.errors import BatchSizeError, CheckpointError, DataError, OutputDirError
+from convnet.serving import export, loaded_model
+from convnet.training import memory
+
 import kill_harness
-from convnet import (checkpoint_dir, evaluation, export, flags, inference, memory, paths,
-                     run_record, training)
-from convnet.data import download, pipeline
-from convnet.errors import BatchSizeError, CheckpointError, DataError, OutputDirError
 from conftest import RECORD_BYTES, write_cifar_files
 from fake_data import write_cifar100_binary, write_cifar_python, write_mnist
 
@@ -32,7 +39,7 @@ HOW_TO_GET = ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz "
 
 
 def _files(data_dir):
-    return pipeline.make_source("files", str(data_dir), allow_download=False)
+    return make_source(SourceSpec("files", str(data_dir), download=False))
 
 
 def _train_config(train_dir, **overrides):
@@ -103,7 +110,7 @@ def test_file_that_is_not_cifar(tmp_path):
 # --- flags and configuration -----------------------------------------------
 
 def test_unknown_model_and_dataset(tmp_path):
-    flags.define_train_flags()
+    options.define_flags(training.TrainConfig)
     with pytest.raises(absl_flags.IllegalFlagValueError,
                        match=r"flag --model=resnet99: value should be one of <alexnet\|"):
         absl_flags.FLAGS(["convnet.train", "--model=resnet99"])
@@ -116,7 +123,7 @@ def test_unknown_model_and_dataset(tmp_path):
 
 @pytest.mark.parametrize("name, value", [("batch_size", 0), ("max_steps", -1)])
 def test_non_positive_batch_size_and_max_steps(tmp_path, name, value):
-    flags.define_train_flags()
+    options.define_flags(training.TrainConfig)
     with pytest.raises(absl_flags.IllegalFlagValueError,
                        match=f"flag --{name}={value}: {value} is not a positive integer"):
         absl_flags.FLAGS(["convnet.train", f"--{name}={value}"])
@@ -210,22 +217,22 @@ def test_data_dir_that_is_a_file(tmp_path):
     a_file.write_text("not data\n")
     for allow_download in (True, False):  # refused before any download, or "does not exist"
         with pytest.raises(DataError) as error:
-            pipeline.make_source("files", str(a_file), allow_download=allow_download)
+            make_source(SourceSpec("files", str(a_file), download=allow_download))
         assert str(error.value) == (
             f"--data_dir={a_file} is a file, not a directory: pass the directory holding the "
             f"CIFAR-10 binary files (or its parent), or a new directory to download them into.")
     with pytest.raises(DataError, match=re.escape(
             f"--data_dir={a_file / 'sub'} is inside {a_file}, which is a file, not a directory")):
-        pipeline.make_source("files", str(a_file / "sub"))
+        make_source(SourceSpec("files", str(a_file / "sub")))
     data_file = tmp_path / "cifar-10-batches-bin" / "data_batch_1.bin"  # a data file itself
     write_cifar_files(str(data_file.parent), train_per_file=1, test=1)
     with pytest.raises(DataError, match=re.escape(
             f"is a file, not a directory: pass the directory holding it, "
             f"--data_dir={data_file.parent}.")):
-        pipeline.make_source("files", str(data_file), dataset="cifar100")
+        make_source(SourceSpec("files", str(data_file), dataset="cifar100"))
     with pytest.raises(DataError, match=r"^cannot download the CIFAR-10 binary files into "
                                         r"/proc/convnet_test_x/cifar-10-batches-bin: \[Errno 2\] "):
-        pipeline.make_source("files", "/proc/convnet_test_x")  # nor one that cannot be created
+        make_source(SourceSpec("files", "/proc/convnet_test_x"))  # nor one that cannot be created
 
 
 def test_data_dir_holding_another_dataset_is_named_before_any_download(tmp_path, monkeypatch):
@@ -248,7 +255,7 @@ def test_data_dir_holding_another_dataset_is_named_before_any_download(tmp_path,
         data_dir = tmp_path / str(number)
         writer(str(data_dir))
         with pytest.raises(DataError) as error:
-            pipeline.make_source(data_source, str(data_dir), dataset=dataset)
+            make_source(SourceSpec(data_source, str(data_dir), dataset=dataset))
         assert str(error.value) == (f"{data_dir} holds {found} files, not {wanted}: pass {flag} "
                                     f"{way_out.format(wanted)}")
     # A parent of several datasets' directories is fine (a download would go beside them);
@@ -258,7 +265,7 @@ def test_data_dir_holding_another_dataset_is_named_before_any_download(tmp_path,
     with pytest.raises(DataError, match=re.escape(
             f"MNIST data not found: {parent} holds no MNIST IDX files (CIFAR-10 binary files "
             f"are in {parent / 'cifar-10-batches-bin'}: --dataset=cifar10 reads them).")):
-        pipeline.make_source("files", str(parent), allow_download=False, dataset="mnist")
+        make_source(SourceSpec("files", str(parent), download=False, dataset="mnist"))
 
 
 # --- a --train_dir / --eval_dir / --export_dir that cannot be created or written -----
@@ -301,7 +308,7 @@ def test_output_dir_that_cannot_be_created_or_written(tmp_path, monkeypatch):
 
 
 # --- a --batch_size too large ------------------------------------------------------
-# (The estimate itself, convnet.memory: test_memory.py.)
+# (The estimate itself, convnet.training.memory: test_memory.py.)
 
 def test_trainer_refuses_a_huge_batch_before_building_the_pipeline(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2 ** 30)
@@ -328,7 +335,7 @@ def test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode(train_dir, m
         evaluation.Evaluator(_eval_config(train_dir))
     assert str(error.value) == message
     with pytest.raises(CheckpointError) as error:
-        inference.load(str(train_dir))
+        loaded_model.load(str(train_dir))
     assert str(error.value) == message
     assert evaluation.evaluate(_eval_config(train_dir, model="cifar10")).step == 4  # the flags
 
@@ -338,7 +345,7 @@ def test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode(train_dir, m
         sleeps.append(seconds)
         run_record.write(str(train_dir), record)
 
-    monkeypatch.setattr(evaluation.time, "sleep", trainer_starts)
+    monkeypatch.setattr(evaluator.time, "sleep", trainer_starts)
     capsys.readouterr()
     result = evaluation.evaluate(_eval_config(train_dir, run_once=False, eval_interval_secs=7))
     assert sleeps[0] == 7 and result.step == 4
@@ -388,5 +395,5 @@ def test_ctrl_c_is_acknowledged_mid_round_and_a_second_stops_at_once(tmp_path):
         f": second SIGINT: stopping now without saving; the last checkpoint, {saved}, is intact: "
         f"run the same command to resume from it."), process.tail()
     assert "Traceback" not in "\n".join(process.lines)
-    assert checkpoint_dir.latest_checkpoint(train_dir) == saved
+    assert checkpoint_files.latest_checkpoint(train_dir) == saved
     assert int(kill_harness.read_checkpoint(saved)[kill_harness.STEP_KEY]) == round_steps

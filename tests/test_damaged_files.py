@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet import checkpoint_dir, cli, comparing, events, inference, recipes, run_record, training
-from convnet.errors import DamagedFileError, DataError
-from test_predict import write_train_dir
+from convnet import recipes, training
+from convnet.checkpoints import files as checkpoint_files
+from convnet.checkpoints import run_record
+from convnet.reports import compare, events
+from convnet.runtime import cli
+from convnet.runtime.errors import DamagedFileError, DataError
+from convnet.serving import image_files, loaded_model
+
+from helpers import write_train_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GARBAGE = b"\xff\xfe\x00garbage\x81\x82"
@@ -49,14 +55,14 @@ def test_a_damaged_run_json_stops_readers_with_a_way_out_and_training_rewrites_i
     with open(path, "wb") as f:
         f.write(content)
     with pytest.raises(DamagedFileError) as error:
-        inference.load(train_dir)
+        loaded_model.load(train_dir)
     assert str(error.value) == (
         f"{path} is damaged ({problem}). Training writes it again: rerun the run's training "
         f"command (python -m convnet.train --flagfile={train_dir}/flags.txt), which sets the "
         f"damaged file aside into {train_dir}/corrupt/ and resumes.")
     assert training.Trainer(_config(train_dir, max_steps=6)).train() == 6
     out = capsys.readouterr().out
-    moved = os.path.join(train_dir, checkpoint_dir.CORRUPT_DIR, run_record.RUN_FILE)
+    moved = os.path.join(train_dir, checkpoint_files.CORRUPT_DIR, run_record.RUN_FILE)
     assert f"{path} was damaged ({problem}): set it aside as {moved}; this run writes a new " \
            f"one" in out
     assert f"resumed from {os.path.join(train_dir, 'ckpt-4')} at step 4" in out
@@ -66,7 +72,7 @@ def test_a_damaged_run_json_stops_readers_with_a_way_out_and_training_rewrites_i
                                             "preprocessing")} == \
         {key: good[key] for key in ("model", "dataset", "num_classes", "batch_size",
                                     "preprocessing")}
-    assert inference.load(train_dir).step == 6
+    assert loaded_model.load(train_dir).step == 6
 
 
 def test_a_finished_run_rewrites_a_damaged_run_json_though_there_is_nothing_to_train(
@@ -144,12 +150,12 @@ def test_a_truncated_event_file_is_a_file_still_being_written_and_says_nothing(t
 def test_a_damaged_compare_record_is_set_aside(tmp_path, capsys):
     path = tmp_path / "compare.json"
     path.write_bytes(GARBAGE)
-    assert comparing._read_record(str(path)) == {}  # pylint: disable=protected-access
-    moved = tmp_path / checkpoint_dir.CORRUPT_DIR / "compare.json"
+    assert compare._read_record(str(path)) == {}  # pylint: disable=protected-access
+    moved = tmp_path / checkpoint_files.CORRUPT_DIR / "compare.json"
     assert moved.read_bytes() == GARBAGE and not path.exists()
     assert f"{path} was damaged (not JSON text: " in capsys.readouterr().out
     path.write_text('{"wall_secs": 12.5}')
-    assert comparing._read_record(str(path)) == {"wall_secs": 12.5}
+    assert compare._read_record(str(path)) == {"wall_secs": 12.5}
 
 
 @pytest.mark.parametrize("content, says", [
@@ -162,7 +168,7 @@ def test_a_damaged_image_is_named_with_the_way_out(tmp_path, content, says):
     path = tmp_path / "image.png"
     path.write_bytes(content)
     with pytest.raises(DataError) as error:
-        inference.read_image(str(path))
+        image_files.read_image(str(path))
     message = str(error.value)
     assert message.startswith(f"{path} is not an image TensorFlow can decode: ")
     assert message.endswith(says) and ".." not in message
@@ -175,4 +181,4 @@ def test_the_trainer_sets_a_damaged_run_json_aside_only_as_chief(tmp_path):
     with pytest.raises(DamagedFileError):
         run_record.read(train_dir)
     assert run_record.read_for_training(train_dir) is None
-    assert os.listdir(os.path.join(train_dir, checkpoint_dir.CORRUPT_DIR)) == ["run.json"]
+    assert os.listdir(os.path.join(train_dir, checkpoint_files.CORRUPT_DIR)) == ["run.json"]

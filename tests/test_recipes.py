@@ -46,7 +46,9 @@ def test_train_with_a_recipe_later_flags_override_it(tmp_path):
          f"--train_dir={train_dir}", "--log_frequency=1"],
         capture_output=True, text=True, env=ENV, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    settings = json.loads((train_dir / "run.json").read_text())["settings"]
+    record = json.loads((train_dir / "run.json").read_text())
+    settings = {**record["settings"], "model": record["model"],
+                "batch_size": record["batch_size"], "optimizer": record["optimizer"]}
     with open(recipes.path("lenet5"), encoding="utf-8") as f:
         recipe = dict(line.strip()[2:].split("=", 1) for line in f if line.startswith("--"))
     assert settings["model"] == "lenet5" and settings["batch_size"] == 16

@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from convnet import training
+from convnet.runtime.errors import NonFiniteLossError
+from convnet.training import loss_watch
+
 import kill_harness
-from convnet import loss_watch, training
-from convnet.errors import NonFiniteLossError
 
 # SIGKILLs a run in the suite; KILL_HARNESS_KILLS=30 makes a longer hunt (BUILD.md).
 KILLS = int(os.environ.get("KILL_HARNESS_KILLS", 6))

@@ -13,9 +13,13 @@ import pytest
 import tensorflow as tf
 from absl import flags as absl_flags
 
-import kill_harness
-from convnet import flags, optim, recipes, training, whitening
+from convnet import recipes, training
 from convnet.data import pipeline
+from convnet.nn import whitening
+from convnet.optim import optimizers
+from convnet.runtime import options
+
+import kill_harness
 
 CONFIGS = recipes.DIRECTORY
 
@@ -25,12 +29,12 @@ def test_decoupled_form_equals_airbench_torch_sgd_on_a_summed_loss():
     # airbench: PyTorch SGD on the summed loss with lr / kilostep and weight_decay = wd' / lr'.
     kilostep = 1024 * (1 + 1 / (1 - momentum))
     torch_lr, torch_wd = lr / kilostep, (wd * batch / kilostep) / (lr / kilostep)
-    mean_lr, loss_wd = optim.from_decoupled(lr, wd, momentum, batch)
+    mean_lr, loss_wd = optimizers.from_decoupled(lr, wd, momentum, batch)
     # Same step: torch_lr * (sum of gradients + torch_wd * w) = mean_lr * (mean gradient + loss_wd * w).
     assert mean_lr == pytest.approx(torch_lr * batch) and mean_lr == pytest.approx(1.5)
     assert mean_lr * loss_wd == pytest.approx(torch_lr * torch_wd)
     with pytest.raises(ValueError, match="momentum"):
-        optim.from_decoupled(lr, wd, 0.0, batch)
+        optimizers.from_decoupled(lr, wd, 0.0, batch)
     config = training.TrainConfig(optimizer="sgd", momentum=momentum, learning_rate=lr,
                                   weight_decay=wd, batch_size=batch,
                                   decoupled_hyperparameters=True)
@@ -66,7 +70,7 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     assert "initialised fast93 from the first 40 training images" in out
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
     images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
-                                             trainer.preprocessing)))[0]
+                                             trainer.input_settings)))[0]
     kernel = [v for v in trainer.state.model.variables if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_allclose(kernel.numpy(), whitening.patch_whitening_kernel(images), rtol=1e-4,
                                atol=1e-5)
@@ -110,10 +114,10 @@ def test_a_variable_group_matching_nothing_is_refused(tmp_path, cifar_dir):
 
 @pytest.mark.parametrize("name", ["fast93", "fast94"])
 def test_the_recipe_flag_files_parse_into_a_valid_config(name):
-    flags.define_train_flags()
+    options.define_flags(training.TrainConfig)
     try:
         absl_flags.FLAGS(["train", f"--flagfile={os.path.join(CONFIGS, name + '.flags')}"])
-        config = flags.config_from_flags(training.TrainConfig)
+        config = options.from_flags(training.TrainConfig)
     finally:
         absl_flags.FLAGS.unparse_flags()  # back to the defaults for the other tests
     config.validate()

@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import tensorflow as tf
 
-from convnet import layers
+from convnet.nn import layers
 
 # Training costs about 3 forward passes: forward, activation gradients, weight gradients.
 TRAINING_FLOPS_PER_FORWARD = 3

@@ -12,8 +12,9 @@ from typing import List, Optional, Sequence
 import keras
 import tensorflow as tf
 
-from convnet import ops, training
+from convnet import training
 from convnet.models import cifar10 as cifar10_model
+from convnet.nn import ops
 
 
 class LocalResponseNormalization(keras.layers.Layer):

@@ -14,13 +14,14 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
-from convnet import console, models
+from convnet import models
 from convnet.benchmarking import keras_peers, peak, table
 from convnet.benchmarking.flops import model_flops
 from convnet.benchmarking.timing import Figure, input_rates, step_rates
-from convnet.options import define_flags, option
-from convnet.train_config import TrainConfig
-from convnet.training_setup import TrainingSetup
+from convnet.runtime import console
+from convnet.runtime.options import define_flags, option
+from convnet.training.config import TrainConfig
+from convnet.training.setup import TrainingSetup
 
 
 def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,

@@ -13,8 +13,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-from convnet import console
-from convnet.train_step import TrainStep
+from convnet.runtime import console
+from convnet.training.step import TrainStep
 
 # Untimed steps before the rounds of figures 2 and 3: tracing, caches, a full prefetch buffer.
 WARM_UP_STEPS = 2

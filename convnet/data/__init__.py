@@ -1,12 +1,19 @@
-"""Input data: sources of uint8 images and int32 labels, preprocessing, pipelines."""
+"""Input data: sources of uint8 [H, W, C] images and int32 labels, and the pipelines that turn
+them into batches of model inputs.
 
-from convnet.data.cifar_binary import CifarBinarySource
-from convnet.data.cifar_python import CifarPythonSource
-from convnet.data.info import (CIFAR10, CIFAR100, CIFAR100_COARSE, DATASETS, FASHION_MNIST,
-                               LABEL_MODES, MNIST, DatasetInfo, dataset_info)
-from convnet.data.mnist_idx import IdxSource
+  info            DatasetInfo: the name, image shape, classes and split sizes of a dataset
+  config          DataConfig and AugmentConfig: the data and augmentation flags
+  preprocess      Preprocessing: augmentation and normalization, example by example
+  batch_augment   augmentations of whole batches (airbench's translate and alternating flip)
+  pipeline        InputSettings; the training and evaluation tf.data pipelines
+  sources/        where examples come from (the Source protocol, files, tfds, synthetic, ...)
+"""
+
+from convnet.data.info import DATASETS, LABEL_MODES, DatasetInfo, dataset_info
 from convnet.data.pipeline import InputSettings, channel_stats, eval_dataset, train_dataset
-from convnet.data.source import FileSource, Source
-from convnet.data.source_spec import DATA_SOURCES, SourceSpec, file_source, make_source
-from convnet.data.synthetic import SyntheticSource
-from convnet.data.tfds_source import TfdsSource
+from convnet.data.sources.base import FileSource, Source
+from convnet.data.sources.spec import DATA_SOURCES, SourceSpec, make_source
+
+__all__ = ["DATASETS", "DATA_SOURCES", "DatasetInfo", "FileSource", "InputSettings",
+           "LABEL_MODES", "Source", "SourceSpec", "channel_stats", "dataset_info",
+           "eval_dataset", "make_source", "train_dataset"]

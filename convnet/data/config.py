@@ -1,4 +1,4 @@
-"""The data settings of the mains, each with its default, help and bounds (convnet.options).
+"""The data settings of the mains, each with its default, help and bounds (convnet.runtime.options).
 
 `DataConfig`: where examples come from and how many a batch (train, eval, bench).
 `AugmentConfig`: how training examples are augmented and normalized (train, bench);
@@ -11,8 +11,8 @@ from typing import Callable, Optional, Sequence, Tuple
 from convnet.data import info as info_lib
 from convnet.data import preprocess
 from convnet.data.pipeline import SHUFFLE_BUFFER, InputSettings
-from convnet.data.source_spec import DATA_SOURCES, SourceSpec
-from convnet.options import check, option
+from convnet.data.sources.spec import DATA_SOURCES, SourceSpec
+from convnet.runtime.options import check, option
 
 # Dataset.map parallelism of the tutorial's input pipeline.
 NUM_PARALLEL_CALLS = 16
@@ -55,11 +55,12 @@ class DataConfig:
 
     def source_spec(self, seed: int = 0, dataset: Optional[str] = None,
                     label_mode: Optional[str] = None) -> SourceSpec:
-        """The SourceSpec of these settings (validated when made); `dataset` and
-        `label_mode` replace None ones (default: cifar10, fine)."""
+        """The SourceSpec of these settings (validated when made), synthetic examples seeded
+        with `seed`; `dataset` and `label_mode` replace None ones (a run's, for evaluation),
+        else the defaults (info.DEFAULT_DATASET, DEFAULT_LABEL_MODE)."""
         return SourceSpec(self.data_source, self.data_dir, self.tfds_data_dir, self.download,
-                          self.dataset or dataset or "cifar10",
-                          self.label_mode or label_mode or "fine", seed)
+                          self.dataset or dataset or info_lib.DEFAULT_DATASET,
+                          self.label_mode or label_mode or info_lib.DEFAULT_LABEL_MODE, seed)
 
 
 @dataclasses.dataclass

@@ -68,6 +68,9 @@ FASHION_MNIST = DatasetInfo("fashion_mnist", (28, 28, 1), 10, FASHION_MNIST_CLAS
 
 # 'fine': the dataset's classes (CIFAR-100: its 100 classes); 'coarse': CIFAR-100's 20 superclasses.
 LABEL_MODES = ("fine", "coarse")
+# What a run reads when --dataset and --label_mode are not given (the tutorial's).
+DEFAULT_DATASET = "cifar10"
+DEFAULT_LABEL_MODE = "fine"
 _BUILT_IN: Dict[str, Dict[str, DatasetInfo]] = {
     "cifar10": {"fine": CIFAR10},
     "cifar100": {"fine": CIFAR100, "coarse": CIFAR100_COARSE},

@@ -2,8 +2,7 @@
 
 What a pipeline does besides the source and the batch size is an `InputSettings`
 (preprocessing, parallel calls, shuffle buffer, seed), the same for every input
-pipeline of a run. (`train_dataset` and `eval_dataset` still take these as
-separate arguments, the older form, until their callers move.)
+pipeline of a run.
 
 Training: the split's uint8 examples, cached in memory -> a seeded permutation
 each epoch -> per-example seed from the running example index -> `Preprocessing.train` with
@@ -15,23 +14,17 @@ epochs -> `Preprocessing.train_batch` once a batch -> prefetch.
 
 Evaluation: every example of the split once, in order -> `Preprocessing.evaluate`
 -> batch (last batch may be short) -> prefetch.
-
-Sources by name (`make_source`, `SourceSpec`) live in source_spec.py; they are
-re-exported here for the callers of `pipeline.make_source`.
 """
 
 import dataclasses
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from convnet import console
 from convnet.data import preprocess
-from convnet.data.info import DATASETS, LABEL_MODES, dataset_info  # noqa: F401 (flags use them)
-from convnet.data.source import Source
-from convnet.data.source_spec import (DATA_SOURCES, FILE_READERS, SourceSpec,  # noqa: F401
-                                      file_source, make_source)
+from convnet.data.sources.base import Source
+from convnet.runtime import console
 
 # The tutorial's shuffle queue held at least 40% of an epoch (20,000 examples).
 SHUFFLE_BUFFER = 20000
@@ -60,35 +53,10 @@ class InputSettings:
                              f"got {self.num_parallel_calls}")
 
 
-def input_settings(settings: Union[InputSettings, preprocess.Preprocessing, None] = None,
-                   **legacy) -> InputSettings:
-    """`settings`; or, in the older form, the InputSettings of a Preprocessing and the
-    other settings given in `legacy` (None: the InputSettings default).
-
-    Raises:
-      TypeError: an InputSettings and other settings.
-    """
-    given = {name: value for name, value in legacy.items() if value is not None}
-    if isinstance(settings, InputSettings):
-        if given:
-            raise TypeError(f"pass {', '.join(given)} in the InputSettings, not beside it")
-        return settings
-    if settings is not None:
-        given["preprocessing"] = settings
-    return InputSettings(**given)
-
-
-def train_dataset(source: Source, batch_size: int,
-                  settings: Union[InputSettings, preprocess.Preprocessing, None] = None,
-                  num_parallel_calls: Optional[int] = None, shuffle_buffer: Optional[int] = None,
-                  seed: Optional[int] = None, start_example: int = 0, num_shards: int = 1,
+def train_dataset(source: Source, batch_size: int, settings: InputSettings = InputSettings(),
+                  *, start_example: int = 0, num_shards: int = 1,
                   shard_index: int = 0) -> tf.data.Dataset:
     """Endless batches of (float32 [batch, size, size, C], int32 [batch]) augmented examples.
-
-    `settings` is an InputSettings (None: the defaults); in the older form, a
-    Preprocessing, with `num_parallel_calls`, `shuffle_buffer` and `seed`
-    beside it (see `input_settings`). Pass `start_example`, `num_shards` and
-    `shard_index` by name with an InputSettings.
 
     The stream is a pure function of `seed`: epoch e is the (shard's) training
     split in the order of a permutation drawn from seed (seed, e) (a full
@@ -106,8 +74,6 @@ def train_dataset(source: Source, batch_size: int,
     `Preprocessing.train_batch` augments each batch in one call, each example
     as a pure function of (seed, split index, epoch, stream position).
     """
-    settings = input_settings(settings, num_parallel_calls=num_parallel_calls,
-                              shuffle_buffer=shuffle_buffer, seed=seed)
     preprocessing, seed = settings.preprocessing, settings.seed
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -212,15 +178,13 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
 
 
 def eval_dataset(source: Source, split: str, batch_size: int,
-                 settings: Union[InputSettings, preprocess.Preprocessing, None] = None,
-                 num_parallel_calls: Optional[int] = None,
+                 settings: InputSettings = InputSettings(), *,
                  num_examples: Optional[int] = None) -> tf.data.Dataset:
     """Each example of `split` exactly once: (float32 [b, size, size, C], int32 [b]).
 
     `settings` as in `train_dataset` (its shuffle buffer and seed are unused).
     With `num_examples`, only the first that many examples of the split.
     """
-    settings = input_settings(settings, num_parallel_calls=num_parallel_calls)
     preprocessing = settings.preprocessing
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")

@@ -22,9 +22,14 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 
-from convnet.data.batch_augment import (FLIP_STREAM, SHIFT_STREAM,  # noqa: F401 (re-exported)
-                                        alternating_flips, random_offsets, stateless_hash,
-                                        translate_and_flip)
+from convnet.data.batch_augment import (  # noqa: F401 (re-exported)
+    FLIP_STREAM,
+    SHIFT_STREAM,
+    alternating_flips,
+    random_offsets,
+    stateless_hash,
+    translate_and_flip,
+)
 
 AUGMENTATIONS = ("tutorial", "pad_crop", "none", "translate_altflip")
 # Applied to whole batches by `Preprocessing.train_batch`, not example by example.

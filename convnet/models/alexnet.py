@@ -8,8 +8,8 @@ dropout 0.5 -> dense num_classes. Pools are VALID (32 -> 30 -> 14 -> 12 -> 5 -> 
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import SequentialModel
+from convnet.nn import layers
 
 
 class AlexNet(SequentialModel):

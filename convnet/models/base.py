@@ -42,7 +42,7 @@ carrying that count, which tests/test_models.py asserts.
 import numbers
 from typing import List, Optional
 
-from convnet import layers
+from convnet.nn import layers
 
 
 def has_data_init(model) -> bool:

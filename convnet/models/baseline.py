@@ -6,8 +6,8 @@ conv 6@5x5 SAME -> BN -> ReLU -> max-pool 2x2/2 SAME -> dropout 0.2 -> flatten
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import SequentialModel
+from convnet.nn import layers
 
 
 class Baseline(SequentialModel):

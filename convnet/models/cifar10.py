@@ -10,8 +10,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import Model
+from convnet.nn import layers
 
 # Input crop size the tutorial trains and evaluates on.
 IMAGE_SIZE = 24

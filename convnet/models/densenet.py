@@ -15,8 +15,8 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import Model
+from convnet.nn import layers
 
 COMPRESSION = 0.5
 BOTTLENECK_WIDTH = 4  # bottleneck 1x1 conv has 4k filters

@@ -42,8 +42,8 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
-from convnet import layers, whitening
 from convnet.models.base import Model
+from convnet.nn import layers, whitening
 
 # airbench's constants.
 WHITEN_KERNEL_SIZE = 2

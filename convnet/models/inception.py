@@ -10,8 +10,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import SequentialModel
+from convnet.nn import layers
 
 
 class InceptionBlock(layers.Layer):

@@ -6,8 +6,8 @@ conv 6@5x5 VALID sigmoid -> max-pool 2/2 -> conv 16@5x5 VALID sigmoid -> max-poo
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import SequentialModel
+from convnet.nn import layers
 
 
 class LeNet5(SequentialModel):

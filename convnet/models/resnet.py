@@ -18,8 +18,8 @@ from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import Model
+from convnet.nn import layers
 
 SHORTCUTS = ("projection", "zero_pad")
 

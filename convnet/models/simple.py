@@ -16,8 +16,8 @@ Parameters on 32x32x3 with 10 classes (kernels + biases, nothing non-trainable):
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import SequentialModel
+from convnet.nn import layers
 
 WIDTHS = (16, 32, 64)  # filters of conv1, conv2, conv3
 

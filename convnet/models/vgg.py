@@ -9,8 +9,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from convnet import layers
 from convnet.models.base import Model
+from convnet.nn import layers
 
 VGG16_GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 DROPOUT_RATE = 0.2

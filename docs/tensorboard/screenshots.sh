@@ -46,7 +46,7 @@ shot profile '#profile' 1400,1000
 # TensorBoard shrinks an image to its card; the confusion matrix at its own size, from the events:
 python - "$run/eval" "$out/confusion_matrix_step_300.png" <<'PY'
 import sys
-from convnet import event_tensors
+from convnet.reports import event_tensors
 step, image, _ = event_tensors.read_summaries(sys.argv[1])["confusion_matrix"][-1]
 open(sys.argv[2], "wb").write(image[2])  # an image summary is [width, height, PNG bytes]
 print(f"wrote {sys.argv[2]} (step {step})")

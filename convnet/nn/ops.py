@@ -1,0 +1,295 @@
+"""The layer vocabulary: pure functions on tensors plus weight-decay variables.
+
+In the spirit of `tf.nn`: every op takes NHWC float tensors with a dynamic batch
+dimension and returns a tensor; variables are created only by
+`variable_with_weight_decay` and `variable_from_value` (which `convnet.layers` uses).
+
+Weight decay is explicit and carried by the variable itself: a decayed variable
+has a `weight_decay` attribute (a Python float), and `weight_decay_loss` sums
+`wd * tf.nn.l2_loss(w)` over the variables it is given. There are no global
+collections, so nothing breaks under `tf.function` retracing.
+"""
+
+from typing import Iterable, Optional, Sequence, Union
+
+import tensorflow as tf
+
+# The attribute that marks a variable as decayed (value: the decay coefficient).
+WEIGHT_DECAY_ATTR = "weight_decay"
+
+# Local response normalization constants of the cuda-convnet / TF tutorial model.
+LRN_DEPTH_RADIUS = 4
+LRN_BIAS = 1.0
+LRN_ALPHA = 0.001 / 9.0
+LRN_BETA = 0.75
+
+IntOrPair = Union[int, Sequence[int]]
+
+
+def _pair(value: IntOrPair, name: str) -> list:
+    """Returns [h, w] from an int or a pair, checking that both are positive."""
+    pair = [value, value] if isinstance(value, int) else list(value)
+    if len(pair) != 2 or any((not isinstance(v, int)) or v <= 0 for v in pair):
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return pair
+
+
+def _check_padding(padding: str) -> str:
+    padding = padding.upper()
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding
+
+
+def variable_with_weight_decay(
+    name: str,
+    shape: Sequence[int],
+    stddev: float,
+    wd: Optional[float],
+    dtype: tf.DType = tf.float32,
+    seed: Optional[int] = None,
+    trainable: bool = True,
+) -> tf.Variable:
+    """Creates a variable initialised from a truncated normal, with optional decay.
+
+    Args:
+      name: variable name.
+      shape: variable shape.
+      stddev: standard deviation of the truncated normal (values beyond 2 stddev
+        are redrawn, as in `tf.random.truncated_normal`).
+      wd: L2 weight-decay coefficient; the loss term is `wd * tf.nn.l2_loss(w)`,
+        i.e. `wd * sum(w**2) / 2`. None means no decay (not even a zero term).
+      dtype: variable dtype.
+      seed: optional op seed for the initial value.
+      trainable: whether the variable is trainable.
+
+    Returns:
+      A `tf.Variable`; when `wd` is not None it carries `weight_decay == wd`.
+    """
+    if stddev < 0:
+        raise ValueError(f"stddev must be >= 0, got {stddev}")
+    initial = tf.random.truncated_normal(shape, stddev=stddev, dtype=dtype, seed=seed)
+    return variable_from_value(name, initial, wd, trainable)
+
+
+def variable_from_value(name: str, initial_value, wd: Optional[float],
+                        trainable: bool = True) -> tf.Variable:
+    """Creates a variable from `initial_value`, carrying decay `wd` (None: none).
+
+    A non-trainable variable cannot be decayed (its decay term would be a
+    constant that `weight_decay_loss` of a module never sees): that is a ValueError.
+    """
+    if wd is not None and wd < 0:
+        raise ValueError(f"wd must be None or >= 0, got {wd}")
+    if wd is not None and not trainable:
+        raise ValueError(f"variable {name!r} is not trainable, so it cannot carry weight "
+                         f"decay (got wd={wd}): pass wd=None")
+    var = tf.Variable(initial_value, name=name, trainable=trainable)
+    if wd is not None:
+        setattr(var, WEIGHT_DECAY_ATTR, float(wd))
+    return var
+
+
+def weight_decay_of(variable: tf.Variable) -> Optional[float]:
+    """Returns the decay coefficient a variable carries, or None."""
+    return getattr(variable, WEIGHT_DECAY_ATTR, None)
+
+
+def weight_decay_loss(variables_or_module: Union[tf.Module, Iterable[tf.Variable]]) -> tf.Tensor:
+    """Sum of `wd * tf.nn.l2_loss(w)` over the decayed variables given.
+
+    Args:
+      variables_or_module: a `tf.Module` (its `trainable_variables` are used) or
+        an iterable of variables. Variables without a decay coefficient are skipped.
+
+    Returns:
+      A float32 scalar (0.0 when no variable is decayed).
+    """
+    if isinstance(variables_or_module, tf.Module):
+        variables = variables_or_module.trainable_variables
+    else:
+        variables = variables_or_module
+    terms = []
+    for var in variables:
+        wd = weight_decay_of(var)
+        if wd is not None:
+            terms.append(tf.cast(wd * tf.nn.l2_loss(var), tf.float32))
+    if not terms:
+        return tf.constant(0.0, tf.float32)
+    return tf.add_n(terms)
+
+
+def conv2d(
+    inputs: tf.Tensor,
+    kernel: tf.Tensor,
+    bias: Optional[tf.Tensor] = None,
+    strides: IntOrPair = 1,
+    padding: str = "SAME",
+) -> tf.Tensor:
+    """2-D convolution with optional bias.
+
+    Args:
+      inputs: [batch, height, width, in_channels].
+      kernel: [kh, kw, in_channels, out_channels].
+      bias: optional [out_channels].
+      strides: int or (sh, sw).
+      padding: 'SAME' or 'VALID'.
+
+    Returns:
+      [batch, out_height, out_width, out_channels].
+
+    With stride 1 the gradient with respect to `inputs` is computed as a forward
+    convolution of the output gradient with the flipped, transposed kernel
+    (`_stride1_conv`): the same numbers as TensorFlow's Conv2DBackpropInput, 2-7x
+    faster on a CPU (measured on the airbench networks' shapes).
+    """
+    sh, sw = _pair(strides, "strides")
+    padding = _check_padding(padding)
+    kernel = tf.convert_to_tensor(kernel)
+    if (sh, sw) == (1, 1) and kernel.shape.rank == 4 and kernel.shape[:2].is_fully_defined():
+        out = _stride1_conv(padding, int(kernel.shape[0]), int(kernel.shape[1]))(inputs, kernel)
+    else:
+        out = tf.nn.conv2d(inputs, kernel, strides=[1, sh, sw, 1], padding=padding)
+    if bias is not None:
+        out = tf.nn.bias_add(out, bias)
+    return out
+
+
+def _input_gradient_padding(padding: str, kh: int, kw: int):
+    """The padding of the output gradient that makes the input gradient of a stride-1
+    convolution a VALID forward convolution: the forward padding, mirrored."""
+    if padding == "VALID":
+        return [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]
+    top, left = (kh - 1) // 2, (kw - 1) // 2  # SAME puts the extra row/column after
+    return [[0, 0], [kh - 1 - top, top], [kw - 1 - left, left], [0, 0]]
+
+
+def _stride1_conv(padding: str, kh: int, kw: int):
+    """A stride-1 convolution whose input gradient is a forward convolution."""
+    gradient_padding = _input_gradient_padding(padding, kh, kw)
+    symmetric = all(before == after for before, after in gradient_padding)
+
+    @tf.custom_gradient
+    def conv(inputs, kernel):
+        out = tf.nn.conv2d(inputs, kernel, strides=1, padding=padding)
+
+        def grad(upstream):
+            flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+            if symmetric and padding == "SAME":
+                d_inputs = tf.nn.conv2d(upstream, flipped, strides=1, padding="SAME")
+            else:
+                d_inputs = tf.nn.conv2d(upstream, flipped, strides=1, padding=gradient_padding)
+            d_kernel = tf.raw_ops.Conv2DBackpropFilter(
+                input=inputs, filter_sizes=tf.shape(kernel), out_backprop=upstream,
+                strides=[1, 1, 1, 1], padding=padding)
+            return d_inputs, d_kernel
+
+        return out, grad
+
+    return conv
+
+
+def max_pool(inputs: tf.Tensor, ksize: IntOrPair = 3, strides: IntOrPair = 2,
+             padding: str = "SAME") -> tf.Tensor:
+    """Max pooling over [batch, h, w, c]; the tutorial uses 3x3 windows, stride 2, SAME."""
+    kh, kw = _pair(ksize, "ksize")
+    sh, sw = _pair(strides, "strides")
+    return tf.nn.max_pool2d(inputs, [1, kh, kw, 1], [1, sh, sw, 1], _check_padding(padding))
+
+
+def avg_pool(inputs: tf.Tensor, ksize: IntOrPair = 2, strides: IntOrPair = 2,
+             padding: str = "VALID") -> tf.Tensor:
+    """Average pooling over [batch, h, w, c] (SAME padding averages real pixels only)."""
+    kh, kw = _pair(ksize, "ksize")
+    sh, sw = _pair(strides, "strides")
+    return tf.nn.avg_pool2d(inputs, [1, kh, kw, 1], [1, sh, sw, 1], _check_padding(padding))
+
+
+def global_avg_pool(inputs: tf.Tensor) -> tf.Tensor:
+    """Mean over height and width: [batch, h, w, c] -> [batch, c]."""
+    return tf.reduce_mean(inputs, axis=[1, 2])
+
+
+def _depth_window(channels: int, depth_radius: int) -> tf.Tensor:
+    """[channels, channels] 0/1 matrix, 1 where |i - j| <= depth_radius."""
+    index = tf.range(channels)
+    distance = tf.abs(index[:, None] - index[None, :])
+    return tf.cast(distance <= depth_radius, tf.float32)
+
+
+def lrn(inputs: tf.Tensor, depth_radius: int = LRN_DEPTH_RADIUS, bias: float = LRN_BIAS,
+        alpha: float = LRN_ALPHA, beta: float = LRN_BETA) -> tf.Tensor:
+    """Local response normalization across channels (cuda-convnet "rnorm").
+
+    out[b,y,x,d] = in[b,y,x,d] / (bias + alpha * sum_{|d'-d|<=depth_radius} in[b,y,x,d']**2) ** beta
+
+    Equal to `tf.nn.local_response_normalization` (tested), but the window sum is
+    a matmul with a banded [C, C] matrix, so autodiff gives a gradient about 4x
+    faster on CPU than TensorFlow's LRNGrad kernel. Needs bias > 0. Computed in
+    float32, returned in the input dtype.
+    """
+    if depth_radius < 0:
+        raise ValueError(f"depth_radius must be >= 0, got {depth_radius}")
+    if bias <= 0:
+        raise ValueError(f"bias must be > 0, got {bias}")
+    inputs = tf.convert_to_tensor(inputs)
+    x = tf.cast(inputs, tf.float32)
+    channels = x.shape[-1]
+    if channels is None:
+        raise ValueError("lrn needs a static channel dimension")
+    window_sums = tf.reshape(
+        tf.matmul(tf.reshape(tf.square(x), [-1, channels]), _depth_window(channels, depth_radius)),
+        tf.shape(x))
+    # x * (bias + alpha * s) ** -beta, via exp/log: cheaper than pow on CPU.
+    out = x * tf.exp(-beta * tf.math.log(bias + alpha * window_sums))
+    return tf.cast(out, inputs.dtype)
+
+
+def flatten(inputs: tf.Tensor) -> tf.Tensor:
+    """[batch, d1, d2, ...] -> [batch, d1*d2*...], batch kept dynamic."""
+    inputs = tf.convert_to_tensor(inputs)
+    static = inputs.shape[1:]
+    if static.is_fully_defined():
+        return tf.reshape(inputs, [-1, static.num_elements()])
+    return tf.reshape(inputs, [tf.shape(inputs)[0], -1])
+
+
+def dense(inputs: tf.Tensor, kernel: tf.Tensor, bias: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """Fully connected layer: flattens [batch, ...] then multiplies by kernel [in, out]."""
+    out = tf.matmul(flatten(inputs), kernel)
+    if bias is not None:
+        out = tf.nn.bias_add(out, bias)
+    return out
+
+
+def dropout(inputs: tf.Tensor, rate: float, training: bool,
+            seed: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """Inverted dropout: zeroes a `rate` fraction and scales the rest by 1/(1-rate).
+
+    Identity when `training` is False or `rate` is 0. With `seed` (an int32/int64
+    [2] tensor) the mask is stateless and reproducible.
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    if not training or rate == 0.0:
+        return inputs
+    if seed is not None:
+        return tf.nn.experimental.stateless_dropout(inputs, rate=rate, seed=seed)
+    return tf.nn.dropout(inputs, rate=rate)
+
+
+def batch_norm(inputs: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor,
+               offset: Optional[tf.Tensor], scale: Optional[tf.Tensor],
+               epsilon: float = 1e-3) -> tf.Tensor:
+    """(x - mean) / sqrt(variance + epsilon) * scale + offset, over the last axis.
+
+    The statistics are given: use `moments` for batch statistics in training and
+    moving averages in inference (`convnet.layers.BatchNorm` does both).
+    """
+    return tf.nn.batch_normalization(inputs, mean, variance, offset, scale, epsilon)
+
+
+def moments(inputs: tf.Tensor) -> tuple:
+    """Per-channel mean and (biased) variance over all axes but the last."""
+    axes = list(range(len(inputs.shape) - 1))
+    return tf.nn.moments(inputs, axes=axes)

@@ -1,0 +1,130 @@
+"""The optimisation settings of a training run (optimizer, learning rate and its schedule,
+weight decay, label smoothing, per-variable groups, averaging), each with its default, help
+and bounds (convnet.runtime.options), and the objects they make."""
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+from convnet.nn import losses
+from convnet.optim import ema, lookahead, optimizers, schedules
+from convnet.runtime.options import check, option
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    """How the weights move."""
+    optimizer: str = option("sgd", "Optimizer.", choices=optimizers.OPTIMIZERS)
+    learning_rate: Optional[float] = option(
+        None, f"Initial learning rate (default {optimizers.INITIAL_LEARNING_RATE} for sgd as in the "
+        f"tutorial, {optimizers.ADAM_LEARNING_RATE} for adam).")
+    momentum: float = option(0.0, "SGD momentum (0: plain gradient descent, the tutorial's).")
+    nesterov: bool = option(False, "Nesterov momentum for SGD.")
+    weight_decay: Optional[float] = option(
+        None, "L2 coefficient on every kernel (the loss adds wd * l2_loss(w)); default: the "
+        "model's own (0.004 on the tutorial model's hidden dense layers, none elsewhere).",
+        lower_bound=0)
+    decoupled_hyperparameters: bool = option(
+        False, "Read --learning_rate and --weight_decay in the decoupled form of SGD with "
+        "momentum (airbench, Myrtle): per 1,024 examples, independent of --momentum and of "
+        "each other (optimizers.from_decoupled converts them).")
+    label_smoothing: float = option(
+        0.0, "Label smoothing of the cross-entropy: the true class's target is 1 - s + s/K, "
+        "the others' s/K.", lower_bound=0.0)
+    lr_schedule: str = option(
+        "constant", "Learning-rate schedule: constant; exponential (x--lr_decay_factor every "
+        "--num_epochs_per_decay epochs); piecewise (x--lr_decay_factor at each of "
+        "--lr_boundary_epochs); cosine (to 0 at the last step).", choices=schedules.SCHEDULES)
+    lr_decay: bool = option(
+        False, "Same as --lr_schedule=exponential, the tutorial's staircase decay: multiply "
+        "the learning rate by --lr_decay_factor every --num_epochs_per_decay epochs. With the "
+        "tutorial's defaults (350 epochs, batch 128) the first decay is at step 136,718, so at "
+        "the documented 100,000 steps it never fires.")
+    lr_boundary_epochs: Sequence[float] = option(
+        (), "Epochs at which the piecewise schedule multiplies the learning rate by "
+        "--lr_decay_factor, e.g. 150,225.")
+    lr_decay_factor: float = option(schedules.LEARNING_RATE_DECAY_FACTOR,
+                                    "Learning-rate decay factor.")
+    num_epochs_per_decay: float = option(schedules.NUM_EPOCHS_PER_DECAY,
+                                         "Epochs between learning-rate decays.")
+    lr_warmup_fraction: float = option(
+        schedules.WARMUP_FRACTION, "--lr_schedule=warmup_linear: fraction of the steps spent "
+        "rising from --lr_start_factor x the learning rate to 1x (then falling linearly to "
+        "--lr_end_factor x at the last step).")
+    lr_start_factor: float = option(
+        schedules.WARMUP_START_FACTOR,
+        "--lr_schedule=warmup_linear: the learning rate factor at step 0.")
+    lr_end_factor: float = option(
+        schedules.END_FACTOR, "--lr_schedule=warmup_linear: the learning rate factor at the "
+        "last step.")
+    moving_average_decay: float = option(
+        ema.MOVING_AVERAGE_DECAY,
+        "Decay of the exponential moving average of the weights used for eval.")
+    variable_groups: str = option(
+        "", "Per-variable settings, 'PATTERN:key=value,...;PATTERN:...' with keys lr_scale "
+        "(learning-rate multiplier; the decay's shrink is unchanged), decay_scale (multiplier "
+        "of that shrink) and train_epochs (frozen after), PATTERN a regular expression searched "
+        "in the variable names, e.g. 'beta:lr_scale=64;whiten.*bias:train_epochs=3'.")
+    lookahead_every: int = option(
+        0, "Lookahead averaging every N steps (0: off): the weights and BatchNorm statistics "
+        "move to an average with decay --lookahead_base ** N x (step / steps) ** "
+        "--lookahead_power, written back into the model; at the end the model takes the "
+        "average.", lower_bound=0)
+    lookahead_base: float = option(0.95, "Per-step decay base of --lookahead_every.")
+    lookahead_power: float = option(3.0, "Warm-up exponent of --lookahead_every's decay.")
+    lookahead_start_epoch: float = option(0.0, "No lookahead averaging before this epoch.",
+                                          lower_bound=0.0)
+
+    def __post_init__(self):
+        self.lr_boundary_epochs = tuple(float(e) for e in self.lr_boundary_epochs)
+
+    def validate(self) -> None:
+        """Checks only: no TensorFlow op runs here (a multi-worker strategy comes first)."""
+        check(self, OptimConfig)
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
+        if self.decoupled_hyperparameters and (self.optimizer != "sgd" or not self.momentum
+                                               or self.learning_rate is None):
+            raise ValueError("--decoupled_hyperparameters is a form of SGD with momentum: pass "
+                             "--optimizer=sgd, --momentum and --learning_rate")
+        losses.check_label_smoothing(self.label_smoothing)
+
+    @property
+    def schedule_name(self) -> str:
+        return "exponential" if self.lr_decay else self.lr_schedule
+
+    def learning_rate_at(self, batch_size: int) -> float:
+        """The learning rate of the mean loss (converted from the decoupled form if asked)."""
+        if self.learning_rate is None:
+            return optimizers.default_learning_rate(self.optimizer)
+        if self.decoupled_hyperparameters:
+            return optimizers.from_decoupled(self.learning_rate, 0.0, self.momentum, batch_size)[0]
+        return self.learning_rate
+
+    def weight_decay_at(self, batch_size: int) -> Optional[float]:
+        """The L2 coefficient of the loss (converted from the decoupled form if asked)."""
+        if self.weight_decay is None or not self.decoupled_hyperparameters:
+            return self.weight_decay
+        return optimizers.from_decoupled(self.learning_rate, self.weight_decay, self.momentum,
+                                    batch_size)[1]
+
+    def make_optimizer(self):
+        return optimizers.make_optimizer(self.optimizer, self.momentum, self.nesterov)
+
+    def make_schedule(self, epochs: schedules.Epochs, total_steps: int):
+        """The learning-rate schedule over `total_steps` steps of `epochs.batch_size` examples."""
+        return schedules.make_schedule(
+            self.schedule_name, self.learning_rate_at(epochs.batch_size), epochs,
+            num_epochs_per_decay=self.num_epochs_per_decay, decay_factor=self.lr_decay_factor,
+            boundary_epochs=self.lr_boundary_epochs,
+            total_steps=total_steps, warmup_fraction=self.lr_warmup_fraction,
+            start_factor=self.lr_start_factor, end_factor=self.lr_end_factor)
+
+    def make_lookahead(self, schedule_steps: int, epochs: schedules.Epochs):
+        """The `lookahead.Lookahead` of --lookahead_every (None when 0), started at
+        --lookahead_start_epoch (rounded up to a step)."""
+        if not self.lookahead_every:
+            return None
+        return lookahead.Lookahead(schedule_steps, self.lookahead_every, self.lookahead_base,
+                                   self.lookahead_power,
+                                   math.ceil(epochs.to_steps(self.lookahead_start_epoch)))

@@ -1,0 +1,150 @@
+"""The settings of a training run: `TrainConfig`, the run's own settings over those of each
+layer (data, augmentation, optimisation, compute).
+
+Each layer's config owns its settings' defaults, help text, choices and
+bounds (convnet.runtime.options), and their validation; the flags of `convnet.train`
+are derived from them (`options.define_flags(TrainConfig)`). `TrainConfig`
+inherits the layers' fields, so it is one flat dataclass: `TrainConfig(
+batch_size=256, momentum=0.9)` in code, `dataclasses.asdict` for run.json's
+settings, and any layer's methods on it. `validate` runs no TensorFlow op (a
+multi-worker strategy must be created before the first one).
+"""
+
+import dataclasses
+import math
+from typing import Optional, Tuple
+
+from convnet import models
+from convnet.checkpoints.restore import fallback_option
+from convnet.data.config import AugmentConfig, DataConfig
+from convnet.data.info import DEFAULT_DATASET, DEFAULT_LABEL_MODE
+from convnet.evaluation.tta import tta_mode_option
+from convnet.optim.config import OptimConfig
+from convnet.optim.schedules import Epochs
+from convnet.runtime.compute import ComputeConfig
+from convnet.runtime.options import check, option
+from convnet.training.loss_watch import MAX_SKIPPED_IN_A_ROW, NAN_POLICIES
+
+# Step budget when neither --max_steps nor --epochs is given (the tutorial's).
+DEFAULT_MAX_STEPS = 1000000
+# Default --max_loss: this many times ln(num_classes), the loss of a uniform guess that every
+# run starts near. (Not the first logged loss: a diverging run's is already absurd.)
+DIVERGENCE_FACTOR = 1e4
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """The run's own settings: its directory, model, length, checkpoints and evaluations."""
+    train_dir: str = option(
+        "/tmp/cifar10_train", "Directory for checkpoints, run.json and TensorBoard events. A "
+        "rerun with the same directory resumes from its latest checkpoint; nothing deletes it.")
+    model: str = option("cifar10", "Model to train.", choices=sorted(models.MODELS))
+    max_steps: Optional[int] = option(
+        None, "Number of batches to train on, in total, counting steps of earlier runs in "
+        "--train_dir (default: --epochs worth, else 1,000,000). With --epochs, stops the run "
+        "early while the learning-rate schedule keeps the --epochs horizon.", lower_bound=1)
+    epochs: Optional[float] = option(
+        None, "Epochs of the training split the run and its learning-rate schedule span (see "
+        "--max_steps).", lower_bound=0)
+    seed: int = option(0, "Seed for initialization, shuffling and augmentation.")
+    deterministic: bool = option(
+        False, "Turn on TensorFlow's op determinism: the same --seed gives the same losses and "
+        "weights, also across an interrupted and resumed run (slower on GPU).")
+    log_frequency: int = option(10, "Steps between log lines and summaries.", lower_bound=1)
+    save_checkpoint_steps: int = option(1000, "Steps between checkpoints.", lower_bound=1)
+    max_checkpoints_to_keep: int = option(5, "Checkpoints kept in --train_dir.", lower_bound=1)
+    restore_fallback: bool = fallback_option()
+    nan_policy: str = option(
+        "stop", f"On a non-finite loss or gradient: stop (keep the last checkpoint, exit "
+        f"non-zero) or skip_batch (skip the update; stop after {MAX_SKIPPED_IN_A_ROW} in a "
+        f"row).", choices=NAN_POLICIES)
+    max_loss: Optional[float] = option(
+        None, f"A finite loss above this means the run diverged: a warning, and with "
+        f"--nan_policy=stop a stop that keeps the last checkpoint (default: "
+        f"{DIVERGENCE_FACTOR:g} x ln(number of classes), that many times the loss of a "
+        f"uniform guess).")
+    eval_at_end: bool = option(
+        False, "At the end, evaluate the test split (with --tta) and print precision @ 1 with "
+        "the wall time from process start split into start-up, data, initialisation, "
+        "training and evaluation: time to accuracy.")
+    eval_every_epoch: bool = option(
+        False, "Evaluate the test split after each epoch (not counted in the time to "
+        "accuracy) and write it to TensorBoard (train_dir/eval, precision_at_1).")
+    tta: str = tta_mode_option()
+    histogram_frequency: int = option(
+        0, "Steps between TensorBoard histograms of every trainable variable and its gradient "
+        "and the activation sparsity of each layer, on that step's batch (0: off).",
+        lower_bound=0)
+    profile_steps: str = option(
+        "", "START,END: trace steps START+1..END (one a call, each with a step marker) with "
+        "the TensorFlow profiler into train_dir/plugins/profile (TensorBoard's profile "
+        "tab; default: off).")
+    eval_every_steps: int = option(
+        0, "Evaluate every N steps in the training process, on the test split or the "
+        "--validation_examples held out, into train_dir/eval (0: off).", lower_bound=0)
+    validation_examples: int = option(
+        0, "Hold out the last K examples of the training split from training and evaluate "
+        "--eval_every_steps on them instead of the test split (0: off).", lower_bound=0)
+
+    @property
+    def profile_range(self) -> Optional[Tuple[int, int]]:
+        """--profile_steps as (START, END), or None when off."""
+        if not self.profile_steps:
+            return None
+        start, end = (int(v) for v in self.profile_steps.split(","))
+        return start, end
+
+    def validate(self) -> None:
+        check(self, RunConfig)
+        if self.profile_steps:
+            try:
+                start, end = self.profile_range
+            except (TypeError, ValueError):
+                raise ValueError(f"--profile_steps must be START,END (two integers), got "
+                                 f"{self.profile_steps!r}") from None
+            if not 0 <= start < end:
+                raise ValueError(f"--profile_steps=START,END needs 0 <= START < END, got "
+                                 f"{start},{end}")
+        if self.validation_examples and not self.eval_every_steps:
+            raise ValueError("--validation_examples needs --eval_every_steps (it holds out "
+                             "examples for those evaluations)")
+        for name in ("max_loss", "epochs"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+        if not self.train_dir:
+            raise ValueError("--train_dir must not be empty")
+
+    def max_loss_for(self, num_classes: int) -> float:
+        """--max_loss, or DIVERGENCE_FACTOR x ln(num_classes) when not given."""
+        return self.max_loss or DIVERGENCE_FACTOR * math.log(max(num_classes, 2))
+
+
+@dataclasses.dataclass
+class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConfig):
+    """Everything a training run needs: the fields of the run and of each layer."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.dataset = self.dataset or DEFAULT_DATASET
+        self.label_mode = self.label_mode or DEFAULT_LABEL_MODE
+
+    def validate(self) -> None:
+        """Each layer's checks (its choices, bounds and rules)."""
+        for layer in (ComputeConfig, DataConfig, AugmentConfig, OptimConfig, RunConfig):
+            layer.validate(self)
+
+    @property
+    def resolved_learning_rate(self) -> float:
+        """The learning rate of the mean loss at this batch size."""
+        return self.learning_rate_at(self.batch_size)
+
+    @property
+    def resolved_weight_decay(self) -> Optional[float]:
+        """The L2 coefficient of the loss at this batch size."""
+        return self.weight_decay_at(self.batch_size)
+
+    def schedule_steps(self, epochs: Epochs) -> int:
+        """The schedule's horizon in steps: --epochs when given, else the step budget."""
+        if self.epochs:
+            return max(1, math.ceil(epochs.to_steps(self.epochs)))
+        return self.max_steps or DEFAULT_MAX_STEPS

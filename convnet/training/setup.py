@@ -1,0 +1,153 @@
+"""What a training run computes with: data, state and the compiled step, from a `TrainConfig`.
+
+`TrainingSetup(config)` writes nothing and reads no train_dir: the Trainer
+(convnet.training) adds checkpoints, the run record and the loop, and
+`convnet.bench` times its `train_step` directly. The state (convnet.checkpoints.state) is
+created in `strategy.scope()`; `train_step` (convnet.training.step) runs several
+updates in one `tf.function` call.
+"""
+
+from typing import Optional
+
+import tensorflow as tf
+from tensorflow.python.framework import config as _tf_config  # op determinism's off switch
+
+from convnet import models
+from convnet.checkpoints import state as state_lib
+from convnet.data import pipeline, preprocess
+from convnet.data.sources import held_out
+from convnet.data.sources.spec import make_source
+from convnet.optim import schedules, variable_groups
+from convnet.runtime import console, distribute, precision, timing
+from convnet.training import memory
+from convnet.training import step as train_step
+from convnet.training.config import TrainConfig
+
+
+def _op_determinism_enabled() -> bool:
+    return _tf_config.is_op_determinism_enabled()
+
+
+class TrainingSetup:
+    """The source, preprocessing, state, schedule and step of a `TrainConfig`.
+
+    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`;
+    `previous` is a resumed run's preprocessing (its channel statistics are kept).
+    """
+
+    def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
+                 previous: Optional[preprocess.Preprocessing] = None):
+        config.validate()
+        self.config = config
+        self._determinism_was = None
+        if config.deterministic and not _op_determinism_enabled():
+            tf.config.experimental.enable_op_determinism()
+            self._determinism_was = False
+        tf.random.set_seed(config.seed)
+        self.strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
+        replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % replicas:
+            raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
+                             f"multiple of the {replicas} replicas of --strategy={config.strategy}")
+        self.compute_dtype = precision.compute_dtype(config.precision)
+        self.clock = timing.Phases()
+        self.clock.start("data")
+        self.source = make_source(config.source_spec(seed=config.seed))
+        if config.validation_examples:  # training never sees them (convnet.data.sources.held_out)
+            self.source = held_out.HeldOutSource(self.source, config.validation_examples)
+        info = self.source.info
+        self.epochs = schedules.Epochs(self.source.num_examples("train")
+                                       or schedules.NUM_EXAMPLES_PER_EPOCH, config.batch_size)
+        # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
+        self.schedule_steps = config.schedule_steps(self.epochs)
+        self.max_steps = config.max_steps or self.schedule_steps
+        with self.strategy.scope():
+            model = models.build_model(config.model, info.num_classes,
+                                       config.resolved_weight_decay)
+            self.preprocessing = config.preprocessing(
+                model.image_size, info, lambda: pipeline.channel_stats(self.source), previous)
+            self.input_settings = pipeline.InputSettings(
+                self.preprocessing, config.num_parallel_calls, config.shuffle_buffer, config.seed)
+            self.clock.start("initialisation")
+            size = self.preprocessing.image_size
+            self.input_shape = [size, size, info.image_shape[-1]]
+            self.state = state_lib.build(
+                model, self.input_shape, config.moving_average_decay, config.make_optimizer(),
+                config.make_lookahead(self.schedule_steps, self.epochs),
+                precision.DynamicLossScale() if self.compute_dtype == tf.float16 else None)
+            memory.check_train_batch(config.batch_size, model, self.input_shape,
+                                     self.source.num_examples("train"), info.name,
+                                     self.compute_dtype)
+        self.schedule = config.make_schedule(self.epochs, self.schedule_steps)
+        self.groups = self._variable_groups()
+        self.train_step = train_step.TrainStep(
+            self.state, self.strategy, self.schedule, self.groups, config.batch_size,
+            config.label_smoothing, self.compute_dtype, config.nan_policy == "stop", config.xla,
+            keep_batch=config.histogram_frequency > 0)
+
+    @property
+    def steps_per_epoch(self) -> float:
+        """Steps an epoch of this run's training split (`self.epochs`)."""
+        return self.epochs.steps_per_epoch
+
+    def close(self) -> None:
+        """Turns TensorFlow's op determinism off again if this setup turned it on (it is a
+        setting of the whole process: later work should not pay for it unasked)."""
+        if self._determinism_was is False:
+            _tf_config.disable_op_determinism()
+            self._determinism_was = None
+
+    def _variable_groups(self) -> variable_groups.Assignment:
+        """--variable_groups resolved over the trainable variables (a typo is an error)."""
+        groups = variable_groups.parse(self.config.variable_groups)
+        trainable = self.state.model.trainable_variables
+        unmatched = variable_groups.unmatched(groups, trainable)
+        if unmatched:
+            raise ValueError(f"--variable_groups: {', '.join(map(repr, unmatched))} matches no "
+                             f"trainable variable of --model={self.config.model} (its names: "
+                             f"{', '.join(v.name for v in trainable)})")
+        return variable_groups.assign(groups, trainable, self.epochs)
+
+    def train_iterator(self, start_step: int = 0):
+        """An iterator of per-replica training batches continuing after `start_step` steps.
+
+        Each input pipeline (one a worker) reads its own shard of the split, in
+        batches of the per-replica size.
+        """
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            pipelines = context.num_input_pipelines
+            return self.train_dataset(
+                context.get_per_replica_batch_size(self.config.batch_size),
+                start_example=start_step * self.config.batch_size // pipelines,
+                num_shards=pipelines, shard_index=context.input_pipeline_id)
+
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def train_dataset(self, batch_size: int, start_example: int = 0, num_shards: int = 1,
+                      shard_index: int = 0) -> tf.data.Dataset:
+        """This run's training pipeline (`pipeline.train_dataset`) in batches of `batch_size`."""
+        return pipeline.train_dataset(self.source, batch_size, self.input_settings,
+                                      start_example=start_example, num_shards=num_shards,
+                                      shard_index=shard_index)
+
+    def distribute(self, dataset: tf.data.Dataset):
+        """An iterator over `dataset`'s global batches, each split across the replicas."""
+        return iter(self.strategy.experimental_distribute_dataset(dataset))
+
+    def run_steps(self, iterator, num_steps: int):
+        """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped, images)."""
+        loss, finite, skipped, _, images, _ = self.train_step(iterator,
+                                                              tf.constant(num_steps, tf.int64))
+        return loss, finite, skipped, images
+
+    def initialize_from_data(self) -> None:
+        """Runs the model's data-dependent initialisation (convnet.models) on the first
+        `init_examples` training images, preprocessed as for evaluation."""
+        model = self.state.model
+        count = min(model.init_examples, self.source.num_examples("train") or
+                    model.init_examples)
+        images, _ = next(iter(pipeline.eval_dataset(self.source, "train", count,
+                                                     self.input_settings, num_examples=count)))
+        with self.strategy.scope():
+            model.initialize_from_data(images)
+        console.log(f"initialised {self.config.model} from the first {count} training images")

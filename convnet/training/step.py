@@ -1,0 +1,191 @@
+"""The training step: a `tf.function` that runs several updates of a `State` without Python.
+
+Loss = mean sparse softmax cross-entropy (optionally label-smoothed) + sum(wd *
+l2_loss(w)) over decayed weights, through `tf.nn.compute_average_loss` (global
+batch) and `tf.nn.scale_regularization_loss`, so any number of replicas gives
+the same gradients. Each replica computes its gradients (XLA-compiled with
+`xla`, in float16/bfloat16 with `compute_dtype`), they are summed across
+replicas, and the update (optimizer, step, lookahead, EMA) is applied once in
+cross-replica context. A step whose loss or gradients are not finite is never
+applied; with nan_policy 'stop' the round stops there.
+
+Each call also returns `StepMetrics`, accumulated in the graph: the last
+batch's cross-entropy and weight-decay terms, and the top-1 hits and examples
+of all its batches (TensorBoard's training scalars, convnet.training.summaries); with
+`keep_batch`, the last batch of the first replica too (for histograms).
+
+`convnet.training.Trainer` loops over it; `convnet.bench` times it directly.
+"""
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from convnet.checkpoints.state import State
+from convnet.nn import losses
+from convnet.optim import variable_groups
+from convnet.runtime import distribute
+
+# Images of the last batch returned with each round (for TensorBoard).
+SUMMARY_IMAGES = 3
+
+
+class TrainStep:
+    """`step(iterator, num_steps)` runs `num_steps` global batches of `iterator`.
+
+    Args:
+      state: the model, optimizer, EMA, lookahead, loss scale and step to update.
+      strategy: the `tf.distribute.Strategy` the state was built under.
+      schedule: step -> learning rate.
+      groups: `variable_groups.Assignment` of the trainable variables.
+      batch_size: the global batch (the loss is averaged over it).
+      label_smoothing: in [0, 1).
+      compute_dtype: the dtype of the forward pass (float32, float16, bfloat16).
+      stop_on_non_finite: end the round at the first non-finite loss (nan_policy 'stop').
+      xla: compile the step (default strategy) or the gradients (others) with XLA.
+      keep_batch: return the last batch (first replica) in the StepMetrics.
+    """
+
+    def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, groups,
+                 batch_size: int, label_smoothing: float = 0.0,
+                 compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
+                 xla: bool = False, keep_batch: bool = False):
+        self.keep_batch = keep_batch
+        self.state, self.strategy, self.schedule, self.groups = state, strategy, schedule, groups
+        self.batch_size, self.label_smoothing = batch_size, label_smoothing
+        self.compute_dtype, self.stop_on_non_finite = compute_dtype, stop_on_non_finite
+        self.variables = state.model.trainable_variables
+        # XLA: the whole step under the default strategy; under a distribution
+        # strategy only the gradient computation (the all-reduce and update stay outside).
+        replicated = (strategy is not tf.distribute.get_strategy()
+                      or strategy.num_replicas_in_sync > 1)
+        self._gradients_fn = (tf.function(self._gradients_and_terms, jit_compile=True)
+                              if xla and replicated else self._gradients_and_terms)
+        self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
+                                 if xla and not replicated else self._replica_step)
+
+    def loss_terms(self, images, labels, global_batch_size=None):
+        """This replica's shares of the loss: (its examples' cross-entropy / global batch,
+        weight decay / replicas), and (its top-1 hits, its examples) as float32.
+
+        `global_batch_size` (default: the step's) is what the cross-entropy is averaged over;
+        the batch's own size gives the loss of this batch alone (convnet.training.summaries)."""
+        logits = self.state.model(tf.cast(images, self.compute_dtype), training=True)
+        cross_entropy = losses.cross_entropy(labels, logits, self.label_smoothing)
+        if global_batch_size is None:
+            global_batch_size = self.batch_size
+        data_loss = tf.nn.compute_average_loss(cross_entropy, global_batch_size=global_batch_size)
+        decay = tf.nn.scale_regularization_loss(
+            variable_groups.weight_decay_loss(self.variables, self.groups.decay_scales))
+        predicted = tf.argmax(logits, axis=-1, output_type=tf.int64)
+        hits = tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)), tf.float32))
+        examples = tf.cast(tf.size(labels), tf.float32)
+        return data_loss, decay, hits, examples
+
+    def loss(self, images, labels):
+        """This replica's share of the loss: cross-entropy / global batch + its weight decay."""
+        data_loss, decay, _, _ = self.loss_terms(images, labels)
+        return data_loss + decay
+
+    def gradients(self, images, labels):
+        """(loss, float32 gradients) of this replica's share of the loss."""
+        loss, grads, _ = self._gradients_and_terms(images, labels)
+        return loss, grads
+
+    def _gradients_and_terms(self, images, labels):
+        """(loss, float32 gradients, loss_terms) of this replica's share of the loss."""
+        loss_scale = self.state.loss_scale
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(images, labels)
+            loss = terms[0] + terms[1]
+            scaled = loss_scale.scale(loss) if loss_scale is not None else loss
+        grads = tape.gradient(scaled, self.variables)
+        if loss_scale is not None:
+            grads = loss_scale.unscale(grads)
+        return loss, grads, terms
+
+    def _replica_step(self, images, labels):
+        """One update; returns (total loss, whether it was finite, whether applied, the
+        summed loss_terms)."""
+        loss, grads, terms = self._gradients_fn(images, labels)
+        context = tf.distribute.get_replica_context()
+        loss, grads, terms = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads, terms))
+        loss_finite = tf.math.is_finite(loss)
+        grads_finite = tf.math.is_finite(tf.linalg.global_norm(grads))
+        applied = context.merge_call(self._apply_update, args=(grads, loss_finite, grads_finite))
+        return loss, loss_finite, applied, terms
+
+    def _apply_update(self, strategy, grads, loss_finite, grads_finite):
+        """Cross-replica: the loss scale's update, then the step if everything is finite."""
+        state = self.state
+        loss_finite, grads_finite = distribute.first_replica_value(
+            strategy, (loss_finite, grads_finite))
+        if state.loss_scale is not None:
+            state.loss_scale.update(grads_finite)
+
+        def update():
+            state.optimizer.apply_gradients(grads, self.variables, self.schedule(state.step),
+                                            self.groups.lr_scales, self.groups.train_until_steps)
+            state.step.assign_add(1)
+            if state.lookahead is not None:
+                state.lookahead.apply(state.model.variables, state.step)
+            state.ema.apply(self.variables, state.step)
+            return tf.constant(True)
+
+        return tf.cond(tf.logical_and(loss_finite, grads_finite), update,
+                       lambda: tf.constant(False))
+
+    def _one_step(self, batch):
+        """(loss, finite, 1 if not applied else 0, first images, loss terms) of one batch."""
+        loss, finite, applied, terms = distribute.first_replica_value(
+            self.strategy, self.strategy.run(self._replica_step_fn, args=batch))
+        images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
+        return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images, terms
+
+    def _kept(self, batch):
+        """The first replica's batch when `keep_batch`, else empty tensors."""
+        if not self.keep_batch:
+            return tf.zeros([0]), tf.zeros([0], tf.int64)
+        images, labels = distribute.first_replica_value(self.strategy, batch)
+        return tf.cast(images, tf.float32), tf.cast(labels, tf.int64)
+
+    @tf.function
+    def __call__(self, iterator, num_steps):
+        """Runs `num_steps` (int64 tensor) batches.
+
+        Returns (last loss, last loss finite, batches not applied, of which
+        after the last applied one, a few images of the last batch, StepMetrics).
+        """
+        batch = next(iterator)
+        loss, finite, skipped, images, terms = self._one_step(batch)
+        data_loss, decay = terms[0], terms[1]
+        hits, examples = tf.cast(terms[2], tf.int64), tf.cast(terms[3], tf.int64)
+        kept_images, kept_labels = self._kept(batch)
+        trailing = skipped  # skipped since the last applied step
+        for _ in tf.range(num_steps - 1):
+            tf.autograph.experimental.set_loop_options(shape_invariants=[
+                (kept_images, tf.TensorShape(None)), (kept_labels, tf.TensorShape(None))])
+            if self.stop_on_non_finite and not finite:
+                break
+            batch = next(iterator)
+            loss, finite, more_skipped, images, terms = self._one_step(batch)
+            data_loss, decay = terms[0], terms[1]
+            hits += tf.cast(terms[2], tf.int64)
+            examples += tf.cast(terms[3], tf.int64)
+            kept_images, kept_labels = self._kept(batch)
+            skipped += more_skipped
+            trailing = (trailing + 1) * more_skipped
+        metrics = StepMetrics(data_loss, decay, hits, examples, kept_images, kept_labels)
+        return loss, finite, skipped, trailing, images, metrics
+
+
+class StepMetrics(NamedTuple):
+    """What a call of the step adds for TensorBoard: the last batch's cross_entropy and
+    weight_decay (their sum is the loss), the top-1 hits and examples of all its batches,
+    and (with keep_batch) the last batch's images and labels (first replica)."""
+    cross_entropy: tf.Tensor
+    weight_decay: tf.Tensor
+    hits: tf.Tensor
+    examples: tf.Tensor
+    images: tf.Tensor
+    labels: tf.Tensor

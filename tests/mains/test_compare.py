@@ -1,0 +1,48 @@
+"""convnet.compare, the main: its flags reach convnet.reports.compare; errors are one line.
+
+The training and evaluation themselves: tests/test_comparing.py.
+"""
+
+import ast
+import os
+import subprocess
+import sys
+
+from convnet import recipes
+
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+
+# The main with compare.compare replaced by a print of its arguments.
+CALL = """
+from convnet import compare as main
+from convnet.reports import compare
+compare.compare = lambda *args: print(repr(args))
+main.run()
+"""
+
+
+def _compare(*args, code=None):
+    command = ["-c", code] if code else ["-m", "convnet.compare"]
+    return subprocess.run([sys.executable, *command, *args], capture_output=True, text=True,
+                          timeout=300, env=ENV)
+
+
+def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path):
+    done = _compare("--models=baseline,lenet5", "--max_steps=7", f"--output_dir={tmp_path}",
+                    "--data_source=synthetic", "--batch_size=32", "--eval_examples=50",
+                    code=CALL)
+    assert done.returncode == 0, done.stderr
+    names, output_dir, max_steps, configs_dir, data_args, eval_examples = ast.literal_eval(
+        done.stdout.strip().splitlines()[-1])
+    assert (names, output_dir, max_steps, configs_dir, eval_examples) == (
+        ("baseline", "lenet5"), str(tmp_path), 7, recipes.DIRECTORY, 50)
+    # --data_source, --data_dir and --download always; the others only when given.
+    assert data_args == {"data_source": "synthetic", "data_dir": "/tmp/cifar10_data",
+                         "download": True, "batch_size": 32}
+
+
+def test_an_unknown_model_is_one_error_line(tmp_path):
+    done = _compare("--models=baseline,nosuch", f"--output_dir={tmp_path / 'out'}")
+    assert done.returncode == 1
+    assert "error: unknown model 'nosuch': choose from " in done.stderr
+    assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "out")

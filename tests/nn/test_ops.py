@@ -1,0 +1,225 @@
+"""convnet.ops against tf.nn references and independent numpy computations."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convnet.nn import ops
+
+RNG = np.random.default_rng(0)
+
+
+def numpy_conv2d(x, k, stride, padding):
+    """Direct NHWC convolution (cross-correlation) with TF's SAME padding rule."""
+    n, h, w, c = x.shape
+    kh, kw, _, o = k.shape
+    if padding == "SAME":
+        oh, ow = -(-h // stride), -(-w // stride)
+        ph = max((oh - 1) * stride + kh - h, 0)
+        pw = max((ow - 1) * stride + kw - w, 0)
+        x = np.pad(x, [(0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)])
+    else:
+        oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+    out = np.zeros((n, oh, ow, o))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            out[:, i, j, :] = np.tensordot(patch, k, axes=([1, 2, 3], [0, 1, 2]))
+    return out
+
+
+def numpy_pool(x, size, stride, padding, reduce):
+    n, h, w, c = x.shape
+    if padding == "SAME":
+        oh, ow = -(-h // stride), -(-w // stride)
+        ph = max((oh - 1) * stride + size - h, 0)
+        pw = max((ow - 1) * stride + size - w, 0)
+        x = np.pad(x, [(0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)],
+                   constant_values=np.nan)
+    else:
+        oh, ow = (h - size) // stride + 1, (w - size) // stride + 1
+    out = np.zeros((n, oh, ow, c))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, i, j, :] = reduce(x[:, i * stride:i * stride + size,
+                                     j * stride:j * stride + size, :], axis=(1, 2))
+    return out
+
+
+def numpy_lrn(x, r, bias, alpha, beta):
+    c = x.shape[-1]
+    out = np.empty_like(x)
+    for d in range(c):
+        lo, hi = max(0, d - r), min(c, d + r + 1)
+        s = (x[..., lo:hi] ** 2).sum(-1)
+        out[..., d] = x[..., d] / (bias + alpha * s) ** beta
+    return out
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "SAME"), (2, "SAME"), (1, "VALID"), (2, "VALID")])
+def test_conv2d_matches_numpy(stride, padding):
+    x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    b = RNG.normal(size=4).astype(np.float32)
+    got = ops.conv2d(x, k, b, stride, padding).numpy()
+    np.testing.assert_allclose(got, numpy_conv2d(x, k, stride, padding) + b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("size,stride,padding", [(3, 2, "SAME"), (2, 2, "VALID"), (3, 1, "SAME")])
+def test_max_pool_matches_numpy(size, stride, padding):
+    x = RNG.normal(size=(2, 7, 8, 3)).astype(np.float32)
+    got = ops.max_pool(x, size, stride, padding).numpy()
+    np.testing.assert_allclose(got, numpy_pool(x, size, stride, padding, np.nanmax), rtol=1e-6)
+
+
+@pytest.mark.parametrize("size,stride,padding", [(2, 2, "VALID"), (3, 2, "SAME")])
+def test_avg_pool_matches_numpy_counting_real_pixels_only(size, stride, padding):
+    x = RNG.normal(size=(2, 6, 7, 3)).astype(np.float32)
+    got = ops.avg_pool(x, size, stride, padding).numpy()
+    np.testing.assert_allclose(got, numpy_pool(x, size, stride, padding, np.nanmean),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_global_avg_pool():
+    x = RNG.normal(size=(3, 4, 5, 6)).astype(np.float32)
+    np.testing.assert_allclose(ops.global_avg_pool(x).numpy(), x.mean(axis=(1, 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("radius,bias,alpha,beta", [
+    (ops.LRN_DEPTH_RADIUS, ops.LRN_BIAS, ops.LRN_ALPHA, ops.LRN_BETA),
+    (2, 2.0, 1e-2, 0.5),
+    (0, 1.0, 0.1, 1.0),
+])
+def test_lrn_matches_tf_reference_and_numpy(radius, bias, alpha, beta):
+    x = (RNG.normal(size=(2, 3, 3, 16)) * 20).astype(np.float32)
+    got = ops.lrn(x, radius, bias, alpha, beta).numpy()
+    reference = tf.nn.local_response_normalization(x, radius, bias, alpha, beta).numpy()
+    np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, numpy_lrn(x.astype(np.float64), radius, bias, alpha, beta),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_lrn_gradient_matches_tf_reference():
+    x = tf.constant((RNG.normal(size=(2, 4, 4, 64)) * 30).astype(np.float32))
+    upstream = tf.constant(RNG.normal(size=(2, 4, 4, 64)).astype(np.float32))
+    grads = []
+    for fn in (ops.lrn, tf.nn.local_response_normalization):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(fn(x, 4, 1.0, 0.001 / 9, 0.75) * upstream)
+        grads.append(tape.gradient(y, x).numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_dense_flattens_and_matches_numpy():
+    x = RNG.normal(size=(3, 2, 2, 5)).astype(np.float32)
+    k = RNG.normal(size=(20, 7)).astype(np.float32)
+    b = RNG.normal(size=7).astype(np.float32)
+    np.testing.assert_allclose(ops.dense(x, k, b).numpy(), x.reshape(3, 20) @ k + b, rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_dropout_identity_outside_training_and_scaled_inside():
+    x = tf.ones([4, 1000])
+    assert ops.dropout(x, 0.5, training=False) is x
+    assert ops.dropout(x, 0.0, training=True) is x
+    y = ops.dropout(x, 0.25, training=True, seed=tf.constant([1, 2])).numpy()
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
+    assert 0.70 < kept.mean() < 0.80
+    again = ops.dropout(x, 0.25, training=True, seed=tf.constant([1, 2])).numpy()
+    np.testing.assert_array_equal(y, again)
+    with pytest.raises(ValueError, match="dropout rate"):
+        ops.dropout(x, 1.0, training=True)
+
+
+def test_batch_norm_and_moments_match_numpy():
+    x = RNG.normal(2.0, 3.0, size=(8, 3, 3, 4)).astype(np.float32)
+    mean, variance = ops.moments(x)
+    np.testing.assert_allclose(mean.numpy(), x.mean(axis=(0, 1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(variance.numpy(), x.var(axis=(0, 1, 2)), rtol=1e-4)
+    gamma, beta = np.float32([1, 2, 3, 4]), np.float32([0, -1, 1, 0.5])
+    got = ops.batch_norm(x, mean, variance, beta, gamma, 1e-3).numpy()
+    expected = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-3) * gamma + beta
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_variable_with_weight_decay_is_truncated_normal_and_carries_wd():
+    tf.random.set_seed(1)
+    w = ops.variable_with_weight_decay("w", [200, 100], stddev=0.5, wd=0.004)
+    values = w.numpy()
+    assert np.abs(values).max() <= 2 * 0.5
+    # Truncating at 2 stddev leaves a stddev of 0.88 * 0.5.
+    assert abs(values.std() - 0.88 * 0.5) < 0.01
+    assert ops.weight_decay_of(w) == 0.004
+    plain = ops.variable_with_weight_decay("b", [3], stddev=0.1, wd=None)
+    assert ops.weight_decay_of(plain) is None
+    with pytest.raises(ValueError, match="wd"):
+        ops.variable_with_weight_decay("c", [3], stddev=0.1, wd=-1.0)
+
+
+def test_variable_from_value_carries_wd_and_refuses_decay_on_a_frozen_variable():
+    w = ops.variable_from_value("w", [1.0, 2.0], wd=0.5)
+    assert w.trainable and ops.weight_decay_of(w) == 0.5
+    frozen = ops.variable_from_value("f", tf.ones([2, 2]), wd=None, trainable=False)
+    assert not frozen.trainable and ops.weight_decay_of(frozen) is None
+    with pytest.raises(ValueError, match="not trainable"):
+        ops.variable_from_value("g", [1.0], wd=0.1, trainable=False)
+    with pytest.raises(ValueError, match="wd"):
+        ops.variable_from_value("h", [1.0], wd=-0.1)
+
+
+def test_weight_decay_loss_sums_decayed_variables_only():
+    a = ops.variable_with_weight_decay("a", [3, 4], 1.0, wd=0.004)
+    b = ops.variable_with_weight_decay("b", [5], 1.0, wd=0.5)
+    c = ops.variable_with_weight_decay("c", [6], 1.0, wd=None)
+    expected = 0.004 * (a.numpy() ** 2).sum() / 2 + 0.5 * (b.numpy() ** 2).sum() / 2
+    np.testing.assert_allclose(ops.weight_decay_loss([a, b, c]).numpy(), expected, rtol=1e-5)
+    assert float(ops.weight_decay_loss([c])) == 0.0
+
+    module = tf.Module()
+    module.weights = [a, c]
+    np.testing.assert_allclose(ops.weight_decay_loss(module).numpy(),
+                               0.004 * (a.numpy() ** 2).sum() / 2, rtol=1e-5)
+
+
+def test_ops_accept_a_dynamic_batch_dimension():
+    k = tf.random.normal([3, 3, 4, 8])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 4], tf.float32)])
+    def net(x):
+        y = ops.lrn(ops.max_pool(tf.nn.relu(ops.conv2d(x, k)), 3, 2))
+        y = ops.avg_pool(y, 2, 2)
+        return ops.dense(y, tf.ones([2 * 2 * 8, 3])), ops.global_avg_pool(y)
+
+    for batch in (1, 5):
+        logits, pooled = net(tf.random.normal([batch, 8, 8, 4]))
+        assert logits.shape == (batch, 3) and pooled.shape == (batch, 8)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ops.conv2d(tf.zeros([1, 4, 4, 1]), tf.zeros([3, 3, 1, 1]), padding="FULL"),
+    lambda: ops.max_pool(tf.zeros([1, 4, 4, 1]), ksize=0),
+    lambda: ops.avg_pool(tf.zeros([1, 4, 4, 1]), strides=(1, 2, 3)),
+    lambda: ops.lrn(tf.zeros([1, 4, 4, 2]), depth_radius=-1),
+])
+def test_bad_arguments_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("kernel_size", [(1, 1), (2, 2), (3, 3), (2, 3), (5, 5)])
+def test_stride1_conv_gradients_equal_tensorflows(padding, kernel_size):
+    # The input gradient is a forward convolution with the flipped, transposed kernel.
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 9, 8, 3)), tf.float32)
+    w = tf.constant(rng.normal(size=(*kernel_size, 3, 4)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, w])
+        ours = ops.conv2d(x, w, padding=padding)
+        theirs = tf.nn.conv2d(x, w, 1, padding)
+        loss_ours, loss_theirs = tf.reduce_sum(ours ** 2), tf.reduce_sum(theirs ** 2)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for got, want in zip(tape.gradient(loss_ours, [x, w]), tape.gradient(loss_theirs, [x, w])):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-4)

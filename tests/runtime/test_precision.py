@@ -1,0 +1,85 @@
+"""Mixed precision and XLA: the loss scale's rule, low-precision training, XLA equals eager."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convnet import training
+from convnet.data import pipeline
+from convnet.runtime import precision
+
+
+def test_compute_dtypes():
+    assert precision.compute_dtype("float32") == tf.float32
+    assert precision.compute_dtype("mixed_float16") == tf.float16
+    assert precision.compute_dtype("mixed_bfloat16") == tf.bfloat16
+    with pytest.raises(ValueError, match="choose from float32, mixed_float16, mixed_bfloat16"):
+        precision.compute_dtype("float8")
+
+
+def test_dynamic_loss_scale_follows_its_rule():
+    scale = precision.DynamicLossScale(initial=8.0, growth_steps=3)
+    expected, good = 8.0, 0
+    pattern = [True, True, True, False, True, False, False, False, False, True, True, True, True]
+    for finite in pattern:  # numpy model of the rule
+        scale.update(tf.constant(finite))
+        if finite:
+            good += 1
+            if good >= 3:
+                expected, good = expected * 2, 0
+        else:
+            expected, good = max(expected / 2, 1.0), 0
+        assert float(scale.value) == expected and int(scale.good_steps) == good
+    np.testing.assert_allclose(float(scale.scale(tf.constant(3.0))), 3.0 * expected)
+    grads = scale.unscale([tf.constant([2.0 * expected], tf.float16), None])
+    assert grads[0].dtype == tf.float32 and grads[1] is None
+    np.testing.assert_allclose(grads[0].numpy(), [2.0])
+
+
+def _config(tmp_path, **overrides):
+    values = dict(train_dir=str(tmp_path / "train"), data_source="synthetic", max_steps=6,
+                  batch_size=32, optimizer="adam", log_frequency=3, save_checkpoint_steps=3,
+                  num_parallel_calls=2)
+    values.update(overrides)
+    return training.TrainConfig(**values)
+
+
+@pytest.mark.parametrize("mode", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_with_float32_variables(tmp_path, mode):
+    trainer = training.Trainer(_config(tmp_path, precision=mode))
+    images, labels = next(iter(pipeline.eval_dataset(trainer.source, "test", 8)))
+    low = precision.compute_dtype(mode)
+    assert trainer.state.model(tf.cast(images, low)).dtype == low  # the model computes in low precision
+    before = float(trainer.train_step.loss(images, labels))
+    assert trainer.train() == 6
+    assert all(v.dtype == tf.float32 for v in trainer.state.model.variables)
+    assert float(trainer.train_step.loss(images, labels)) < before
+    reader = tf.train.load_checkpoint(str(tmp_path / "train"))
+    has_scale = any("loss_scale" in name for name, _ in tf.train.list_variables(reader._filename
+                    if hasattr(reader, "_filename") else str(tmp_path / "train")))
+    assert has_scale == (mode == "mixed_float16")
+
+
+def test_float16_overflow_skips_the_step_and_halves_the_scale(tmp_path):
+    trainer = training.Trainer(_config(tmp_path, precision="mixed_float16"))
+    trainer.state.loss_scale.value.assign(2.0 ** 40)  # scaled float16 gradients overflow
+    weights = [v.numpy() for v in trainer.state.model.trainable_variables]
+    loss, finite, skipped, _ = trainer.run_steps(trainer.train_iterator(), 1)
+    assert bool(finite) and int(skipped) == 1 and int(trainer.state.step.numpy()) == 0
+    assert float(trainer.state.loss_scale.value) == 2.0 ** 39
+    for before, var in zip(weights, trainer.state.model.trainable_variables):
+        np.testing.assert_array_equal(before, var.numpy())
+
+
+def test_xla_step_equals_an_eager_sgd_step(tmp_path):
+    trainer = training.Trainer(_config(tmp_path, xla=True, optimizer="sgd", learning_rate=0.1))
+    # Normal noise keeps ReLU inputs away from 0, where float32 rounding (different in
+    # eager, graph and XLA) can flip a unit on or off and move upstream gradients by percents.
+    images = tf.random.stateless_normal([32, 24, 24, 3], seed=[1, 2])
+    labels = tf.random.stateless_uniform([32], seed=[3, 4], maxval=10, dtype=tf.int32)
+    _, grads = trainer.train_step.gradients(images, labels)  # eager: no graph rewrites, no XLA
+    expected = [v.numpy() - 0.1 * g.numpy() for v, g in zip(trainer.state.model.trainable_variables, grads)]
+    trainer.run_steps(trainer.distribute(tf.data.Dataset.from_tensors((images, labels))), 1)
+    assert int(trainer.state.step.numpy()) == 1
+    for want, var in zip(expected, trainer.state.model.trainable_variables):
+        np.testing.assert_allclose(var.numpy(), want, rtol=1e-5, atol=1e-7)

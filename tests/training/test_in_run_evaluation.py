@@ -1,0 +1,91 @@
+"""Evaluation inside a run: epoch ends, and the precision written beside the training curves."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from convnet import training
+from convnet.data import pipeline
+from convnet.evaluation import confusion
+from convnet.reports import event_tensors, events
+from convnet.runtime import timing
+from convnet.training.in_run_evaluation import TrainingEvaluation, next_epoch_end
+
+
+@pytest.mark.parametrize("step, steps_per_epoch, expected", [
+    (0, 48.828125, 49), (48, 48.828125, 49), (49, 48.828125, 98), (97, 48.828125, 98),
+    (0, 10.0, 10), (10, 10.0, 20), (9, 10.0, 10)])
+def test_next_epoch_end_is_the_ceiling_of_the_next_multiple(step, steps_per_epoch, expected):
+    assert next_epoch_end(step, steps_per_epoch) == expected
+
+
+def test_after_an_epoch_is_not_timed_and_at_end_is(tmp_path, capsys):
+    trainer = training.Trainer(training.TrainConfig(
+        train_dir=str(tmp_path / "train"), data_source="synthetic", model="lenet5",
+        dataset="mnist", max_steps=1, batch_size=4, num_parallel_calls=1, shuffle_buffer=8))
+    evaluation = TrainingEvaluation(trainer.source, trainer.input_settings, trainer.state.model,
+                                    trainer.strategy, tf.float32, trainer.config.train_dir,
+                                    True)
+    clock = timing.Phases()
+    clock.start("training")
+    evaluation.after_epoch(10, 5.0, clock)
+    assert clock.running == "training" and "evaluation" not in clock.seconds
+    precision = evaluation.at_end(10, "flip", clock)
+    assert 0.0 <= precision <= 1.0 and clock.seconds["evaluation"] > 0
+    out = capsys.readouterr().out
+    assert "epoch 2 (step 10): precision @ 1 = " in out and "flip TTA" in out
+    assert "time to accuracy" in out
+    assert os.listdir(os.path.join(trainer.config.train_dir, "eval"))
+
+
+def _run(tmp_path, cifar_path, **overrides):
+    values = dict(train_dir=str(tmp_path / "train"), data_dir=cifar_path, download=False,
+                  model="simple3", max_steps=10, batch_size=8, optimizer="adam",
+                  shuffle_buffer=40, log_frequency=5, save_checkpoint_steps=10,
+                  num_parallel_calls=2, eval_every_steps=5)
+    values.update(overrides)
+    trainer = training.Trainer(training.TrainConfig(**values))
+    assert trainer.train() == 10
+    return trainer, os.path.join(values["train_dir"], "eval")
+
+
+def _expected_confusion(trainer, labels):
+    """The confusion of the trained model on the evaluated split, whose true `labels` the
+    test knows from the files."""
+    dataset = pipeline.eval_dataset(trainer.source, trainer.evaluation.every_steps_split, 100,
+                                    trainer.input_settings)
+    logits = np.concatenate([trainer.state.model(x).numpy() for x, _ in dataset])
+    expected = np.zeros([10, 10], np.int64)
+    np.add.at(expected, (labels, logits.argmax(1)), 1)
+    return expected
+
+
+def test_eval_every_steps_writes_what_the_eval_main_writes(tmp_path, cifar_dir, capsys):
+    path, arrays = cifar_dir
+    trainer, eval_dir = _run(tmp_path, path)
+    scalars = events.read_event_scalars(eval_dir)
+    assert [step for step, _ in scalars["precision_at_1"]] == [5, 10]
+    assert any(tag.startswith("class_precision_at_1/") for tag in scalars)
+    names, counts = confusion.read_csv(os.path.join(eval_dir, "confusion_matrix_step_10.csv"))
+    assert counts.sum() == 10 and names[1] == "automobile"
+    np.testing.assert_array_equal(counts, _expected_confusion(trainer, arrays["test"][1]))
+    assert scalars["precision_at_1"][-1][1] == pytest.approx(np.trace(counts) / 10)
+    assert os.path.isfile(os.path.join(eval_dir, "confusion_matrix_step_5.csv"))
+    assert "confusion_matrix" in event_tensors.plugin_tags(eval_dir, "images")
+    assert "step 5: precision @ 1 = " in capsys.readouterr().out
+
+
+def test_validation_examples_are_held_out_and_evaluated(tmp_path, cifar_dir):
+    path, arrays = cifar_dir
+    trainer, eval_dir = _run(tmp_path, path, validation_examples=8)
+    assert trainer.source.num_examples("train") == 32 and trainer.steps_per_epoch == 4
+    _, counts = confusion.read_csv(os.path.join(eval_dir, "confusion_matrix_step_10.csv"))
+    assert counts.sum() == 8
+    np.testing.assert_array_equal(counts, _expected_confusion(trainer, arrays["train"][1][32:]))
+
+
+def test_validation_examples_need_eval_every_steps(tmp_path):
+    with pytest.raises(ValueError, match="--validation_examples needs --eval_every_steps"):
+        training.TrainConfig(train_dir=str(tmp_path), validation_examples=5).validate()

@@ -1,0 +1,138 @@
+"""The training step as a function of a State: its loss, one update, and a non-finite batch."""
+
+import numpy as np
+import tensorflow as tf
+
+from convnet import models
+from convnet.checkpoints import state
+from convnet.optim import optimizers, schedules, variable_groups
+from convnet.runtime import distribute
+from convnet.training.step import TrainStep
+
+LEARNING_RATE = 0.1
+
+
+def _step(label_smoothing=0.0, batch_size=4):
+    built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
+                        ema_decay=0.5, optimizer=optimizers.make_optimizer("sgd"))
+    groups = variable_groups.assign([], built.model.trainable_variables,
+                                    schedules.Epochs(10, 1))
+    return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
+                     groups, batch_size, label_smoothing)
+
+
+def _batch(seed=0, batch_size=4):
+    rng = np.random.default_rng(seed)
+    return (tf.constant(rng.normal(size=(batch_size, 28, 28, 1)), tf.float32),
+            tf.constant(rng.integers(0, 10, size=batch_size), tf.int32))
+
+
+def test_the_loss_is_smoothed_cross_entropy_over_the_global_batch_plus_weight_decay():
+    step = _step(label_smoothing=0.2, batch_size=8)  # 4 examples here: half the global batch
+    images, labels = _batch()
+    logits = step.state.model(images, training=True).numpy().astype(np.float64)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    targets = np.full((4, 10), 0.2 / 10) + 0.8 * np.eye(10)[labels.numpy()]
+    cross_entropy = -(targets * log_probs).sum(axis=1).sum() / 8
+    decay = sum(1e-3 * (v.numpy().astype(np.float64) ** 2).sum() / 2
+                for v in step.state.model.trainable_variables if "kernel" in v.name)
+    np.testing.assert_allclose(float(step.loss(images, labels)), cross_entropy + decay,
+                               rtol=1e-5)
+
+
+def test_one_update_is_sgd_on_the_gradients_and_moves_the_step_and_the_ema():
+    step = _step()
+    images, labels = _batch()
+    before = [v.numpy() for v in step.variables]
+    _, grads = step.gradients(images, labels)
+    loss, finite, skipped, trailing, _, _ = step(
+        iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1, tf.int64))
+    assert bool(finite) and int(skipped) == 0 and int(trailing) == 0
+    assert int(step.state.step.numpy()) == 1 and np.isfinite(float(loss))
+    for old, grad, new in zip(before, grads, step.variables):
+        np.testing.assert_allclose(new.numpy(), old - LEARNING_RATE * grad.numpy(),
+                                   rtol=1e-5, atol=1e-7)
+    # EMA with the step-dependent decay min(0.5, (1 + 1) / (10 + 1)) = 2/11 towards the new value.
+    for old, shadow, new in zip(before, step.state.ema.shadows, step.variables):
+        np.testing.assert_allclose(shadow.numpy(), old + (1 - 2 / 11) * (new.numpy() - old),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_a_non_finite_batch_is_not_applied_and_stops_the_round():
+    step = _step()
+    images, labels = _batch()
+    terms_fn = step.loss_terms
+
+    def nan_loss(images, labels):  # (ReLU and pooling squash NaN inputs: the loss is made NaN)
+        data_loss, *rest = terms_fn(images, labels)
+        return (data_loss * float("nan"), *rest)
+
+    step.loss_terms = nan_loss
+    before = [v.numpy() for v in step.variables]
+    batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    _, finite, skipped, _, _, _ = step(iter(batches), tf.constant(3, tf.int64))
+    assert not bool(finite) and int(skipped) == 1 and int(step.state.step.numpy()) == 0
+    for old, new in zip(before, step.variables):
+        np.testing.assert_array_equal(old, new.numpy())
+
+
+def test_the_step_reports_the_loss_terms_and_top1_hits_of_its_batches():
+    step = _step(batch_size=4)
+    step.schedule = lambda _: tf.constant(0.0)  # the weights stay: predictions are checkable
+    batches = [_batch(seed) for seed in range(3)]
+    logits = [step.state.model(x, training=True).numpy() for x, _ in batches]
+    hits = sum(int((l.argmax(1) == y.numpy()).sum()) for l, (_, y) in zip(logits, batches))
+    images = tf.concat([x for x, _ in batches], 0)
+    labels = tf.concat([y for _, y in batches], 0)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
+    loss, finite, _, _, _, metrics = step(iter(dataset), tf.constant(3, tf.int64))
+    assert (int(metrics.hits), int(metrics.examples)) == (hits, 12)
+    last_images, last_labels = batches[-1]
+    cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=last_labels, logits=logits[-1]))
+    decay = sum(1e-3 * (v.numpy().astype(np.float64) ** 2).sum() / 2
+                for v in step.state.model.trainable_variables if "kernel" in v.name)
+    np.testing.assert_allclose(float(metrics.cross_entropy), float(cross_entropy), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics.weight_decay), decay, rtol=1e-5)
+    np.testing.assert_allclose(float(metrics.cross_entropy) + float(metrics.weight_decay),
+                               float(loss), rtol=1e-6)
+    assert metrics.images.shape[0] == 0  # the batch is kept only with keep_batch
+
+
+def test_keep_batch_returns_the_last_batch():
+    step = _step()
+    step.keep_batch = True
+    batches = [_batch(seed) for seed in range(2)]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        tuple(tf.concat(parts, 0) for parts in zip(*batches))).batch(4)
+    *_, metrics = step(iter(dataset), tf.constant(2, tf.int64))
+    np.testing.assert_array_equal(metrics.images.numpy(), batches[1][0].numpy())
+    np.testing.assert_array_equal(metrics.labels.numpy(), batches[1][1].numpy())
+
+
+def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
+    from conftest import LOGICAL_CPUS
+
+    strategy = distribute.mirrored(LOGICAL_CPUS)
+    one = _step(batch_size=8)
+    with strategy.scope():
+        built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
+                            ema_decay=0.5, optimizer=optimizers.make_optimizer("sgd"))
+        for target, source in zip(built.model.variables, one.state.model.variables):
+            target.assign(source)
+    two = TrainStep(built, strategy, lambda _: tf.constant(0.0),
+                    variable_groups.assign([], built.model.trainable_variables,
+                                    schedules.Epochs(10, 1)), 8,
+                    keep_batch=True)
+    one.schedule = lambda _: tf.constant(0.0)
+    images, labels = _batch(batch_size=8)
+    dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    results = [step(iter(data), tf.constant(2, tf.int64)) for step, data in (
+        (one, dataset), (two, strategy.experimental_distribute_dataset(dataset)))]
+    (loss_one, *_, metrics_one), (loss_two, *_, metrics_two) = results
+    assert int(metrics_two.examples) == 16 and int(metrics_two.hits) == int(metrics_one.hits)
+    for name in ("cross_entropy", "weight_decay"):
+        np.testing.assert_allclose(float(getattr(metrics_two, name)),
+                                   float(getattr(metrics_one, name)), rtol=1e-5)
+    np.testing.assert_allclose(float(loss_two), float(loss_one), rtol=1e-5)
+    assert metrics_two.images.shape[0] == 4  # the first replica's half of the batch
