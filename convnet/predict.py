@@ -15,13 +15,12 @@ raw weights). Prints, per image, its k most probable classes:
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
 # isort: split
-from typing import List
 
 from convnet.runtime import cli
 from convnet.serving import loaded_model, predict
 
 
-def main(config: loaded_model.InferenceConfig, paths: List[str]) -> None:
+def main(config: loaded_model.InferenceConfig, paths: list[str]) -> None:
     if not paths:
         raise ValueError("no image files given: python -m convnet.predict "
                          "--checkpoint_dir=DIR image.png [more.jpg ...]")

@@ -18,13 +18,12 @@ loss, last and best precision, and mean training examples/sec.
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
 # isort: split
-from typing import List
 
 from convnet.reports import report
 from convnet.runtime import cli
 
 
-def main(config: report.ReportConfig, args: List[str]) -> None:
+def main(config: report.ReportConfig, args: list[str]) -> None:
     report.report([d for d in config.train_dir if d] + list(args), config.output_dir,
                   config.eval_dir)
 

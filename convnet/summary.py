@@ -10,7 +10,6 @@ from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow
 
 # isort: split
 import dataclasses
-from typing import Optional
 
 from convnet import models
 from convnet.data import info as data_info
@@ -23,10 +22,10 @@ from convnet.runtime.options import option
 class SummaryConfig:
     """The settings of `convnet.summary` (its flags)."""
     model: str = option("cifar10", "Model to summarize.", choices=sorted(models.MODELS))
-    dataset: Optional[str] = option(
+    dataset: str | None = option(
         None, f"Dataset whose input shape and classes to use (default: "
         f"{data_info.DEFAULT_DATASET}).", choices=data_info.DATASETS)
-    label_mode: Optional[str] = option(
+    label_mode: str | None = option(
         None, f"CIFAR-100 labels: fine (100) or coarse (20) (default: "
         f"{data_info.DEFAULT_LABEL_MODE}).", choices=data_info.LABEL_MODES)
 

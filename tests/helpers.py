@@ -66,7 +66,8 @@ def check_run_derives_its_flags_from(monkeypatch, main_module, main, *config_cla
     of the config classes. (The global FLAGS are left alone: another main's flags may share
     their names.)"""
     calls = []
-    monkeypatch.setattr(main_module.cli, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(main_module.cli, "run",
+                        lambda *args, **kwargs: calls.append((args, kwargs)))
     main_module.run()
     assert calls == [((main, *config_classes), options)]
 
@@ -75,14 +76,14 @@ def check_run_derives_its_flags_from(monkeypatch, main_module, main, *config_cla
 
 def all_examples(ds):
     """(uint8 [N, H, W, C] images, int32 [N] labels): every example of a source's `ds`."""
-    images, labels = zip(*[(i.numpy(), l.numpy()) for i, l in ds])
+    images, labels = zip(*[(i.numpy(), lab.numpy()) for i, lab in ds], strict=True)
     return np.stack(images), np.array(labels)
 
 
 def numpy_translate_and_flip(images, offsets, flips, pad):
     height, width = images.shape[1:3]
     out = []
-    for image, (row, column), flip in zip(images, offsets, flips):
+    for image, (row, column), flip in zip(images, offsets, flips, strict=True):
         padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
         window = padded[row:row + height, column:column + width]
         out.append(window[:, ::-1] if flip else window)
@@ -99,7 +100,7 @@ def train_steps(model, images, labels, optimizer, steps):
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
             loss += ops.weight_decay_loss(model)
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     return [float(step()) for _ in range(steps)]

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -82,12 +82,12 @@ def write_data(data_dir: str) -> str:
 
 
 def train_command(train_dir: str, data_dir: str, max_steps: int = MAX_STEPS,
-                  extra: Sequence[str] = ()) -> List[str]:
+                  extra: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "convnet.train", *TRAIN_FLAGS, f"--data_dir={data_dir}",
             f"--train_dir={train_dir}", f"--max_steps={max_steps}", *extra]
 
 
-def _env() -> Dict[str, str]:
+def _env() -> dict[str, str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, env.get("PYTHONPATH")) if p)
     return env
@@ -96,10 +96,10 @@ def _env() -> Dict[str, str]:
 class Process:
     """A training subprocess whose merged stdout/stderr is read line by line without threads."""
 
-    def __init__(self, command: Sequence[str], log_path: Optional[str] = None,
-                 env: Optional[Dict[str, str]] = None):
+    def __init__(self, command: Sequence[str], log_path: str | None = None,
+                 env: dict[str, str] | None = None):
         self.command = list(command)
-        self.lines: List[str] = []
+        self.lines: list[str] = []
         self.started = time.monotonic()
         self._log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
         self.popen = subprocess.Popen(self.command, cwd=REPO_ROOT, env={**_env(), **(env or {})},
@@ -110,7 +110,7 @@ class Process:
         self._buffer = b""
         self._eof = False
 
-    def readline(self, deadline: float, timeout_ok: bool = False) -> Optional[str]:
+    def readline(self, deadline: float, timeout_ok: bool = False) -> str | None:
         """The next line; None at end of output. Past `deadline`: "" when `timeout_ok`,
         else HarnessError."""
         while True:
@@ -175,7 +175,7 @@ def step_of(prefix: str) -> int:
     return int(match.group(1)) if match else -1
 
 
-def listed_checkpoints(train_dir: str) -> Tuple[Optional[str], List[str]]:
+def listed_checkpoints(train_dir: str) -> tuple[str | None, list[str]]:
     """(latest, all kept) checkpoint prefixes that the `checkpoint` state file names."""
     tf = _tf()
     state = tf.train.get_checkpoint_state(train_dir)
@@ -185,14 +185,14 @@ def listed_checkpoints(train_dir: str) -> Tuple[Optional[str], List[str]]:
     return os.path.join(train_dir, state.model_checkpoint_path), paths
 
 
-def read_checkpoint(prefix: str) -> Dict[str, np.ndarray]:
+def read_checkpoint(prefix: str) -> dict[str, np.ndarray]:
     """Every tensor of checkpoint `prefix` (reading each checks its checksum)."""
     reader = _tf().train.load_checkpoint(prefix)
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
             if name != OBJECT_GRAPH_KEY}
 
 
-def check_checkpoints_readable(train_dir: str) -> Optional[str]:
+def check_checkpoints_readable(train_dir: str) -> str | None:
     """Reads every listed checkpoint whole; returns the newest complete checkpoint, the one a
     restart must resume from: the state file's latest, or a newer one a kill left merged but not
     yet recorded. Raises HarnessError if a listed checkpoint is missing or unreadable, or if
@@ -223,11 +223,11 @@ def check_checkpoints_readable(train_dir: str) -> Optional[str]:
     return latest
 
 
-def _norm(path: Optional[str]) -> Optional[str]:
+def _norm(path: str | None) -> str | None:
     return os.path.abspath(path) if path else None
 
 
-def save_residue(train_dir: str) -> Dict[Tuple[str, str], int]:
+def save_residue(train_dir: str) -> dict[tuple[str, str], int]:
     """The files an unfinished checkpoint save leaves: {(phase, file): mtime_ns}.
 
     A file whose (phase, name, mtime) is new after a kill was being written when
@@ -261,13 +261,13 @@ def save_residue(train_dir: str) -> Dict[Tuple[str, str], int]:
     return found
 
 
-def read_scalars(train_dir: str, tag: str = "loss") -> Dict[int, List[bytes]]:
+def read_scalars(train_dir: str, tag: str = "loss") -> dict[int, list[bytes]]:
     """{step: [float32 bytes of each value logged]} over all event files of `train_dir`.
 
     A killed run can leave a truncated last record: reading stops there.
     """
     tf = _tf()
-    values: Dict[int, List[bytes]] = {}
+    values: dict[int, list[bytes]] = {}
     for path in sorted(glob.glob(os.path.join(train_dir, "events.out.tfevents.*"))):
         try:
             for record in tf.data.TFRecordDataset(path):
@@ -281,14 +281,14 @@ def read_scalars(train_dir: str, tag: str = "loss") -> Dict[int, List[bytes]]:
     return values
 
 
-def final_state(train_dir: str) -> Tuple[str, Dict[str, np.ndarray], Dict[int, List[bytes]]]:
+def final_state(train_dir: str) -> tuple[str, dict[str, np.ndarray], dict[int, list[bytes]]]:
     latest = check_checkpoints_readable(train_dir)
     if latest is None:
         raise HarnessError(f"{train_dir} has no checkpoint")
     return latest, read_checkpoint(latest), read_scalars(train_dir)
 
 
-def different_tensors(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> List[str]:
+def different_tensors(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> list[str]:
     """Names of the tensors that differ, bit for bit (or exist in only one)."""
     names = sorted(set(a) | set(b))
     return [n for n in names if n not in a or n not in b or a[n].dtype != b[n].dtype
@@ -309,9 +309,9 @@ def start_quietly(command: Sequence[str], log_path: str) -> subprocess.Popen:
 class Kill:
     life: int
     mode: str
-    last_step_seen: Optional[int]  # the last step line read before the kill
-    latest_after: Optional[str]  # the latest complete checkpoint after it
-    during_write: List[str]  # phases of a checkpoint save the kill interrupted
+    last_step_seen: int | None  # the last step line read before the kill
+    latest_after: str | None  # the latest complete checkpoint after it
+    during_write: list[str]  # phases of a checkpoint save the kill interrupted
 
     def describe(self) -> str:
         where = (f"after step line {self.last_step_seen}" if self.last_step_seen
@@ -327,23 +327,23 @@ class Kill:
 class Report:
     seed: int
     max_steps: int
-    kills: List[Kill] = dataclasses.field(default_factory=list)
+    kills: list[Kill] = dataclasses.field(default_factory=list)
     # (life, latest checkpoint before it, checkpoint it resumed from, its first step), for
     # each life that got as far as saying.
-    resumes: List[Tuple[int, Optional[str], Optional[str], Optional[int]]] = dataclasses.field(
+    resumes: list[tuple[int, str | None, str | None, int | None]] = dataclasses.field(
         default_factory=list)
-    final_step: Optional[int] = None
-    final_checkpoint: Optional[str] = None
-    weights_equal: Optional[bool] = None
-    different: List[str] = dataclasses.field(default_factory=list)
+    final_step: int | None = None
+    final_checkpoint: str | None = None
+    weights_equal: bool | None = None
+    different: list[str] = dataclasses.field(default_factory=list)
     tensors_compared: int = 0
     loss_steps_compared: int = 0
     loss_values_compared: int = 0
-    loss_mismatches: List[int] = dataclasses.field(default_factory=list)
+    loss_mismatches: list[int] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
     @property
-    def kills_during_write(self) -> List[Kill]:
+    def kills_during_write(self) -> list[Kill]:
         return [kill for kill in self.kills if kill.during_write]
 
     def summary(self) -> str:
@@ -365,11 +365,11 @@ class Report:
         return "\n".join(lines)
 
 
-def _name(path: Optional[str]) -> str:
+def _name(path: str | None) -> str:
     return os.path.basename(path) if path else "none"
 
 
-def kill_plan(rng: random.Random, kills: int) -> List[str]:
+def kill_plan(rng: random.Random, kills: int) -> list[str]:
     """Modes of the kills in order: about half during a write, one or two at startup."""
     startup = max(1, kills // 8)
     write = (kills - startup + 1) // 2
@@ -413,7 +413,7 @@ def _mtime(path: str) -> float:
 
 
 def _next(process: Process, deadline: float, state: dict,
-          timeout_ok: bool = False) -> Optional[str]:
+          timeout_ok: bool = False) -> str | None:
     """The next line (see Process.readline), noting the steps and the resume in `state`."""
     line = process.readline(deadline, timeout_ok)
     if not line:
@@ -538,7 +538,7 @@ def _kill_and_restart(workdir: str, data_dir: str, rng: random.Random, kills: in
         return
 
 
-def _check_resume(process: Process, expected: Optional[str], state: dict) -> None:
+def _check_resume(process: Process, expected: str | None, state: dict) -> None:
     """The life resumed from `expected` (or from scratch) and went on at the next step."""
     resumed, first = state["resumed"], state["first_step"]
     if expected is None:
@@ -560,7 +560,7 @@ def _check_resume(process: Process, expected: Optional[str], state: dict) -> Non
                            f"{process.tail()}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

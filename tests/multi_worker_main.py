@@ -1,4 +1,4 @@
-"""One worker of the two-process cluster in test_distribute.py (reads TF_CONFIG).
+"""One worker of the two-process cluster in tests/runtime/test_distribute.py (reads TF_CONFIG).
 
 Usage: python tests/multi_worker_main.py TRAIN_DIR MAX_STEPS WEIGHTS.npz
 Trains the tutorial model on synthetic data under --strategy=multi_worker and

@@ -1,9 +1,9 @@
 """Bad input gets a clear error: each message names the problem and the way out.
 
 One test per kind of bad input. Elsewhere: the download cases (MD5 mismatch,
-404, offline, a transfer cut short) are in test_data_download.py, against a
+404, offline, a transfer cut short) are in tests/data/sources/test_download.py, against a
 server on 127.0.0.1; a truncated file and missing data through the real CLI in
-test_cli.py::test_bad_data_gets_one_clear_line.
+tests/runtime/test_cli.py::test_bad_data_gets_one_clear_line.
 """
 
 import errno
@@ -155,6 +155,7 @@ def train_dir(trained, tmp_path):
     return shutil.copytree(trained, tmp_path / "train")
 
 
+@pytest.mark.slow
 def test_eval_without_a_checkpoint_through_the_cli(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -185,7 +186,7 @@ def test_checkpoint_of_another_model_or_number_of_classes(train_dir):
 
 
 def test_corrupt_checkpoint_names_the_file_and_the_way_back(train_dir):
-    # --norestore_fallback: today's strict stop (the fallback is in test_checkpointing.py).
+    # --norestore_fallback: the strict stop (the fallback: tests/checkpoints/test_restore.py).
     data = train_dir / "ckpt-4.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:1000])
     with pytest.raises(CheckpointError) as error:
@@ -207,7 +208,8 @@ def test_corrupt_checkpoint_names_the_file_and_the_way_back(train_dir):
         training.Trainer(_train_config(train_dir, max_steps=6, restore_fallback=False)).train()
     # ... and pointing the state file at the previous checkpoint resumes from it.
     (train_dir / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\n')
-    assert training.Trainer(_train_config(train_dir, max_steps=6, restore_fallback=False)).restore() == 2
+    resumed = training.Trainer(_train_config(train_dir, max_steps=6, restore_fallback=False))
+    assert resumed.restore() == 2
 
 
 # --- a --data_dir that is a file, or holds another dataset ---------------------
@@ -308,7 +310,7 @@ def test_output_dir_that_cannot_be_created_or_written(tmp_path, monkeypatch):
 
 
 # --- a --batch_size too large ------------------------------------------------------
-# (The estimate itself, convnet.training.memory: test_memory.py.)
+# (The estimate itself, convnet.training.memory: tests/training/test_memory.py.)
 
 def test_trainer_refuses_a_huge_batch_before_building_the_pipeline(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2 ** 30)
@@ -355,6 +357,7 @@ def test_eval_without_run_json_says_so_or_waits_for_it_in_loop_mode(train_dir, m
 
 # --- Ctrl-C ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_is_acknowledged_mid_round_and_a_second_stops_at_once(tmp_path):
     """A checkpoint at step ROUND - 1, so the run resumed from it saves ckpt-ROUND after one step
     and then starts a round of ROUND steps (far longer than the test): the signals land in it."""

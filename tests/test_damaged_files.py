@@ -1,7 +1,7 @@
 """A damaged file convnet reads gets one line: its path, what is wrong, what to do; a file of a
 train_dir that training can rebuild is set aside (kept, in corrupt/) and training goes on.
-(Damaged checkpoints and state files: test_checkpointing.py; CIFAR python batches:
-test_data_safe_pickle.py.)"""
+(Damaged checkpoints and state files: tests/checkpoints/test_restore.py; CIFAR python batches:
+tests/data/sources/test_safe_pickle.py.)"""
 
 import glob
 import json
@@ -47,6 +47,7 @@ def finished(tmp_path_factory):
     (b'{"model": "lenet5", "num_cl', "not JSON: Unterminated string starting at: line 1 "
                                      "column 21 (char 20)"),
 ])
+@pytest.mark.slow
 def test_a_damaged_run_json_stops_readers_with_a_way_out_and_training_rewrites_it(
         finished, tmp_path, capsys, content, problem):
     train_dir = shutil.copytree(finished, str(tmp_path / "train"))
@@ -75,6 +76,7 @@ def test_a_damaged_run_json_stops_readers_with_a_way_out_and_training_rewrites_i
     assert loaded_model.load(train_dir).step == 6
 
 
+@pytest.mark.slow
 def test_a_finished_run_rewrites_a_damaged_run_json_though_there_is_nothing_to_train(
         finished, tmp_path):
     train_dir = shutil.copytree(finished, str(tmp_path / "train"))
@@ -100,6 +102,7 @@ def test_a_flag_file_that_is_not_text_is_named_with_the_way_out(tmp_path, monkey
                ["x", f"--flagfile={path}"])
 
 
+@pytest.mark.slow
 def test_a_main_given_a_damaged_flag_file_prints_one_line(tmp_path):
     path = tmp_path / "flags.txt"
     path.write_bytes(GARBAGE)

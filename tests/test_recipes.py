@@ -38,6 +38,7 @@ def test_expand_puts_the_recipe_file_in_the_recipes_place():
     assert recipes.expand(["prog", "--recipe=nope"]) == ["prog", "--recipe=nope"]  # flag says so
 
 
+@pytest.mark.slow
 def test_train_with_a_recipe_later_flags_override_it(tmp_path):
     train_dir = tmp_path / "run"
     done = subprocess.run(

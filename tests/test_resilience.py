@@ -66,6 +66,7 @@ def test_sigkill_at_random_moments_loses_no_work(tmp_path):
 # --- SIGTERM, SIGINT ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_saves_a_checkpoint_exits_128_plus_signum_and_the_rerun_resumes(
         tmp_path, data_dir, signum):
@@ -119,6 +120,7 @@ def _deadline():
 # --- determinism -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_and_deterministic_give_bitwise_identical_losses_and_weights(tmp_path,
                                                                              data_dir):
     # Op determinism is process-global and cannot be undone: two subprocesses, side by side.

@@ -30,7 +30,8 @@ def test_decoupled_form_equals_airbench_torch_sgd_on_a_summed_loss():
     kilostep = 1024 * (1 + 1 / (1 - momentum))
     torch_lr, torch_wd = lr / kilostep, (wd * batch / kilostep) / (lr / kilostep)
     mean_lr, loss_wd = optimizers.from_decoupled(lr, wd, momentum, batch)
-    # Same step: torch_lr * (sum of gradients + torch_wd * w) = mean_lr * (mean gradient + loss_wd * w).
+    # Same step: torch_lr * (sum of gradients + torch_wd * w)
+    #          = mean_lr * (mean gradient + loss_wd * w).
     assert mean_lr == pytest.approx(torch_lr * batch) and mean_lr == pytest.approx(1.5)
     assert mean_lr * loss_wd == pytest.approx(torch_lr * torch_wd)
     with pytest.raises(ValueError, match="momentum"):
@@ -58,6 +59,7 @@ def _recipe(cifar_dir, train_dir, **overrides):
     return training.TrainConfig(**values)
 
 
+@pytest.mark.slow
 def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_path, cifar_dir,
                                                                          capsys):
     data_dir, arrays = cifar_dir  # 40 training images: 5 steps an epoch at batch 8
@@ -71,7 +73,8 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
     images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
                                              trainer.input_settings)))[0]
-    kernel = [v for v in trainer.state.model.variables if "whiten" in v.name and "kernel" in v.name][0]
+    kernel = [v for v in trainer.state.model.variables
+              if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_allclose(kernel.numpy(), whitening.patch_whitening_kernel(images), rtol=1e-4,
                                atol=1e-5)
     epochs = re.findall(r": epoch (\d) \(step (\d+)\): precision @ 1 = 0\.\d{4} \((\d+) of 10 "
@@ -131,7 +134,8 @@ def test_the_recipe_flag_files_parse_into_a_valid_config(name):
 
 def _recipe_command(data_dir, train_dir):
     return [sys.executable, "-m", "convnet.train",
-            f"--flagfile={os.path.join(CONFIGS, 'fast93.flags')}", f"--data_dir={data_dir}", "--nodownload", f"--train_dir={train_dir}",
+            f"--flagfile={os.path.join(CONFIGS, 'fast93.flags')}", f"--data_dir={data_dir}",
+            "--nodownload", f"--train_dir={train_dir}",
             "--batch_size=8", "--epochs=4", "--save_checkpoint_steps=5", "--log_frequency=1",
             "--variable_groups=beta:lr_scale=64;whiten.*bias:train_epochs=1",
             "--lookahead_every=2", "--lookahead_start_epoch=1", "--deterministic",

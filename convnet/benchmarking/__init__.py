@@ -15,6 +15,7 @@ from convnet.benchmarking.run import BenchSettings, bench, define_bench_flags, w
 from convnet.benchmarking.table import TARGETS, format_table, ratios
 from convnet.benchmarking.timing import Figure, timed_rounds
 
-__all__ = ["BenchSettings", "Figure", "KERAS_PEERS", "TARGETS", "bench", "define_bench_flags", "format_table",
+__all__ = ["BenchSettings", "Figure", "KERAS_PEERS", "TARGETS", "bench", "define_bench_flags",
+           "format_table",
            "keras_model", "layer_macs", "matmul_peak", "model_flops", "ratios", "timed_rounds",
            "write_json"]

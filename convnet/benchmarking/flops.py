@@ -9,7 +9,7 @@ tutorial model). It is the usual model-FLOPs convention, not a count of what the
 kernels execute.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -19,7 +19,7 @@ from convnet.nn import layers
 TRAINING_FLOPS_PER_FORWARD = 3
 
 
-def layer_macs(model: layers.Layer, input_shape: Sequence[int]) -> List[Tuple[str, int]]:
+def layer_macs(model: layers.Layer, input_shape: Sequence[int]) -> list[tuple[str, int]]:
     """(layer name, multiply-adds on one example) of each Conv2D and Dense, in call order.
 
     Runs one example of `input_shape` ([H, W, C]) through `model` in inference mode.
@@ -41,7 +41,7 @@ def layer_macs(model: layers.Layer, input_shape: Sequence[int]) -> List[Tuple[st
     return rows
 
 
-def model_flops(model: layers.Layer, input_shape: Sequence[int]) -> Dict[str, int]:
+def model_flops(model: layers.Layer, input_shape: Sequence[int]) -> dict[str, int]:
     """{'forward_per_example', 'training_per_example'}: FLOPs on one [H, W, C] example."""
     forward = 2 * sum(macs for _, macs in layer_macs(model, input_shape))
     return {"forward_per_example": forward,

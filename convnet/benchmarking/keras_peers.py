@@ -7,7 +7,7 @@ weight EMA our step also keeps, over the same input pipeline.
 """
 
 import time
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -28,7 +28,7 @@ class LocalResponseNormalization(keras.layers.Layer):
 
 
 def keras_model(name: str, num_classes: int, image_shape: Sequence[int],
-                weight_decay: Optional[float] = None, precision: str = "float32"):
+                weight_decay: float | None = None, precision: str = "float32"):
     """A Keras 3 equivalent of convnet model `name`, or None when there is none.
 
     Same layers, initializers and weight decay (`wd * l2_loss(w)` is Keras'
@@ -44,7 +44,7 @@ def keras_model(name: str, num_classes: int, image_shape: Sequence[int],
                             name=f"keras_{name}")
 
 
-def _l2(wd: Optional[float]):
+def _l2(wd: float | None):
     return None if wd is None else keras.regularizers.L2(wd / 2.0)
 
 
@@ -144,13 +144,13 @@ def compile_keras_model(model, config: training.TrainConfig) -> None:
 
 
 def keras_fit_rates(model, dataset: tf.data.Dataset, batch_size: int, steps: int,
-                    repeats: int) -> List[float]:
+                    repeats: int) -> list[float]:
     """Examples/sec of `model.fit` (compiled) epochs of `steps` batches; the first is untimed.
 
     One fit of 1 + repeats epochs over one iterator of `dataset`; each epoch is
     timed from its start to its end-of-epoch loss (which waits for its steps).
     """
-    rates: List[float] = []
+    rates: list[float] = []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -9,7 +9,7 @@ import os
 import platform
 import statistics
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -29,7 +29,7 @@ def peak_device() -> str:
     return gpus[0].name if gpus else "/device:CPU:0"
 
 
-def matmul_sizes(matmul_size: int = 0) -> Tuple[int, ...]:
+def matmul_sizes(matmul_size: int = 0) -> tuple[int, ...]:
     """(matmul_size,), or for 0 GPU_MATMUL_SIZES with a GPU, else CPU_MATMUL_SIZES."""
     if matmul_size:
         return (matmul_size,)
@@ -46,7 +46,7 @@ def device_description() -> str:
 
 
 def matmul_peak_rates(size: int, repeats: int, dtype: tf.DType = tf.float32,
-                      device: Optional[str] = None) -> List[float]:
+                      device: str | None = None) -> list[float]:
     """FLOP/s (2 * size**3 a matmul) of chained [size, size] matmuls, a round lasting
     about PEAK_ROUND_SECS."""
     if size <= 0:
@@ -76,7 +76,7 @@ def matmul_peak_rates(size: int, repeats: int, dtype: tf.DType = tf.float32,
 
 
 def matmul_peak(sizes: Sequence[int], repeats: int, dtype: tf.DType = tf.float32
-                ) -> Tuple[int, List[float], Dict[int, float]]:
+                ) -> tuple[int, list[float], dict[int, float]]:
     """The fastest of `sizes`: (size, its rounds' FLOP/s, {size: median FLOP/s})."""
     rounds = {size: matmul_peak_rates(size, repeats, dtype) for size in sizes}
     medians = {size: statistics.median(rates) for size, rates in rounds.items()}

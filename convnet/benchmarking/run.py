@@ -10,7 +10,6 @@ own settings (`define_bench_flags`: their flags); `write_json` writes its --outp
 import dataclasses
 import json
 import os
-from typing import Dict, Optional
 
 import tensorflow as tf
 
@@ -25,7 +24,7 @@ from convnet.training.setup import TrainingSetup
 
 
 def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
-          matmul_size: int = 0, keras_peer: bool = True) -> Dict:
+          matmul_size: int = 0, keras_peer: bool = True) -> dict:
     """Measures the five figures for `config`; returns the JSON-ready result.
 
     Times the step of a `TrainingSetup` (nothing is written, no train_dir
@@ -46,7 +45,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     channels = setup.source.info.image_shape[-1]
     image_shape = (setup.preprocessing.image_size, setup.preprocessing.image_size, channels)
 
-    figures: Dict[str, Optional[Figure]] = {}
+    figures: dict[str, Figure | None] = {}
     console.log(f"1/5 input pipeline: {repeats} x {steps} batches of {config.batch_size}")
     rates, batch = input_rates(setup.train_dataset(config.batch_size), config.batch_size,
                                steps, repeats)
@@ -122,7 +121,7 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
     return Figure("keras model.fit", "examples/sec", rates), int(peer.count_params())
 
 
-def write_json(result: Dict, path: str) -> None:
+def write_json(result: dict, path: str) -> None:
     """Writes `result` (from `bench`) to `path` as indented JSON, creating its directory."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
@@ -142,7 +141,7 @@ class BenchSettings:
                               f"{peak.CPU_MATMUL_SIZES}).", lower_bound=0)
     keras: bool = option(True, f"Measure Keras model.fit of the same network (figure 4; peers "
                          f"exist for {', '.join(keras_peers.KERAS_PEERS)}).")
-    output: Optional[str] = option(None, "Write the figures, ratios and settings to this "
+    output: str | None = option(None, "Write the figures, ratios and settings to this "
                                    "JSON file.")
 
 

@@ -7,7 +7,6 @@ fraction of the matmul peak the step reaches (target >= 0.6). The table shows
 rates in their unit (examples/sec, images/sec), FLOP/s as GFLOP/s.
 """
 
-from typing import Dict, Optional
 
 from convnet.benchmarking.flops import TRAINING_FLOPS_PER_FORWARD
 from convnet.benchmarking.timing import Figure
@@ -25,8 +24,8 @@ RATIO_ROWS = (("input_over_compute", "(3)/(2) input off the critical path"),
               ("fraction_of_peak", "(2)/(5) fraction of peak"))
 
 
-def ratios(figures: Dict[str, Optional[Figure]], training_flops_per_example: int
-           ) -> Dict[str, Optional[float]]:
+def ratios(figures: dict[str, Figure | None], training_flops_per_example: int
+           ) -> dict[str, float | None]:
     """The ratios of the figures' medians (None where a figure is missing)."""
     step, fed, peer = figures["step"], figures["step_with_input"], figures.get("keras_fit")
     peak = figures["peak"]
@@ -38,7 +37,7 @@ def ratios(figures: Dict[str, Optional[Figure]], training_flops_per_example: int
     }
 
 
-def met(result_ratios: Dict[str, Optional[float]]) -> Dict[str, Optional[bool]]:
+def met(result_ratios: dict[str, float | None]) -> dict[str, bool | None]:
     """Whether each ratio reaches its target (None where the ratio is missing)."""
     return {key: None if value is None else value >= TARGETS[key]
             for key, value in result_ratios.items()}
@@ -48,7 +47,7 @@ def _rate(value: float, unit: str) -> str:
     return f"{value / 1e9:,.1f}" if unit == "FLOP/s" else f"{value:,.1f}"
 
 
-def _load(machine: Dict) -> str:
+def _load(machine: dict) -> str:
     """'1.0 before, 2.5 after' (1-minute load averages), or '?' when not recorded."""
     if "load_average_before" not in machine:
         return "?"
@@ -56,7 +55,7 @@ def _load(machine: Dict) -> str:
             f"{machine['load_average_after'][0]:.1f} after")
 
 
-def format_table(result: Dict) -> str:
+def format_table(result: dict) -> str:
     """The figures (median, min-max, IQR) and the ratios against their targets."""
     config, flops = result["config"], result["flops"]
     lines = [f"model {config['model']}, batch {config['batch_size']}, {config['data_source']} "

@@ -9,7 +9,7 @@ timed rounds; a `Figure` keeps the rate of every round.
 import dataclasses
 import statistics
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -25,13 +25,13 @@ class Figure:
     """Rates of the timed rounds of one figure (e.g. examples/sec), and their summary."""
     name: str
     unit: str
-    values: List[float]
+    values: list[float]
 
     @property
     def median(self) -> float:
         return statistics.median(self.values)
 
-    def to_json(self) -> Dict:
+    def to_json(self) -> dict:
         """{unit, median, min, max, q1, q3 (the interquartile range), values}."""
         values = sorted(self.values)
         q1, q3 = ((values[0], values[0]) if len(values) < 2 else
@@ -41,7 +41,7 @@ class Figure:
 
 
 def timed_rounds(run_round: Callable[[], int], repeats: int,
-                 warm_up: Optional[Callable[[], object]] = None) -> List[float]:
+                 warm_up: Callable[[], object] | None = None) -> list[float]:
     """Runs `warm_up` (default: `run_round`) untimed, then `run_round` `repeats` times;
     returns count/second of each timed round. `run_round` returns what it processed
     and must synchronize."""
@@ -57,7 +57,7 @@ def timed_rounds(run_round: Callable[[], int], repeats: int,
 
 
 def input_rates(dataset: tf.data.Dataset, batch_size: int, steps: int,
-                repeats: int) -> Tuple[List[float], Tuple[tf.Tensor, tf.Tensor]]:
+                repeats: int) -> tuple[list[float], tuple[tf.Tensor, tf.Tensor]]:
     """Images/sec of iterating `steps` batches of `dataset` a round; also a batch of it."""
     iterator = iter(dataset)
     batch = next(iterator)
@@ -70,7 +70,7 @@ def input_rates(dataset: tf.data.Dataset, batch_size: int, steps: int,
     return timed_rounds(run_round, repeats), batch
 
 
-def step_rates(step: TrainStep, iterator, steps: int, repeats: int) -> List[float]:
+def step_rates(step: TrainStep, iterator, steps: int, repeats: int) -> list[float]:
     """Examples/sec of the training step `step(iterator, steps)` (global batch) a round,
     after WARM_UP_STEPS untimed steps (the step takes the count as a tensor: one trace)."""
 

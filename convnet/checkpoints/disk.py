@@ -2,7 +2,6 @@
 
 import errno
 import shutil
-from typing import Optional
 
 from convnet.runtime.errors import DiskFullError
 
@@ -15,7 +14,7 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def disk_full_error(what: str, directory: str, needed_bytes: int,
-                    previous: Optional[str] = None) -> DiskFullError:
+                    previous: str | None = None) -> DiskFullError:
     """The error for `what` that could not be written to `directory` for lack of space."""
     try:
         free = f"{shutil.disk_usage(directory).free / 2**20:,.1f} MB free"

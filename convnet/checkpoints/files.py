@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-from typing import List, Optional
 
 import tensorflow as tf
 
@@ -30,7 +29,7 @@ def step_of(prefix: str) -> int:
     return int(number.group(1)) if number else -1
 
 
-def checkpoint_files(path: str) -> List[str]:
+def checkpoint_files(path: str) -> list[str]:
     """The files of checkpoint `path` that exist: its .index and .data-* shards."""
     prefix = glob.escape(path)
     return sorted(glob.glob(prefix + ".index") + glob.glob(prefix + ".data-*"))
@@ -41,20 +40,20 @@ def files_bytes(path: str) -> int:
     return sum(os.path.getsize(name) for name in checkpoint_files(path))
 
 
-def _existing(directory: str) -> List[str]:
+def _existing(directory: str) -> list[str]:
     """Prefixes of the checkpoints in `directory` whose .index file exists."""
     return [path[:-len(".index")] for path in glob.glob(os.path.join(glob.escape(directory),
                                                                      "*.index"))]
 
 
-def checkpoint_paths(directory: str) -> List[str]:
+def checkpoint_paths(directory: str) -> list[str]:
     """Prefixes of the checkpoints in `directory` that have an .index file, oldest first."""
     if not os.path.isdir(directory):
         return []
     return sorted(_existing(directory), key=step_of)
 
 
-def _names(paths: List[str]) -> str:
+def _names(paths: list[str]) -> str:
     names = [os.path.basename(path) for path in paths]
     return ", ".join(names) if len(names) <= 4 else f"{names[0]} ... {names[-1]}"
 
@@ -95,7 +94,7 @@ def _state(directory: str):
     return state
 
 
-def repair_state_file(directory: str) -> Optional[str]:
+def repair_state_file(directory: str) -> str | None:
     """Sets a damaged `checkpoint` state file of `directory` aside (into `corrupt/`) and
     rebuilds it from the ckpt-N files there, as if it had been missing; returns the line
     saying so, or None when the state file is missing or reads."""
@@ -112,7 +111,7 @@ def repair_state_file(directory: str) -> Optional[str]:
             f"{moved} and {rebuilt}")
 
 
-def listed_latest(directory: str) -> Optional[str]:
+def listed_latest(directory: str) -> str | None:
     """The checkpoint the `checkpoint` state file names as latest (its files may be gone),
     or None when the state file is missing or unreadable."""
     state, _ = _read_state(directory) if os.path.isdir(directory) else (None, None)
@@ -121,7 +120,7 @@ def listed_latest(directory: str) -> Optional[str]:
     return os.path.join(directory, state.model_checkpoint_path)  # kept as is when absolute
 
 
-def latest_checkpoint(directory: str, strict: bool = False) -> Optional[str]:
+def latest_checkpoint(directory: str, strict: bool = False) -> str | None:
     """The prefix of the latest checkpoint in `directory` (e.g. `dir/ckpt-3000`), or None.
 
     By default the newest checkpoint with an .index file, listed in the state

@@ -8,7 +8,6 @@ its partial files and says what it needs.
 """
 
 import os
-from typing import Optional
 
 import tensorflow as tf
 
@@ -95,6 +94,6 @@ class RunCheckpoints:
         """Deletes what saves killed midway left (convnet.checkpoints.files)."""
         checkpoint_files.remove_unfinished_saves(self.train_dir)
 
-    def latest(self) -> Optional[str]:
+    def latest(self) -> str | None:
         """The newest checkpoint of train_dir (None: none yet)."""
         return checkpoint_files.latest_checkpoint(self.train_dir)

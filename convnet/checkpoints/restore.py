@@ -11,7 +11,6 @@ record's (`convnet.checkpoints.run_record`).
 
 import itertools
 import os
-from typing import Optional
 
 import tensorflow as tf
 
@@ -29,7 +28,8 @@ from convnet.runtime.options import option
 
 
 def fallback_option():
-    """The --restore_fallback field of a config that restores a checkpoint (convnet.runtime.options)."""
+    """The --restore_fallback field of a config that restores a checkpoint
+    (convnet.runtime.options)."""
     return option(True, "When the newest checkpoint is damaged (truncated or missing data "
                   "file, corrupt index), skip it with a line, move its files to "
                   "<train_dir>/corrupt/ and restore the newest older one that reads; "
@@ -119,7 +119,7 @@ def model_differences(checkpoint: tf.train.Checkpoint, path: str, partial: bool 
 
 
 def restore_latest(checkpoint: tf.train.Checkpoint, directory: str, partial: bool = False,
-                   fallback: bool = True, move_damaged: bool = True) -> Optional[str]:
+                   fallback: bool = True, move_damaged: bool = True) -> str | None:
     """Restores the newest checkpoint of `directory` that reads; returns it (None: none there).
 
     Args:
@@ -164,7 +164,7 @@ def restore_latest(checkpoint: tf.train.Checkpoint, directory: str, partial: boo
     return None
 
 
-def diagnose(path: str) -> Optional[str]:
+def diagnose(path: str) -> str | None:
     """Names the damaged file of checkpoint `path`, or returns None if every file reads intact.
 
     Reads every tensor (the data files carry a checksum of each), so it is only

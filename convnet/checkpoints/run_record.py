@@ -1,4 +1,5 @@
-"""The run record: what produced a train_dir's checkpoints, in `run.json`; its one reader and writer.
+"""The run record: what produced a train_dir's checkpoints, in `run.json`; its one reader and
+writer.
 
 `convnet.train` writes it when a run starts (and keeps it on resume); eval,
 predict, export and inference rebuild the model, its preprocessing and its
@@ -20,7 +21,8 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from convnet import __version__
 from convnet.checkpoints import disk
@@ -43,7 +45,7 @@ SETTINGS_IN_FIELDS = ("model", "dataset", "label_mode", "optimizer", "data_sourc
                       "batch_size")
 
 
-def settings_of(config) -> Dict[str, Any]:
+def settings_of(config) -> dict[str, Any]:
     """A TrainConfig's fields for `RunRecord.settings`: those not in the record's own fields."""
     return {name: value for name, value in dataclasses.asdict(config).items()
             if name not in SETTINGS_IN_FIELDS}
@@ -55,33 +57,33 @@ class RunRecord:
     model: str
     dataset: str = DEFAULT_DATASET  # files of release 0.1.0 name no dataset: CIFAR-10
     num_classes: int = 10
-    label_mode: Optional[str] = None  # None in files of earlier releases
-    image_size: Optional[int] = None  # the model's input, pixels a side
-    image_channels: Optional[int] = None
-    max_steps: Optional[int] = None
-    optimizer: Optional[str] = None
-    data_source: Optional[str] = None
-    batch_size: Optional[int] = None  # the global batch; the data position depends on it
-    preprocessing: Optional[preprocess.Preprocessing] = None
+    label_mode: str | None = None  # None in files of earlier releases
+    image_size: int | None = None  # the model's input, pixels a side
+    image_channels: int | None = None
+    max_steps: int | None = None
+    optimizer: str | None = None
+    data_source: str | None = None
+    batch_size: int | None = None  # the global batch; the data position depends on it
+    preprocessing: preprocess.Preprocessing | None = None
     # The other TrainConfig fields (the flags of the run); `training_settings()` gives them all.
-    settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    version: Optional[str] = __version__
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    version: str | None = __version__
 
-    def training_settings(self) -> Dict[str, Any]:
+    def training_settings(self) -> dict[str, Any]:
         """Every setting of the run by its flag's name: `settings` and the fields above that
         are flags too (model, dataset, label_mode, optimizer, data_source, batch_size)."""
         own = {name: getattr(self, name) for name in SETTINGS_IN_FIELDS
                if getattr(self, name) is not None}
         return {**self.settings, **own}
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         if self.preprocessing is None:
             del data["preprocessing"]
         return data
 
     @classmethod
-    def from_json(cls, data: Dict[str, Any], path: str = RUN_FILE) -> "RunRecord":
+    def from_json(cls, data: dict[str, Any], path: str = RUN_FILE) -> "RunRecord":
         """Reads the dict of a run.json (this release's or an earlier one's)."""
         if not isinstance(data, dict) or "model" not in data or "num_classes" not in data:
             raise CheckpointError(f"{path} has no 'model' or 'num_classes': it was not written "
@@ -100,7 +102,7 @@ class RunRecord:
             values["preprocessing"] = None
         return cls(**values)
 
-    def preprocessing_for(self, model_image_size: Optional[int],
+    def preprocessing_for(self, model_image_size: int | None,
                           native_size: int) -> preprocess.Preprocessing:
         """The recorded preprocessing; for runs of releases that did not record it, the
         tutorial crop (models with a fixed `image_size`) or none, with per-image
@@ -111,7 +113,7 @@ class RunRecord:
             return preprocess.Preprocessing("tutorial", model_image_size, "per_image")
         return preprocess.Preprocessing("none", native_size, "per_image")
 
-    def resolved_label_mode(self) -> Optional[str]:
+    def resolved_label_mode(self) -> str | None:
         """The recorded label mode; for earlier files, the built-in one giving the
         dataset `num_classes` classes (None for datasets convnet does not know)."""
         if self.label_mode:
@@ -137,7 +139,7 @@ class RunRecord:
                            self.num_classes)
 
 
-def read(directory: str) -> Optional[RunRecord]:
+def read(directory: str) -> RunRecord | None:
     """The run record of train_dir `directory`, or None when it has no run.json.
 
     Raises:
@@ -168,7 +170,7 @@ def _damaged(path: str, problem: str) -> DamagedFileError:
         f"resumes.", path, problem)
 
 
-def read_for_training(directory: str) -> Optional[RunRecord]:
+def read_for_training(directory: str) -> RunRecord | None:
     """`read`, for the trainer: a damaged run.json is set aside (into `corrupt/`, one line)
     and treated as missing, so that training resumes and writes a new one."""
     try:

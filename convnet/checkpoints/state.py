@@ -9,7 +9,7 @@ checkpoints partially.
 """
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -24,9 +24,9 @@ class State:
     model: object
     ema: WeightEMA
     step: tf.Variable  # int64 scalar: updates applied
-    optimizer: Optional[object] = None
-    lookahead: Optional[object] = None
-    loss_scale: Optional[object] = None
+    optimizer: object | None = None
+    lookahead: object | None = None
+    loss_scale: object | None = None
     checkpoint: tf.train.Checkpoint = dataclasses.field(init=False)
 
     def __post_init__(self):
@@ -62,8 +62,8 @@ def build(model, input_shape: Sequence[int], ema_decay: float = MOVING_AVERAGE_D
     return State(model, ema, step, optimizer, lookahead, loss_scale)
 
 
-def for_reading(record: RunRecord, model_name: Optional[str] = None,
-                num_classes: Optional[int] = None):
+def for_reading(record: RunRecord, model_name: str | None = None,
+                num_classes: int | None = None):
     """(State, Preprocessing) of the model that `record`'s run trained (or `model_name`
     with `num_classes`), without the training parts, ready to restore partially."""
     info = record.dataset_info()

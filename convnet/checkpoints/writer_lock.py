@@ -29,7 +29,6 @@ import os
 import shlex
 import socket
 import sys
-from typing import Optional
 
 from convnet.runtime import console, paths
 from convnet.runtime.errors import TrainDirInUseError
@@ -43,7 +42,7 @@ NETWORK_FILE_SYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9
 class TrainDirLock:
     """The held lock of one train_dir; `release()` (or the end of the process) frees it."""
 
-    def __init__(self, train_dir: str, fd: Optional[int], problem: Optional[str] = None):
+    def __init__(self, train_dir: str, fd: int | None, problem: str | None = None):
         self.train_dir, self._fd = train_dir, fd
         self.problem = problem  # why no lock is held (a file system without locks), or None
 
@@ -81,7 +80,7 @@ def describe_holder(text: str) -> str:
         return "another process (it has not written its details yet)"
 
 
-def _holder_pid(text: str) -> Optional[int]:
+def _holder_pid(text: str) -> int | None:
     try:
         return int(json.loads(text)["pid"])
     except (ValueError, KeyError, TypeError):
@@ -142,7 +141,7 @@ def _mount_of(path: str, mountinfo: str):
     return best[1:] if best else None
 
 
-def network_warning(train_dir: str, mountinfo: Optional[str] = None) -> Optional[str]:
+def network_warning(train_dir: str, mountinfo: str | None = None) -> str | None:
     """A line saying that `train_dir`'s file system may not honour the lock across machines
     (None on a local file system, or where the mounts cannot be read)."""
     if mountinfo is None:
@@ -170,7 +169,7 @@ def network_warning(train_dir: str, mountinfo: Optional[str] = None) -> Optional
     return None
 
 
-def hold(train_dir: str) -> Optional[TrainDirLock]:
+def hold(train_dir: str) -> TrainDirLock | None:
     """What the trainer calls first: creates `train_dir` if needed and takes its writer lock
     (`acquire`), printing a line where the lock cannot keep every other writer out; checks
     that the directory can be written. None for a remote path (gs://...: no OS lock there).

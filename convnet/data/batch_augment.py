@@ -24,7 +24,10 @@ FLIP_STREAM, SHIFT_STREAM = 1, 2
 def _mix64(z: tf.Tensor) -> tf.Tensor:
     """SplitMix64's finalizer: a bijection of uint64 that mixes every bit into every bit."""
     first, second = (tf.constant(m, tf.uint64) for m in _MIX_MULTIPLIERS)
-    shift = lambda x, n: tf.bitwise.right_shift(x, tf.constant(n, tf.uint64))
+
+    def shift(x, n):
+        return tf.bitwise.right_shift(x, tf.constant(n, tf.uint64))
+
     z = (z ^ shift(z, 30)) * first
     z = (z ^ shift(z, 27)) * second
     return z ^ shift(z, 31)
@@ -62,7 +65,8 @@ def alternating_flips(seed, example_indices, epochs) -> tf.Tensor:
 
 
 def random_offsets(seed, positions, pad: int) -> tf.Tensor:
-    """int32 [n, 2]: (row, column) crop offsets, each uniform in [0, 2 * pad], from (seed, position).
+    """int32 [n, 2]: (row, column) crop offsets, each uniform in [0, 2 * pad], from (seed,
+    position).
 
     Offset o of a reflect-padded image is a translation by o - pad in [-pad, pad].
     """

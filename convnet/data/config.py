@@ -6,7 +6,7 @@
 """
 
 import dataclasses
-from typing import Callable, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 from convnet.data import info as info_lib
 from convnet.data import preprocess
@@ -31,12 +31,12 @@ class DataConfig:
         "/tmp/cifar10_data", "Directory holding the dataset's files, or its parent (e.g. "
         "cifar-10-batches-bin, cifar-100-binary, cifar-10-batches-py or mnist/ inside it). "
         "Downloaded there when absent, unless --nodownload.")
-    tfds_data_dir: Optional[str] = option(None, "tfds data_dir for --data_source=tfds.")
-    dataset: Optional[str] = option(
+    tfds_data_dir: str | None = option(None, "tfds data_dir for --data_source=tfds.")
+    dataset: str | None = option(
         None, f"Dataset: {', '.join(info_lib.DATASETS)}; with --data_source=tfds, any tfds "
         f"image-classification name. Default: cifar10 for training; for evaluation, the "
         f"dataset the checkpoint was trained on.")
-    label_mode: Optional[str] = option(
+    label_mode: str | None = option(
         None, "Labels to learn: fine (the dataset's classes) or coarse (CIFAR-100's 20 "
         "superclasses). Default: fine for training; for evaluation, the run's.",
         choices=info_lib.LABEL_MODES)
@@ -53,8 +53,8 @@ class DataConfig:
         InputSettings(num_parallel_calls=self.num_parallel_calls)  # checks it
         self.source_spec()  # checks the data settings
 
-    def source_spec(self, seed: int = 0, dataset: Optional[str] = None,
-                    label_mode: Optional[str] = None) -> SourceSpec:
+    def source_spec(self, seed: int = 0, dataset: str | None = None,
+                    label_mode: str | None = None) -> SourceSpec:
         """The SourceSpec of these settings (validated when made), synthetic examples seeded
         with `seed`; `dataset` and `label_mode` replace None ones (a run's, for evaluation),
         else the defaults (info.DEFAULT_DATASET, DEFAULT_LABEL_MODE)."""
@@ -76,7 +76,7 @@ class AugmentConfig:
         "auto", "per_image standardization, or per_channel mean/std of the training split. "
         "auto: per_image with tutorial augmentation, else per_channel.",
         choices=("auto", *preprocess.NORMALIZATIONS))
-    random_flip: Optional[bool] = option(
+    random_flip: bool | None = option(
         None, "Random left-right flips (default: on, except for MNIST digits).")
     translate: int = option(
         preprocess.TRANSLATE_PIXELS, "--augmentation=translate_altflip: the largest random "
@@ -88,9 +88,9 @@ class AugmentConfig:
     def validate(self) -> None:
         check(self, AugmentConfig)
 
-    def preprocessing(self, model_image_size: Optional[int], info: info_lib.DatasetInfo,
-                      channel_stats: Callable[[], Tuple[Sequence[float], Sequence[float]]],
-                      previous: Optional[preprocess.Preprocessing] = None
+    def preprocessing(self, model_image_size: int | None, info: info_lib.DatasetInfo,
+                      channel_stats: Callable[[], tuple[Sequence[float], Sequence[float]]],
+                      previous: preprocess.Preprocessing | None = None
                       ) -> preprocess.Preprocessing:
         """The run's preprocessing with the 'auto' choices resolved. Per-channel statistics
         are `previous`'s (a resumed run's: they never change within a run) or, computed

@@ -1,7 +1,6 @@
 """What a dataset is: image shape, classes, split sizes; and the built-in datasets."""
 
 import dataclasses
-from typing import Dict, Optional, Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,10 +15,10 @@ class DatasetInfo:
       num_examples: examples per split, when known ahead of reading.
     """
     name: str
-    image_shape: Tuple[int, int, int]
+    image_shape: tuple[int, int, int]
     num_classes: int
-    class_names: Optional[Tuple[str, ...]] = None
-    num_examples: Dict[str, int] = dataclasses.field(default_factory=dict)
+    class_names: tuple[str, ...] | None = None
+    num_examples: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def class_name(self, label: int) -> str:
         if self.class_names and 0 <= label < len(self.class_names):
@@ -71,7 +70,7 @@ LABEL_MODES = ("fine", "coarse")
 # What a run reads when --dataset and --label_mode are not given (the tutorial's).
 DEFAULT_DATASET = "cifar10"
 DEFAULT_LABEL_MODE = "fine"
-_BUILT_IN: Dict[str, Dict[str, DatasetInfo]] = {
+_BUILT_IN: dict[str, dict[str, DatasetInfo]] = {
     "cifar10": {"fine": CIFAR10},
     "cifar100": {"fine": CIFAR100, "coarse": CIFAR100_COARSE},
     "mnist": {"fine": MNIST},

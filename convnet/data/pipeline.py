@@ -17,7 +17,6 @@ Evaluation: every example of the split once, in order -> `Preprocessing.evaluate
 """
 
 import dataclasses
-from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -179,7 +178,7 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
 
 def eval_dataset(source: Source, split: str, batch_size: int,
                  settings: InputSettings = InputSettings(), *,
-                 num_examples: Optional[int] = None) -> tf.data.Dataset:
+                 num_examples: int | None = None) -> tf.data.Dataset:
     """Each example of `split` exactly once: (float32 [b, size, size, C], int32 [b]).
 
     `settings` as in `train_dataset` (its shuffle buffer and seed are unused).
@@ -198,7 +197,8 @@ def eval_dataset(source: Source, split: str, batch_size: int,
             .prefetch(tf.data.AUTOTUNE))
 
 
-def channel_stats(source: Source, split: str = "train") -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+def channel_stats(source: Source,
+                  split: str = "train") -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of `split`, on the [0, 255] scale."""
     total = squares = None
     count = 0

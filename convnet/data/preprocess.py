@@ -10,7 +10,7 @@ recipe's) work on whole uint8 [B, H, W, C] batches, one vectorized call a
 batch (`Preprocessing.train_batch`); their ops are in batch_augment.py (and
 re-exported here).
 
-A known property, tested in tests/test_data_preprocess.py: per-image
+A known property, tested in tests/data/test_preprocess.py: per-image
 standardization cancels random brightness exactly (it adds the same delta to
 every value). It cancels random contrast exactly only when the channel means
 are equal (grey images); on colour images contrast still changes the balance
@@ -18,7 +18,6 @@ between colour and texture. Kept for fidelity to the tutorial.
 """
 
 import dataclasses
-from typing import Optional, Tuple
 
 import tensorflow as tf
 
@@ -100,8 +99,11 @@ def normalize_per_channel_batch(images: tf.Tensor, mean, std) -> tf.Tensor:
     a CPU, where TF's kernels broadcast a trailing [C] vector slowly but a whole [1, H, W, C]
     image quickly (so the mean and std are tiled to one)."""
     shape = tf.shape(images)
-    tile = lambda values: tf.tile(tf.reshape(tf.constant(values, tf.float32), [1, 1, 1, -1]),
-                                  [1, shape[1], shape[2], 1])
+
+    def tile(values):
+        return tf.tile(tf.reshape(tf.constant(values, tf.float32), [1, 1, 1, -1]),
+                       [1, shape[1], shape[2], 1])
+
     return (tf.cast(images, tf.float32) - tile(mean)) / tile(std)
 
 
@@ -147,8 +149,8 @@ class Preprocessing:
     augmentation: str = "tutorial"
     image_size: int = CROP_SIZE
     normalization: str = "per_image"
-    channel_mean: Optional[Tuple[float, ...]] = None
-    channel_std: Optional[Tuple[float, ...]] = None
+    channel_mean: tuple[float, ...] | None = None
+    channel_std: tuple[float, ...] | None = None
     flip: bool = True
     translate: int = TRANSLATE_PIXELS
 

@@ -15,7 +15,7 @@ the class names as header and first column.
 import csv
 import io
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -60,7 +60,7 @@ def csv_text(confusion, class_names: Sequence[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["true\\predicted", *class_names])
-    for name, row in zip(class_names, np.asarray(confusion)):
+    for name, row in zip(class_names, np.asarray(confusion), strict=True):
         writer.writerow([name, *(int(v) for v in row)])
     return out.getvalue()
 

@@ -10,7 +10,6 @@ replicas of a `tf.distribute` strategy.
 """
 
 import dataclasses
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -43,7 +42,7 @@ def correct_at_k(logits: tf.Tensor, labels: tf.Tensor, k: int) -> tf.Tensor:
     return tf.logical_and(higher < k, tf.math.is_finite(true_logit))
 
 
-def with_weights(dataset: tf.data.Dataset, batch_size: Optional[int] = None) -> tf.data.Dataset:
+def with_weights(dataset: tf.data.Dataset, batch_size: int | None = None) -> tf.data.Dataset:
     """(images, labels) batches -> (images, labels, int64 weights of 1).
 
     With `batch_size`, a short batch is padded to it with weight-0 examples,
@@ -55,7 +54,10 @@ def with_weights(dataset: tf.data.Dataset, batch_size: Optional[int] = None) -> 
         if batch_size is None:
             return images, labels, weights
         missing = batch_size - tf.shape(labels)[0]
-        pad = lambda x: tf.pad(x, [[0, missing]] + [[0, 0]] * (len(x.shape) - 1))
+
+        def pad(x):
+            return tf.pad(x, [[0, missing]] + [[0, 0]] * (len(x.shape) - 1))
+
         images, labels, weights = pad(images), pad(labels), pad(weights)
         return (tf.ensure_shape(images, [batch_size] + images.shape[1:]),
                 tf.ensure_shape(labels, [batch_size]), tf.ensure_shape(weights, [batch_size]))
@@ -64,8 +66,8 @@ def with_weights(dataset: tf.data.Dataset, batch_size: Optional[int] = None) -> 
 
 
 def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int,
-                  strategy: Optional[tf.distribute.Strategy] = None, xla: bool = False,
-                  compute_dtype: tf.DType = tf.float32, num_examples: Optional[int] = None,
+                  strategy: tf.distribute.Strategy | None = None, xla: bool = False,
+                  compute_dtype: tf.DType = tf.float32, num_examples: int | None = None,
                   tta: str = "none"):
     """Runs `model` over `dataset` once; returns (correct, class_correct, class_count, confusion).
 

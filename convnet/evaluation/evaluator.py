@@ -14,7 +14,6 @@ line, and the loop ends after the checkpoint at the run's `max_steps`.
 import dataclasses
 import os
 import time
-from typing import Optional
 
 import tensorflow as tf
 
@@ -46,12 +45,12 @@ class EvalConfig(DataConfig, ComputeConfig):
     eval_data: str = option("test", "Split to evaluate.", choices=("test", "train"))
     top_k: int = option(1, "Count a prediction correct when the true class is among the k "
                         "highest logits.", lower_bound=1)
-    num_examples: Optional[int] = option(
+    num_examples: int | None = option(
         None, "Evaluate only the first N examples of the split (default: all of them, each "
         "counted once).", lower_bound=1)
     use_ema: bool = option(True, "Evaluate the moving averages of the weights (--nouse_ema or "
                            "--use_ema=false for the raw weights).")
-    model: Optional[str] = option(
+    model: str | None = option(
         None, "Model of the checkpoint (default: read from the checkpoint's run.json).",
         choices=sorted(models.MODELS))
     run_once: bool = option(False, "Evaluate the latest checkpoint once and exit.")
@@ -103,7 +102,7 @@ class Evaluator:
         self.writer = (tf.summary.create_file_writer(config.eval_dir)
                        if distribute.is_chief(self.strategy) else tf.summary.create_noop_writer())
 
-    def evaluate_checkpoint(self, path: Optional[str] = None) -> EvalResult:
+    def evaluate_checkpoint(self, path: str | None = None) -> EvalResult:
         """Evaluates checkpoint `path`; None: the newest that reads (damaged ones are skipped
         and moved aside, unless `restore_fallback` is off)."""
         directory = self.config.checkpoint_dir
@@ -118,8 +117,9 @@ class Evaluator:
         correct, class_correct, class_count, confusion = count_correct(
             self.model, self.dataset, self.info.num_classes, self.config.top_k, self.strategy,
             self.config.xla, self.compute_dtype, self.num_examples, tta=self.config.tta)
-        result = EvalResult(int(self.state.step.numpy()), self.config.top_k, int(class_count.sum()), correct,
-                            class_correct, class_count, confusion)
+        result = EvalResult(int(self.state.step.numpy()), self.config.top_k,
+                            int(class_count.sum()), correct, class_correct, class_count,
+                            confusion)
         self._report(result)
         return result
 
@@ -161,7 +161,8 @@ class Evaluator:
         if config.run_once:
             return self.evaluate_checkpoint()
         if not config.restore_fallback:
-            checkpoint_files.latest_checkpoint(directory, strict=True)  # a broken state file fails now
+            # A broken state file fails now.
+            checkpoint_files.latest_checkpoint(directory, strict=True)
         result, last_step, next_look = None, -1, 0.0
         console.log(f"waiting for checkpoints in {directory}")
         while True:

@@ -15,7 +15,7 @@ on the whole batch (memory as for one batch; the cost is 1, 2 or 6 forward
 passes). Any model works: views keep the batch's shape.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -71,8 +71,13 @@ def tta_logits(model_fn: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor,
     check_mode(mode)
     if mode == "none":
         return model_fn(images)
-    logits = lambda x: tf.cast(model_fn(x), tf.float32)
-    flip_logits = lambda x: 0.5 * logits(x) + 0.5 * logits(mirror(x))
+
+    def logits(x):
+        return tf.cast(model_fn(x), tf.float32)
+
+    def flip_logits(x):
+        return 0.5 * logits(x) + 0.5 * logits(mirror(x))
+
     if mode == "flip":
         return flip_logits(images)
     up_left, down_right = translations(images)

@@ -4,13 +4,13 @@ Every model honours the contract of `convnet.models.base` (a `Model` subclass:
 `image_size`, the `num_classes`/`weight_decay` keywords, the optional
 `initialize_from_data`/`init_examples` hook). `MODELS` maps each `--model` name to a
 `ModelEntry`: the factory, called as `factory(num_classes=..., weight_decay=...)`,
-and the parameter count tests/test_models.py asserts for it. Adding a model is its
+and the parameter count tests/models/test_registry.py asserts for it. Adding a model is its
 file under convnet/models/ and one line here.
 """
 
 import dataclasses
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, Dict
 
 from convnet.models.alexnet import AlexNet
 from convnet.models.base import Model, has_data_init
@@ -49,7 +49,7 @@ class ModelEntry:
 
 # name: ModelEntry(factory, parameters, non-trainable ones); the counts' derivations are
 # in each model's docstring.
-MODELS: Dict[str, ModelEntry] = {
+MODELS: dict[str, ModelEntry] = {
     "cifar10": ModelEntry(Cifar10Model, 1_068_298),
     "baseline": ModelEntry(Baseline, 198_506, 12),
     "lenet5": ModelEntry(LeNet5, 62_006),

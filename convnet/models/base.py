@@ -36,11 +36,10 @@ itself (`default_name`) and lists its layers (`body_layers`), nothing else.
 
 A new model is one file (a `Model` subclass, or a factory returning one, with its
 parameter count worked out in its docstring) and one line in `convnet.models.MODELS`
-carrying that count, which tests/test_models.py asserts.
+carrying that count, which tests/models/test_registry.py asserts.
 """
 
 import numbers
-from typing import List, Optional
 
 from convnet.nn import layers
 
@@ -53,8 +52,8 @@ def has_data_init(model) -> bool:
 class Model(layers.Layer):
     """Base class of every registered model (see the module docstring for the contract)."""
 
-    image_size: Optional[int] = None
-    init_examples: Optional[int] = None
+    image_size: int | None = None
+    init_examples: int | None = None
     initialize_from_data = None  # or a method (self, images) -> None; then set init_examples
 
     def __init_subclass__(cls, **kwargs):
@@ -69,8 +68,8 @@ class Model(layers.Layer):
             raise TypeError(f"{cls.__name__} defines initialize_from_data, so init_examples "
                             f"must be a positive int, got {count!r}")
 
-    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
-                 name: Optional[str] = None):
+    def __init__(self, num_classes: int = 10, weight_decay: float | None = None,
+                 name: str | None = None):
         super().__init__(name=name)
         if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
                 or num_classes < 2:
@@ -91,13 +90,13 @@ class SequentialModel(Model):
 
     default_name: str = "model"
 
-    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
-                 name: Optional[str] = None):
+    def __init__(self, num_classes: int = 10, weight_decay: float | None = None,
+                 name: str | None = None):
         super().__init__(num_classes, weight_decay, name=name or self.default_name)
         with self.name_scope:
             self.body = layers.Sequential(self.body_layers(), name="body")
 
-    def body_layers(self) -> List[layers.Layer]:
+    def body_layers(self) -> list[layers.Layer]:
         """The layers, in order; `self.num_classes` and `self.weight_decay` are set."""
         raise NotImplementedError(f"{type(self).__name__} must define body_layers")
 

@@ -6,7 +6,6 @@ On 24x24 crops the flattened conv output is 6*6*64 = 2,304 values.
 Initial values and weight decay follow cifar10.py of the tutorial.
 """
 
-from typing import Optional
 
 import tensorflow as tf
 
@@ -24,7 +23,7 @@ class Cifar10Model(Model):
 
     image_size = IMAGE_SIZE
 
-    def __init__(self, num_classes: int = 10, weight_decay: Optional[float] = None,
+    def __init__(self, num_classes: int = 10, weight_decay: float | None = None,
                  name: str = "cifar10"):
         """`weight_decay` replaces the tutorial's 0.004 on local3/local4 when given."""
         super().__init__(num_classes, weight_decay, name=name)

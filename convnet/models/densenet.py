@@ -11,7 +11,7 @@ average pool -> dense. Convs have no bias.
   `densenet161`: (6,12,36,24), k = 48 (7,039,818 / 12,651,594 / 18,333,258 / 26,702,122).
 """
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -25,8 +25,8 @@ BOTTLENECK_WIDTH = 4  # bottleneck 1x1 conv has 4k filters
 class Bottleneck(layers.Layer):
     """[b, h, w, c] -> [b, h, w, c + growth]."""
 
-    def __init__(self, growth: int, weight_decay: Optional[float] = None,
-                 name: Optional[str] = None):
+    def __init__(self, growth: int, weight_decay: float | None = None,
+                 name: str | None = None):
         super().__init__(name=name)
         relu = layers.Activation(tf.nn.relu)
         with self.name_scope:
@@ -45,7 +45,7 @@ class Bottleneck(layers.Layer):
 class Transition(layers.Layer):
     """BN-ReLU-conv 1x1 to floor(c * 0.5) channels, then avg-pool 2/2."""
 
-    def __init__(self, weight_decay: Optional[float] = None, name: Optional[str] = None):
+    def __init__(self, weight_decay: float | None = None, name: str | None = None):
         super().__init__(name=name)
         self.weight_decay = weight_decay
 
@@ -66,7 +66,7 @@ class DenseNet(Model):
     image_size = None
 
     def __init__(self, num_classes: int, blocks: Sequence[int], growth: int,
-                 weight_decay: Optional[float] = None, name: str = "densenet"):
+                 weight_decay: float | None = None, name: str = "densenet"):
         super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
         with self.name_scope:
@@ -95,6 +95,6 @@ DENSENET_CONFIGS = {
 }
 
 
-def densenet(name: str, num_classes: int = 10, weight_decay: Optional[float] = None) -> DenseNet:
+def densenet(name: str, num_classes: int = 10, weight_decay: float | None = None) -> DenseNet:
     blocks, growth = DENSENET_CONFIGS[name]
     return DenseNet(num_classes, blocks, growth, weight_decay, name=name)

@@ -38,7 +38,7 @@ Parameters on 32x32x3 (BN: beta trainable, moving mean/variance not):
           total 570,296; non-trainable 288 + 2*2*(64 + 128 + 128) = 1,568
 """
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -61,10 +61,11 @@ def _gelu(x):
 
 
 class ConvGroup(layers.Layer):
-    """conv -> max-pool 2/2 -> BN -> GELU -> conv -> BN -> GELU: [b,h,w,c] -> [b,h/2,w/2,filters]."""
+    """conv -> max-pool 2/2 -> BN -> GELU -> conv -> BN -> GELU:
+    [b, h, w, c] -> [b, h/2, w/2, filters]."""
 
-    def __init__(self, filters: int, weight_decay: Optional[float] = None,
-                 name: Optional[str] = None):
+    def __init__(self, filters: int, weight_decay: float | None = None,
+                 name: str | None = None):
         super().__init__(name=name)
         wd = weight_decay
         conv = dict(kernel_size=3, padding="SAME", stddev=layers.TORCH_UNIFORM, wd=wd,
@@ -95,7 +96,7 @@ class FastNet(Model):
     init_examples = INIT_EXAMPLES
 
     def __init__(self, widths: Sequence[int], num_classes: int = 10,
-                 weight_decay: Optional[float] = None, name: str = "fast"):
+                 weight_decay: float | None = None, name: str = "fast"):
         super().__init__(num_classes, weight_decay, name=name)
         if len(widths) != 3 or any(not isinstance(w, int) or w <= 0 for w in widths):
             raise ValueError(f"widths must be 3 positive ints, got {widths!r}")
@@ -133,9 +134,9 @@ class FastNet(Model):
         return self.scale(self.logits(x, training=training), training=training)
 
 
-def fast93(num_classes: int = 10, weight_decay: Optional[float] = None) -> FastNet:
+def fast93(num_classes: int = 10, weight_decay: float | None = None) -> FastNet:
     return FastNet(WIDTHS["fast93"], num_classes, weight_decay, name="fast93")
 
 
-def fast94(num_classes: int = 10, weight_decay: Optional[float] = None) -> FastNet:
+def fast94(num_classes: int = 10, weight_decay: float | None = None) -> FastNet:
     return FastNet(WIDTHS["fast94"], num_classes, weight_decay, name="fast94")

@@ -6,7 +6,6 @@ conv 64@7x7/2 ReLU -> max-pool 3/2 SAME -> inception(64, 96->128, 16->32, pool->
 Every conv has a bias and a ReLU; there is no batch normalization.
 """
 
-from typing import Optional
 
 import tensorflow as tf
 
@@ -21,7 +20,7 @@ class InceptionBlock(layers.Layer):
     """
 
     def __init__(self, ones: int, threes_reduce: int, threes: int, fives_reduce: int, fives: int,
-                 pool_proj: int, weight_decay: Optional[float] = None, name: Optional[str] = None):
+                 pool_proj: int, weight_decay: float | None = None, name: str | None = None):
         super().__init__(name=name)
 
         def conv(filters, size, label):

@@ -14,7 +14,7 @@ added to the shortcut, then ReLU.
   2,272 / 4,064 / 8,096 are BN moving statistics (the paper: 0.27M, 0.46M, 0.85M, 1.7M).
 """
 
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -28,7 +28,7 @@ class BasicBlock(layers.Layer):
     """[b, h, w, c] -> [b, h/stride, w/stride, filters]."""
 
     def __init__(self, filters: int, stride: int = 1, shortcut: str = "projection",
-                 weight_decay: Optional[float] = None, name: Optional[str] = None):
+                 weight_decay: float | None = None, name: str | None = None):
         super().__init__(name=name)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
@@ -79,8 +79,8 @@ class ResNet(Model):
 
     image_size = None
 
-    def __init__(self, num_classes: int, stages: Sequence[Tuple[int, int, int]],
-                 stem_filters: int, shortcut: str, weight_decay: Optional[float] = None,
+    def __init__(self, num_classes: int, stages: Sequence[tuple[int, int, int]],
+                 stem_filters: int, shortcut: str, weight_decay: float | None = None,
                  name: str = "resnet"):
         super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
@@ -99,13 +99,13 @@ class ResNet(Model):
         return self.body(inputs, training=training)
 
 
-def resnet18(num_classes: int = 10, weight_decay: Optional[float] = None) -> ResNet:
+def resnet18(num_classes: int = 10, weight_decay: float | None = None) -> ResNet:
     stages = ((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2))
     return ResNet(num_classes, stages, 64, "projection", weight_decay, name="resnet18")
 
 
 def cifar_resnet(depth: int, num_classes: int = 10,
-                 weight_decay: Optional[float] = None) -> ResNet:
+                 weight_decay: float | None = None) -> ResNet:
     """He et al.'s CIFAR ResNet of `depth` = 6n + 2 layers."""
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")

@@ -6,7 +6,6 @@ statistics are non-trainable). `convnet.training.memory` sizes activations from 
 same table.
 """
 
-from typing import List, Tuple
 
 import tensorflow as tf
 
@@ -20,7 +19,7 @@ def _is_leaf(layer: layers.Layer) -> bool:
     return not any(isinstance(m, layers.Layer) for m in children)
 
 
-def layer_table(model: layers.Layer, input_shape) -> List[Tuple[str, str, tuple, int]]:
+def layer_table(model: layers.Layer, input_shape) -> list[tuple[str, str, tuple, int]]:
     """Runs one example through `model`; returns (name, type, output shape, params) per leaf
     layer."""
     rows = []

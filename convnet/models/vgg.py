@@ -5,7 +5,6 @@ after each group max-pool 2/2 SAME and dropout 0.2; then dense 512 ReLU -> dropo
 0.2 -> dense 512 ReLU -> dropout 0.2 -> dense num_classes.
 """
 
-from typing import Optional
 
 import tensorflow as tf
 
@@ -22,7 +21,7 @@ class VGG(Model):
     image_size = None
 
     def __init__(self, num_classes: int = 10, groups=VGG16_GROUPS,
-                 weight_decay: Optional[float] = None, name: str = "vgg16"):
+                 weight_decay: float | None = None, name: str = "vgg16"):
         super().__init__(num_classes, weight_decay, name=name)
         wd, relu = weight_decay, tf.nn.relu
         body = []

@@ -10,7 +10,7 @@ has a `weight_decay` attribute (a Python float), and `weight_decay_loss` sums
 collections, so nothing breaks under `tf.function` retracing.
 """
 
-from typing import Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
 
@@ -23,7 +23,7 @@ LRN_BIAS = 1.0
 LRN_ALPHA = 0.001 / 9.0
 LRN_BETA = 0.75
 
-IntOrPair = Union[int, Sequence[int]]
+IntOrPair = int | Sequence[int]
 
 
 def _pair(value: IntOrPair, name: str) -> list:
@@ -45,9 +45,9 @@ def variable_with_weight_decay(
     name: str,
     shape: Sequence[int],
     stddev: float,
-    wd: Optional[float],
+    wd: float | None,
     dtype: tf.DType = tf.float32,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     trainable: bool = True,
 ) -> tf.Variable:
     """Creates a variable initialised from a truncated normal, with optional decay.
@@ -72,7 +72,7 @@ def variable_with_weight_decay(
     return variable_from_value(name, initial, wd, trainable)
 
 
-def variable_from_value(name: str, initial_value, wd: Optional[float],
+def variable_from_value(name: str, initial_value, wd: float | None,
                         trainable: bool = True) -> tf.Variable:
     """Creates a variable from `initial_value`, carrying decay `wd` (None: none).
 
@@ -90,12 +90,12 @@ def variable_from_value(name: str, initial_value, wd: Optional[float],
     return var
 
 
-def weight_decay_of(variable: tf.Variable) -> Optional[float]:
+def weight_decay_of(variable: tf.Variable) -> float | None:
     """Returns the decay coefficient a variable carries, or None."""
     return getattr(variable, WEIGHT_DECAY_ATTR, None)
 
 
-def weight_decay_loss(variables_or_module: Union[tf.Module, Iterable[tf.Variable]]) -> tf.Tensor:
+def weight_decay_loss(variables_or_module: tf.Module | Iterable[tf.Variable]) -> tf.Tensor:
     """Sum of `wd * tf.nn.l2_loss(w)` over the decayed variables given.
 
     Args:
@@ -122,7 +122,7 @@ def weight_decay_loss(variables_or_module: Union[tf.Module, Iterable[tf.Variable
 def conv2d(
     inputs: tf.Tensor,
     kernel: tf.Tensor,
-    bias: Optional[tf.Tensor] = None,
+    bias: tf.Tensor | None = None,
     strides: IntOrPair = 1,
     padding: str = "SAME",
 ) -> tf.Tensor:
@@ -254,7 +254,7 @@ def flatten(inputs: tf.Tensor) -> tf.Tensor:
     return tf.reshape(inputs, [tf.shape(inputs)[0], -1])
 
 
-def dense(inputs: tf.Tensor, kernel: tf.Tensor, bias: Optional[tf.Tensor] = None) -> tf.Tensor:
+def dense(inputs: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf.Tensor:
     """Fully connected layer: flattens [batch, ...] then multiplies by kernel [in, out]."""
     out = tf.matmul(flatten(inputs), kernel)
     if bias is not None:
@@ -263,7 +263,7 @@ def dense(inputs: tf.Tensor, kernel: tf.Tensor, bias: Optional[tf.Tensor] = None
 
 
 def dropout(inputs: tf.Tensor, rate: float, training: bool,
-            seed: Optional[tf.Tensor] = None) -> tf.Tensor:
+            seed: tf.Tensor | None = None) -> tf.Tensor:
     """Inverted dropout: zeroes a `rate` fraction and scales the rest by 1/(1-rate).
 
     Identity when `training` is False or `rate` is 0. With `seed` (an int32/int64
@@ -279,7 +279,7 @@ def dropout(inputs: tf.Tensor, rate: float, training: bool,
 
 
 def batch_norm(inputs: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor,
-               offset: Optional[tf.Tensor], scale: Optional[tf.Tensor],
+               offset: tf.Tensor | None, scale: tf.Tensor | None,
                epsilon: float = 1e-3) -> tf.Tensor:
     """(x - mean) / sqrt(variance + epsilon) * scale + offset, over the last axis.
 

@@ -15,7 +15,6 @@ Patches are flattened in the kernel's own [kh, kw, C] order, so an eigenvector
 reshaped to [kh, kw, C] is a filter for `tf.nn.conv2d`.
 """
 
-from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -28,7 +27,7 @@ DEFAULT_EPSILON = 5e-4
 _CHUNK_PATCHES = 1 << 20
 
 
-def _patches(images: tf.Tensor, kernel_size: Tuple[int, int]) -> tf.Tensor:
+def _patches(images: tf.Tensor, kernel_size: tuple[int, int]) -> tf.Tensor:
     """[n, h, w, C] -> [n * h' * w', kh * kw * C]: every VALID stride-1 patch, [kh, kw, C] order.
 
     The same as `tf.image.extract_patches` (tested), built from kh * kw shifted

@@ -4,7 +4,7 @@ and bounds (convnet.runtime.options), and the objects they make."""
 
 import dataclasses
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from convnet.nn import losses
 from convnet.optim import ema, lookahead, optimizers, schedules
@@ -15,12 +15,12 @@ from convnet.runtime.options import check, option
 class OptimConfig:
     """How the weights move."""
     optimizer: str = option("sgd", "Optimizer.", choices=optimizers.OPTIMIZERS)
-    learning_rate: Optional[float] = option(
-        None, f"Initial learning rate (default {optimizers.INITIAL_LEARNING_RATE} for sgd as in the "
-        f"tutorial, {optimizers.ADAM_LEARNING_RATE} for adam).")
+    learning_rate: float | None = option(
+        None, f"Initial learning rate (default {optimizers.INITIAL_LEARNING_RATE} for sgd as in "
+        f"the tutorial, {optimizers.ADAM_LEARNING_RATE} for adam).")
     momentum: float = option(0.0, "SGD momentum (0: plain gradient descent, the tutorial's).")
     nesterov: bool = option(False, "Nesterov momentum for SGD.")
-    weight_decay: Optional[float] = option(
+    weight_decay: float | None = option(
         None, "L2 coefficient on every kernel (the loss adds wd * l2_loss(w)); default: the "
         "model's own (0.004 on the tutorial model's hidden dense layers, none elsewhere).",
         lower_bound=0)
@@ -101,7 +101,7 @@ class OptimConfig:
             return optimizers.from_decoupled(self.learning_rate, 0.0, self.momentum, batch_size)[0]
         return self.learning_rate
 
-    def weight_decay_at(self, batch_size: int) -> Optional[float]:
+    def weight_decay_at(self, batch_size: int) -> float | None:
         """The L2 coefficient of the loss (converted from the decoupled form if asked)."""
         if self.weight_decay is None or not self.decoupled_hyperparameters:
             return self.weight_decay

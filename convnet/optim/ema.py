@@ -4,7 +4,7 @@ One shadow variable a weight, updated once a step (the global step, updates
 applied, sets the early decay); `copy_to` writes the averages into the model.
 """
 
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -24,7 +24,7 @@ class WeightEMA(tf.Module):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
-        self.shadows: List[tf.Variable] = []
+        self.shadows: list[tf.Variable] = []
 
     def build(self, variables: Sequence[tf.Variable]) -> None:
         if self.shadows:
@@ -40,14 +40,15 @@ class WeightEMA(tf.Module):
         """Moves each shadow towards its variable (cross-replica context under a strategy)."""
         decay = self.effective_decay(step)
         extended = tf.distribute.get_strategy().extended
-        for shadow, var in zip(self.shadows, variables):
+        for shadow, var in zip(self.shadows, variables, strict=True):
             extended.update(shadow, _move_towards, args=(var, 1.0 - decay), group=False)
 
     def copy_to(self, variables: Sequence[tf.Variable]) -> None:
         """Overwrites `variables` with their averages (for evaluation)."""
         if len(variables) != len(self.shadows):
-            raise ValueError(f"EMA holds {len(self.shadows)} averages, got {len(variables)} variables")
-        for shadow, var in zip(self.shadows, variables):
+            raise ValueError(f"EMA holds {len(self.shadows)} averages, got {len(variables)} "
+                             f"variables")
+        for shadow, var in zip(self.shadows, variables, strict=True):
             var.assign(shadow)
 
 
@@ -55,7 +56,7 @@ def _move_towards(shadow: tf.Variable, var: tf.Variable, rate: tf.Tensor) -> Non
     shadow.assign_sub(rate * (shadow - var))
 
 
-def shadow_copies(variables: Sequence[tf.Variable]) -> List[tf.Variable]:
+def shadow_copies(variables: Sequence[tf.Variable]) -> list[tf.Variable]:
     """A non-trainable copy of each variable, named after it (in the caller's name scope)."""
     return [tf.Variable(v.read_value(), trainable=False,
                         name=v.name.split(":")[0].replace("/", "_")) for v in variables]

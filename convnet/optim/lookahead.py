@@ -19,7 +19,7 @@ The averages and a `started` flag are variables, so checkpoints hold them and
 a resumed run continues exactly.
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -89,7 +89,7 @@ class Lookahead(tf.Module):
         if len(variables) != len(self.averages):
             raise ValueError(f"lookahead holds {len(self.averages)} averages, got "
                              f"{len(variables)} variables")
-        for average, var in zip(self.averages, variables):
+        for average, var in zip(self.averages, variables, strict=True):
             value = decay * average + (1.0 - decay) * tf.cast(var, average.dtype)
             average.assign(value)
             var.assign(tf.cast(value, var.dtype))

@@ -3,13 +3,13 @@
 The optimizers are small `tf.Module`s written here rather than Keras ones, so
 their update rule, slot variables and checkpoint layout do not change with the
 Keras version. Each is checked against a numpy implementation in
-tests/test_optim.py. Call `build(variables)` once (eagerly) before the first
+tests/optim/test_optimizers.py. Call `build(variables)` once (eagerly) before the first
 `apply_gradients`, so slots exist before a checkpoint is restored into them.
 A step applies the learning rate of the batch's mean loss (convnet.optim.schedules);
 `from_decoupled` converts the per-1,024-examples form to it.
 """
 
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -50,11 +50,11 @@ class Optimizer(tf.Module):
 
     slot_names: Sequence[str] = ()
 
-    def __init__(self, name: Optional[str] = None):
+    def __init__(self, name: str | None = None):
         super().__init__(name=name)
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-        self.slots: List[List[tf.Variable]] = []
-        self._var_ids: Optional[List[int]] = None
+        self.slots: list[list[tf.Variable]] = []
+        self._var_ids: list[int] | None = None
 
     def build(self, variables: Sequence[tf.Variable]) -> None:
         if self._var_ids is not None:
@@ -66,8 +66,8 @@ class Optimizer(tf.Module):
                            for s in self.slot_names] for v in variables]
 
     def apply_gradients(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
-                        learning_rate: tf.Tensor, lr_scales: Optional[Sequence[float]] = None,
-                        train_until: Optional[Sequence[Optional[int]]] = None) -> None:
+                        learning_rate: tf.Tensor, lr_scales: Sequence[float] | None = None,
+                        train_until: Sequence[int | None] | None = None) -> None:
         """Applies one update with `learning_rate` (a float32 scalar).
 
         `lr_scales` (one a variable) multiply the learning rate per variable;
@@ -87,7 +87,7 @@ class Optimizer(tf.Module):
         lr_scales = lr_scales or [1.0] * len(variables)
         train_until = train_until or [None] * len(variables)
         for grad, var, slots, scale, until in zip(grads, variables, self.slots, lr_scales,
-                                                  train_until):
+                                                  train_until, strict=True):
             rate = learning_rate if scale == 1.0 else learning_rate * scale
 
             def update(grad=grad, var=var, slots=slots, rate=rate):

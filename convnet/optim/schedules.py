@@ -8,7 +8,7 @@ each epoch all take it.
 """
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf

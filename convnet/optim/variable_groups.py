@@ -23,7 +23,7 @@ matches a variable's name applies to it; variables no group matches keep scale 1
 import dataclasses
 import math
 import re
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -36,7 +36,7 @@ class VariableGroup:
     pattern: str
     lr_scale: float = 1.0
     decay_scale: float = 1.0
-    train_epochs: Optional[float] = None
+    train_epochs: float | None = None
 
     def __post_init__(self):
         try:
@@ -60,7 +60,7 @@ class VariableGroup:
 _KEYS = {"lr_scale", "decay_scale", "train_epochs"}
 
 
-def parse(spec: Optional[str]) -> List[VariableGroup]:
+def parse(spec: str | None) -> list[VariableGroup]:
     """'PATTERN:key=value,...;PATTERN:...' -> groups (empty spec: none)."""
     groups = []
     for part in (spec or "").split(";"):
@@ -89,7 +89,7 @@ class Assignment:
     """What the groups make of a list of variables, one entry a variable."""
     lr_scales: Sequence[float]
     decay_scales: Sequence[float]  # multiplies each variable's wd in the loss
-    train_until_steps: Sequence[Optional[int]]  # None: always trained
+    train_until_steps: Sequence[int | None]  # None: always trained
 
 
 def assign(groups: Sequence[VariableGroup], variables: Sequence[tf.Variable],
@@ -110,7 +110,7 @@ def assign(groups: Sequence[VariableGroup], variables: Sequence[tf.Variable],
     return Assignment(tuple(lr_scales), tuple(decay_scales), tuple(until))
 
 
-def unmatched(groups: Sequence[VariableGroup], variables: Sequence[tf.Variable]) -> List[str]:
+def unmatched(groups: Sequence[VariableGroup], variables: Sequence[tf.Variable]) -> list[str]:
     """The patterns that match none of `variables` (most likely a typo)."""
     return [g.pattern for g in groups if not any(g.matches(v) for v in variables)]
 
@@ -119,6 +119,6 @@ def weight_decay_loss(variables: Sequence[tf.Variable], decay_scales: Sequence[f
     """sum(wd * decay_scale * l2_loss(w)) over the variables that carry a decay `wd`
     (`convnet.ops.variable_with_weight_decay`); float32 scalar."""
     terms = [tf.cast(ops.weight_decay_of(var) * scale * tf.nn.l2_loss(var), tf.float32)
-             for var, scale in zip(variables, decay_scales)
+             for var, scale in zip(variables, decay_scales, strict=True)
              if ops.weight_decay_of(var) is not None and scale]
     return tf.add_n(terms) if terms else tf.constant(0.0, tf.float32)

@@ -8,7 +8,7 @@ left for the flag's own check, which lists the recipes.
 """
 
 import os
-from typing import List, Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
@@ -16,7 +16,7 @@ DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 SUFFIX = ".flags"
 
 
-def names() -> List[str]:
+def names() -> list[str]:
     """The shipped recipes, sorted."""
     return sorted(f[:-len(SUFFIX)] for f in os.listdir(DIRECTORY) if f.endswith(SUFFIX))
 
@@ -38,7 +38,7 @@ def define_recipe_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                       flag_values=flag_values)
 
 
-def expand(argv: Sequence[str]) -> List[str]:
+def expand(argv: Sequence[str]) -> list[str]:
     """`argv` with `--flagfile=<recipe file>` before each known `--recipe=NAME` (or
     `--recipe NAME`), which stays, so the run records which recipe it used."""
     known, expanded, i = set(names()), [], 0

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -43,7 +43,7 @@ class CompareConfig:
                              "Where runs, the table, results.json and the plots go.")
     configs_dir: str = option(recipes.DIRECTORY, "Directory of <model>.flags recipes "
                               "(default: the shipped ones, convnet/recipes).")
-    eval_examples: Optional[int] = option(
+    eval_examples: int | None = option(
         None, "Evaluate on the first N test examples (default: all of them).", lower_bound=1)
 
 
@@ -54,7 +54,7 @@ def model_size_bytes(model) -> int:
         return sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
 
 
-def _train(name: str, train_dir: str, recipe: str, max_steps: int, extra: List[str]) -> float:
+def _train(name: str, train_dir: str, recipe: str, max_steps: int, extra: list[str]) -> float:
     """Runs convnet.train in a subprocess (its own memory and threads); returns wall seconds."""
     checkpoints = 4
     command = [sys.executable, "-m", "convnet.train", f"--flagfile={recipe}",
@@ -70,7 +70,7 @@ def _train(name: str, train_dir: str, recipe: str, max_steps: int, extra: List[s
     return time.time() - began
 
 
-def _read_record(path: str) -> Dict[str, float]:
+def _read_record(path: str) -> dict[str, float]:
     """compare.json (the training time of a run compare made); a damaged one is set aside
     (into corrupt/, one line) and its time counted as unknown (0)."""
     try:
@@ -88,12 +88,13 @@ def _read_record(path: str) -> Dict[str, float]:
 
 
 def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
-                  data_args: Dict[str, object],
-                  eval_examples: Optional[int] = None) -> Dict[str, object]:
+                  data_args: dict[str, object],
+                  eval_examples: int | None = None) -> dict[str, object]:
     """Trains (or reuses) one model's run, evaluates its checkpoints, returns its row."""
     recipe = os.path.join(configs_dir, f"{name}.flags")
     if not os.path.exists(recipe):
-        raise ValueError(f"no recipe for {name}: {recipe} does not exist (the shipped recipes: convnet/recipes/)")
+        raise ValueError(f"no recipe for {name}: {recipe} does not exist (the shipped recipes: "
+                         f"convnet/recipes/)")
     train_dir = os.path.join(output_dir, "runs", name)
     record_path = os.path.join(train_dir, "compare.json")
     latest = checkpoint_files.latest_checkpoint(train_dir)
@@ -133,7 +134,7 @@ def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
     }
 
 
-def markdown_table(rows: List[Dict[str, object]]) -> str:
+def markdown_table(rows: list[dict[str, object]]) -> str:
     """comparison.md: one row per model, then how each column was measured."""
     lines = ["| model | parameters | size on disk | train examples/sec | steps | test accuracy "
              "| wall time |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -148,9 +149,9 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare(model_names: List[str], output_dir: str, max_steps: int, configs_dir: str,
-            data_args: Dict[str, object],
-            eval_examples: Optional[int] = None) -> List[Dict[str, object]]:
+def compare(model_names: list[str], output_dir: str, max_steps: int, configs_dir: str,
+            data_args: dict[str, object],
+            eval_examples: int | None = None) -> list[dict[str, object]]:
     """Trains (or reuses) and evaluates each model; writes comparison.md, results.json,
     loss.png and accuracy.png into `output_dir`; returns the rows of the table."""
     for name in model_names:

@@ -7,23 +7,22 @@ step; `plugin_tags(log_dir, plugin)` the tags a plugin ('scalars',
 what a run wrote for TensorBoard.
 """
 
-from typing import Dict, List, Set, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from convnet.reports.events import event_files, events_of
 
-Entry = Tuple[int, np.ndarray, str]  # (step, value, plugin name)
+Entry = tuple[int, np.ndarray, str]  # (step, value, plugin name)
 
 
-def read_summaries(log_dir: str) -> Dict[str, List[Entry]]:
+def read_summaries(log_dir: str) -> dict[str, list[Entry]]:
     """The tensor summaries in the event files directly in `log_dir`, by tag, by step.
 
     A truncated or damaged record ends its file (`convnet.reports.events.events_of`). The
     hparams plugin's summaries (no tensor value) come as empty arrays.
     """
-    found: Dict[str, List[Entry]] = {}
+    found: dict[str, list[Entry]] = {}
     for path in event_files(log_dir):
         for event in events_of(path):
             for value in event.summary.value:
@@ -34,13 +33,13 @@ def read_summaries(log_dir: str) -> Dict[str, List[Entry]]:
     return {tag: sorted(entries, key=lambda entry: entry[0]) for tag, entries in found.items()}
 
 
-def plugin_tags(log_dir: str, plugin: str) -> Set[str]:
+def plugin_tags(log_dir: str, plugin: str) -> set[str]:
     """The tags of `plugin`'s summaries in `log_dir`."""
     return {tag for tag, entries in read_summaries(log_dir).items()
             if any(entry[2] == plugin for entry in entries)}
 
 
-def hparams_plugin_data(log_dir: str) -> List[bytes]:
+def hparams_plugin_data(log_dir: str) -> list[bytes]:
     """The raw plugin content of each hparams summary in `log_dir` (session start info,
     experiment), for `tensorboard.plugins.hparams.plugin_data_pb2.HParamsPluginData`."""
     contents = []

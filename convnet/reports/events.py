@@ -7,7 +7,7 @@ train_dir; `convnet.eval` writes `precision_at_K` into its --eval_dir (and
 """
 
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 import tensorflow as tf
 from google.protobuf import message
@@ -18,7 +18,7 @@ from convnet.runtime.errors import DataError, tf_error_line
 from convnet.runtime.plots import Series
 
 
-def event_files(log_dir: str) -> List[str]:
+def event_files(log_dir: str) -> list[str]:
     """The TensorBoard event files directly in `log_dir`, oldest first."""
     if not tf.io.gfile.isdir(log_dir):
         return []
@@ -45,14 +45,14 @@ def events_of(path: str) -> Iterator[event_pb2.Event]:
                     f"after it are left out")
 
 
-def read_event_scalars(log_dir: str) -> Dict[str, Series]:
+def read_event_scalars(log_dir: str) -> dict[str, Series]:
     """Every scalar summary in the event files of `log_dir`: {tag: [(step, value), ...]}.
 
     Reads TF2 summaries (`tf.summary.scalar` stores a rank-0 tensor) and TF1
     `simple_value`s. A step written twice (a resumed run) keeps its latest value;
     a truncated or damaged record ends its file (`events_of`).
     """
-    latest: Dict[str, Dict[int, Tuple[float, float]]] = {}
+    latest: dict[str, dict[int, tuple[float, float]]] = {}
     for path in event_files(log_dir):
         for event in events_of(path):
             for value in event.summary.value:
@@ -78,14 +78,14 @@ def read_scalars(log_dir: str, tag: str) -> Series:
     return read_event_scalars(log_dir).get(tag, [])
 
 
-def merge_scalars(into: Dict[str, Series], more: Dict[str, Series]) -> None:
+def merge_scalars(into: dict[str, Series], more: dict[str, Series]) -> None:
     """Adds the series of `more` to `into`; a step in both keeps the value of `more`."""
     for tag, series in more.items():
         into[tag] = sorted(dict(into.get(tag, []) + series).items())
 
 
-def load_run(train_dir: str, eval_dir: Optional[str] = None
-             ) -> Tuple[Dict[str, Series], List[str]]:
+def load_run(train_dir: str, eval_dir: str | None = None
+             ) -> tuple[dict[str, Series], list[str]]:
     """The scalars of a train_dir, its immediate subdirectories and `eval_dir`, and the
     directories whose events were read.
 
@@ -102,7 +102,7 @@ def load_run(train_dir: str, eval_dir: Optional[str] = None
     directories = [train_dir] + [d for d in subdirs if event_files(d)]
     if eval_dir and os.path.normpath(eval_dir) not in map(os.path.normpath, directories):
         directories.append(eval_dir)
-    scalars: Dict[str, Series] = {}
+    scalars: dict[str, Series] = {}
     for directory in directories:
         merge_scalars(scalars, read_event_scalars(directory))
     return scalars, directories

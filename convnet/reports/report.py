@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from convnet.reports import events
 from convnet.reports.events import Series
@@ -31,17 +31,17 @@ class ReportConfig:
     eval_dir: Sequence[str] = option(
         (), "Evaluation directories, one per train_dir in the same order (default: each "
         "train_dir and its subdirectories).")
-    output_dir: Optional[str] = option(None, "Where the plots and summary.md go.",
+    output_dir: str | None = option(None, "Where the plots and summary.md go.",
                                        required=True)
 
 
-def precision_tags(scalars: Dict[str, Series]) -> List[Tuple[int, str]]:
+def precision_tags(scalars: dict[str, Series]) -> list[tuple[int, str]]:
     """(k, tag) of the precision_at_K tags present, by k."""
     found = [(int(m.group(1)), tag) for tag in scalars if (m := PRECISION_TAG.match(tag))]
     return sorted(found)
 
 
-def summarize(scalars: Dict[str, Series]) -> Dict[str, object]:
+def summarize(scalars: dict[str, Series]) -> dict[str, object]:
     """One run's figures: last step, final/min loss, last/best precision@k, mean examples/sec.
 
     Mean examples/sec leaves out the first logged interval when there are
@@ -67,8 +67,8 @@ def _number(value, digits=3) -> str:
         else f"{value:.{digits}f}"
 
 
-def markdown_summary(runs: Dict[str, Dict[str, Series]],
-                     sources: Dict[str, Sequence[str]]) -> str:
+def markdown_summary(runs: dict[str, dict[str, Series]],
+                     sources: dict[str, Sequence[str]]) -> str:
     """The summary table of `runs` ({name: scalars}); `sources`: {name: directories read}."""
     rows = {name: summarize(scalars) for name, scalars in runs.items()}
     ks = sorted({k for row in rows.values() for k in row["precision"]})
@@ -97,13 +97,14 @@ def markdown_summary(runs: Dict[str, Dict[str, Series]],
     return "\n".join(lines) + "\n"
 
 
-def _run_names(train_dirs: Sequence[str]) -> List[str]:
+def _run_names(train_dirs: Sequence[str]) -> list[str]:
     names = [os.path.basename(os.path.normpath(d)) or d for d in train_dirs]
-    return [os.path.normpath(d) if names.count(n) > 1 else n for n, d in zip(names, train_dirs)]
+    return [os.path.normpath(d) if names.count(n) > 1 else n
+            for n, d in zip(names, train_dirs, strict=True)]
 
 
 def report(train_dirs: Sequence[str], output_dir: str,
-           eval_dirs: Sequence[str] = ()) -> Dict[str, str]:
+           eval_dirs: Sequence[str] = ()) -> dict[str, str]:
     """Writes the plots and summary.md of `train_dirs` into `output_dir`; returns {name: path}."""
     if not train_dirs:
         raise ValueError("no runs given: pass --train_dir=DIR[,DIR...] (or directories as "
@@ -114,7 +115,8 @@ def report(train_dirs: Sequence[str], output_dir: str,
                          f"entry for a run without one).")
     eval_dirs = list(eval_dirs) or [""] * len(train_dirs)
     runs, sources = {}, {}
-    for name, train_dir, eval_dir in zip(_run_names(train_dirs), train_dirs, eval_dirs):
+    for name, train_dir, eval_dir in zip(_run_names(train_dirs), train_dirs, eval_dirs,
+                                         strict=True):
         runs[name], sources[name] = events.load_run(train_dir, eval_dir or None)
     os.makedirs(output_dir, exist_ok=True)
     written = {}

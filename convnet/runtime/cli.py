@@ -10,7 +10,6 @@ A main is a function of its configs: `cli.run(main, TrainConfig)` defines the fl
 import os
 import signal
 import sys
-from typing import Optional
 
 from absl import app, flags, logging
 
@@ -19,7 +18,7 @@ from convnet.runtime import closed_stdout, options
 from convnet.runtime.errors import ConvnetError
 
 
-def damaged_flag_file(argv) -> Optional[str]:
+def damaged_flag_file(argv) -> str | None:
     """What is wrong with the first `--flagfile=PATH` of `argv` that is not UTF-8 text (path,
     problem, what to do), or None. (A missing one is left to absl, which names it.)"""
     for arg in argv:
@@ -68,7 +67,8 @@ def run_main(main, takes_args: bool = False) -> None:
     otherwise positional arguments are a usage error.
     """
 
-    # --help lists the main module's key flags: the config flags (defined by convnet.runtime.options).
+    # --help lists the main module's key flags: the config flags (defined by
+    # convnet.runtime.options).
     for flag in flags.FLAGS.get_key_flags_for_module(options.__name__):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 

@@ -2,7 +2,6 @@
 default, help and choices (convnet.runtime.options)."""
 
 import dataclasses
-from typing import Optional
 
 from convnet.runtime import distribute, precision
 from convnet.runtime.options import check, option
@@ -15,7 +14,7 @@ class ComputeConfig:
         "default", "tf.distribute strategy: default (one device), one_device, mirrored (all "
         "local GPUs), multi_worker (the cluster in TF_CONFIG), tpu (--tpu).",
         choices=distribute.STRATEGIES)
-    tpu: Optional[str] = option(None, "TPU name or grpc:// address for --strategy=tpu.")
+    tpu: str | None = option(None, "TPU name or grpc:// address for --strategy=tpu.")
     precision: str = option(
         "float32", "Compute dtype of the model: float32, or mixed_float16/mixed_bfloat16 "
         "(variables, logits, loss and preprocessing stay float32; float16 uses a dynamic "

@@ -7,7 +7,7 @@ reading and decoding data, channel statistics, evaluation).
 
 import datetime
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
 def log(message: str) -> None:
@@ -40,7 +40,7 @@ class Progress:
       clock: seconds as a float (tests pass a fake one).
     """
 
-    def __init__(self, what: str, total: Optional[int], unit: str = "",
+    def __init__(self, what: str, total: int | None, unit: str = "",
                  interval_secs: float = PROGRESS_INTERVAL_SECS,
                  clock: Callable[[], float] = time.monotonic):
         if interval_secs < 0:

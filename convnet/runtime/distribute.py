@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import threading
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -31,7 +31,7 @@ _mirrored_count = itertools.count(1)
 _mirrored_lock = threading.Lock()
 
 
-def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strategy:
+def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     """Builds one of STRATEGIES; ValueError naming the problem when it cannot."""
     if name == "default":
         return tf.distribute.get_strategy()
@@ -56,7 +56,7 @@ def make_strategy(name: str, tpu: Optional[str] = None) -> tf.distribute.Strateg
     raise ValueError(f"unknown --strategy={name!r}: choose from {', '.join(STRATEGIES)}")
 
 
-def mirrored(devices: Optional[Sequence[str]] = None) -> tf.distribute.MirroredStrategy:
+def mirrored(devices: Sequence[str] | None = None) -> tf.distribute.MirroredStrategy:
     """`tf.distribute.MirroredStrategy(devices)` whose collective keys no other strategy of
     this process uses.
 

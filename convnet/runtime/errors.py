@@ -7,7 +7,6 @@ traceback and exit non-zero.
 
 import re
 import signal
-from typing import Optional
 
 
 class ConvnetError(Exception):
@@ -95,7 +94,7 @@ class BatchSizeError(ConvnetError, ValueError):
 class Interrupted(Exception):
     """Training stopped on a signal after saving a checkpoint; `signum` says which."""
 
-    def __init__(self, signum: int, step: int, path: Optional[str]):
+    def __init__(self, signum: int, step: int, path: str | None):
         self.signum, self.step, self.path = signum, step, path
         name = signal.Signals(signum).name
         super().__init__(f"{name} received: stopped at step {step} after saving {path}; run the "

@@ -17,15 +17,16 @@ import collections.abc
 import dataclasses
 import types
 import typing
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from absl import flags
 
 FLAGS = flags.FLAGS
 
 
-def option(default: Any, help: str, *, choices: Optional[Sequence[str]] = None,
-           lower_bound: Optional[float] = None, required: bool = False):
+def option(default: Any, help: str, *, choices: Sequence[str] | None = None,
+           lower_bound: float | None = None, required: bool = False):
     """A dataclass field with a flag's help text, allowed values, (inclusive) lower bound, and
     whether it must be given (its default is then None)."""
     metadata = {"help": help, "choices": tuple(choices) if choices is not None else None,

@@ -10,7 +10,6 @@ Paths with a scheme (`gs://...`) are left to TensorFlow's file systems.
 
 import os
 import tempfile
-from typing import Optional
 
 from convnet.runtime.errors import OutputDirError
 
@@ -25,7 +24,7 @@ def _os_error(error: OSError) -> str:
     return f"[Errno {error.errno}] {error.strerror}"
 
 
-def _file_in_the_way(path: str) -> Optional[str]:
+def _file_in_the_way(path: str) -> str | None:
     """`path` or its nearest existing ancestor when that is not a directory, else None."""
     path = os.path.abspath(path)
     while not os.path.lexists(path):
@@ -36,7 +35,7 @@ def _file_in_the_way(path: str) -> Optional[str]:
     return None if os.path.isdir(path) else path
 
 
-def ensure_writable_dir(path: str, flag_name: str, what: Optional[str] = None) -> str:
+def ensure_writable_dir(path: str, flag_name: str, what: str | None = None) -> str:
     """Creates directory `path` if needed and checks that files can be written in it.
 
     Args:

@@ -8,13 +8,13 @@ figure: without it, a figure is an error that says how to install it.
 """
 
 import io
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
 from convnet.runtime.errors import ConvnetError
 
-Series = List[Tuple[int, float]]  # (step, value) pairs, by step: one line of a plot
+Series = list[tuple[int, float]]  # (step, value) pairs, by step: one line of a plot
 
 
 def _matplotlib() -> None:
@@ -26,15 +26,15 @@ def _matplotlib() -> None:
     matplotlib.use("Agg")
 
 
-def plot_lines(lines: Dict[str, Series], ylabel: str, path: str,
-               marker: Optional[str] = None) -> None:
+def plot_lines(lines: dict[str, Series], ylabel: str, path: str,
+               marker: str | None = None) -> None:
     """One figure of several (step, value) series ({label: series}) against the training
     step, written to `path` as PNG; `marker`: a matplotlib marker on each point (e.g. "o")."""
     _matplotlib()
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     figure, axes = plt.subplots(figsize=(8, 5))
     for label, series in lines.items():
-        steps, values = zip(*series) if series else ((), ())
+        steps, values = zip(*series, strict=True) if series else ((), ())
         axes.plot(steps, values, marker=marker, label=label)
     axes.set_xlim(left=0)
     axes.set_xlabel("training step")

@@ -42,7 +42,7 @@ import select
 import signal
 import subprocess
 import sys
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 ENV = "CONVNET_TF_LOGS"
 MAINS = ("train", "eval", "bench", "predict", "export", "report", "compare", "summary")
@@ -156,7 +156,7 @@ def pump(read_fd: int, write_fd: int, line_filter: StartupLineFilter,
         write(pending)
 
 
-def started_as_main(argv0: Optional[str] = None) -> bool:
+def started_as_main(argv0: str | None = None) -> bool:
     """Whether this process is one of MAINS: `python -m convnet.X` (runpy has set
     sys.argv[0] to convnet/X.py by the time X imports this), `python convnet/X.py`, or
     the `convnet-X` console script."""

@@ -10,7 +10,6 @@ evaluation after each epoch).
 
 import os
 import time
-from typing import Dict, Optional
 
 
 def process_start() -> float:
@@ -28,15 +27,15 @@ def process_start() -> float:
 class Phases:
     """Seconds a phase, from process start; `start(name)` ends the running phase."""
 
-    def __init__(self, origin: Optional[float] = None, clock=time.time):
+    def __init__(self, origin: float | None = None, clock=time.time):
         self._clock = clock
         self._origin = process_start() if origin is None else origin
-        self.seconds: Dict[str, float] = {}
-        self._running: Optional[str] = "startup"
+        self.seconds: dict[str, float] = {}
+        self._running: str | None = "startup"
         self._since = self._origin
         self.paused = 0.0
 
-    def start(self, name: Optional[str]) -> None:
+    def start(self, name: str | None) -> None:
         """Ends the running phase and starts `name` (None: the clock pauses)."""
         now = self._clock()
         if self._running is not None:
@@ -46,7 +45,7 @@ class Phases:
         self._running, self._since = name, now
 
     @property
-    def running(self) -> Optional[str]:
+    def running(self) -> str | None:
         return self._running
 
     def total(self) -> float:

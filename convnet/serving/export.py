@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -37,7 +37,7 @@ NPZ_METADATA_KEY = "__metadata__"
 @dataclasses.dataclass
 class ExportConfig(loaded_model.InferenceConfig):
     """What `convnet.export` writes, and where; the checkpoint is InferenceConfig's."""
-    export_dir: Optional[str] = option(None, "Directory to create with the export (refused if "
+    export_dir: str | None = option(None, "Directory to create with the export (refused if "
                                        "it exists and is not empty).", required=True)
     format: str = option("saved_model", "saved_model: a uint8-in serving signature with "
                          "preprocessing inside; tflite: model.tflite of that signature; onnx: "
@@ -68,7 +68,7 @@ class ServingModule(tf.Module):
 
 
 def metadata(loaded: loaded_model.InferenceModel, top_k: int, export_format: str = "saved_model",
-             quantize: str = "none") -> Dict[str, Any]:
+             quantize: str = "none") -> dict[str, Any]:
     """metadata.json (and the npz's __metadata__): what the export holds, and from where."""
     return {"format": export_format, "quantize": quantize, "model": loaded.record.model,
             "dataset": loaded.info.name, "num_classes": loaded.num_classes,
@@ -79,7 +79,7 @@ def metadata(loaded: loaded_model.InferenceModel, top_k: int, export_format: str
             "weights": "ema" if loaded.use_ema else "raw"}
 
 
-def variable_arrays(model) -> Dict[str, np.ndarray]:
+def variable_arrays(model) -> dict[str, np.ndarray]:
     """{variable name without ':0': value} of every model variable (trainable or not)."""
     arrays = {}
     for variable in model.variables:

@@ -21,7 +21,6 @@ outputs named as the signature's.
 import importlib.util
 import os
 import warnings
-from typing import Dict
 
 import numpy as np
 import tensorflow as tf
@@ -137,7 +136,7 @@ def tflite_interpreter(path: str):
     return Interpreter(model_path=path)
 
 
-def run_tflite(path: str, images) -> Dict[str, np.ndarray]:
+def run_tflite(path: str, images) -> dict[str, np.ndarray]:
     """Runs `model.tflite`'s serving signature on uint8 [N, H, W, C] images (any N):
     {output name: array}, with `tflite_interpreter`."""
     interpreter = tflite_interpreter(path)

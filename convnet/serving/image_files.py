@@ -11,7 +11,7 @@ Image files of any size and colour layout are brought to that native shape by
   `Preprocessing.evaluate` take its crop (24x24 for the tutorial model).
 """
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -46,7 +46,7 @@ def read_image(path: str) -> tf.Tensor:
 
 
 def match_channels(image: tf.Tensor, channels: int, name: str = "image",
-                   log: Optional[Log] = print) -> tf.Tensor:
+                   log: Log | None = print) -> tf.Tensor:
     """uint8 [H, W, any C] -> uint8 [H, W, channels]; alpha is dropped, grey <-> RGB converted.
 
     Each conversion is reported through `log` as one line naming `name`.
@@ -83,7 +83,7 @@ def fit_size(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(window), 0.0, 255.0), tf.uint8)
 
 
-def load_image(path: str, image_shape: Sequence[int], log: Optional[Log] = print) -> np.ndarray:
+def load_image(path: str, image_shape: Sequence[int], log: Log | None = print) -> np.ndarray:
     """An image file as uint8 [H, W, C] of `image_shape` (the dataset's native shape)."""
     height, width, channels = image_shape
     image = match_channels(read_image(path), channels, path, log)
@@ -91,7 +91,7 @@ def load_image(path: str, image_shape: Sequence[int], log: Optional[Log] = print
 
 
 def load_images(paths: Sequence[str], image_shape: Sequence[int],
-                log: Optional[Log] = print) -> np.ndarray:
+                log: Log | None = print) -> np.ndarray:
     """Image files as one uint8 [N, H, W, C] batch (see `load_image`)."""
     if not paths:
         raise DataError("no image files given: pass one or more PNG or JPEG paths.")

@@ -9,7 +9,6 @@ files become such inputs through `convnet.serving.image_files`.
 """
 
 import dataclasses
-from typing import List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -28,7 +27,7 @@ class InferenceConfig:
     """The checkpoint to load and what to take from it (predict, export)."""
     checkpoint_dir: str = option("/tmp/cifar10_train", "Training directory (run.json and "
                                  "checkpoints) to predict with or export.")
-    checkpoint: Optional[str] = option(None, "A checkpoint prefix such as DIR/ckpt-2000 "
+    checkpoint: str | None = option(None, "A checkpoint prefix such as DIR/ckpt-2000 "
                                        "(default: the latest in --checkpoint_dir).")
     top_k: int = option(5, "Classes per image, most probable first: listed by predict, "
                         "returned by the export's serving signature.", lower_bound=1)
@@ -64,7 +63,7 @@ class InferenceModel:
         self._compiled_logits = tf.function(self.logits, reduce_retracing=True)
 
     @property
-    def image_shape(self) -> Tuple[int, int, int]:
+    def image_shape(self) -> tuple[int, int, int]:
         """(height, width, channels) of the uint8 images `logits` takes."""
         return tuple(self.info.image_shape)
 
@@ -73,7 +72,7 @@ class InferenceModel:
         return self.info.num_classes
 
     @property
-    def class_names(self) -> List[str]:
+    def class_names(self) -> list[str]:
         return [self.info.class_name(label) for label in range(self.info.num_classes)]
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
@@ -94,7 +93,7 @@ class InferenceModel:
         return tf.nn.softmax(self._compiled_logits(images)).numpy()
 
 
-def load(checkpoint_dir: str, checkpoint_path: Optional[str] = None,
+def load(checkpoint_dir: str, checkpoint_path: str | None = None,
          use_ema: bool = True, restore_fallback: bool = True) -> InferenceModel:
     """Restores a train_dir's latest checkpoint (or `checkpoint_path`) for inference.
 

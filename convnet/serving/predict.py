@@ -6,7 +6,7 @@ evaluation and classified with the checkpoint's EMA weights (or its raw
 weights); `predict` prints and returns, per image, its k most probable classes.
 """
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,14 +15,14 @@ from convnet.serving import image_files, loaded_model
 # Images per forward pass (bounds memory when many files are given).
 BATCH_SIZE = 256
 
-Prediction = List[Tuple[str, float]]  # (class name, probability), most probable first
+Prediction = list[tuple[str, float]]  # (class name, probability), most probable first
 
 
-def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> List[Prediction]:
+def top_k(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[Prediction]:
     """[N, classes] probabilities -> per row, the k most probable (name, probability)."""
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
     return [[(class_names[c], float(row[c])) for c in best]
-            for row, best in zip(probabilities, order)]
+            for row, best in zip(probabilities, order, strict=True)]
 
 
 def predict_files(loaded: loaded_model.InferenceModel, paths: Sequence[str],
@@ -42,7 +42,7 @@ def format_prediction(path: str, prediction: Prediction) -> str:
 
 
 def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, use_ema: bool = True,
-            checkpoint_path=None, log=print, restore_fallback: bool = True) -> List[Prediction]:
+            checkpoint_path=None, log=print, restore_fallback: bool = True) -> list[Prediction]:
     """Loads the checkpoint, classifies `paths`, prints and returns the top-k per image."""
     if k <= 0:
         raise ValueError(f"--top_k must be positive, got {k}")
@@ -56,6 +56,6 @@ def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, use_ema: bool
         f"{loaded.checkpoint_path} (step {loaded.step}, {weights} weights)")
     for note in notes:
         log(note)
-    for path, prediction in zip(paths, predictions):
+    for path, prediction in zip(paths, predictions, strict=True):
         log(format_prediction(path, prediction))
     return predictions

@@ -12,7 +12,6 @@ multi-worker strategy must be created before the first one).
 
 import dataclasses
 import math
-from typing import Optional, Tuple
 
 from convnet import models
 from convnet.checkpoints.restore import fallback_option
@@ -39,11 +38,11 @@ class RunConfig:
         "/tmp/cifar10_train", "Directory for checkpoints, run.json and TensorBoard events. A "
         "rerun with the same directory resumes from its latest checkpoint; nothing deletes it.")
     model: str = option("cifar10", "Model to train.", choices=sorted(models.MODELS))
-    max_steps: Optional[int] = option(
+    max_steps: int | None = option(
         None, "Number of batches to train on, in total, counting steps of earlier runs in "
         "--train_dir (default: --epochs worth, else 1,000,000). With --epochs, stops the run "
         "early while the learning-rate schedule keeps the --epochs horizon.", lower_bound=1)
-    epochs: Optional[float] = option(
+    epochs: float | None = option(
         None, "Epochs of the training split the run and its learning-rate schedule span (see "
         "--max_steps).", lower_bound=0)
     seed: int = option(0, "Seed for initialization, shuffling and augmentation.")
@@ -58,7 +57,7 @@ class RunConfig:
         "stop", f"On a non-finite loss or gradient: stop (keep the last checkpoint, exit "
         f"non-zero) or skip_batch (skip the update; stop after {MAX_SKIPPED_IN_A_ROW} in a "
         f"row).", choices=NAN_POLICIES)
-    max_loss: Optional[float] = option(
+    max_loss: float | None = option(
         None, f"A finite loss above this means the run diverged: a warning, and with "
         f"--nan_policy=stop a stop that keeps the last checkpoint (default: "
         f"{DIVERGENCE_FACTOR:g} x ln(number of classes), that many times the loss of a "
@@ -87,7 +86,7 @@ class RunConfig:
         "--eval_every_steps on them instead of the test split (0: off).", lower_bound=0)
 
     @property
-    def profile_range(self) -> Optional[Tuple[int, int]]:
+    def profile_range(self) -> tuple[int, int] | None:
         """--profile_steps as (START, END), or None when off."""
         if not self.profile_steps:
             return None
@@ -139,7 +138,7 @@ class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConf
         return self.learning_rate_at(self.batch_size)
 
     @property
-    def resolved_weight_decay(self) -> Optional[float]:
+    def resolved_weight_decay(self) -> float | None:
         """The L2 coefficient of the loss at this batch size."""
         return self.weight_decay_at(self.batch_size)
 

@@ -13,7 +13,6 @@ confusion matrix image and CSV (convnet.evaluation.confusion).
 
 import math
 import os
-from typing import Tuple
 
 import tensorflow as tf
 
@@ -44,7 +43,7 @@ class TrainingEvaluation:
         self.eval_dir, self.is_chief = os.path.join(train_dir, "eval"), is_chief
         self._writer = None
 
-    def evaluate(self, tta_mode: str = "none") -> Tuple[float, int, int]:
+    def evaluate(self, tta_mode: str = "none") -> tuple[float, int, int]:
         """(precision @ 1, correct, examples) on the test split, with test-time
         augmentation `tta_mode` (convnet.evaluation.tta)."""
         correct, _, counts, _ = self.counts("test", tta_mode)

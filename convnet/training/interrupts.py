@@ -27,7 +27,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from convnet.runtime import console
 
@@ -44,11 +44,11 @@ class _Watcher:
     """Reads signal numbers from the wakeup pipe in a daemon thread and acts on them."""
 
     def __init__(self, read_fd: int, request_stop: Callable[[int], None],
-                 last_checkpoint: Callable[[], Optional[str]]):
+                 last_checkpoint: Callable[[], str | None]):
         self._read_fd = read_fd
         self._request_stop = request_stop
         self._last_checkpoint = last_checkpoint
-        self.received: Optional[int] = None
+        self.received: int | None = None
         self.thread = threading.Thread(target=self._run, name="convnet-signal-watcher",
                                        daemon=True)
 
@@ -91,7 +91,7 @@ class _Watcher:
 
 @contextlib.contextmanager
 def stop_on_signals(request_stop: Callable[[int], None],
-                    last_checkpoint: Callable[[], Optional[str]] = lambda: None):
+                    last_checkpoint: Callable[[], str | None] = lambda: None):
     """Within the block, SIGTERM/SIGINT call `request_stop(signum)` at once (see the module
     docstring); a second SIGINT exits with 130, naming `last_checkpoint()`."""
     if threading.current_thread() is not threading.main_thread():

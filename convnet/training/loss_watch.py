@@ -1,6 +1,7 @@
-"""Watching the training loss: a non-finite or diverging loss stops or warns, as --nan_policy says."""
+"""Watching the training loss: a non-finite or diverging loss stops or warns, as --nan_policy
+says."""
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from convnet.runtime import console
 from convnet.runtime.errors import DivergedLossError, NonFiniteLossError
@@ -23,7 +24,7 @@ class LossWatch:
     """
 
     def __init__(self, max_loss: float, nan_policy: str, learning_rate: Callable[[int], float],
-                 last_checkpoint: Callable[[], Optional[str]]):
+                 last_checkpoint: Callable[[], str | None]):
         self.max_loss, self.nan_policy = max_loss, nan_policy
         self.learning_rate, self.last_checkpoint = learning_rate, last_checkpoint
         self.skipped_in_a_row, self.warned = 0, False

@@ -28,7 +28,7 @@ report before it allocates: only the input batches are compared with host memory
 
 import math
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -51,7 +51,7 @@ def format_bytes(count: float) -> str:
     return f"{count:,.0f} bytes" if unit == 0 else f"{count:,.1f} {_UNITS[unit]}"
 
 
-def available_bytes() -> Optional[int]:
+def available_bytes() -> int | None:
     """Memory available to a new allocation without swapping, or None when unknown.
 
     Linux: MemAvailable of /proc/meminfo; elsewhere the free physical pages
@@ -98,10 +98,10 @@ def train_step_bytes(batch_size: int, input_shape: Sequence[int], activations_pe
 
 
 def check_train_batch(batch_size: int, model, input_shape: Sequence[int],
-                      train_examples: Optional[int], dataset: str = "",
+                      train_examples: int | None, dataset: str = "",
                       compute_dtype: tf.DType = tf.float32,
-                      available: Optional[int] = None,
-                      accelerator: Optional[bool] = None) -> None:
+                      available: int | None = None,
+                      accelerator: bool | None = None) -> None:
     """Refuses a `batch_size` larger than the training split or than memory can hold.
 
     Args:

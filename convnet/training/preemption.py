@@ -46,7 +46,7 @@ own as under the other strategies (the others then wait for it forever).
 import contextlib
 import os
 import signal
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 import tensorflow as tf
 from tensorflow.python.eager import context  # the coordination service's key-value store
@@ -69,7 +69,7 @@ class PeerInterrupted(Interrupted):
     """Another worker of the cluster got a signal: every worker saved `path` at `step` and
     stopped. `signum` is the other worker's signal, `worker` its name (e.g. 'worker 1')."""
 
-    def __init__(self, signum: int, worker: str, step: int, path: Optional[str]):
+    def __init__(self, signum: int, worker: str, step: int, path: str | None):
         super().__init__(signum, step, path)
         self.worker = worker
         self.args = (f"{worker} received {signal.Signals(signum).name}: every worker stopped at "
@@ -89,13 +89,13 @@ class ClusterStop:
     """
 
     def __init__(self, strategy: tf.distribute.Strategy, train_dir: str,
-                 stop_signal: Callable[[], Optional[int]], save: Callable[[], str]):
+                 stop_signal: Callable[[], int | None], save: Callable[[], str]):
         self._stop_signal, self._save_checkpoint = stop_signal, save
         self._train_dir = train_dir
         self._name = distribute.task_name(strategy)
         self._published = False
         self._step = self._saved_step = 0
-        self._path: Optional[str] = None
+        self._path: str | None = None
         self._writer = None
         # Never written (save_fn saves instead): it only keeps the handler's counter.
         counter_manager = tf.train.CheckpointManager(
@@ -178,8 +178,8 @@ def _stopped_by():
 
 @contextlib.contextmanager
 def watch(strategy: tf.distribute.Strategy, train_dir: str,
-          stop_signal: Callable[[], Optional[int]],
-          save: Callable[[], str]) -> Iterator[Optional[ClusterStop]]:
+          stop_signal: Callable[[], int | None],
+          save: Callable[[], str]) -> Iterator[ClusterStop | None]:
     """A ClusterStop (the arguments are its) while training when the run is on a multi-worker
     cluster (`MultiWorkerMirroredStrategy` with a TF_CONFIG cluster), else None."""
     if not distribute.is_cluster(strategy):

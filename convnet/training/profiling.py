@@ -9,7 +9,8 @@ time by step. A run resumed inside the range traces from its first step to END.
 """
 
 import contextlib
-from typing import ContextManager, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from contextlib import AbstractContextManager as ContextManager
 
 import tensorflow as tf
 
@@ -20,7 +21,7 @@ class StepProfiler:
     """Starts the profiler before the call that begins at START (or later, before END) and
     stops it after the call that ends at END."""
 
-    def __init__(self, steps: Optional[Tuple[int, int]], log_dir: str, enabled: bool = True):
+    def __init__(self, steps: tuple[int, int] | None, log_dir: str, enabled: bool = True):
         self.steps = steps if enabled else None
         self.log_dir = log_dir
         self.active = False

@@ -7,7 +7,6 @@ created in `strategy.scope()`; `train_step` (convnet.training.step) runs several
 updates in one `tf.function` call.
 """
 
-from typing import Optional
 
 import tensorflow as tf
 from tensorflow.python.framework import config as _tf_config  # op determinism's off switch
@@ -35,8 +34,8 @@ class TrainingSetup:
     `previous` is a resumed run's preprocessing (its channel statistics are kept).
     """
 
-    def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
-                 previous: Optional[preprocess.Preprocessing] = None):
+    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
+                 previous: preprocess.Preprocessing | None = None):
         config.validate()
         self.config = config
         self._determinism_was = None
@@ -135,7 +134,8 @@ class TrainingSetup:
         return iter(self.strategy.experimental_distribute_dataset(dataset))
 
     def run_steps(self, iterator, num_steps: int):
-        """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped, images)."""
+        """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped,
+        images)."""
         loss, finite, skipped, _, images, _ = self.train_step(iterator,
                                                               tf.constant(num_steps, tf.int64))
         return loss, finite, skipped, images

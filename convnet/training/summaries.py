@@ -25,7 +25,6 @@ once at the start, and the metrics it compares runs by (`loss` of the run,
 """
 
 import math
-from typing import Dict, Optional
 
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hp
@@ -62,7 +61,7 @@ class TrainingScalars:
             return float("nan")
         return self._biased / (1 - self.decay ** self._updates)
 
-    def write(self, loss: float) -> Dict[str, float]:
+    def write(self, loss: float) -> dict[str, float]:
         """Writes the scalars of a log step (under the default writer and step); returns them.
         Starts the next interval."""
         values = {"total_loss": loss, "loss_moving_average": self.average(loss)}
@@ -95,7 +94,7 @@ class Histograms:
         others = [v for v in model.variables if not any(v is t for t in step.variables)]
         others += [generator.state for generator in generators]
         saved = [tf.identity(v) for v in others]
-        outputs: Dict[str, tf.Tensor] = {}
+        outputs: dict[str, tf.Tensor] = {}
 
         def observe(layer, output):
             if layer is model:  # its output is the last layer's, already observed
@@ -112,15 +111,15 @@ class Histograms:
             loss = data_loss + decay
         grads = tape.gradient(loss, step.variables)
         with tf.control_dependencies([g for g in grads if g is not None] + list(outputs.values())):
-            for variable, value in zip(others, saved):
+            for variable, value in zip(others, saved, strict=True):
                 variable.assign(value)
         return grads, outputs
 
-    def write(self, images: tf.Tensor, labels: tf.Tensor) -> Dict[str, float]:
+    def write(self, images: tf.Tensor, labels: tf.Tensor) -> dict[str, float]:
         """Writes the histograms of one batch (default writer and step); returns the
         sparsity of each layer's output."""
         grads, outputs = self._compute(images, labels)
-        for variable, grad in zip(self.step.variables, grads):
+        for variable, grad in zip(self.step.variables, grads, strict=True):
             tf.summary.histogram(_tag(variable.name), variable)
             if grad is not None:
                 tf.summary.histogram(f"gradients/{_tag(variable.name)}", grad)
@@ -132,7 +131,7 @@ class Histograms:
         return sparsity
 
 
-def hparam_values(settings: Dict) -> Dict[str, object]:
+def hparam_values(settings: dict) -> dict[str, object]:
     """The settings the HParams plugin takes: bool, int, float and str values; sequences
     as comma-separated text; None left out."""
     values = {}
@@ -144,7 +143,7 @@ def hparam_values(settings: Dict) -> Dict[str, object]:
     return values
 
 
-def write_hparams(writer, settings: Dict, trial_id: Optional[str] = None) -> None:
+def write_hparams(writer, settings: dict, trial_id: str | None = None) -> None:
     """Writes the experiment (its settings and metrics) and this run's settings values."""
     values = hparam_values(settings)
     with writer.as_default(step=0):

@@ -23,7 +23,6 @@ SIGTERM and SIGINT save a checkpoint at the current step, then stop with
 
 import contextlib
 import time
-from typing import Optional
 
 import tensorflow as tf
 
@@ -50,7 +49,7 @@ class Trainer(TrainingSetup):
     read, until `train()` ends or `close()` (also `with Trainer(...) as trainer:`).
     """
 
-    def __init__(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None):
+    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
         # First of all, before reading data: one writer per train_dir (checkpoints.writer_lock).
         config.validate()
         chief = (distribute.is_chief(strategy) if strategy is not None
@@ -62,7 +61,7 @@ class Trainer(TrainingSetup):
             self.close()
             raise
 
-    def _build(self, config: TrainConfig, strategy: Optional[tf.distribute.Strategy],
+    def _build(self, config: TrainConfig, strategy: tf.distribute.Strategy | None,
                chief: bool) -> None:
         previous = run_record.read_for_training(config.train_dir) if chief else \
             run_record.read(config.train_dir)  # its channel statistics are kept
@@ -84,7 +83,7 @@ class Trainer(TrainingSetup):
                                              config.train_dir, self.is_chief,
                                              held_out.VALIDATION if config.validation_examples
                                              else "test")
-        self._stop_signal: Optional[int] = None
+        self._stop_signal: int | None = None
 
     def close(self) -> None:
         """Releases the train_dir's writer lock (`train()` does at its end; so does the end of
@@ -267,7 +266,7 @@ def _displayable(images: tf.Tensor) -> tf.Tensor:
     return (images - low) / tf.maximum(high - low, 1e-6)
 
 
-def train(config: TrainConfig, flags_text: Optional[str] = None) -> int:
+def train(config: TrainConfig, flags_text: str | None = None) -> int:
     """Builds a Trainer and trains; returns the final step. `flags_text` (the command's
     full flag file) is written to train_dir/flags.txt."""
     trainer = Trainer(config)

@@ -17,12 +17,14 @@ loaded = loaded_model.load(train_dir)
 source = make_source(SourceSpec("files", data_dir, download=False))
 images, labels = [], []
 for image, label in source.dataset("test"):
-    images.append(image.numpy()); labels.append(int(label))
+    images.append(image.numpy())
+    labels.append(int(label))
 images, labels = np.stack(images), np.array(labels)
 batch = 500
 ckpt_logits = np.concatenate([loaded.logits(tf.constant(images[i:i + batch])).numpy()
                               for i in range(0, len(images), batch)])
-result = {"examples": int(len(images)), "checkpoint_accuracy": float((ckpt_logits.argmax(1) == labels).mean())}
+result = {"examples": int(len(images)),
+          "checkpoint_accuracy": float((ckpt_logits.argmax(1) == labels).mean())}
 for name in ("float", "dynamic"):
     path = os.path.join(export_root, name, "model.tflite")
     runner = formats.tflite_interpreter(path).get_signature_runner("serving_default")

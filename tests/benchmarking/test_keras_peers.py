@@ -20,7 +20,7 @@ def _copy_weights(ours, peer, input_shape):
         ours(tf.zeros([1, *input_shape]))
     weighted = [layer for layer in peer.layers if layer.weights]
     assert len(order) == len(weighted)
-    for mine, theirs in zip(order, weighted):
+    for mine, theirs in zip(order, weighted, strict=True):
         if isinstance(mine, layers.BatchNorm):
             pairs = [(theirs.gamma, mine.gamma), (theirs.beta, mine.beta),
                      (theirs.moving_mean, mine.moving_mean),

@@ -88,6 +88,7 @@ def _copy(run, tmp_path):
 # --- a lost state file ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_deleted_state_file_resumes_from_the_newest_checkpoint_and_changes_no_file(
         tmp_path, data_dir, finished_run, capsys):
     train_dir = _copy(finished_run, tmp_path)
@@ -298,6 +299,7 @@ def _flip_bytes(prefix, count=3):
         f.write(bytes(b ^ 0xFF for b in data))
 
 
+@pytest.mark.slow
 def test_bit_rot_in_the_newest_checkpoint_resumes_from_the_previous_one_bitwise(
         tmp_path, data_dir, capsys):
     """The checksum catches the flipped bytes; training resumes from the checkpoint before and

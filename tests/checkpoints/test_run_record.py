@@ -74,6 +74,7 @@ def test_a_file_not_written_by_convnet_is_a_clear_error(tmp_path):
         run_record.read(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_the_release_0_1_0_checkpoint_restores_evaluates_and_resumes(tmp_path):
     directory = _old_train_dir(tmp_path)
     expected = np.load(os.path.join(RELEASE_0_1_0, "expected.npz"))
@@ -91,6 +92,7 @@ def test_the_release_0_1_0_checkpoint_restores_evaluates_and_resumes(tmp_path):
     assert run_record.read(directory).batch_size == 4  # rewritten in this release's form
 
 
+@pytest.mark.slow
 def test_a_run_records_its_settings_and_flags(tmp_path):
     config = _config(tmp_path, learning_rate=0.05, seed=7)
     assert training.train(config, flags_text="--model=lenet5\n--seed=7\n") == 2
@@ -103,6 +105,7 @@ def test_a_run_records_its_settings_and_flags(tmp_path):
         assert f.read() == "--model=lenet5\n--seed=7\n"
 
 
+@pytest.mark.slow
 def test_a_resume_with_another_batch_size_or_model_is_refused(tmp_path):
     training.Trainer(_config(tmp_path)).train()
     with pytest.raises(CheckpointError, match=r"batch_size=4 \(asked for 8\).*--batch_size=4"):

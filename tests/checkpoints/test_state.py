@@ -36,5 +36,5 @@ def test_a_reader_state_restores_a_training_state_checkpoint(tmp_path):
     assert reader.optimizer is None and preprocessing.image_size == 28
     restore.restore(reader.checkpoint, path, partial=True)
     assert int(reader.step.numpy()) == 7
-    for a, b in zip(reader.model.variables, writer.model.variables):
+    for a, b in zip(reader.model.variables, writer.model.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -1,6 +1,7 @@
 """One writer per train_dir (convnet.checkpoints.writer_lock): a second trainer is refused before it
 reads or writes anything; a killed holder's lock is gone at once; readers never take it."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -86,11 +87,13 @@ def test_a_second_trainer_is_refused_and_writes_nothing_and_a_killed_holder_resu
         if first.poll() is None:
             first.kill()
             first.wait()
-    resumed = subprocess.run(TRAIN + ["--max_steps=6", f"--train_dir={train_dir}"], cwd=REPO,
-                             env=env, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed from " in resumed.stdout and "is being written" not in resumed.stderr
-    assert _holder_pid(train_dir) not in (None, first.pid)  # the rerun's record
+    # The rerun (here in this process) takes the lock at once and resumes.
+    config = training.TrainConfig(train_dir=train_dir, model="lenet5", data_source="synthetic",
+                                  batch_size=16, log_frequency=1, save_checkpoint_steps=2)
+    with training.Trainer(dataclasses.replace(config, max_steps=6)) as resumed:
+        assert _holder_pid(train_dir) == os.getpid()  # the rerun's record
+        start = resumed.restore()
+        assert start >= 2 and resumed.train() == 6
 
 
 def test_a_lock_held_by_another_process_is_named_and_freed_when_it_dies(tmp_path):
@@ -121,6 +124,7 @@ def test_a_lock_held_by_another_process_is_named_and_freed_when_it_dies(tmp_path
     assert not lock.held
 
 
+@pytest.mark.slow
 def test_two_trainers_of_one_process_on_one_train_dir(tmp_path):
     config = training.TrainConfig(train_dir=str(tmp_path / "t"), model="lenet5",
                                   data_source="synthetic", max_steps=2, batch_size=8,

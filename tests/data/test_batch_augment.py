@@ -51,7 +51,8 @@ def test_flip_is_a_fair_coin_in_epoch_zero_then_alternates():
     first = batch_augment.alternating_flips(3, indices, tf.zeros_like(indices)).numpy()
     assert abs(first.mean() - 0.5) < 0.02  # sd 0.0035
     for epoch in range(1, 6):
-        flips = batch_augment.alternating_flips(3, indices, tf.fill([20000], tf.constant(epoch, tf.int64)))
+        epochs = tf.fill([20000], tf.constant(epoch, tf.int64))
+        flips = batch_augment.alternating_flips(3, indices, epochs)
         np.testing.assert_array_equal(flips.numpy(), first ^ bool(epoch % 2))
     other_seed = batch_augment.alternating_flips(4, indices, tf.zeros_like(indices)).numpy()
     assert 0.4 < np.mean(other_seed != first) < 0.6

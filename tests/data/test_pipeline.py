@@ -1,7 +1,7 @@
 """Training and evaluation pipelines over tiny files; InputSettings.
 
-(Sources by name, make_source, are tested in test_data_source_spec.py; the synthetic and tfds
-sources in test_data_synthetic.py and test_data_tfds_source.py.)"""
+(Sources by name, make_source, are tested in tests/data/sources/test_spec.py; the synthetic and tfds
+sources in tests/data/sources/test_synthetic.py and tests/data/sources/test_tfds.py.)"""
 
 import dataclasses
 
@@ -72,7 +72,7 @@ def test_train_batches_are_distorted_crops_of_each_example_once_an_epoch_and_end
     assert outputs.shape == (112, 24, 24, 3) and batches[0][1].dtype == tf.int32
     candidates = _candidate_crops(images)
     found = [_tutorial_match(output, candidates) for output in outputs[:48]]
-    for (index, _, factor, residual), label in zip(found, out_labels[:48]):
+    for (index, _, factor, residual), label in zip(found, out_labels[:48], strict=True):
         assert residual < 1e-4 and 0.2 - 1e-4 <= factor <= 1.8 + 1e-4, (residual, factor)
         assert labels[index] == label
     first_epoch = [index for index, *_ in found[:40]]
@@ -92,7 +92,7 @@ def test_train_pipeline_is_deterministic_for_a_seed(source):
 
 
 def test_eval_counts_every_example_once_in_order(source, cifar_dir):
-    labels = np.concatenate([l.numpy() for _, l in pipeline.eval_dataset(source, "train", 16)])
+    labels = np.concatenate([lab.numpy() for _, lab in pipeline.eval_dataset(source, "train", 16)])
     assert len(labels) == 40  # 16 + 16 + 8: the short batch is kept
     np.testing.assert_array_equal(labels, cifar_dir[1]["train"][1])
 
@@ -128,6 +128,7 @@ print("read")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["cifar_binary", "synthetic"])
 def test_reading_in_part_discards_no_cache(kind, cifar_dir):
     """TensorFlow warns "did not fully read the dataset being cached" when an iterator of a

@@ -20,7 +20,7 @@ def test_distort_is_the_same_eagerly_and_inside_tf_data():
     eager = [preprocess.distort(IMAGE, tf.constant(s)).numpy() for s in seeds]
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(seeds, tf.int64)).map(
         lambda s: preprocess.distort(IMAGE, s), num_parallel_calls=4)
-    for a, b in zip(eager, ds):
+    for a, b in zip(eager, ds, strict=True):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-5)
     assert not np.allclose(eager[0], eager[1])  # different seeds, different distortions
 

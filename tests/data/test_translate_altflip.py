@@ -1,6 +1,6 @@
 """The batch augmentation 'translate_altflip' (airbench) through Preprocessing.train_batch,
 against numpy, and its pipeline: a pure function of the seed, exact on resume. (Its ops are
-tested in test_data_batch_augment.py.)"""
+tested in tests/data/test_batch_augment.py.)"""
 
 import numpy as np
 import pytest
@@ -38,8 +38,9 @@ def test_train_batch_is_translate_flip_then_per_channel_normalization():
     mean, std = (125.3, 122.9, 113.9), (62.5, 61.9, 66.5)
     spec = preprocess.Preprocessing("translate_altflip", 32, "per_channel", mean, std)
     images = RNG.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8)
-    indices, epochs, positions = (tf.constant(v, tf.int64) for v in
-                                  ([5, 1, 9, 2, 7, 3], [0, 0, 1, 1, 2, 3], [10, 11, 12, 13, 14, 15]))
+    indices, epochs, positions = (
+        tf.constant(v, tf.int64)
+        for v in ([5, 1, 9, 2, 7, 3], [0, 0, 1, 1, 2, 3], [10, 11, 12, 13, 14, 15]))
     got = spec.train_batch(images, 11, indices, epochs, positions)
     assert got.dtype == tf.float32 and got.shape == (6, 32, 32, 3)
     moved = numpy_translate_and_flip(
@@ -59,7 +60,7 @@ def test_train_batch_per_image_standardization_and_a_smaller_model_input():
     moved = numpy_translate_and_flip(images, preprocess.random_offsets(3, args[2], 1).numpy(),
                                      preprocess.alternating_flips(3, *args[:2]).numpy(), 1)
     assert got.shape == (3, 24, 24, 3)
-    for row, image in zip(got, moved[:, 4:28, 4:28]):  # the central 24 x 24 window
+    for row, image in zip(got, moved[:, 4:28, 4:28], strict=True):  # the central 24 x 24 window
         np.testing.assert_allclose(row, preprocess.standardize(image).numpy(), atol=1e-5)
 
 
@@ -67,7 +68,7 @@ def test_per_channel_batch_normalization_equals_the_per_example_one():
     images = RNG.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     mean, std = (125.3, 122.9, 113.9), (62.5, 61.9, 66.5)
     batched = preprocess.normalize_per_channel_batch(images, mean, std).numpy()
-    for image, row in zip(images, batched):
+    for image, row in zip(images, batched, strict=True):
         np.testing.assert_array_equal(row, preprocess.normalize_per_channel(image, mean, std))
 
 
@@ -88,7 +89,7 @@ def stream(source, batch_size, spec, seed=5, start_example=0, batches=12, **shar
                                 **shards)
     out = [(images.numpy(), labels.numpy()) for images, labels in ds.take(batches)]
     assert all(i.shape == (batch_size, 32, 32, 3) and i.dtype == np.float32 for i, _ in out)
-    return np.concatenate([i for i, _ in out]), np.concatenate([l for _, l in out])
+    return np.concatenate([i for i, _ in out]), np.concatenate([lab for _, lab in out])
 
 
 @pytest.mark.parametrize("num_shards,shard_index", [(1, 0), (3, 1)])
@@ -116,7 +117,7 @@ def test_pipeline_visits_examples_in_the_order_of_the_per_example_pipeline():
     _, batched_order = stream(source, 16, raw_spec(), batches=6)
     per_example = pipeline.train_dataset(
         source, 16, pipeline.InputSettings(none, num_parallel_calls=2, seed=5))
-    per_example_order = np.concatenate([l.numpy() for _, l in per_example.take(6)])
+    per_example_order = np.concatenate([lab.numpy() for _, lab in per_example.take(6)])
     np.testing.assert_array_equal(batched_order, per_example_order)
 
 
@@ -124,7 +125,7 @@ def test_pipeline_flip_of_each_example_alternates_across_epochs():
     source = ArraySource(40)
     images, indices = stream(source, 8, raw_spec(translate=0), batches=25)  # 5 epochs
     flipped = {}
-    for image, index in zip(images, indices):
+    for image, index in zip(images, indices, strict=True):
         original = source.images[index].astype(np.float32)
         if np.array_equal(image, original):
             flipped.setdefault(index, []).append(False)
@@ -133,7 +134,8 @@ def test_pipeline_flip_of_each_example_alternates_across_epochs():
             flipped.setdefault(index, []).append(True)
     assert sorted(flipped) == list(range(40))
     for index, flips in flipped.items():
-        assert len(flips) == 5 and all(a != b for a, b in zip(flips, flips[1:])), (index, flips)
+        assert len(flips) == 5, (index, flips)
+        assert all(a != b for a, b in zip(flips, flips[1:], strict=False)), (index, flips)
     assert 10 <= sum(flips[0] for flips in flipped.values()) <= 30
 
 

@@ -30,6 +30,7 @@ def _eval_config(tmp_path, train_dir, cifar_path, **overrides):
     return evaluation.EvalConfig(**values)
 
 
+@pytest.mark.slow
 def test_evaluator_counts_each_example_once_and_agrees_with_the_model(tmp_path, cifar_dir):
     path, arrays = cifar_dir
     train_dir = _train(tmp_path, path)
@@ -43,6 +44,7 @@ def test_evaluator_counts_each_example_once_and_agrees_with_the_model(tmp_path, 
     assert everything.precision == 1.0
 
 
+@pytest.mark.slow
 def test_num_examples_evaluates_a_prefix_exactly(tmp_path, cifar_dir):
     path, _ = cifar_dir
     train_dir = _train(tmp_path, path)
@@ -50,6 +52,7 @@ def test_num_examples_evaluates_a_prefix_exactly(tmp_path, cifar_dir):
     assert result.num_examples == 7
 
 
+@pytest.mark.slow
 def test_ema_weights_are_used_by_default(tmp_path, cifar_dir):
     path, _ = cifar_dir
     train_dir = _train(tmp_path, path)
@@ -57,13 +60,15 @@ def test_ema_weights_are_used_by_default(tmp_path, cifar_dir):
     ema.run()
     raw = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path, use_ema=False))
     raw.run()
-    for shadow, a, b in zip(ema.state.ema.shadows, ema.model.trainable_variables,
-                            raw.model.trainable_variables):
+    for shadow, a, _ in zip(ema.state.ema.shadows, ema.model.trainable_variables,
+                            raw.model.trainable_variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), shadow.numpy())
     assert any(not np.array_equal(a.numpy(), b.numpy())
-               for a, b in zip(ema.model.trainable_variables, raw.model.trainable_variables))
+               for a, b in zip(ema.model.trainable_variables, raw.model.trainable_variables,
+                               strict=True))
 
 
+@pytest.mark.slow
 def test_loop_mode_stops_after_the_last_step(tmp_path, cifar_dir, capsys):
     path, _ = cifar_dir
     train_dir = _train(tmp_path, path, max_steps=10)
@@ -73,6 +78,7 @@ def test_loop_mode_stops_after_the_last_step(tmp_path, cifar_dir, capsys):
     assert "reached the run's max_steps" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
         tmp_path, cifar_dir, monkeypatch):
     path, _ = cifar_dir
@@ -121,6 +127,7 @@ def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
     assert evaluated == sorted(set(evaluated))  # never the same checkpoint twice
 
 
+@pytest.mark.slow
 def test_loop_mode_skips_a_checkpoint_deleted_while_it_is_read(
         tmp_path, cifar_dir, monkeypatch, capsys):
     path, _ = cifar_dir
@@ -153,6 +160,7 @@ def test_top_k_beyond_the_classes_is_refused(tmp_path, cifar_dir):
                                           model="cifar10"))
 
 
+@pytest.mark.slow
 def test_the_confusion_matrix_goes_to_a_csv_and_an_image(tmp_path, cifar_dir):
     from convnet.evaluation import confusion
     from convnet.reports import event_tensors

@@ -38,7 +38,10 @@ class LinearModel(tf.Module):
 def numpy_tta(model, x, mode):
     """The views of the issue, by hand: np.flip and np.pad(mode='reflect')."""
     logits = model.numpy
-    flip = lambda v: 0.5 * logits(v) + 0.5 * logits(np.flip(v, axis=2))
+
+    def flip(v):
+        return 0.5 * logits(v) + 0.5 * logits(np.flip(v, axis=2))
+
     if mode == "none":
         return logits(x)
     if mode == "flip":
@@ -73,7 +76,10 @@ def test_tta_works_traced_with_a_dynamic_batch_and_keeps_the_dtype_of_none():
     one = RNG.normal(size=(1, 8, 8, 3)).astype(np.float32)
     np.testing.assert_allclose(traced(one).numpy(), numpy_tta(model, one, "flip_translate"),
                                rtol=1e-4, atol=1e-4)
-    half = lambda x: tf.cast(model(x), tf.float16)
+
+    def half(x):
+        return tf.cast(model(x), tf.float16)
+
     assert tta.tta_logits(half, tf.constant(one), "none").dtype == tf.float16
     assert tta.tta_logits(half, tf.constant(one), "flip").dtype == tf.float32
 
@@ -98,7 +104,7 @@ def test_count_correct_with_flip_on_a_flip_invariant_model_counts_as_none():
     none = counting.count_correct(model, dataset(images, labels), CLASSES, 1, tta="none")
     flip = counting.count_correct(model, dataset(images, labels), CLASSES, 1, tta="flip")
     assert none[0] == 20
-    for a, b in zip(none, flip):
+    for a, b in zip(none, flip, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

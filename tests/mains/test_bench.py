@@ -32,6 +32,7 @@ def cli_run(tmp_path_factory):
         return done, json.load(f), root
 
 
+@pytest.mark.slow
 def test_cli_prints_the_table_and_writes_nothing_but_the_json(cli_run):
     done, _, root = cli_run
     for label in ("1 input pipeline", "2 step, in-memory batch", "3 step + input pipeline",

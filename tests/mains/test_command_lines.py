@@ -1,13 +1,16 @@
 """The mains through a subprocess, as a user runs them: train then eval; errors in one line.
 
-(Each main's own flags and exit statuses: test_train.py, test_eval.py, test_predict.py;
-how a main is run: tests/runtime/test_cli.py.)"""
+(Each main's own flags and exit statuses: the other files of tests/mains/; how a main is run:
+tests/runtime/test_cli.py.)"""
 
+
+import pytest
 
 from conftest import write_cifar_files
 from helpers import run_main
 
 
+@pytest.mark.slow
 def test_train_then_eval_on_synthetic_data(tmp_path):
     train_dir = str(tmp_path / "train")
     common = ["--data_source=synthetic", "--batch_size=16"]
@@ -24,6 +27,7 @@ def test_train_then_eval_on_synthetic_data(tmp_path):
     assert "raw weights" in evaluated.stdout and "airplane" in evaluated.stdout
 
 
+@pytest.mark.slow
 def test_bad_data_gets_one_clear_line(tmp_path):
     missing = run_main("convnet.train", f"--data_dir={tmp_path / 'none'}", "--nodownload",
                    f"--train_dir={tmp_path / 't'}")
@@ -41,6 +45,7 @@ def test_bad_data_gets_one_clear_line(tmp_path):
     assert "data_batch_2.bin" in truncated.stderr and "3,073-byte" in truncated.stderr
 
 
+@pytest.mark.slow
 def test_non_finite_loss_exits_non_zero(tmp_path):
     done = run_main("convnet.train", "--data_source=synthetic", f"--train_dir={tmp_path / 't'}",
                 "--max_steps=50", "--learning_rate=1e35", "--shuffle_buffer=64",

@@ -1,12 +1,14 @@
 """convnet.compare, the main: its flags reach convnet.reports.compare; errors are one line.
 
-The training and evaluation themselves: tests/test_comparing.py.
+The training and evaluation themselves: tests/reports/test_compare.py.
 """
 
 import ast
 import os
 import subprocess
 import sys
+
+import pytest
 
 from convnet import recipes
 
@@ -27,6 +29,7 @@ def _compare(*args, code=None):
                           timeout=300, env=ENV)
 
 
+@pytest.mark.slow
 def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path):
     done = _compare("--models=baseline,lenet5", "--max_steps=7", f"--output_dir={tmp_path}",
                     "--data_source=synthetic", "--batch_size=32", "--eval_examples=50",
@@ -41,6 +44,7 @@ def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path)
                          "download": True, "batch_size": 32}
 
 
+@pytest.mark.slow
 def test_an_unknown_model_is_one_error_line(tmp_path):
     done = _compare("--models=baseline,nosuch", f"--output_dir={tmp_path / 'out'}")
     assert done.returncode == 1

@@ -1,7 +1,7 @@
 """convnet.export, the main: its flags, the files it writes, errors as one line.
 
 The export itself (SavedModel reloaded without convnet, npz, staging):
-tests/test_exporting.py.
+tests/serving/test_export.py.
 """
 
 import json
@@ -31,6 +31,7 @@ def _export(*args, env=ENV):
                           capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow
 def test_the_main_exports_npz_of_the_raw_weights_of_a_checkpoint(train_dir, tmp_path):
     out = tmp_path / "npz"
     done = _export(f"--checkpoint_dir={train_dir}", f"--checkpoint={train_dir}/ckpt-7",
@@ -45,6 +46,7 @@ def test_the_main_exports_npz_of_the_raw_weights_of_a_checkpoint(train_dir, tmp_
     assert export.NPZ_METADATA_KEY in np.load(out / export.NPZ_FILE).files
 
 
+@pytest.mark.slow
 def test_the_main_exports_a_dynamic_range_quantized_tflite_quietly(train_dir, tmp_path):
     out = tmp_path / "tflite"
     quiet = {k: v for k, v in ENV.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CONVNET_TF_LOGS")}
@@ -62,6 +64,7 @@ def test_the_main_exports_a_dynamic_range_quantized_tflite_quietly(train_dir, tm
     assert meta["format"] == "tflite" and meta["quantize"] == "dynamic"
 
 
+@pytest.mark.slow
 def test_quantizing_another_format_is_one_error_line(train_dir, tmp_path):
     done = _export(f"--checkpoint_dir={train_dir}", f"--export_dir={tmp_path / 'out'}",
                    "--format=npz", "--quantize=dynamic")
@@ -71,6 +74,7 @@ def test_quantizing_another_format_is_one_error_line(train_dir, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_an_occupied_export_dir_is_one_error_line(train_dir, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     done = _export(f"--checkpoint_dir={train_dir}", f"--export_dir={tmp_path}")

@@ -1,4 +1,5 @@
-"""convnet.runtime.options: each main's flags are exactly its configs' fields, with their defaults."""
+"""convnet.runtime.options: each main's flags are exactly its configs' fields, with their
+defaults."""
 
 import dataclasses
 

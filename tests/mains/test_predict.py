@@ -2,10 +2,10 @@
 
 `write_train_dir` (shared with other test files) writes a train_dir directly
 (model, EMA, step and run.json, as the Trainer writes them) so that no test pays
-for a training step's tracing; tests/test_exporting.py loads a Trainer's own
+for a training step's tracing; tests/serving/test_export.py loads a Trainer's own
 directory. Loading a train_dir and image files (convnet.serving.loaded_model):
-tests/test_inference.py; the top-k lists of convnet.serving.predict:
-tests/test_prediction.py.
+tests/serving/test_loaded_model.py; the top-k lists of convnet.serving.predict:
+tests/serving/test_predict.py.
 """
 
 import os
@@ -28,6 +28,7 @@ def train_dir(tmp_path_factory):
     return write_train_dir(tmp_path_factory.mktemp("train"))
 
 
+@pytest.mark.slow
 def test_the_main_takes_image_paths(train_dir, tmp_path):
     paths = [write_image(tmp_path / "a.png", random_image([32, 32, 3])),
              write_image(tmp_path / "b.jpg", random_image([40, 40, 3]))]
@@ -39,6 +40,7 @@ def test_the_main_takes_image_paths(train_dir, tmp_path):
     assert "  3. " not in done.stdout and all(path in done.stdout for path in paths)
 
 
+@pytest.mark.slow
 def test_the_main_takes_a_checkpoint_and_raw_weights_and_needs_images(train_dir, tmp_path):
     done = subprocess.run([sys.executable, "-m", "convnet.predict",
                            f"--checkpoint_dir={train_dir[0]}",

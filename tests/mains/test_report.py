@@ -22,6 +22,7 @@ def _report(*args):
                           capture_output=True, text=True, timeout=300, env=ENV)
 
 
+@pytest.mark.slow
 def test_the_main_takes_train_dirs_as_arguments(run, tmp_path):
     out = tmp_path / "out"
     done = _report(run[0], f"--eval_dir={run[1]}", f"--output_dir={out}")
@@ -31,6 +32,7 @@ def test_the_main_takes_train_dirs_as_arguments(run, tmp_path):
     assert "| train | 4 |" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_directory_without_events_is_one_error_line(tmp_path):
     done = _report(f"--train_dir={tmp_path}", f"--output_dir={tmp_path / 'out'}")
     assert done.returncode == 1

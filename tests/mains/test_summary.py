@@ -1,11 +1,13 @@
 """convnet.summary, the main: the table of the model and dataset asked for.
 
-The table itself: tests/test_model_summary.py.
+The table itself: tests/models/test_summary.py.
 """
 
 import os
 import subprocess
 import sys
+
+import pytest
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
@@ -15,6 +17,7 @@ def _summary(*args):
                           capture_output=True, text=True, timeout=300, env=ENV)
 
 
+@pytest.mark.slow
 def test_the_main_prints_the_table_at_the_models_input_size():
     done = _summary("--model=cifar10")
     assert done.returncode == 0, done.stderr
@@ -25,6 +28,7 @@ def test_the_main_prints_the_table_at_the_models_input_size():
     assert ", 1)" in mnist.stdout.splitlines()[0] and "Trainable params: " in mnist.stdout
 
 
+@pytest.mark.slow
 def test_positional_arguments_are_a_usage_error():
     done = _summary("resnet20")
     assert done.returncode != 0 and "unexpected arguments: resnet20" in done.stderr

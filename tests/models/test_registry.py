@@ -44,6 +44,7 @@ def test_every_registered_model_has_an_asserted_count():
     assert set(DENSENET_CONFIGS) <= set(models.MODELS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(models.MODELS))
 def test_parameter_counts(name):
     model = _built(name)
@@ -55,6 +56,7 @@ def test_parameter_counts(name):
 
 @pytest.mark.parametrize("name", ["baseline", "lenet5", "alexnet", "resnet20", "inception",
                                   "densenet100_12"])
+@pytest.mark.slow
 def test_training_and_inference_forward_with_a_dynamic_batch(name):
     model = _built(name)
     fn = tf.function(lambda x, training: model(x, training=training), reduce_retracing=True)

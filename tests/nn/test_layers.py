@@ -37,3 +37,13 @@ def test_every_layer_is_a_layer_and_keeps_its_class_name():
         assert issubclass(cls, layers.Layer) and cls.__name__ == name
     assert layers.Activation(tf.nn.relu).name == "activation"
     assert layers.Conv2D(4).name == "conv2_d" and layers.BatchNorm().name == "batch_norm"
+
+
+def test_the_research_api_names_are_the_nn_modules():
+    import convnet.layers
+    import convnet.ops
+    from convnet import layers as layers_alias
+    from convnet import nn
+    from convnet import ops as ops_alias
+    assert ops_alias is convnet.ops is nn.ops and layers_alias is convnet.layers is nn.layers
+    assert ops_alias.conv2d is nn.ops.conv2d and layers_alias.Conv2D is nn.layers.Conv2D

@@ -221,5 +221,6 @@ def test_stride1_conv_gradients_equal_tensorflows(padding, kernel_size):
         theirs = tf.nn.conv2d(x, w, 1, padding)
         loss_ours, loss_theirs = tf.reduce_sum(ours ** 2), tf.reduce_sum(theirs ** 2)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    for got, want in zip(tape.gradient(loss_ours, [x, w]), tape.gradient(loss_theirs, [x, w])):
+    for got, want in zip(tape.gradient(loss_ours, [x, w]), tape.gradient(loss_theirs, [x, w]),
+                         strict=True):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-4)

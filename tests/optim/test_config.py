@@ -33,7 +33,8 @@ def test_learning_rate_and_weight_decay_by_form():
     assert OptimConfig(learning_rate=0.3, weight_decay=5e-4).weight_decay_at(512) == 5e-4
     decoupled = OptimConfig(learning_rate=11.5, weight_decay=0.0153, momentum=0.85,
                             decoupled_hyperparameters=True)
-    kilostep = 1024 * (1 + 1 / (1 - 0.85))  # the per-1,024-examples form (optimizers.from_decoupled)
+    # the per-1,024-examples form (optimizers.from_decoupled)
+    kilostep = 1024 * (1 + 1 / (1 - 0.85))
     assert decoupled.learning_rate_at(1024) == pytest.approx(11.5 * 1024 / kilostep)
     assert decoupled.weight_decay_at(1024) == pytest.approx(0.0153 / 11.5)
 
@@ -50,7 +51,8 @@ def test_the_schedule_spans_the_given_steps():
     schedule = exponential.make_schedule(schedules.Epochs(1000, 100), total_steps=0)
     assert isinstance(schedule, schedules.ExponentialStaircase)
     assert [float(schedule(step)) for step in (19, 20, 40)] == pytest.approx([1.0, 0.5, 0.25])
-    cosine = OptimConfig(learning_rate=2.0, lr_schedule="cosine").make_schedule(schedules.Epochs(100, 10), 40)
+    cosine = OptimConfig(learning_rate=2.0, lr_schedule="cosine").make_schedule(
+        schedules.Epochs(100, 10), 40)
     assert float(cosine(20)) == pytest.approx(2.0 * (1 + math.cos(math.pi / 2)) / 2)
 
 

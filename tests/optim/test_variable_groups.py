@@ -65,6 +65,6 @@ def test_sgd_updates_each_group_and_stops_a_frozen_one():
             rate = lr * scales[i]
             velocity[i] = 0.5 * velocity[i] - rate * grad.numpy()
             expected[i] = expected[i] + 0.5 * velocity[i] - rate * grad.numpy()
-        for var, want in zip(variables, expected):
+        for var, want in zip(variables, expected, strict=True):
             np.testing.assert_allclose(var.numpy(), want, rtol=1e-6)
     assert bias.numpy()[0] == pytest.approx(5.0 - 0.15 - 0.175)  # 2 updates, then frozen

@@ -1,16 +1,22 @@
 """convnet.reports.compare on synthetic data: table, plots, results, and reuse of finished runs."""
 
+import glob
 import json
 import os
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from convnet import recipes
+from convnet.data.sources.spec import SourceSpec, make_source
 from convnet.reports import compare
+from convnet.serving import loaded_model
 
 CONFIGS = recipes.DIRECTORY
 
 
+@pytest.mark.slow
 def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):
     out = str(tmp_path / "cmp")
     data = {"data_source": "synthetic", "download": False}
@@ -19,8 +25,30 @@ def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):
     assert rows[0]["params"] == 198506 and rows[1]["params"] == 62006
     assert rows[0]["steps"] == 4 and [s for s, _ in rows[0]["accuracy"]] == [1, 2, 3, 4]
     assert 0.0 <= rows[0]["test_accuracy"] <= 1.0 and rows[0]["size_bytes"] > 198506 * 4
-    for name in ("comparison.md", "results.json", "loss.png", "accuracy.png"):
-        assert os.path.getsize(os.path.join(out, name)) > 0
+    # Each figure: 8 x 5 inches at 100 dpi, one line a model in matplotlib's first two colours.
+    for name in ("loss.png", "accuracy.png"):
+        image = tf.io.decode_png(open(os.path.join(out, name), "rb").read(), channels=3).numpy()
+        assert image.shape == (500, 800, 3)
+        colours = {tuple(p) for p in image.reshape(-1, 3)}
+        assert (31, 119, 180) in colours and (255, 127, 14) in colours, name  # C0, C1
+    # The losses plotted are those the training run logged, read here straight from the event
+    # file; the last accuracy is the final checkpoint's, counted here on the model itself.
+    logged = {}
+    for path in glob.glob(os.path.join(out, "runs", "baseline", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "loss":
+                    logged[event.step] = float(tf.make_ndarray(value.tensor))
+    assert [step for step, _ in rows[0]["loss"]] == sorted(logged)
+    assert [value for _, value in rows[0]["loss"]] == pytest.approx(
+        [logged[step] for step in sorted(logged)])
+    loaded = loaded_model.load(os.path.join(out, "runs", "baseline"))
+    source = make_source(SourceSpec("synthetic"))
+    images, labels = zip(*[(i.numpy(), int(lab))
+                           for i, lab in source.dataset("test").take(500)], strict=True)
+    predicted = loaded.probabilities(np.stack(images)).argmax(axis=1)
+    assert rows[0]["accuracy"][-1][0] == 4
+    assert rows[0]["accuracy"][-1][1] == pytest.approx(float(np.mean(predicted == labels)))
     table = open(os.path.join(out, "comparison.md"), encoding="utf-8").read()
     assert "| baseline | 198,506 |" in table and "| lenet5 | 62,006 |" in table
     wall = json.load(open(os.path.join(out, "results.json"), encoding="utf-8"))[0]["wall_secs"]

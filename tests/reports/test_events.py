@@ -1,4 +1,5 @@
-"""convnet.reports.events: scalars from the event files of a tiny run, resumed steps, merged directories."""
+"""convnet.reports.events: scalars from the event files of a tiny run, resumed steps, merged
+directories."""
 
 import os
 
@@ -24,6 +25,7 @@ def _write_scalars(log_dir, tag, points):
     writer.close()
 
 
+@pytest.mark.slow
 def test_read_event_scalars_finds_the_training_tags(run):
     scalars = events.read_event_scalars(run[0])
     assert [step for step, _ in scalars["loss"]] == [2, 4]

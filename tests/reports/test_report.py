@@ -19,6 +19,7 @@ def run(tmp_path_factory):
     return evaluated_run(tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_report_writes_plots_and_a_summary_with_the_last_step(run, tmp_path):
     train_dir, eval_dir, precision = run
     written = report.report([train_dir], str(tmp_path / "out"), [eval_dir])

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from convnet.runtime import closed_stdout
 
 
@@ -33,6 +35,7 @@ def test_tolerate_wraps_stdout_once(monkeypatch):
     assert wrapped.getvalue() == "kept\n"  # other attributes reach the stream
 
 
+@pytest.mark.slow
 def test_training_piped_into_a_reader_that_quits_still_saves_its_checkpoint(tmp_path):
     train_dir = tmp_path / "train"
     with open(tmp_path / "stderr", "w") as stderr:

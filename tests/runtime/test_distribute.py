@@ -56,6 +56,7 @@ for size in (3, 5):  # two strategies, one after the other, all-reducing other s
 """
 
 
+@pytest.mark.slow
 def test_two_mirrored_strategies_in_one_process_have_their_own_collective_keys():
     """A second tf.distribute.MirroredStrategy of a process fails at its first all-reduce
     (its collective keys are the first one's); distribute.mirrored's do not."""
@@ -71,18 +72,22 @@ def _one_step_weights(tmp_path, strategy, name, **overrides):
     tf.random.set_seed(0)
     trainer = training.Trainer(_config(tmp_path / name, **overrides), strategy=strategy)
     reference = training.Trainer(_config(tmp_path / (name + "_init"), **overrides))
-    for target, source in zip(trainer.state.model.variables, reference.state.model.variables):
+    for target, source in zip(trainer.state.model.variables, reference.state.model.variables,
+                              strict=True):
         target.assign(source)
     trainer.state.ema.build(trainer.state.model.trainable_variables)
-    for shadow, var in zip(trainer.state.ema.shadows, trainer.state.model.trainable_variables):
+    for shadow, var in zip(trainer.state.ema.shadows, trainer.state.model.trainable_variables,
+                           strict=True):
         shadow.assign(var)
     batch = next(iter(pipeline.eval_dataset(trainer.source, "test", 128)))
     loss, finite, skipped, _ = trainer.run_steps(
         trainer.distribute(tf.data.Dataset.from_tensors(batch).repeat()), 1)
     assert bool(finite) and int(skipped) == 0 and int(trainer.state.step.numpy()) == 1
-    return float(loss), [v.numpy() for v in [*trainer.state.model.variables, *trainer.state.ema.shadows]]
+    state = trainer.state
+    return float(loss), [v.numpy() for v in [*state.model.variables, *state.ema.shadows]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_two_mirrored_replicas_make_the_same_step_as_one_device(tmp_path, optimizer):
     strategy = _mirrored()
@@ -90,7 +95,7 @@ def test_two_mirrored_replicas_make_the_same_step_as_one_device(tmp_path, optimi
     loss_one, weights_one = _one_step_weights(tmp_path, None, "one", optimizer=optimizer)
     loss_two, weights_two = _one_step_weights(tmp_path, strategy, "two", optimizer=optimizer)
     np.testing.assert_allclose(loss_two, loss_one, rtol=1e-6)
-    for one, two in zip(weights_one, weights_two):
+    for one, two in zip(weights_one, weights_two, strict=True):
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
 
 
@@ -99,6 +104,7 @@ def test_the_global_batch_must_split_evenly(tmp_path):
         training.Trainer(_config(tmp_path, batch_size=15), strategy=_mirrored())
 
 
+@pytest.mark.slow
 def test_mirrored_checkpoint_restores_and_evaluates_under_the_default_strategy(tmp_path):
     train_dir = tmp_path / "train"
     mirrored = training.Trainer(_config(train_dir, max_steps=4, batch_size=32),
@@ -108,7 +114,7 @@ def test_mirrored_checkpoint_restores_and_evaluates_under_the_default_strategy(t
 
     resumed = training.Trainer(_config(train_dir, max_steps=6, batch_size=32))
     assert resumed.restore() == 4
-    for saved, restored in zip(weights, resumed.state.model.variables):
+    for saved, restored in zip(weights, resumed.state.model.variables, strict=True):
         np.testing.assert_array_equal(saved, restored.numpy())
     assert resumed.train() == 6
 
@@ -190,6 +196,7 @@ def _run_cluster(train_dir, max_steps, tmp_path, tag):
     return outputs, weights
 
 
+@pytest.mark.slow
 def test_two_process_cluster_trains_in_step_and_resumes(tmp_path):
     train_dir = tmp_path / "train"
     outputs, weights = _run_cluster(train_dir, 20, tmp_path, "first")
@@ -272,7 +279,7 @@ def test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume
         for process in processes:
             process.close()
     chief, signalled = processes
-    for index, (process, status) in enumerate(zip(processes, statuses)):
+    for index, (process, status) in enumerate(zip(processes, statuses, strict=True)):
         print(f"worker {index}: exit {status}, last line: {process.lines[-1]}")  # shown with -s
     assert statuses == [preemption.PEER_EXIT_CODE, 128 + signal.SIGTERM], \
         "\n".join(p.tail() for p in processes)

@@ -1,7 +1,7 @@
 """convnet.runtime.options: flags derived from config dataclasses, and the same rules in code."""
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pytest
 from absl import flags
@@ -15,7 +15,7 @@ class Toy:
     name: str = option("a", "A string.")
     mode: str = option("x", "An enum.", choices=("x", "y"))
     count: int = option(3, "A positive int.", lower_bound=1)
-    rate: Optional[float] = option(None, "An optional float.", lower_bound=0)
+    rate: float | None = option(None, "An optional float.", lower_bound=0)
     on: bool = option(True, "A boolean.")
     epochs: Sequence[float] = option((1.0, 2.5), "A list.")
     plain: int = 7  # not an option: no flag

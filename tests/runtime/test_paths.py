@@ -1,4 +1,5 @@
-"""convnet.runtime.paths: output directories created and proven writable up front, or one clear line.
+"""convnet.runtime.paths: output directories created and proven writable up front, or one clear
+line.
 
 (Through the mains, before any data or model is built: test_bad_input.py.)"""
 

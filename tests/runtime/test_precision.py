@@ -44,12 +44,14 @@ def _config(tmp_path, **overrides):
     return training.TrainConfig(**values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_with_float32_variables(tmp_path, mode):
     trainer = training.Trainer(_config(tmp_path, precision=mode))
     images, labels = next(iter(pipeline.eval_dataset(trainer.source, "test", 8)))
     low = precision.compute_dtype(mode)
-    assert trainer.state.model(tf.cast(images, low)).dtype == low  # the model computes in low precision
+    # the model computes in low precision
+    assert trainer.state.model(tf.cast(images, low)).dtype == low
     before = float(trainer.train_step.loss(images, labels))
     assert trainer.train() == 6
     assert all(v.dtype == tf.float32 for v in trainer.state.model.variables)
@@ -60,6 +62,7 @@ def test_mixed_precision_trains_with_float32_variables(tmp_path, mode):
     assert has_scale == (mode == "mixed_float16")
 
 
+@pytest.mark.slow
 def test_float16_overflow_skips_the_step_and_halves_the_scale(tmp_path):
     trainer = training.Trainer(_config(tmp_path, precision="mixed_float16"))
     trainer.state.loss_scale.value.assign(2.0 ** 40)  # scaled float16 gradients overflow
@@ -67,10 +70,11 @@ def test_float16_overflow_skips_the_step_and_halves_the_scale(tmp_path):
     loss, finite, skipped, _ = trainer.run_steps(trainer.train_iterator(), 1)
     assert bool(finite) and int(skipped) == 1 and int(trainer.state.step.numpy()) == 0
     assert float(trainer.state.loss_scale.value) == 2.0 ** 39
-    for before, var in zip(weights, trainer.state.model.trainable_variables):
+    for before, var in zip(weights, trainer.state.model.trainable_variables, strict=True):
         np.testing.assert_array_equal(before, var.numpy())
 
 
+@pytest.mark.slow
 def test_xla_step_equals_an_eager_sgd_step(tmp_path):
     trainer = training.Trainer(_config(tmp_path, xla=True, optimizer="sgd", learning_rate=0.1))
     # Normal noise keeps ReLU inputs away from 0, where float32 rounding (different in
@@ -78,8 +82,9 @@ def test_xla_step_equals_an_eager_sgd_step(tmp_path):
     images = tf.random.stateless_normal([32, 24, 24, 3], seed=[1, 2])
     labels = tf.random.stateless_uniform([32], seed=[3, 4], maxval=10, dtype=tf.int32)
     _, grads = trainer.train_step.gradients(images, labels)  # eager: no graph rewrites, no XLA
-    expected = [v.numpy() - 0.1 * g.numpy() for v, g in zip(trainer.state.model.trainable_variables, grads)]
+    expected = [v.numpy() - 0.1 * g.numpy()
+                for v, g in zip(trainer.state.model.trainable_variables, grads, strict=True)]
     trainer.run_steps(trainer.distribute(tf.data.Dataset.from_tensors((images, labels))), 1)
     assert int(trainer.state.step.numpy()) == 1
-    for want, var in zip(expected, trainer.state.model.trainable_variables):
+    for want, var in zip(expected, trainer.state.model.trainable_variables, strict=True):
         np.testing.assert_allclose(var.numpy(), want, rtol=1e-5, atol=1e-7)

@@ -1,4 +1,5 @@
-"""convnet.runtime.timing: seconds since process start, attributed to phases, with paused time left out."""
+"""convnet.runtime.timing: seconds since process start, attributed to phases, with paused time left
+out."""
 
 import time
 

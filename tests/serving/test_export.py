@@ -1,5 +1,5 @@
-"""convnet.serving.export: a Trainer's checkpoint as a SavedModel (reloaded without convnet, and as a
-Keras 3 layer) and npz; TFLite and ONNX: tests/test_export_formats.py."""
+"""convnet.serving.export: a Trainer's checkpoint as a SavedModel (reloaded without convnet, and
+as a Keras 3 layer) and npz; TFLite and ONNX: tests/serving/test_formats.py."""
 
 import json
 import os
@@ -43,6 +43,7 @@ def train_dir(tmp_path_factory):
     return config.train_dir
 
 
+@pytest.mark.slow
 def test_saved_model_reloaded_in_a_fresh_process_matches_the_checkpoint(train_dir, tmp_path):
     out = export.export(train_dir, str(tmp_path / "export"), top_k=3)
     images = np.random.default_rng(0).integers(0, 256, size=[5, 32, 32, 3], dtype=np.uint8)

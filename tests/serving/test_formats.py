@@ -27,7 +27,7 @@ def train_dir(tmp_path_factory):
             variable.assign(rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[:-1])), shape))
         else:
             variable.assign(rng.normal(0.0, 0.1, shape))
-    for shadow, variable in zip(ema.shadows, model.trainable_variables):
+    for shadow, variable in zip(ema.shadows, model.trainable_variables, strict=True):
         shadow.assign(variable)
     checkpoint = tf.train.Checkpoint(step=tf.Variable(8, dtype=tf.int64), model=model, ema=ema)
     tf.train.CheckpointManager(checkpoint, directory, 2).save(checkpoint_number=8)
@@ -146,7 +146,7 @@ def test_onnx_run_by_onnxruntime_matches_the_checkpoint(train_dir, images, refer
     names = [output.name for output in session.get_outputs()]
     assert sorted(names) == ["classes", "logits", "probabilities", "scores"]
     for n in (1, 16):
-        served = dict(zip(names, session.run(None, {"images": images[:n]})))
+        served = dict(zip(names, session.run(None, {"images": images[:n]}), strict=True))
         np.testing.assert_allclose(served["logits"], logits[:n], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(served["probabilities"], probabilities[:n], rtol=1e-4,
                                    atol=1e-5)

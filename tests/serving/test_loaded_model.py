@@ -1,6 +1,7 @@
-"""convnet.serving.loaded_model: restoring a train_dir for inference, and image files made into its inputs.
+"""convnet.serving.loaded_model and image_files: restoring a train_dir for inference, and image
+files made into its inputs.
 
-The train_dirs are written directly (tests/test_predict.py's write_train_dir: model, EMA = raw / 2,
+The train_dirs are written directly (tests/helpers.py's write_train_dir: model, EMA = raw / 2,
 step 7 and run.json), so that no test pays for a training step's tracing.
 """
 
@@ -28,10 +29,11 @@ def test_load_restores_ema_weights_and_the_runs_preprocessing(train_dir):
     assert loaded.step == 7 and loaded.checkpoint_path.endswith("ckpt-7")
     assert loaded.preprocessing == preprocessing and loaded.image_shape == (32, 32, 3)
     assert loaded.class_names[3] == "cat" and loaded.use_ema
-    for shadow, variable in zip(ema.shadows, loaded.model.trainable_variables):
+    for shadow, variable in zip(ema.shadows, loaded.model.trainable_variables, strict=True):
         np.testing.assert_array_equal(variable.numpy(), shadow.numpy())
     raw = loaded_model.load(directory, use_ema=False)
-    for original, variable in zip(model.trainable_variables, raw.model.trainable_variables):
+    for original, variable in zip(model.trainable_variables, raw.model.trainable_variables,
+                                  strict=True):
         np.testing.assert_array_equal(variable.numpy(), original.numpy())
 
 
@@ -117,7 +119,7 @@ def test_properties_and_preprocess_follow_the_run(train_dir):
     images = random_image([2, 32, 32, 3], seed=5)
     preprocessed = loaded.preprocess(tf.constant(images))
     assert preprocessed.dtype == tf.float32 and preprocessed.shape == (2, 24, 24, 3)
-    for image, result in zip(images, preprocessed):
+    for image, result in zip(images, preprocessed, strict=True):
         np.testing.assert_allclose(result.numpy(), preprocessing.evaluate(image).numpy(),
                                    rtol=1e-6, atol=1e-6)
 
@@ -148,7 +150,8 @@ def test_fit_size_enlarges_a_small_image():
 
 def test_read_image_decodes_png_exactly_and_refuses_a_directory(tmp_path):
     image = random_image([5, 7, 3], seed=2)
-    np.testing.assert_array_equal(image_files.read_image(write_image(tmp_path / "a.png", image)), image)
+    written = write_image(tmp_path / "a.png", image)
+    np.testing.assert_array_equal(image_files.read_image(written), image)
     with pytest.raises(DataError, match=f"^{tmp_path} is a directory: pass image files"):
         image_files.read_image(str(tmp_path))
 

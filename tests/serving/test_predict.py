@@ -1,6 +1,6 @@
 """convnet.serving.predict: the top-k classes of PNG and JPEG files of any size and channel count.
 
-The train_dirs are written directly (tests/test_predict.py's write_train_dir), so that
+The train_dirs are written directly (tests/helpers.py's write_train_dir), so that
 no test pays for a training step's tracing.
 """
 
@@ -46,7 +46,7 @@ def test_predict_lists_top_k_of_png_and_jpeg_files_of_any_size(train_dir, tmp_pa
     loaded = loaded_model.load(directory)
     probabilities = predict.predict_files(loaded, paths, log=None)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    for path, listed, row in zip(paths, predictions, probabilities):
+    for path, listed, row in zip(paths, predictions, probabilities, strict=True):
         assert len(listed) == 3
         names = [name for name, _ in listed]
         scores = [score for _, score in listed]

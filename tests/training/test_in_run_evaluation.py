@@ -13,6 +13,8 @@ from convnet.reports import event_tensors, events
 from convnet.runtime import timing
 from convnet.training.in_run_evaluation import TrainingEvaluation, next_epoch_end
 
+from fake_data import write_mnist
+
 
 @pytest.mark.parametrize("step, steps_per_epoch, expected", [
     (0, 48.828125, 49), (48, 48.828125, 49), (49, 48.828125, 98), (97, 48.828125, 98),
@@ -22,22 +24,49 @@ def test_next_epoch_end_is_the_ceiling_of_the_next_multiple(step, steps_per_epoc
 
 
 def test_after_an_epoch_is_not_timed_and_at_end_is(tmp_path, capsys):
+    """The epoch's and the end's precision against the model applied by hand to every test
+    image (with and without its mirror image), and the clock: an epoch's evaluation is paused
+    time, the end's is the 'evaluation' phase."""
+    write_mnist(str(tmp_path / "data" / "mnist"), train=12, test=9, compress=False)
     trainer = training.Trainer(training.TrainConfig(
-        train_dir=str(tmp_path / "train"), data_source="synthetic", model="lenet5",
-        dataset="mnist", max_steps=1, batch_size=4, num_parallel_calls=1, shuffle_buffer=8))
+        train_dir=str(tmp_path / "train"), data_dir=str(tmp_path / "data"), download=False,
+        model="lenet5", dataset="mnist", max_steps=1, batch_size=4, num_parallel_calls=1,
+        shuffle_buffer=8))
+    trainer.close()
     evaluation = TrainingEvaluation(trainer.source, trainer.input_settings, trainer.state.model,
                                     trainer.strategy, tf.float32, trainer.config.train_dir,
                                     True)
-    clock = timing.Phases()
+    images, labels = [], []
+    for image, label in trainer.source.dataset("test"):
+        images.append(trainer.preprocessing.evaluate(image).numpy())
+        labels.append(int(label))
+    images, labels = np.stack(images), np.array(labels)
+    logits = trainer.state.model(images, training=False).numpy()
+    mirrored = trainer.state.model(images[:, :, ::-1], training=False).numpy()
+    plain = float(np.mean(logits.argmax(1) == labels))
+    with_flips = float(np.mean((logits + mirrored).argmax(1) == labels))
+
+    now = [100.0]
+    clock = timing.Phases(origin=0.0, clock=lambda: now[0])
     clock.start("training")
-    evaluation.after_epoch(10, 5.0, clock)
+    now[0] = 130.0
+    evaluation.after_epoch(10, 5.0, clock)  # the fake clock does not move while it runs
     assert clock.running == "training" and "evaluation" not in clock.seconds
+    assert clock.seconds == {"startup": 100.0, "training": 30.0}
+    now[0] = 140.0
     precision = evaluation.at_end(10, "flip", clock)
-    assert 0.0 <= precision <= 1.0 and clock.seconds["evaluation"] > 0
+    assert precision == pytest.approx(with_flips, abs=1e-9)
+    assert clock.seconds == {"startup": 100.0, "training": 40.0, "evaluation": 0.0}
     out = capsys.readouterr().out
-    assert "epoch 2 (step 10): precision @ 1 = " in out and "flip TTA" in out
-    assert "time to accuracy" in out
-    assert os.listdir(os.path.join(trainer.config.train_dir, "eval"))
+    count = len(labels)
+    assert (f"epoch 2 (step 10): precision @ 1 = {plain:.4f} ({round(plain * count)} of "
+            f"{count} test examples)") in out
+    assert (f"precision @ 1 = {with_flips:.3f} ({round(with_flips * count)} of {count} test "
+            f"examples; step 10, raw weights, flip TTA)") in out
+    assert "time to accuracy 140.0 s: startup 100.0 s, training 40.0 s, evaluation 0.0 s" in out
+    written = event_tensors.read_summaries(os.path.join(trainer.config.train_dir, "eval"))
+    assert float(written["precision_at_1"][0][1]) == pytest.approx(plain, abs=1e-6)
+    assert float(written["flip_tta_precision_at_1"][0][1]) == pytest.approx(with_flips, abs=1e-6)
 
 
 def _run(tmp_path, cifar_path, **overrides):
@@ -62,6 +91,7 @@ def _expected_confusion(trainer, labels):
     return expected
 
 
+@pytest.mark.slow
 def test_eval_every_steps_writes_what_the_eval_main_writes(tmp_path, cifar_dir, capsys):
     path, arrays = cifar_dir
     trainer, eval_dir = _run(tmp_path, path)
@@ -77,6 +107,7 @@ def test_eval_every_steps_writes_what_the_eval_main_writes(tmp_path, cifar_dir, 
     assert "step 5: precision @ 1 = " in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_validation_examples_are_held_out_and_evaluated(tmp_path, cifar_dir):
     path, arrays = cifar_dir
     trainer, eval_dir = _run(tmp_path, path, validation_examples=8)

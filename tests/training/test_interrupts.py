@@ -1,4 +1,5 @@
-"""convnet.training.interrupts: SIGTERM/SIGINT acknowledged by a watcher thread, in this very process.
+"""convnet.training.interrupts: SIGTERM/SIGINT acknowledged by a watcher thread, in this very
+process.
 
 The signals are sent to the test process itself, inside `stop_on_signals` (whose handlers
 catch them); the exit of a second SIGINT is recorded instead of taken. Through a training

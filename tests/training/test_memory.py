@@ -1,4 +1,5 @@
-"""convnet.training.memory: the lower-bound estimate of a training step's memory, and the batch check."""
+"""convnet.training.memory: the lower-bound estimate of a training step's memory, and the batch
+check."""
 
 import io
 

@@ -3,7 +3,7 @@
 TensorFlow's PreemptionCheckpointHandler and the coordination service's key-value store are
 replaced by fakes, so that two ClusterStops (two workers) run in this process. The real thing,
 two training processes of a cluster:
-test_distribute.py::test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume.
+tests/runtime/test_distribute.py::test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume.
 """
 
 import os

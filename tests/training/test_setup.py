@@ -17,6 +17,7 @@ def _config(tmp_path, **overrides):
     return training.TrainConfig(**values)
 
 
+@pytest.mark.slow
 def test_the_step_runs_without_a_train_dir(tmp_path):
     setup = TrainingSetup(_config(tmp_path))
     loss, finite, skipped, images = setup.run_steps(setup.train_iterator(0), 3)
@@ -25,6 +26,7 @@ def test_the_step_runs_without_a_train_dir(tmp_path):
     assert not (tmp_path / "never_written").exists()
 
 
+@pytest.mark.slow
 def test_the_settings_it_resolves(tmp_path):
     setup = TrainingSetup(_config(tmp_path, epochs=2.0, max_steps=None, seed=5))
     examples = setup.source.num_examples("train")
@@ -44,6 +46,7 @@ def test_a_resumed_runs_channel_statistics_are_kept(tmp_path):
         (1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
 
 
+@pytest.mark.slow
 def test_a_variable_group_that_matches_nothing_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--variable_groups: 'nosuchvar' matches no trainable"):
         TrainingSetup(_config(tmp_path, variable_groups="nosuchvar:lr_scale=2"))

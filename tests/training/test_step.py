@@ -49,11 +49,11 @@ def test_one_update_is_sgd_on_the_gradients_and_moves_the_step_and_the_ema():
         iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1, tf.int64))
     assert bool(finite) and int(skipped) == 0 and int(trailing) == 0
     assert int(step.state.step.numpy()) == 1 and np.isfinite(float(loss))
-    for old, grad, new in zip(before, grads, step.variables):
+    for old, grad, new in zip(before, grads, step.variables, strict=True):
         np.testing.assert_allclose(new.numpy(), old - LEARNING_RATE * grad.numpy(),
                                    rtol=1e-5, atol=1e-7)
     # EMA with the step-dependent decay min(0.5, (1 + 1) / (10 + 1)) = 2/11 towards the new value.
-    for old, shadow, new in zip(before, step.state.ema.shadows, step.variables):
+    for old, shadow, new in zip(before, step.state.ema.shadows, step.variables, strict=True):
         np.testing.assert_allclose(shadow.numpy(), old + (1 - 2 / 11) * (new.numpy() - old),
                                    rtol=1e-5, atol=1e-6)
 
@@ -72,7 +72,7 @@ def test_a_non_finite_batch_is_not_applied_and_stops_the_round():
     batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
     _, finite, skipped, _, _, _ = step(iter(batches), tf.constant(3, tf.int64))
     assert not bool(finite) and int(skipped) == 1 and int(step.state.step.numpy()) == 0
-    for old, new in zip(before, step.variables):
+    for old, new in zip(before, step.variables, strict=True):
         np.testing.assert_array_equal(old, new.numpy())
 
 
@@ -81,7 +81,8 @@ def test_the_step_reports_the_loss_terms_and_top1_hits_of_its_batches():
     step.schedule = lambda _: tf.constant(0.0)  # the weights stay: predictions are checkable
     batches = [_batch(seed) for seed in range(3)]
     logits = [step.state.model(x, training=True).numpy() for x, _ in batches]
-    hits = sum(int((l.argmax(1) == y.numpy()).sum()) for l, (_, y) in zip(logits, batches))
+    hits = sum(int((lab.argmax(1) == y.numpy()).sum())
+               for lab, (_, y) in zip(logits, batches, strict=True))
     images = tf.concat([x for x, _ in batches], 0)
     labels = tf.concat([y for _, y in batches], 0)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
@@ -104,7 +105,7 @@ def test_keep_batch_returns_the_last_batch():
     step.keep_batch = True
     batches = [_batch(seed) for seed in range(2)]
     dataset = tf.data.Dataset.from_tensor_slices(
-        tuple(tf.concat(parts, 0) for parts in zip(*batches))).batch(4)
+        tuple(tf.concat(parts, 0) for parts in zip(*batches, strict=True))).batch(4)
     *_, metrics = step(iter(dataset), tf.constant(2, tf.int64))
     np.testing.assert_array_equal(metrics.images.numpy(), batches[1][0].numpy())
     np.testing.assert_array_equal(metrics.labels.numpy(), batches[1][1].numpy())
@@ -118,7 +119,7 @@ def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
     with strategy.scope():
         built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
                             ema_decay=0.5, optimizer=optimizers.make_optimizer("sgd"))
-        for target, source in zip(built.model.variables, one.state.model.variables):
+        for target, source in zip(built.model.variables, one.state.model.variables, strict=True):
             target.assign(source)
     two = TrainStep(built, strategy, lambda _: tf.constant(0.0),
                     variable_groups.assign([], built.model.trainable_variables,

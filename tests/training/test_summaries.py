@@ -47,6 +47,7 @@ def test_training_scalars_accumulate_accuracy_over_the_interval_and_average_the_
     assert math.isclose(scalars.average(float("nan")), second["loss_moving_average"])
 
 
+@pytest.mark.slow
 def test_training_writes_scalars_that_add_up(tmp_path, cifar_dir):
     config = _config(tmp_path, cifar_dir[0])
     training.Trainer(config).train()
@@ -57,7 +58,7 @@ def test_training_writes_scalars_that_add_up(tmp_path, cifar_dir):
     losses = [value for _, value in scalars["loss"]]
     assert [value for _, value in scalars["total_loss"]] == losses
     for (_, xent), (_, decay), loss in zip(scalars["cross_entropy"], scalars["weight_decay"],
-                                           losses):
+                                           losses, strict=True):
         assert decay > 0 and math.isclose(xent + decay, loss, rel_tol=1e-5)
     average = [value for _, value in scalars["loss_moving_average"]]
     assert math.isclose(average[0], losses[0], rel_tol=1e-6)
@@ -65,6 +66,7 @@ def test_training_writes_scalars_that_add_up(tmp_path, cifar_dir):
     assert all(0 <= value <= 1 for _, value in scalars["train_accuracy"])
 
 
+@pytest.mark.slow
 def test_histograms_cover_every_variable_gradient_and_layer_and_change_nothing(
         tmp_path, cifar_dir):
     plain = training.Trainer(_config(tmp_path / "plain", cifar_dir[0]))
@@ -72,7 +74,7 @@ def test_histograms_cover_every_variable_gradient_and_layer_and_change_nothing(
     config = _config(tmp_path, cifar_dir[0], histogram_frequency=5)
     trainer = training.Trainer(config)
     trainer.train()
-    for a, b in zip(plain.state.model.variables, trainer.state.model.variables):
+    for a, b in zip(plain.state.model.variables, trainer.state.model.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     written = event_tensors.read_summaries(config.train_dir)
     histograms = event_tensors.plugin_tags(config.train_dir, "histograms")
@@ -159,7 +161,7 @@ def test_histograms_put_back_batch_norm_statistics_and_dropout_generators(
     images = tf.random.stateless_normal([4, 32, 32, 3], seed=[3, 4]) * 5 + 2
     with tf.summary.create_file_writer(str(tmp_path)).as_default(step=1):
         summaries.Histograms(step).write(images, tf.constant([1, 2, 3, 4], tf.int64))
-    for old, variable in zip(before, watched):
+    for old, variable in zip(before, watched, strict=True):
         np.testing.assert_array_equal(old, variable.numpy())
     assert "gradients/" + built.model.trainable_variables[0].name.split(":")[0] in \
         event_tensors.plugin_tags(str(tmp_path), "histograms")
@@ -183,5 +185,5 @@ def test_histogram_gradients_are_those_of_the_batch_alone():
     labels = tf.constant([1, 3, 5, 7], tf.int64)
     grads, _ = summaries.Histograms(steps[8])._compute(images, labels)
     _, expected = steps[4].gradients(images, labels)
-    for grad, want in zip(grads, expected):
+    for grad, want in zip(grads, expected, strict=True):
         np.testing.assert_allclose(grad.numpy(), want.numpy(), rtol=1e-5, atol=1e-7)

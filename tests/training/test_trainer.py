@@ -22,6 +22,7 @@ def _config(tmp_path, **overrides):
     return training.TrainConfig(**values)
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_loss(tmp_path):
     trainer = training.Trainer(_config(tmp_path, max_steps=30))
     batch = next(iter(pipeline.eval_dataset(trainer.source, "test", 64)))
@@ -43,6 +44,7 @@ def test_loss_is_cross_entropy_plus_weight_decay(tmp_path):
                                float(tf.reduce_mean(xent)) + decay, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_latest_checkpoint(tmp_path, capsys):
     first = training.Trainer(_config(tmp_path, max_steps=20))
     assert first.train() == 20
@@ -52,9 +54,10 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path, capsys):
 
     second = training.Trainer(_config(tmp_path, max_steps=30))
     assert second.restore() == 20
-    for a, b in zip(saved, second.state.model.variables):
+    for a, b in zip(saved, second.state.model.variables, strict=True):
         np.testing.assert_array_equal(a, b.numpy())
-    for a, b in zip(saved_adam, [s for slots in second.state.optimizer.slots for s in slots]):
+    slots = [s for slots in second.state.optimizer.slots for s in slots]
+    for a, b in zip(saved_adam, slots, strict=True):
         np.testing.assert_array_equal(a, b.numpy())
     assert int(second.state.optimizer.iterations) == 20
     assert second.train() == 30
@@ -62,12 +65,14 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path, capsys):
     assert "resumed from" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_training_past_max_steps_does_nothing(tmp_path, capsys):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     assert training.Trainer(_config(tmp_path, max_steps=10)).train() == 10
     assert "nothing to do" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_before_the_update_and_keeps_the_checkpoint(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     trainer = training.Trainer(_config(tmp_path, max_steps=40, learning_rate=1e35))
@@ -81,6 +86,7 @@ def test_non_finite_loss_stops_before_the_update_and_keeps_the_checkpoint(tmp_pa
     assert all(np.isfinite(v.numpy()).all() for v in trainer.state.model.trainable_variables)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_is_refused(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     run = run_record.read(str(tmp_path / "train"))
@@ -89,12 +95,14 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
         training.Trainer(_config(tmp_path, max_steps=20)).train()
 
 
+@pytest.mark.slow
 def test_resuming_with_another_optimizer_is_refused(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     with pytest.raises(CheckpointError, match="optimizer='adam' \\(asked for 'sgd'\\)"):
         training.Trainer(_config(tmp_path, max_steps=20, optimizer="sgd")).train()
 
 
+@pytest.mark.slow
 def test_checkpoint_with_other_shapes_is_refused_with_a_clear_error(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     model = models.build_model("cifar10", num_classes=7)
@@ -104,6 +112,7 @@ def test_checkpoint_with_other_shapes_is_refused_with_a_clear_error(tmp_path):
         restore.restore(tf.train.Checkpoint(model=model), path, partial=True)
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_reported(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     data = tmp_path / "train" / "ckpt-10.data-00000-of-00001"
@@ -119,11 +128,13 @@ def test_bad_config_values_are_refused(tmp_path, field, value):
         training.Trainer(_config(tmp_path, **{field: value}))
 
 
+@pytest.mark.slow
 def test_zoo_model_uses_pad_crop_and_training_split_channel_statistics(tmp_path):
     trainer = training.Trainer(_config(tmp_path, model="baseline", max_steps=4, optimizer="sgd",
                                        momentum=0.9, weight_decay=5e-4))
     spec = trainer.preprocessing
-    assert (spec.augmentation, spec.normalization, spec.image_size) == ("pad_crop", "per_channel", 32)
+    assert (spec.augmentation, spec.normalization, spec.image_size) == (
+        "pad_crop", "per_channel", 32)
     assert len(spec.channel_mean) == 3 and all(20 < s < 120 for s in spec.channel_std)
     assert trainer.train() == 4
     stored = run_record.read(str(tmp_path / "train")).preprocessing
@@ -144,6 +155,7 @@ def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
     assert float(short.schedule(8)) == pytest.approx(0.1, rel=1e-5)  # half-way through 16 steps
 
 
+@pytest.mark.slow
 def test_grey_28x28_dataset_trains_and_evaluates_with_its_own_shape(tmp_path):
     from convnet import evaluation
     trainer = training.Trainer(_config(tmp_path, model="lenet5", dataset="mnist", max_steps=5))
@@ -165,6 +177,7 @@ def test_rounds_end_at_logs_checkpoints_histograms_evaluations_and_profile_steps
     assert ends == [4, 6, 8, 9, 10, 11, 12, 15, 50]
 
 
+@pytest.mark.slow
 def test_a_deterministic_run_turns_op_determinism_off_again_when_it_ends(tmp_path):
     from tensorflow.python.framework import config as tf_config
     assert not tf_config.is_op_determinism_enabled()

@@ -27,7 +27,8 @@ Adding a dataset:
 """
 
 import abc
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -68,11 +69,11 @@ class FileSource(Source):
         looked at again.
     """
 
-    LAYOUTS: Dict[str, layout.FileLayout] = {}
+    LAYOUTS: dict[str, layout.FileLayout] = {}
     FORMAT = ""
 
-    def __init__(self, data_dir: Optional[str], allow_download: bool = True,
-                 dataset: Optional[str] = None, label_mode: str = "fine", *,
+    def __init__(self, data_dir: str | None, allow_download: bool = True,
+                 dataset: str | None = None, label_mode: str = "fine", *,
                  located: bool = False):
         dataset = dataset or next(iter(self.LAYOUTS))
         if dataset not in self.LAYOUTS:
@@ -83,9 +84,9 @@ class FileSource(Source):
         self.layout = self.LAYOUTS[dataset]
         self.data_dir = (data_dir if located
                          else layout.resolve_data_dir(data_dir, self.layout, allow_download))
-        self._per_split: Dict[str, Any] = {}
+        self._per_split: dict[str, Any] = {}
 
-    def files(self, split: str) -> List[str]:
+    def files(self, split: str) -> list[str]:
         """Paths of the files of `split`, in reading order (ValueError for an unknown split)."""
         return self.layout.files(self.data_dir, split)
 

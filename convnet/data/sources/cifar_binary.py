@@ -13,7 +13,7 @@ whole split itself, and a cache that a reader leaves early (an evaluation of
 import dataclasses
 import math
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -32,10 +32,10 @@ CIFAR100_BINARY = layout.FileLayout(
     dataset="cifar100", title="CIFAR-100", file_format="binary", dirname="cifar-100-binary",
     split_files={"train": ("train.bin",), "test": ("test.bin",)},
     downloads={"cifar-100-binary.tar.gz": (download.CIFAR100_URL, download.CIFAR100_MD5)})
-LAYOUTS: Dict[str, layout.FileLayout] = layout.register(CIFAR10_BINARY, CIFAR100_BINARY)
+LAYOUTS: dict[str, layout.FileLayout] = layout.register(CIFAR10_BINARY, CIFAR100_BINARY)
 
 # The label bytes that start each record, in order, named by label mode.
-RECORD_LABELS: Dict[str, Tuple[str, ...]] = {"cifar10": ("fine",), "cifar100": ("coarse", "fine")}
+RECORD_LABELS: dict[str, tuple[str, ...]] = {"cifar10": ("fine",), "cifar100": ("coarse", "fine")}
 
 # Records decoded together; decoding a block is much cheaper than one record at a time.
 _DECODE_BLOCK = 1000
@@ -58,8 +58,8 @@ def planes_to_images(pixels: tf.Tensor, image_shape: Sequence[int]) -> tf.Tensor
     return tf.stack(tf.unstack(planes, num=channels, axis=1), axis=-1)
 
 
-def resolve_data_dir(data_dir: str, allow_download: bool = True, url: Optional[str] = None,
-                     md5: Optional[str] = None, dataset: str = "cifar10") -> str:
+def resolve_data_dir(data_dir: str, allow_download: bool = True, url: str | None = None,
+                     md5: str | None = None, dataset: str = "cifar10") -> str:
     """Returns the directory holding the .bin files of `dataset`, downloading them if allowed.
 
     `data_dir` may be the archive's directory (`cifar-10-batches-bin`,

@@ -9,7 +9,7 @@ b'fine_labels' and b'coarse_labels' (CIFAR-100). Files are unpickled with
 """
 
 import math
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -30,16 +30,16 @@ CIFAR100_PYTHON = layout.FileLayout(
     split_files={"train": ("train",), "test": ("test",)},
     downloads={"cifar-100-python.tar.gz": (download.CIFAR100_PYTHON_URL,
                                            download.CIFAR100_PYTHON_MD5)})
-LAYOUTS: Dict[str, layout.FileLayout] = layout.register(CIFAR10_PYTHON, CIFAR100_PYTHON)
+LAYOUTS: dict[str, layout.FileLayout] = layout.register(CIFAR10_PYTHON, CIFAR100_PYTHON)
 
 # The dict key holding each label mode's labels.
-LABEL_KEYS: Dict[str, Dict[str, str]] = {
+LABEL_KEYS: dict[str, dict[str, str]] = {
     "cifar10": {"fine": "labels"},
     "cifar100": {"fine": "fine_labels", "coarse": "coarse_labels"},
 }
 
 
-def _field(batch: Dict[Any, Any], key: str, path: str, how_to_replace: str) -> Any:
+def _field(batch: dict[Any, Any], key: str, path: str, how_to_replace: str) -> Any:
     """batch[b'key'] (as Python 2 wrote it) or batch['key'] (as Python 3 writes it)."""
     for candidate in (key.encode(), key):
         if candidate in batch:
@@ -49,7 +49,7 @@ def _field(batch: Dict[Any, Any], key: str, path: str, how_to_replace: str) -> A
 
 
 def read_batch(path: str, file_layout: layout.FileLayout, info: DatasetInfo,
-               label_mode: str = "fine") -> Tuple[np.ndarray, np.ndarray]:
+               label_mode: str = "fine") -> tuple[np.ndarray, np.ndarray]:
     """Reads one pickled batch file.
 
     Returns:
@@ -101,7 +101,7 @@ class CifarPythonSource(InMemorySource):
     LAYOUTS = LAYOUTS
     FORMAT = "CIFAR python"
 
-    def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
+    def _read(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         files = self.files(split)
         batches = []
         with console.Progress(f"reading the {self.layout.description} {split} split",

@@ -16,7 +16,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from typing import Mapping, Tuple
+from collections.abc import Mapping
 
 from convnet.runtime import console
 from convnet.runtime.errors import DataError
@@ -170,7 +170,7 @@ def download_and_extract(url: str, md5: str, archive_member: str, target_dir: st
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def download_files(files: Mapping[str, Tuple[str, str]], target_dir: str,
+def download_files(files: Mapping[str, tuple[str, str]], target_dir: str,
                    how_to_get: str = "") -> None:
     """Fetches several files, checks each MD5, and creates `target_dir` holding all of them.
 

@@ -1,7 +1,6 @@
 """Sources whose splits are read whole into numpy arrays (CIFAR python files, IDX files)."""
 
 import abc
-from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -18,10 +17,10 @@ class InMemorySource(FileSource):
     """
 
     @abc.abstractmethod
-    def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
+    def _read(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """Reads and checks `split`: (uint8 [N, H, W, C] images, int32 [N] labels)."""
 
-    def arrays(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(uint8 [N, H, W, C] images, int32 [N] labels) of `split`, read on first use."""
         return self._once(split, lambda: self._read(split))
 

@@ -14,7 +14,7 @@ it, before anything is downloaded into it.
 
 import dataclasses
 import os
-from typing import Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -42,10 +42,10 @@ class FileLayout:
     title: str
     file_format: str
     dirname: str
-    split_files: Mapping[str, Tuple[str, ...]]
-    downloads: Mapping[str, Tuple[str, str]]
+    split_files: Mapping[str, tuple[str, ...]]
+    downloads: Mapping[str, tuple[str, str]]
     archive: bool = True
-    suffixes: Tuple[str, ...] = ("",)
+    suffixes: tuple[str, ...] = ("",)
 
     @property
     def description(self) -> str:
@@ -53,13 +53,13 @@ class FileLayout:
         return f"{self.title} {self.file_format}"
 
     @property
-    def file_names(self) -> Tuple[str, ...]:
+    def file_names(self) -> tuple[str, ...]:
         return tuple(name for names in self.split_files.values() for name in names)
 
-    def _variants(self, directory: str, name: str) -> List[str]:
+    def _variants(self, directory: str, name: str) -> list[str]:
         return [os.path.join(directory, name + suffix) for suffix in self.suffixes]
 
-    def find(self, data_dir: Optional[str]) -> Optional[str]:
+    def find(self, data_dir: str | None) -> str | None:
         """`data_dir` or `data_dir/dirname`, whichever holds any of the files; else None."""
         if not data_dir:
             return None
@@ -70,7 +70,7 @@ class FileLayout:
                 return candidate
         return None
 
-    def files(self, directory: str, split: str) -> List[str]:
+    def files(self, directory: str, split: str) -> list[str]:
         """Paths of the files of `split` in `directory` (the first variant that exists)."""
         if split not in self.split_files:
             raise ValueError(f"unknown split {split!r}: choose from {sorted(self.split_files)}")
@@ -126,10 +126,10 @@ class FileLayout:
 
 
 # Every layout of every reader (filled by `register`), to recognise what a --data_dir holds.
-KNOWN_LAYOUTS: List[FileLayout] = []
+KNOWN_LAYOUTS: list[FileLayout] = []
 
 
-def register(*layouts: FileLayout) -> Dict[str, FileLayout]:
+def register(*layouts: FileLayout) -> dict[str, FileLayout]:
     """Adds `layouts` to KNOWN_LAYOUTS; returns them by dataset name (a reader's LAYOUTS)."""
     KNOWN_LAYOUTS.extend(layouts)
     return {layout.dataset: layout for layout in layouts}
@@ -146,7 +146,7 @@ def _flag_for(other: FileLayout, wanted: FileLayout) -> str:
     return "--data_source=files"  # same dataset, other format: 'files' reads any format
 
 
-def other_layouts_in(data_dir: str, wanted: FileLayout) -> List[Tuple[FileLayout, str]]:
+def other_layouts_in(data_dir: str, wanted: FileLayout) -> list[tuple[FileLayout, str]]:
     """(layout, directory) of each known layout other than `wanted` whose files are in
     `data_dir` itself or in its `layout.dirname` subdirectory."""
     return [(other, found) for other in KNOWN_LAYOUTS

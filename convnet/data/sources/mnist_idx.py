@@ -12,7 +12,7 @@ names, so keep each in its own directory (`mnist/`, `fashion_mnist/`).
 import gzip
 import math
 import zlib
-from typing import Dict, Mapping, Tuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _idx_layout(dataset: str, title: str, base_url: str,
 MNIST_IDX = _idx_layout("mnist", "MNIST", download.MNIST_URL, download.MNIST_MD5S)
 FASHION_MNIST_IDX = _idx_layout("fashion_mnist", "Fashion-MNIST", download.FASHION_MNIST_URL,
                                 download.FASHION_MNIST_MD5S)
-LAYOUTS: Dict[str, layout.FileLayout] = layout.register(MNIST_IDX, FASHION_MNIST_IDX)
+LAYOUTS: dict[str, layout.FileLayout] = layout.register(MNIST_IDX, FASHION_MNIST_IDX)
 
 
 def _read_bytes(path: str, how_to_replace: str) -> bytes:
@@ -108,7 +108,7 @@ class IdxSource(InMemorySource):
     LAYOUTS = LAYOUTS
     FORMAT = "IDX"
 
-    def _read(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
+    def _read(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         images_path, labels_path = self.files(split)
         for path in (images_path, labels_path):
             self.layout.check_present(path)

@@ -8,7 +8,8 @@ numbers need no global and pass.
 """
 
 import pickle
-from typing import Any, Callable, Dict, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
 # numpy.core before numpy 2 and numpy._core since.
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]
 _FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
-ALLOWED_GLOBALS: Dict[Tuple[str, str], Callable[..., Any]] = {
+ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any]] = {
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,

@@ -2,7 +2,6 @@
 `make_source(SourceSpec(...))`."""
 
 import dataclasses
-from typing import Optional
 
 from convnet.data.info import DEFAULT_DATASET, DEFAULT_LABEL_MODE, dataset_info
 from convnet.data.sources import layout
@@ -38,8 +37,8 @@ class SourceSpec:
         combination that does not exist (e.g. 'cifar_binary' with 'mnist').
     """
     data_source: str = "files"
-    data_dir: Optional[str] = None
-    tfds_data_dir: Optional[str] = None
+    data_dir: str | None = None
+    tfds_data_dir: str | None = None
     download: bool = True
     dataset: str = DEFAULT_DATASET
     label_mode: str = DEFAULT_LABEL_MODE
@@ -77,7 +76,7 @@ def make_source(spec: SourceSpec) -> Source:
     return file_source(spec.data_dir, spec.dataset, spec.label_mode, spec.download)
 
 
-def file_source(data_dir: Optional[str], dataset: str = DEFAULT_DATASET,
+def file_source(data_dir: str | None, dataset: str = DEFAULT_DATASET,
                 label_mode: str = DEFAULT_LABEL_MODE,
                 allow_download: bool = True) -> FileSource:
     """The reader of the files of `dataset` found in `data_dir` (looked at once).

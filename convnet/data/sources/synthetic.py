@@ -31,7 +31,8 @@ class SyntheticSource(Source):
 
     def num_examples(self, split: str) -> int:
         if split not in self.info.num_examples:
-            raise ValueError(f"unknown split {split!r}: choose from {sorted(self.info.num_examples)}")
+            raise ValueError(f"unknown split {split!r}: choose from "
+                             f"{sorted(self.info.num_examples)}")
         return self.info.num_examples[split]
 
     def _example(self, split_id: int, index: tf.Tensor):

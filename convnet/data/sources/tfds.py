@@ -11,7 +11,6 @@ mends it), not only that loading failed.
 """
 
 import dataclasses
-from typing import Optional
 
 import tensorflow as tf
 
@@ -73,7 +72,7 @@ class TfdsSource(Source):
     `num_examples` of a split not known yet prepares it (as `dataset` does).
     """
 
-    def __init__(self, name: str, data_dir: Optional[str] = None, allow_download: bool = True):
+    def __init__(self, name: str, data_dir: str | None = None, allow_download: bool = True):
         import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
         self.name, self.data_dir, self.allow_download = name, data_dir, allow_download
         self._prepared = False

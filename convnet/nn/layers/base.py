@@ -6,14 +6,14 @@ runs `forward(inputs, training)`.
 """
 
 import contextlib
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
-ActivationFn = Optional[Callable[[tf.Tensor], tf.Tensor]]
+ActivationFn = Callable[[tf.Tensor], tf.Tensor] | None
 
 
-def check_weight_decay(wd: Optional[float], name: str) -> Optional[float]:
+def check_weight_decay(wd: float | None, name: str) -> float | None:
     """Validates a weight-decay argument `name` (None or a number >= 0); returns it."""
     if wd is not None and (not isinstance(wd, (int, float)) or not wd >= 0):
         raise ValueError(f"{name} must be None or a number >= 0, got {wd!r}")
@@ -24,9 +24,9 @@ class Layer(tf.Module):
     """Base class: builds variables on the first call, then runs `forward`."""
 
     # When set (see `observe_calls`), called as observer(layer, output) after each call.
-    _call_observer: Optional[Callable[["Layer", tf.Tensor], None]] = None
+    _call_observer: Callable[["Layer", tf.Tensor], None] | None = None
 
-    def __init__(self, name: Optional[str] = None):
+    def __init__(self, name: str | None = None):
         super().__init__(name=name)
         self.built = False
 
@@ -60,7 +60,7 @@ def observe_calls(observer: Callable[[Layer, tf.Tensor], None]):
 class Sequential(Layer):
     """Applies layers in order, passing `training` to each."""
 
-    def __init__(self, layers: Sequence[Layer], name: Optional[str] = None):
+    def __init__(self, layers: Sequence[Layer], name: str | None = None):
         super().__init__(name=name)
         self.layers = list(layers)
 

@@ -1,7 +1,7 @@
 """Elementwise layers: `Activation`, `Scale` (a constant factor) and `Dropout`."""
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -12,7 +12,7 @@ from convnet.nn.layers.base import Layer
 class Activation(Layer):
     """Applies an elementwise function, e.g. `Activation(tf.nn.relu)`."""
 
-    def __init__(self, function: Callable[[tf.Tensor], tf.Tensor], name: Optional[str] = None):
+    def __init__(self, function: Callable[[tf.Tensor], tf.Tensor], name: str | None = None):
         super().__init__(name=name)
         self.function = function
 
@@ -26,7 +26,7 @@ class Scale(Layer):
     The factor is a constant, not a variable: it is neither trained nor checkpointed.
     """
 
-    def __init__(self, factor: float, name: Optional[str] = None):
+    def __init__(self, factor: float, name: str | None = None):
         super().__init__(name=name)
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) \
                 or not math.isfinite(factor):
@@ -44,7 +44,7 @@ class Dropout(Layer):
     checkpointed with the model and reproducible from `seed`.
     """
 
-    def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None):
+    def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
         super().__init__(name=name)
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate}")

@@ -6,11 +6,11 @@ or 'he', 'glorot', or `TORCH_UNIFORM`; `check_init` validates one eagerly and
 """
 
 import math
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import tensorflow as tf
 
-Init = Union[None, float, str]
+Init = float | str | None
 
 # Standard deviation of a unit normal truncated at +-2 (what Keras divides by).
 _TRUNCATED_STDDEV = 0.87962566103423978

@@ -4,7 +4,6 @@ Kernels start as `convnet.nn.layers.initializers` draws them; weights are cast t
 input dtype in the forward pass, so the variables stay float32 under mixed precision.
 """
 
-from typing import Optional
 
 import tensorflow as tf
 
@@ -13,12 +12,12 @@ from convnet.nn.layers.base import ActivationFn, Layer, check_weight_decay
 from convnet.nn.layers.initializers import Init, check_init, identity_kernel, initial_kernel
 
 
-def _check_bias(bias_init: Optional[float], bias_wd: Optional[float]) -> None:
+def _check_bias(bias_init: float | None, bias_wd: float | None) -> None:
     if bias_init is None and bias_wd is not None:
         raise ValueError(f"bias_wd={bias_wd} but bias_init=None: there is no bias to decay")
 
 
-def _bias_variable(bias_init: Optional[float], size: int, bias_wd: Optional[float]):
+def _bias_variable(bias_init: float | None, size: int, bias_wd: float | None):
     """The constant-initialised bias variable, or None when `bias_init` is None."""
     if bias_init is None:
         return None
@@ -56,10 +55,10 @@ class Conv2D(Layer):
     """
 
     def __init__(self, filters: int, kernel_size=3, strides=1, padding: str = "SAME",
-                 stddev: Init = None, wd: Optional[float] = None,
-                 bias_init: Optional[float] = 0.0, activation: ActivationFn = None,
-                 name: Optional[str] = None, identity_init: bool = False,
-                 kernel_trainable: bool = True, bias_wd: Optional[float] = None):
+                 stddev: Init = None, wd: float | None = None,
+                 bias_init: float | None = 0.0, activation: ActivationFn = None,
+                 name: str | None = None, identity_init: bool = False,
+                 kernel_trainable: bool = True, bias_wd: float | None = None):
         super().__init__(name=name)
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"filters must be a positive int, got {filters!r}")
@@ -103,9 +102,9 @@ class Dense(Layer):
     `bias_wd` the bias (None: no decay), `bias_init=None` for no bias.
     """
 
-    def __init__(self, units: int, stddev: Init = None, wd: Optional[float] = None,
-                 bias_init: Optional[float] = 0.0, activation: ActivationFn = None,
-                 name: Optional[str] = None, bias_wd: Optional[float] = None):
+    def __init__(self, units: int, stddev: Init = None, wd: float | None = None,
+                 bias_init: float | None = 0.0, activation: ActivationFn = None,
+                 name: str | None = None, bias_wd: float | None = None):
         super().__init__(name=name)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"units must be a positive int, got {units!r}")

@@ -1,6 +1,5 @@
 """Normalization layers: `BatchNorm` (learned, moving statistics) and the tutorial's `LRN`."""
 
-from typing import Optional
 
 import tensorflow as tf
 
@@ -13,7 +12,7 @@ class LRN(Layer):
 
     def __init__(self, depth_radius: int = ops.LRN_DEPTH_RADIUS, bias: float = ops.LRN_BIAS,
                  alpha: float = ops.LRN_ALPHA, beta: float = ops.LRN_BETA,
-                 name: Optional[str] = None):
+                 name: str | None = None):
         super().__init__(name=name)
         if depth_radius < 0:
             raise ValueError(f"depth_radius must be >= 0, got {depth_radius}")
@@ -44,8 +43,8 @@ class BatchNorm(Layer):
     """
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, name: Optional[str] = None,
-                 beta_wd: Optional[float] = None, gamma_wd: Optional[float] = None):
+                 scale: bool = True, name: str | None = None,
+                 beta_wd: float | None = None, gamma_wd: float | None = None):
         super().__init__(name=name)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")

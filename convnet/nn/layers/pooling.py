@@ -1,6 +1,5 @@
 """Pooling and reshaping layers: `MaxPool`, `AvgPool`, `GlobalAvgPool`, `Flatten` (no variables)."""
 
-from typing import Optional
 
 from convnet.nn import ops
 from convnet.nn.layers.base import Layer
@@ -9,7 +8,7 @@ from convnet.nn.layers.base import Layer
 class MaxPool(Layer):
     """Max pooling; defaults are the tutorial's 3x3 windows, stride 2, SAME."""
 
-    def __init__(self, ksize=3, strides=2, padding: str = "SAME", name: Optional[str] = None):
+    def __init__(self, ksize=3, strides=2, padding: str = "SAME", name: str | None = None):
         super().__init__(name=name)
         self.ksize = ops._pair(ksize, "ksize")
         self.strides = ops._pair(strides, "strides")
@@ -22,7 +21,7 @@ class MaxPool(Layer):
 class AvgPool(MaxPool):
     """Average pooling; defaults 2x2, stride 2, VALID (DenseNet transitions)."""
 
-    def __init__(self, ksize=2, strides=2, padding: str = "VALID", name: Optional[str] = None):
+    def __init__(self, ksize=2, strides=2, padding: str = "VALID", name: str | None = None):
         super().__init__(ksize, strides, padding, name=name)
 
     def forward(self, inputs, training):

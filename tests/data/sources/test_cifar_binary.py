@@ -34,6 +34,7 @@ def test_planes_to_images_matches_numpy():
         np.testing.assert_array_equal(images.numpy(), expected)
 
 
+@pytest.mark.slow
 def test_decoding_logs_no_tensorflow_error(cifar_dir):
     """On some AVX-512 CPUs a uint8 Transpose made oneDNN log an E-level line at every start."""
     code = ("import sys; from convnet.data.sources import cifar_binary; "

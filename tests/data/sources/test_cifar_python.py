@@ -1,6 +1,6 @@
 """CIFAR python files: exact decoding, crafted pickles refused, clear errors.
 
-(The restricted unpickler itself: test_data_safe_pickle.py.)"""
+(The restricted unpickler itself: tests/data/sources/test_safe_pickle.py.)"""
 
 import builtins
 import os

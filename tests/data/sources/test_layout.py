@@ -1,4 +1,5 @@
-"""Where a dataset's files are (FileLayout.find) and getting them there (obtain, resolve_data_dir)."""
+"""convnet.data.sources.layout: where a dataset's files are (FileLayout.find) and getting them
+there (obtain, resolve_data_dir)."""
 
 import os
 

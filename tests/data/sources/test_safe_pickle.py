@@ -1,4 +1,5 @@
-"""convnet.data.sources.safe_pickle: plain data and numpy arrays load; any other global is refused unrun."""
+"""convnet.data.sources.safe_pickle: plain data and numpy arrays load; any other global is refused
+unrun."""
 
 import codecs
 import io

@@ -1,4 +1,5 @@
-"""convnet.data.sources.synthetic: deterministic examples from (seed, split, index), learnable by colour."""
+"""convnet.data.sources.synthetic: deterministic examples from (seed, split, index), learnable by
+colour."""
 
 import numpy as np
 import pytest
@@ -9,16 +10,17 @@ from convnet.data.sources.synthetic import SyntheticSource
 
 
 def _examples(source, split):
-    images, labels = zip(*[(i.numpy(), l.numpy()) for i, l in source.dataset(split)])
+    images, labels = zip(*[(i.numpy(), lab.numpy()) for i, lab in source.dataset(split)],
+                         strict=True)
     return np.stack(images), np.array(labels)
 
 
 def test_synthetic_source_is_deterministic_and_learnable_shape():
     info = DatasetInfo("cifar10", (32, 32, 3), 10, num_examples={"train": 20, "test": 5})
-    a = [(i.numpy(), l.numpy()) for i, l in SyntheticSource(info, seed=1).dataset("train")]
-    b = [(i.numpy(), l.numpy()) for i, l in SyntheticSource(info, seed=1).dataset("train")]
+    a = [(i.numpy(), lab.numpy()) for i, lab in SyntheticSource(info, seed=1).dataset("train")]
+    b = [(i.numpy(), lab.numpy()) for i, lab in SyntheticSource(info, seed=1).dataset("train")]
     assert len(a) == 20 and a[0][0].dtype == np.uint8 and a[0][0].shape == (32, 32, 3)
-    for (ia, la), (ib, lb) in zip(a, b):
+    for (ia, la), (ib, lb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(ia, ib)
         assert la == lb and 0 <= la < 10
     assert len(list(SyntheticSource(info).dataset("test"))) == 5

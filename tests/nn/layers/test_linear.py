@@ -1,4 +1,5 @@
-"""convnet.nn.layers.linear: Conv2D and Dense: lazy variables, agreement with convnet.ops, options."""
+"""convnet.nn.layers.linear: Conv2D and Dense: lazy variables, agreement with convnet.ops,
+options."""
 
 import numpy as np
 import pytest

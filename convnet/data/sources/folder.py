@@ -1,0 +1,169 @@
+"""Your own images in class folders: `--data_source=folder --data_dir=ROOT`.
+
+The layout of `tf.keras.utils.image_dataset_from_directory`: one folder a class, its images
+inside (PNG, JPEG, BMP or GIF; nested folders are searched), the class names the folder names in
+sorted order, label i the i-th of them:
+
+    ROOT/cat/001.png            ROOT/train/cat/001.png   ROOT/test/cat/900.png
+    ROOT/dog/002.jpg     or     ROOT/train/dog/002.jpg   ROOT/test/dog/901.jpg
+
+With `train/` and `test/` folders of the same classes those are the splits; otherwise the
+images of each class are split: a seeded shuffle of its sorted files, the last `test_fraction`
+of it the test split (the same files on every run with the same seed). Every image is decoded
+once, when its split is first read, to uint8 [H, W, C] (C = 3, or 1 with `color_mode=grayscale`);
+all images must have one size unless `image_size` is given (each is then resized to
+image_size x image_size, bilinear, antialiased, as keras does).
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from convnet.data.info import DatasetInfo
+from convnet.data.sources.base import Source
+from convnet.runtime.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+COLOR_MODES = {"rgb": 3, "grayscale": 1}
+# keras' default share of a single tree held out for validation.
+TEST_FRACTION = 0.2
+
+
+class FolderSource(Source):
+    """Images in class folders (see the module's docstring).
+
+    Raises:
+      DataError: `root` missing or holding no class folder, a class without images, train/
+        and test/ with other classes, an image that does not decode, or images of several
+        sizes without `image_size`; the message names the folder or file.
+    """
+
+    def __init__(self, root: str, image_size: int | None = None,
+                 test_fraction: float = TEST_FRACTION, seed: int = 0,
+                 color_mode: str = "rgb"):
+        if color_mode not in COLOR_MODES:
+            raise ValueError(f"unknown color_mode {color_mode!r}: choose from "
+                             f"{', '.join(COLOR_MODES)}")
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        if not os.path.isdir(root):
+            raise DataError(f"--data_dir={root} is not a directory: pass the folder holding one "
+                            f"folder of images a class (ROOT/cat/*.png, ROOT/dog/*.png), or "
+                            f"train/ and test/ folders of them.")
+        self.root, self.image_size, self.channels = root, image_size, COLOR_MODES[color_mode]
+        split_dirs = {split: os.path.join(root, split) for split in ("train", "test")}
+        if all(os.path.isdir(path) for path in split_dirs.values()):
+            classes = {split: _class_dirs(path) for split, path in split_dirs.items()}
+            if classes["train"] != classes["test"]:
+                raise DataError(f"{root}: train/ holds the classes {classes['train']} but test/ "
+                                f"holds {classes['test']}: give both the same class folders.")
+            self.class_names = tuple(classes["train"])
+            self._files = {split: _labelled_files(path, self.class_names)
+                           for split, path in split_dirs.items()}
+        else:
+            self.class_names = tuple(_class_dirs(root))
+            self._files = _split(_labelled_files(root, self.class_names), test_fraction, seed)
+        if len(self.class_names) < 2:
+            raise DataError(f"{root} holds {len(self.class_names)} class folder(s): a "
+                            f"classifier needs at least 2 (one folder of images a class).")
+        first = self._files["train"][0][0] if self._files["train"] else self._files["test"][0][0]
+        height, width = ((image_size, image_size) if image_size
+                         else tuple(_decode(first, self.channels).shape[:2]))
+        self.info = DatasetInfo(os.path.basename(os.path.normpath(root)) or root,
+                                (height, width, self.channels), len(self.class_names),
+                                self.class_names,
+                                {split: len(files) for split, files in self._files.items()})
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def num_examples(self, split: str) -> int:
+        return len(self._split_files(split))
+
+    def dataset(self, split: str) -> tf.data.Dataset:
+        """Every image of `split` in file order (class by class, sorted within one):
+        (uint8 [H, W, C], int32 [])."""
+        return tf.data.Dataset.from_tensor_slices(self.arrays(split))
+
+    def files(self, split: str) -> list[tuple[str, int]]:
+        """(path, label) of every image of `split`, in reading order."""
+        return list(self._split_files(split))
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(uint8 [N, H, W, C], int32 [N]) of `split`, decoded on first use."""
+        if split not in self._arrays:
+            height, width, _ = self.info.image_shape
+            images, labels = [], []
+            for path, label in self._split_files(split):
+                image = _decode(path, self.channels)
+                if self.image_size:
+                    image = _resize(image, self.image_size)
+                elif image.shape[:2] != (height, width):
+                    raise DataError(f"{path} is {image.shape[0]}x{image.shape[1]}, but the "
+                                    f"images of {self.root} are {height}x{width}: pass "
+                                    f"--image_size=N to resize every image to NxN.")
+                images.append(image)
+                labels.append(label)
+            self._arrays[split] = (np.stack(images) if images
+                                   else np.zeros((0, height, width, self.channels), np.uint8),
+                                   np.array(labels, np.int32))
+        return self._arrays[split]
+
+    def _split_files(self, split: str):
+        if split not in self._files:
+            raise ValueError(f"unknown split {split!r}: choose from train, test")
+        return self._files[split]
+
+
+def _class_dirs(root: str) -> list[str]:
+    return sorted(name for name in os.listdir(root)
+                  if os.path.isdir(os.path.join(root, name)) and not name.startswith("."))
+
+
+def _labelled_files(root: str, class_names) -> list[tuple[str, int]]:
+    """(path, label) of every image under each class folder of `root`, class by class, each
+    class's files sorted."""
+    found = []
+    for label, name in enumerate(class_names):
+        folder = os.path.join(root, name)
+        files = sorted(os.path.join(directory, file)
+                       for directory, _, files in os.walk(folder) for file in files
+                       if file.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise DataError(f"{folder} holds no image ({', '.join(IMAGE_EXTENSIONS)}): put the "
+                            f"class's images in it, or remove the folder.")
+        found += [(path, label) for path in files]
+    return found
+
+
+def _split(files: list[tuple[str, int]], test_fraction: float, seed: int):
+    """Each class's files shuffled by `seed`; its last `test_fraction` (at least one, when it
+    has two or more) for 'test', the rest for 'train', both in file order."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    labels = sorted({label for _, label in files})
+    for label in labels:
+        mine = [item for item in files if item[1] == label]
+        order = rng.permutation(len(mine))
+        count = min(len(mine) - 1, max(1, round(test_fraction * len(mine)))) if len(mine) > 1 \
+            else 0
+        held = set(order[len(mine) - count:].tolist())
+        test += [item for i, item in enumerate(mine) if i in held]
+        train += [item for i, item in enumerate(mine) if i not in held]
+    return {"train": train, "test": test}
+
+
+def _decode(path: str, channels: int) -> np.ndarray:
+    try:
+        contents = tf.io.read_file(path)
+        image = tf.io.decode_image(contents, channels=channels, expand_animations=False,
+                                   dtype=tf.uint8)
+    except tf.errors.OpError as e:
+        line = str(getattr(e, "message", e)).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{path} is not an image TensorFlow can decode ({line.rstrip('.')}). "
+                        f"Remove it or replace it with a PNG or JPEG file.") from e
+    return image.numpy()
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    resized = tf.image.resize(tf.cast(image, tf.float32), [size, size], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8).numpy()
