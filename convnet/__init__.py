@@ -1,3 +1,30 @@
-"""convnet: a low-level TensorFlow 2 training library in the cuda-convnet style."""
+"""convnet: a low-level TensorFlow 2 training library in the cuda-convnet style.
 
-__version__ = "0.1.0"
+The public API (what research code may import, and what stays stable between releases):
+
+  convnet.fit, convnet.evaluate, convnet.load   train, evaluate, load a trained model
+                                                (convnet.api; FitResult)
+  convnet.ops, convnet.layers                   the op vocabulary and the layers over it
+  convnet.models                                the Model contract, the zoo, register,
+                                                build_model
+  convnet.data                                  the Source protocol, SourceSpec, pipelines;
+                                                convnet.data.sources.arrays.ArraySource and
+                                                convnet.data.sources.folder.FolderSource
+  convnet.training.TrainConfig, convnet.evaluation.EvalConfig
+                                                the settings (the flags of the mains)
+  convnet.runtime.errors                        the exceptions
+
+`fit`, `evaluate` and `load` are imported on first use, so `import convnet` stays light.
+"""
+
+from convnet.runtime.version import __version__
+
+_API = ("fit", "evaluate", "load", "FitResult")  # convnet.api, imported on first use
+__all__ = ["__version__"]
+
+
+def __getattr__(name):
+    if name in _API:
+        from convnet import api  # pylint: disable=import-outside-toplevel
+        return getattr(api, name)
+    raise AttributeError(f"module 'convnet' has no attribute {name!r}")

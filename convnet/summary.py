@@ -21,7 +21,7 @@ from convnet.runtime.options import option
 @dataclasses.dataclass
 class SummaryConfig:
     """The settings of `convnet.summary` (its flags)."""
-    model: str = option("cifar10", "Model to summarize.", choices=sorted(models.MODELS))
+    model: str = option("cifar10", models.model_help("Model to summarize"))
     dataset: str | None = option(
         None, f"Dataset whose input shape and classes to use (default: "
         f"{data_info.DEFAULT_DATASET}).", choices=data_info.DATASETS)

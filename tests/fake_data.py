@@ -150,3 +150,26 @@ def http_server(directory):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# The classes of `write_image_folder`.
+CLASSES = ("cat", "dog", "emu")
+
+
+def write_image_folder(root, per_class=5, size=(8, 8), channels=3, seed=0,
+                       extensions=(".png",)):
+    """root/<class>/<i>.png of random images, a folder a class of CLASSES; returns
+    {path: (uint8 image, label)}."""
+    from helpers import random_image, write_image  # TensorFlow: only when asked for
+    written, index = {}, 0
+    for label, name in enumerate(CLASSES):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            image = random_image([*size, channels], seed=seed + index)
+            extension = extensions[i % len(extensions)]
+            path = os.path.join(root, name, f"{i:03d}{extension}")
+            written[path] = (image, label)
+            if extension == ".png":
+                write_image(path, image)
+            index += 1
+    return written

@@ -55,9 +55,10 @@ def random_image(shape, seed=0):
 
 # --- the mains -------------------------------------------------------------------------
 
-def run_main(module, *args, timeout=300):
+def run_main(module, *args, timeout=300, env=None):
+    """`python -m module args...` as a user runs it: a CompletedProcess with text output."""
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=timeout, env=ENV)
+                          timeout=timeout, env=ENV if env is None else env)
 
 
 def check_run_derives_its_flags_from(monkeypatch, main_module, main, *config_classes,

@@ -24,13 +24,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from convnet import __version__
 from convnet.checkpoints import disk
 from convnet.checkpoints import files as checkpoint_files
 from convnet.data import preprocess
 from convnet.data.info import DATASETS, DEFAULT_DATASET, LABEL_MODES, DatasetInfo, dataset_info
 from convnet.runtime import console
 from convnet.runtime.errors import CheckpointError, DamagedFileError
+from convnet.runtime.version import __version__
 
 RUN_FILE = "run.json"
 FLAGS_FILE = "flags.txt"
@@ -43,6 +43,15 @@ FLAG_FIELDS = ("model", "dataset", "optimizer", "batch_size")
 # max_steps is not one: the field is the resolved step budget, the setting the flag).
 SETTINGS_IN_FIELDS = ("model", "dataset", "label_mode", "optimizer", "data_source",
                       "batch_size")
+
+
+def own_dataset_fields(info: DatasetInfo) -> dict[str, Any]:
+    """The record's class_names and image_shape for a dataset that is not built in (a folder,
+    arrays, tfds): what eval, predict and export need to know of it; {} for a built-in one."""
+    if info.name in DATASETS:
+        return {}
+    return {"class_names": list(info.class_names) if info.class_names else None,
+            "image_shape": list(info.image_shape)}
 
 
 def settings_of(config) -> dict[str, Any]:
@@ -65,6 +74,9 @@ class RunRecord:
     data_source: str | None = None
     batch_size: int | None = None  # the global batch; the data position depends on it
     preprocessing: preprocess.Preprocessing | None = None
+    # A dataset of your own (not a built-in one): its class names and stored image shape.
+    class_names: list[str] | None = None
+    image_shape: list[int] | None = None
     # The other TrainConfig fields (the flags of the run); `training_settings()` gives them all.
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)
     version: str | None = __version__
@@ -127,13 +139,18 @@ class RunRecord:
         return None
 
     def dataset_info(self) -> DatasetInfo:
-        """The run's DatasetInfo: a built-in dataset's (with its class names), else (tfds
-        datasets) one shaped like the model input, without class names."""
+        """The run's DatasetInfo: a built-in dataset's (with its class names); a dataset of
+        your own, as recorded (its image shape and class names); else (tfds datasets, runs of
+        earlier releases) one shaped like the model input, without class names."""
         label_mode = self.resolved_label_mode()
         if self.dataset in DATASETS and label_mode:
             info = dataset_info(self.dataset, label_mode)
             if info.num_classes == self.num_classes:
                 return info
+        if self.image_shape:
+            return DatasetInfo(self.dataset, tuple(int(v) for v in self.image_shape),
+                               self.num_classes,
+                               tuple(self.class_names) if self.class_names else None)
         size = int(self.image_size or 32)
         return DatasetInfo(self.dataset, (size, size, int(self.image_channels or 3)),
                            self.num_classes)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from convnet.data import info as info_lib
 from convnet.data import preprocess
 from convnet.data.pipeline import SHUFFLE_BUFFER, InputSettings
+from convnet.data.sources.folder import TEST_FRACTION
 from convnet.data.sources.spec import DATA_SOURCES, SourceSpec
 from convnet.runtime.options import check, option
 
@@ -24,9 +25,10 @@ class DataConfig:
     data_source: str = option(
         "files", "Where examples come from: files: the dataset's official files in "
         "--data_dir (CIFAR binary or python layout, MNIST IDX, gzipped or not); "
-        "cifar_binary: the CIFAR binary files only (the former default); tfds: "
-        "tfds.load (--tfds_data_dir); synthetic: a learnable source shaped like "
-        "--dataset (no files).", choices=DATA_SOURCES)
+        "cifar_binary: the CIFAR binary files only (the former default); folder: your own "
+        "images in --data_dir, one folder a class (DIR/cat/*.png, or DIR/train/... and "
+        "DIR/test/...); tfds: tfds.load (--tfds_data_dir); synthetic: a learnable source "
+        "shaped like --dataset (no files).", choices=DATA_SOURCES)
     data_dir: str = option(
         "/tmp/cifar10_data", "Directory holding the dataset's files, or its parent (e.g. "
         "cifar-10-batches-bin, cifar-100-binary, cifar-10-batches-py or mnist/ inside it). "
@@ -47,10 +49,19 @@ class DataConfig:
         lower_bound=-1)
     batch_size: int = option(128, "Examples per batch (the global batch, split across the "
                              "replicas of --strategy).", lower_bound=1)
+    folder_image_size: int | None = option(
+        None, "--data_source=folder: resize every image to NxN (default: the images' own "
+        "size, which must then be the same for all).", lower_bound=1)
+    folder_test_fraction: float = option(
+        TEST_FRACTION, "--data_source=folder without train/ and test/ folders: the share of "
+        "each class's images held out as the test split.", lower_bound=0.0)
 
     def validate(self) -> None:
         check(self, DataConfig)
         InputSettings(num_parallel_calls=self.num_parallel_calls)  # checks it
+        if not 0 < self.folder_test_fraction < 1:
+            raise ValueError(f"--folder_test_fraction must be in (0, 1), got "
+                             f"{self.folder_test_fraction}")
         self.source_spec()  # checks the data settings
 
     def source_spec(self, seed: int = 0, dataset: str | None = None,
@@ -60,7 +71,8 @@ class DataConfig:
         else the defaults (info.DEFAULT_DATASET, DEFAULT_LABEL_MODE)."""
         return SourceSpec(self.data_source, self.data_dir, self.tfds_data_dir, self.download,
                           self.dataset or dataset or info_lib.DEFAULT_DATASET,
-                          self.label_mode or label_mode or info_lib.DEFAULT_LABEL_MODE, seed)
+                          self.label_mode or label_mode or info_lib.DEFAULT_LABEL_MODE, seed,
+                          self.folder_image_size, self.folder_test_fraction)
 
 
 @dataclasses.dataclass

@@ -22,6 +22,7 @@ from convnet.checkpoints import files as checkpoint_files
 from convnet.checkpoints import restore, run_record, state
 from convnet.data import pipeline
 from convnet.data.config import DataConfig
+from convnet.data.sources.base import Source
 from convnet.data.sources.spec import make_source
 from convnet.evaluation import confusion
 from convnet.evaluation import tta as tta_lib
@@ -51,8 +52,8 @@ class EvalConfig(DataConfig, ComputeConfig):
     use_ema: bool = option(True, "Evaluate the moving averages of the weights (--nouse_ema or "
                            "--use_ema=false for the raw weights).")
     model: str | None = option(
-        None, "Model of the checkpoint (default: read from the checkpoint's run.json).",
-        choices=sorted(models.MODELS))
+        None, models.model_help("Model of the checkpoint (default: read from the checkpoint's "
+                                "run.json)"))
     run_once: bool = option(False, "Evaluate the latest checkpoint once and exit.")
     eval_interval_secs: int = option(300, "Seconds between looks for a new checkpoint.",
                                      lower_bound=0)
@@ -63,19 +64,23 @@ class EvalConfig(DataConfig, ComputeConfig):
         """Choices and bounds; the data settings make a SourceSpec in Evaluator, once the
         run's dataset is known."""
         check(self)
+        if self.model:
+            models.check_name(self.model)
 
 
 class Evaluator:
     """Restores checkpoints of a train_dir into a model and evaluates them."""
 
-    def __init__(self, config: EvalConfig):
+    def __init__(self, config: EvalConfig, source: Source | None = None):
+        """`source` (your own data, any `convnet.data.Source`) replaces the config's data
+        settings."""
         config.validate()
         self.config = config
         # Without --model, run.json says what the checkpoints are of (the tutorial's
         # model is not assumed: it would fail later on a tensor shape).
         directory = config.checkpoint_dir
         record = run_record.read(directory) if config.model else run_record.require(directory)
-        self.source = make_source(config.source_spec(
+        self.source = source or make_source(config.source_spec(
             dataset=record.dataset if record else None,
             label_mode=record.resolved_label_mode() if record else None))
         self.info = self.source.info

@@ -1,55 +1,49 @@
-"""Model registry: `build_model(name, num_classes, weight_decay)`.
+"""Models: the contract, the zoo, and `build_model(name, num_classes, weight_decay)`.
 
 Every model honours the contract of `convnet.models.base` (a `Model` subclass:
 `image_size`, the `num_classes`/`weight_decay` keywords, the optional
 `initialize_from_data`/`init_examples` hook). `MODELS` maps each `--model` name to a
 `ModelEntry`: the factory, called as `factory(num_classes=..., weight_decay=...)`,
-and the parameter count tests/models/test_registry.py asserts for it. Adding a model is its
-file under convnet/models/ and one line here.
+and the parameter count tests/models/test_registry.py asserts for it. Adding a model to the
+zoo is its file under convnet/models/ and one line here; a model of your own needs neither
+(`register`, an entry point, or `--model=package.module:factory`: convnet.models.registry).
 """
 
-import dataclasses
-from collections.abc import Callable
 from functools import partial
 
 from convnet.models.alexnet import AlexNet
-from convnet.models.base import Model, has_data_init
+from convnet.models.base import Model, SequentialModel, has_data_init
 from convnet.models.baseline import Baseline
 from convnet.models.cifar10 import Cifar10Model
 from convnet.models.densenet import densenet
 from convnet.models.fast import fast93, fast94
 from convnet.models.inception import Inception
 from convnet.models.lenet import LeNet5
+from convnet.models.registry import (
+    MODELS,
+    ModelEntry,
+    build_model,
+    check_name,
+    count_params,
+    count_trainable_params,
+    import_path,
+    model_help,
+    names,
+    register,
+)
 from convnet.models.resnet import cifar_resnet, resnet18
 from convnet.models.simple import Simple3
 from convnet.models.vgg import VGG
 
-__all__ = ["MODELS", "Model", "ModelEntry", "build_model", "count_params",
-           "count_trainable_params", "has_data_init"]
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelEntry:
-    """A registered model.
-
-    Attributes:
-      factory: called as `factory(num_classes=, weight_decay=)`; returns a `Model`.
-      params: values in the model's variables (trainable and not, as Keras counts
-        them) with 10 classes on `image_size` crops, or 32x32x3 when it is None.
-      non_trainable: how many of them are not trainable (BN moving statistics,
-        frozen kernels).
-    """
-    factory: Callable[..., Model]
-    params: int
-    non_trainable: int = 0
-
-    def __call__(self, num_classes: int = 10, weight_decay=None) -> Model:
-        return self.factory(num_classes=num_classes, weight_decay=weight_decay)
+__all__ = ["MODELS", "Model", "ModelEntry", "SequentialModel", "build_model", "check_name",
+           "count_params", "count_trainable_params", "has_data_init", "import_path", "model_help",
+           "names",
+           "register"]
 
 
 # name: ModelEntry(factory, parameters, non-trainable ones); the counts' derivations are
 # in each model's docstring.
-MODELS: dict[str, ModelEntry] = {
+_ZOO = {
     "cifar10": ModelEntry(Cifar10Model, 1_068_298),
     "baseline": ModelEntry(Baseline, 198_506, 12),
     "lenet5": ModelEntry(LeNet5, 62_006),
@@ -71,28 +65,4 @@ MODELS: dict[str, ModelEntry] = {
     "densenet161": ModelEntry(partial(densenet, "densenet161"), 26_702_122, 219_744),
     "simple3": ModelEntry(Simple3, 33_834),
 }
-
-
-def build_model(name: str, num_classes: int = 10, weight_decay=None) -> Model:
-    """Instantiates the model registered as `name` (variables are created on first call).
-
-    Raises:
-      ValueError: an unknown name, fewer than 2 classes, a negative weight decay.
-      TypeError: the registered factory returned something that is not a `Model`.
-    """
-    if name not in MODELS:
-        raise ValueError(f"unknown --model={name!r}: choose from {', '.join(sorted(MODELS))}")
-    model = MODELS[name](num_classes=num_classes, weight_decay=weight_decay)
-    if not isinstance(model, Model):
-        raise TypeError(f"the factory registered as {name!r} returned a {type(model).__name__}, "
-                        f"not a convnet.models.base.Model")
-    return model
-
-
-def count_params(model) -> int:
-    """Total number of values in the model's variables (trainable and not)."""
-    return sum(int(v.shape.num_elements()) for v in model.variables)
-
-
-def count_trainable_params(model) -> int:
-    return sum(int(v.shape.num_elements()) for v in model.trainable_variables)
+MODELS.update(_ZOO)

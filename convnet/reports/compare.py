@@ -14,6 +14,7 @@ to both training and evaluation.
 import dataclasses
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from convnet.runtime import console, plots
 from convnet.runtime.options import option
 
 RESULTS_FILE = "results.json"
+ZOO_NAMES = frozenset(models.MODELS)  # the built-in models (each has a shipped recipe)
 
 
 @dataclasses.dataclass
@@ -37,7 +39,9 @@ class CompareConfig:
     """The settings of `convnet.compare` (its flags beside the data and compute ones)."""
     models: Sequence[str] = option(
         ("baseline", "lenet5", "alexnet", "vgg16", "resnet18", "inception"),
-        "Models to compare (each needs a recipe).")
+        "Models to compare: zoo models train with their recipe (in --configs_dir), your own "
+        "(package.module:factory, or an entry point's name) with the default settings and the "
+        "data flags.")
     max_steps: int = option(200, "Training steps per model.", lower_bound=1)
     output_dir: str = option("/tmp/convnet_compare",
                              "Where runs, the table, results.json and the plots go.")
@@ -54,10 +58,13 @@ def model_size_bytes(model) -> int:
         return sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
 
 
-def _train(name: str, train_dir: str, recipe: str, max_steps: int, extra: list[str]) -> float:
-    """Runs convnet.train in a subprocess (its own memory and threads); returns wall seconds."""
+def _train(name: str, train_dir: str, recipe: str | None, max_steps: int,
+           extra: list[str]) -> float:
+    """Runs convnet.train in a subprocess (its own memory and threads) with the model's recipe,
+    or (a model of your own without one) the default settings; returns wall seconds."""
     checkpoints = 4
-    command = [sys.executable, "-m", "convnet.train", f"--flagfile={recipe}",
+    settings = [f"--flagfile={recipe}"] if recipe else [f"--model={name}"]
+    command = [sys.executable, "-m", "convnet.train", *settings,
                f"--max_steps={max_steps}", f"--train_dir={train_dir}",
                f"--save_checkpoint_steps={max(1, max_steps // checkpoints)}",
                f"--max_checkpoints_to_keep={checkpoints + 1}",
@@ -87,15 +94,28 @@ def _read_record(path: str) -> dict[str, float]:
     return {}
 
 
+def recipe_of(name: str, configs_dir: str) -> str | None:
+    """The recipe of model `name` in `configs_dir`; None for a model not in the zoo without
+    one (it trains with the default settings and the data flags).
+
+    Raises:
+      ValueError: a zoo model without a recipe there.
+    """
+    recipe = os.path.join(configs_dir, f"{name}.flags")
+    if os.path.exists(recipe):
+        return recipe
+    if name in ZOO_NAMES:
+        raise ValueError(f"no recipe for {name}: {recipe} does not exist (the shipped recipes: "
+                         f"convnet/recipes/)")
+    return None
+
+
 def compare_model(name: str, output_dir: str, max_steps: int, configs_dir: str,
                   data_args: dict[str, object],
                   eval_examples: int | None = None) -> dict[str, object]:
     """Trains (or reuses) one model's run, evaluates its checkpoints, returns its row."""
-    recipe = os.path.join(configs_dir, f"{name}.flags")
-    if not os.path.exists(recipe):
-        raise ValueError(f"no recipe for {name}: {recipe} does not exist (the shipped recipes: "
-                         f"convnet/recipes/)")
-    train_dir = os.path.join(output_dir, "runs", name)
+    recipe = recipe_of(name, configs_dir)
+    train_dir = os.path.join(output_dir, "runs", re.sub(r"[^\w.-]", "_", name))
     record_path = os.path.join(train_dir, "compare.json")
     latest = checkpoint_files.latest_checkpoint(train_dir)
     record = {}
@@ -155,9 +175,13 @@ def compare(model_names: list[str], output_dir: str, max_steps: int, configs_dir
     """Trains (or reuses) and evaluates each model; writes comparison.md, results.json,
     loss.png and accuracy.png into `output_dir`; returns the rows of the table."""
     for name in model_names:
-        if name not in models.MODELS:
-            raise ValueError(f"unknown model {name!r}: choose from "
-                             f"{', '.join(sorted(models.MODELS))}")
+        models.check_name(name)
+        if ":" not in name and name not in ZOO_NAMES and name not in {
+                entry.name for entry in models.registry.entry_points()}:
+            raise ValueError(f"--models: {name!r} is registered in this process only, but each "
+                             f"model trains in a process of its own: give it as an import path "
+                             f"(package.module:factory) or an entry point of its package.")
+        recipe_of(name, configs_dir)
     os.makedirs(output_dir, exist_ok=True)
     rows = [compare_model(name, output_dir, max_steps, configs_dir, data_args, eval_examples)
             for name in model_names]

@@ -14,4 +14,6 @@ phases, the mains' quiet start and guarded run, PNG figures.
   cli            run an absl main: user errors as one line and an exit code
   closed_stdout  a main goes on when its stdout is closed early
   plots          line plots and the confusion-matrix figure as PNG (matplotlib, optional)
+  converter_output  the TFLite/ONNX converters' noise held back in a main
+  version        convnet's version
 """

@@ -37,7 +37,7 @@ class RunConfig:
     train_dir: str = option(
         "/tmp/cifar10_train", "Directory for checkpoints, run.json and TensorBoard events. A "
         "rerun with the same directory resumes from its latest checkpoint; nothing deletes it.")
-    model: str = option("cifar10", "Model to train.", choices=sorted(models.MODELS))
+    model: str = option("cifar10", models.model_help("Model to train"))
     max_steps: int | None = option(
         None, "Number of batches to train on, in total, counting steps of earlier runs in "
         "--train_dir (default: --epochs worth, else 1,000,000). With --epochs, stops the run "
@@ -95,6 +95,7 @@ class RunConfig:
 
     def validate(self) -> None:
         check(self, RunConfig)
+        models.check_name(self.model)
         if self.profile_steps:
             try:
                 start, end = self.profile_range

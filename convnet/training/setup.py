@@ -15,6 +15,7 @@ from convnet import models
 from convnet.checkpoints import state as state_lib
 from convnet.data import pipeline, preprocess
 from convnet.data.sources import held_out
+from convnet.data.sources.base import Source
 from convnet.data.sources.spec import make_source
 from convnet.optim import schedules, variable_groups
 from convnet.runtime import console, distribute, precision, timing
@@ -31,11 +32,13 @@ class TrainingSetup:
     """The source, preprocessing, state, schedule and step of a `TrainConfig`.
 
     `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`;
-    `previous` is a resumed run's preprocessing (its channel statistics are kept).
+    `previous` is a resumed run's preprocessing (its channel statistics are kept); `source`
+    (your own data, any `convnet.data.Source`) replaces the config's data settings.
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
-                 previous: preprocess.Preprocessing | None = None):
+                 previous: preprocess.Preprocessing | None = None,
+                 source: Source | None = None):
         config.validate()
         self.config = config
         self._determinism_was = None
@@ -51,7 +54,7 @@ class TrainingSetup:
         self.compute_dtype = precision.compute_dtype(config.precision)
         self.clock = timing.Phases()
         self.clock.start("data")
-        self.source = make_source(config.source_spec(seed=config.seed))
+        self.source = source or make_source(config.source_spec(seed=config.seed))
         if config.validation_examples:  # training never sees them (convnet.data.sources.held_out)
             self.source = held_out.HeldOutSource(self.source, config.validation_examples)
         info = self.source.info

@@ -30,6 +30,7 @@ from convnet import models
 from convnet.checkpoints import run_record, writer_lock
 from convnet.checkpoints.manager import RunCheckpoints
 from convnet.data.sources import held_out
+from convnet.data.sources.base import Source
 from convnet.runtime import console, distribute
 from convnet.runtime.errors import Interrupted
 from convnet.training import interrupts, preemption, summaries
@@ -49,23 +50,25 @@ class Trainer(TrainingSetup):
     read, until `train()` ends or `close()` (also `with Trainer(...) as trainer:`).
     """
 
-    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
+    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
+                 source: Source | None = None):
         # First of all, before reading data: one writer per train_dir (checkpoints.writer_lock).
         config.validate()
         chief = (distribute.is_chief(strategy) if strategy is not None
                  else distribute.is_chief_task(config.strategy))
         self._lock = writer_lock.hold(config.train_dir) if chief else None
         try:
-            self._build(config, strategy, chief)
+            self._build(config, strategy, chief, source)
         except BaseException:
             self.close()
             raise
 
     def _build(self, config: TrainConfig, strategy: tf.distribute.Strategy | None,
-               chief: bool) -> None:
+               chief: bool, source: Source | None) -> None:
         previous = run_record.read_for_training(config.train_dir) if chief else \
             run_record.read(config.train_dir)  # its channel statistics are kept
-        super().__init__(config, strategy, previous.preprocessing if previous else None)
+        super().__init__(config, strategy, previous.preprocessing if previous else None,
+                         source)
         info = self.source.info
         self.is_chief = distribute.is_chief(self.strategy)
         self.checkpoints = RunCheckpoints(self.state, config.train_dir, self.strategy,
@@ -75,15 +78,19 @@ class Trainer(TrainingSetup):
             model=config.model, dataset=info.name, num_classes=info.num_classes,
             label_mode=config.label_mode, image_size=self.preprocessing.image_size,
             image_channels=info.image_shape[-1], max_steps=self.max_steps,
-            optimizer=config.optimizer, data_source=config.data_source,
+            optimizer=config.optimizer,
+            data_source=config.data_source if source is None else type(source).__name__,
             batch_size=config.batch_size, preprocessing=self.preprocessing,
-            settings=run_record.settings_of(config))
+            settings=run_record.settings_of(config),
+            **run_record.own_dataset_fields(info))
         self.evaluation = TrainingEvaluation(self.source, self.input_settings, self.state.model,
                                              self.strategy, self.compute_dtype,
                                              config.train_dir, self.is_chief,
                                              held_out.VALIDATION if config.validation_examples
                                              else "test")
         self._stop_signal: int | None = None
+        self.last_loss: float | None = None  # the last logged training loss
+        self.final_precision: float | None = None  # precision @ 1 at the end (eval_at_end)
 
     def close(self) -> None:
         """Releases the train_dir's writer lock (`train()` does at its end; so does the end of
@@ -196,7 +203,7 @@ class Trainer(TrainingSetup):
                 if config.eval_every_epoch and done and step == self._next_epoch_end(step - 1):
                     self.evaluation.after_epoch(step, self.steps_per_epoch, self.clock)
         if config.eval_at_end:
-            self.evaluation.at_end(step, config.tta, self.clock)
+            self.final_precision = self.evaluation.at_end(step, config.tta, self.clock)
         writer.close()
         return step
 
@@ -204,6 +211,7 @@ class Trainer(TrainingSetup):
              learning_rate: float, scalars: summaries.TrainingScalars) -> None:
         """The console line and the scalars of a log step."""
         examples_per_sec = done * self.config.batch_size / elapsed
+        self.last_loss = loss
         console.log(f"step {step}, loss = {loss:.2f} ({examples_per_sec:.1f} "
                     f"examples/sec; {elapsed / done:.3f} sec/batch)")
         with writer.as_default(step=step):

@@ -122,5 +122,6 @@ def test_unknown_model_and_bad_arguments():
 def test_a_factory_that_breaks_the_contract_is_named(monkeypatch):
     entry = models.ModelEntry(lambda num_classes, weight_decay: object(), 1)
     monkeypatch.setitem(models.MODELS, "broken", entry)
-    with pytest.raises(TypeError, match="'broken' returned a object, not a convnet.models.base"):
+    with pytest.raises(TypeError, match="--model=broken: the factory returned a object, not a "
+                                        "convnet.models.Model"):
         models.build_model("broken")

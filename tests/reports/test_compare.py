@@ -59,7 +59,7 @@ def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):
 
 
 def test_unknown_models_and_missing_recipes_are_refused_before_training(tmp_path):
-    with pytest.raises(ValueError, match="unknown model 'nosuch': choose from .*baseline"):
+    with pytest.raises(ValueError, match="unknown --model='nosuch': choose from .*baseline"):
         compare.compare(["baseline", "nosuch"], str(tmp_path / "a"), 4, CONFIGS, {})
     assert not os.path.exists(tmp_path / "a")
     with pytest.raises(ValueError, match="no recipe for lenet5: .*lenet5.flags does not exist"):

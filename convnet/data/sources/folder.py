@@ -8,8 +8,9 @@ sorted order, label i the i-th of them:
     ROOT/dog/002.jpg     or     ROOT/train/dog/002.jpg   ROOT/test/dog/901.jpg
 
 With `train/` and `test/` folders of the same classes those are the splits; otherwise the
-images of each class are split: a seeded shuffle of its sorted files, the last `test_fraction`
-of it the test split (the same files on every run with the same seed). Every image is decoded
+images of each class are split: a shuffle of its sorted files (seed `split_seed`, by default
+0 in every process, so that training and evaluation hold out the same files), the last
+`test_fraction` of it the test split. Every image is decoded
 once, when its split is first read, to uint8 [H, W, C] (C = 3, or 1 with `color_mode=grayscale`);
 all images must have one size unless `image_size` is given (each is then resized to
 image_size x image_size, bilinear, antialiased, as keras does).
@@ -40,7 +41,7 @@ class FolderSource(Source):
     """
 
     def __init__(self, root: str, image_size: int | None = None,
-                 test_fraction: float = TEST_FRACTION, seed: int = 0,
+                 test_fraction: float = TEST_FRACTION, split_seed: int = 0,
                  color_mode: str = "rgb"):
         if color_mode not in COLOR_MODES:
             raise ValueError(f"unknown color_mode {color_mode!r}: choose from "
@@ -63,7 +64,8 @@ class FolderSource(Source):
                            for split, path in split_dirs.items()}
         else:
             self.class_names = tuple(_class_dirs(root))
-            self._files = _split(_labelled_files(root, self.class_names), test_fraction, seed)
+            self._files = _split(_labelled_files(root, self.class_names), test_fraction,
+                                 split_seed)
         if len(self.class_names) < 2:
             raise DataError(f"{root} holds {len(self.class_names)} class folder(s): a "
                             f"classifier needs at least 2 (one folder of images a class).")

@@ -8,13 +8,15 @@ from convnet.data.sources import layout
 from convnet.data.sources.base import FileSource, Source
 from convnet.data.sources.cifar_binary import CifarBinarySource
 from convnet.data.sources.cifar_python import CifarPythonSource
+from convnet.data.sources.folder import TEST_FRACTION, FolderSource
 from convnet.data.sources.mnist_idx import IdxSource
 from convnet.data.sources.synthetic import SyntheticSource
 from convnet.data.sources.tfds import TfdsSource
 
 # 'files': the official files in --data_dir, in whichever format is there;
-# 'cifar_binary': the CIFAR binary files only, never the python batches.
-DATA_SOURCES = ("files", "cifar_binary", "tfds", "synthetic")
+# 'cifar_binary': the CIFAR binary files only, never the python batches; 'folder': your own
+# images, one folder a class (convnet.data.sources.folder).
+DATA_SOURCES = ("files", "cifar_binary", "folder", "tfds", "synthetic")
 # Readers of 'files', in order of preference; the first downloads when nothing is found.
 FILE_READERS = (CifarBinarySource, CifarPythonSource, IdxSource)
 
@@ -25,12 +27,16 @@ class SourceSpec:
 
     Attributes:
       data_source: one of DATA_SOURCES.
-      data_dir: directory of the dataset's files, or its parent ('files', 'cifar_binary').
+      data_dir: directory of the dataset's files, or its parent ('files', 'cifar_binary');
+        the root of the class folders ('folder').
       tfds_data_dir: tfds data directory ('tfds'; None: tfds's default).
       download: fetch missing data from its official address.
       dataset: a built-in dataset (info.DATASETS), or any tfds name with 'tfds'.
       label_mode: 'fine', or 'coarse' for CIFAR-100's 20 superclasses.
       seed: seed of the 'synthetic' examples.
+      folder_image_size: 'folder': resize every image to this size (None: they must agree).
+      folder_test_fraction: 'folder' without train/ and test/ folders: the share of each
+        class's images held out as the test split.
 
     Raises:
       ValueError (when made): unknown data source, dataset or label mode, or a
@@ -43,6 +49,8 @@ class SourceSpec:
     dataset: str = DEFAULT_DATASET
     label_mode: str = DEFAULT_LABEL_MODE
     seed: int = 0
+    folder_image_size: int | None = None
+    folder_test_fraction: float = TEST_FRACTION
 
     def __post_init__(self):
         if self.data_source not in DATA_SOURCES:
@@ -53,6 +61,11 @@ class SourceSpec:
                 raise ValueError(f"--label_mode={self.label_mode} is not supported with "
                                  f"--data_source=tfds (it reads the dataset's 'label'); use "
                                  f"--data_source=files.")
+            return
+        if self.data_source == "folder":
+            if not self.data_dir:
+                raise ValueError("--data_source=folder needs --data_dir, the folder holding "
+                                 "one folder of images a class")
             return
         dataset_info(self.dataset, self.label_mode)  # ValueError listing the choices
         if self.data_source == "cifar_binary" and self.dataset not in CifarBinarySource.LAYOUTS:
@@ -69,6 +82,8 @@ def make_source(spec: SourceSpec) -> Source:
     """
     if spec.data_source == "tfds":
         return TfdsSource(spec.dataset, spec.tfds_data_dir, spec.download)
+    if spec.data_source == "folder":
+        return FolderSource(spec.data_dir, spec.folder_image_size, spec.folder_test_fraction)
     if spec.data_source == "synthetic":
         return SyntheticSource(dataset_info(spec.dataset, spec.label_mode), spec.seed)
     if spec.data_source == "cifar_binary":
