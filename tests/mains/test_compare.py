@@ -48,5 +48,5 @@ def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path)
 def test_an_unknown_model_is_one_error_line(tmp_path):
     done = _compare("--models=baseline,nosuch", f"--output_dir={tmp_path / 'out'}")
     assert done.returncode == 1
-    assert "error: unknown model 'nosuch': choose from " in done.stderr
+    assert "error: unknown --model='nosuch': choose from " in done.stderr
     assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "out")
