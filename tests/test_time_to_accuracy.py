@@ -16,7 +16,7 @@ from absl import flags as absl_flags
 from convnet import recipes, training
 from convnet.data import pipeline
 from convnet.nn import whitening
-from convnet.optim import optimizers
+from convnet.optim import optimizers, schedules, variable_groups
 from convnet.runtime import options
 
 import kill_harness
@@ -68,6 +68,9 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     assert trainer.groups.train_until_steps.count(5) == 1  # the whitening bias, 1 epoch
     assert trainer.groups.lr_scales.count(64.0) == 6  # the six BatchNorm betas
     assert trainer.train() == 10
+    # The frozen whitening bias: from step 5 on, a trace of the step without its gradient.
+    assert sorted(trainer.train_step._rounds) == [trainer.train_step.trained(5),
+                                                  trainer.train_step.trained(0)]
     out = capsys.readouterr().out
     assert "initialised fast93 from the first 40 training images" in out
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
@@ -84,7 +87,8 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
                       r"weights, flip_translate TTA\)", out)
     assert final, out
     split = re.search(r": time to accuracy ([\d.]+) s: startup ([\d.]+) s, data ([\d.]+) s, "
-                      r"initialisation ([\d.]+) s, training ([\d.]+) s, evaluation ([\d.]+) s "
+                      r"initialisation ([\d.]+) s, training ([\d.]+) s, input shutdown ([\d.]+) s, "
+                      r"evaluation ([\d.]+) s "
                       r"\(from process start", out)
     assert split, out
     assert float(split.group(1)) == pytest.approx(sum(map(float, split.groups()[1:])), abs=0.2)
@@ -129,6 +133,37 @@ def test_the_recipe_flag_files_parse_into_a_valid_config(name):
     assert config.epochs == {"fast93": 11.0, "fast94": 9.9}[name]
 
 
+@pytest.mark.parametrize("name,width,epochs", [("fast94_muon", 256, 8.0),
+                                                ("fast93_muon", 128, 7.0)])
+def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epochs):
+    options.define_flags(training.TrainConfig)
+    try:
+        absl_flags.FLAGS(["train", f"--flagfile={os.path.join(CONFIGS, name + '.flags')}"])
+        config = options.from_flags(training.TrainConfig)
+    finally:
+        absl_flags.FLAGS.unparse_flags()
+    config.validate()
+    assert (config.batch_size, config.epochs, config.lookahead_every) == (2000, epochs, 0)
+    # airbench94_muon: summed loss over 2,000; head lr 0.67 on W with logits = W x / width;
+    # biases 0.053; Muon 0.24; the SGD variables shrink by 2e-6 x 2,000 a step.
+    # convnet: mean loss, logits = U x / 9, so U = W x 9 / width.
+    head_rate = 0.67 * 2000 * (9 / width) ** 2
+    assert config.resolved_learning_rate == pytest.approx(head_rate, rel=1e-4)
+    assert config.resolved_learning_rate * config.resolved_weight_decay == pytest.approx(
+        2e-6 * 2000, rel=1e-4)
+    groups = {g.pattern: g for g in variable_groups.parse(config.variable_groups)}
+    muon_group = groups["group.*kernel"]
+    assert (muon_group.optimizer, muon_group.momentum, muon_group.nesterov,
+            muon_group.decay_scale) == ("muon", 0.6, True, 0.0)
+    assert muon_group.lr_scale * head_rate == pytest.approx(0.24, rel=1e-4)
+    for bias in ("beta", "whiten.*bias"):
+        assert groups[bias].lr_scale * head_rate == pytest.approx(0.053 * 2000, rel=1e-3)
+    assert groups["whiten.*bias"].train_epochs == 3
+    schedule = config.make_schedule(schedules.Epochs(50_000, 2000), 200)
+    assert [float(schedule(s)) / head_rate for s in (0, 100, 200)] == pytest.approx(
+        [1.0, 0.5, 0.0], abs=1e-5)
+
+
 # --- SIGKILL in the middle of a --deterministic recipe run --------------------------------
 
 
@@ -137,7 +172,10 @@ def _recipe_command(data_dir, train_dir):
             f"--flagfile={os.path.join(CONFIGS, 'fast93.flags')}", f"--data_dir={data_dir}",
             "--nodownload", f"--train_dir={train_dir}",
             "--batch_size=8", "--epochs=4", "--save_checkpoint_steps=5", "--log_frequency=1",
-            "--variable_groups=beta:lr_scale=64;whiten.*bias:train_epochs=1",
+            # Muon on the conv filters and bfloat16 too: each resumes exactly.
+            "--variable_groups=group.*kernel:optimizer=muon,momentum=0.6,nesterov=1,"
+            "lr_scale=0.02,decay_scale=0;beta:lr_scale=64;whiten.*bias:train_epochs=1",
+            "--precision=mixed_bfloat16",
             "--lookahead_every=2", "--lookahead_start_epoch=1", "--deterministic",
             "--noeval_at_end", "--num_parallel_calls=1"]
 
@@ -175,4 +213,5 @@ def test_a_killed_deterministic_recipe_run_ends_bitwise_equal_to_an_uninterrupte
         tf.train.latest_checkpoint(str(tmp_path / "killed")))
     assert int(final_whole[kill_harness.STEP_KEY]) == 20
     assert any("lookahead" in name for name in final_whole)
+    assert any(name.startswith("optimizer/parts/") for name in final_whole)  # Muon and SGD
     assert kill_harness.different_tensors(final_whole, final_killed) == []

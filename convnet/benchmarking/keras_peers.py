@@ -15,6 +15,7 @@ import tensorflow as tf
 from convnet import training
 from convnet.models import cifar10 as cifar10_model
 from convnet.nn import ops
+from convnet.runtime import precision
 
 
 class LocalResponseNormalization(keras.layers.Layer):
@@ -130,7 +131,7 @@ def keras_optimizer(config: training.TrainConfig):
         optimizer = keras.optimizers.Adadelta(rate, rho=0.95, epsilon=1e-7, **ema)
     else:
         raise ValueError(f"no Keras optimizer for --optimizer={config.optimizer!r}")
-    if config.precision == "mixed_float16":
+    if precision.resolve(config.precision) == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 

@@ -17,7 +17,7 @@ from convnet import models
 from convnet.benchmarking import keras_peers, peak, table
 from convnet.benchmarking.flops import model_flops
 from convnet.benchmarking.timing import Figure, input_rates, step_rates
-from convnet.runtime import console
+from convnet.runtime import console, precision
 from convnet.runtime.options import define_flags, option
 from convnet.training.config import TrainConfig
 from convnet.training.setup import TrainingSetup
@@ -79,7 +79,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     return {
         "config": {"model": config.model, "batch_size": config.batch_size,
                    "data_source": config.data_source, "dataset": setup.source.info.name,
-                   "precision": config.precision, "xla": config.xla,
+                   "precision": precision.resolve(config.precision), "xla": config.xla,
                    "strategy": config.strategy, "replicas": replicas,
                    "optimizer": config.optimizer, "num_parallel_calls": config.num_parallel_calls,
                    "steps": steps, "repeats": repeats, "matmul_size": size,
@@ -107,7 +107,8 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
     if keras_peer:
         with setup.strategy.scope():
             peer = keras_peers.keras_model(config.model, setup.source.info.num_classes,
-                                           image_shape, config.weight_decay, config.precision)
+                                           image_shape, config.weight_decay,
+                                           precision.resolve(config.precision))
     if peer is None:
         why = "--nokeras" if not keras_peer else f"no Keras peer of --model={config.model}"
         console.log(f"4/5 keras model.fit: skipped ({why}; peers: "

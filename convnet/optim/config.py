@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from convnet.nn import losses
-from convnet.optim import ema, lookahead, optimizers, schedules
+from convnet.optim import ema, grouped, lookahead, optimizers, schedules, variable_groups
 from convnet.runtime.options import check, option
 
 
@@ -18,8 +18,9 @@ class OptimConfig:
     learning_rate: float | None = option(
         None, f"Initial learning rate (default {optimizers.INITIAL_LEARNING_RATE} for sgd as in "
         f"the tutorial, {optimizers.ADAM_LEARNING_RATE} for adam).")
-    momentum: float = option(0.0, "SGD momentum (0: plain gradient descent, the tutorial's).")
-    nesterov: bool = option(False, "Nesterov momentum for SGD.")
+    momentum: float = option(0.0, "SGD's or Muon's momentum (0: plain gradient descent, the "
+                             "tutorial's; airbench94_muon: 0.6 for Muon).")
+    nesterov: bool = option(False, "Nesterov momentum for SGD or Muon.")
     weight_decay: float | None = option(
         None, "L2 coefficient on every kernel (the loss adds wd * l2_loss(w)); default: the "
         "model's own (0.004 on the tutorial model's hidden dense layers, none elsewhere).",
@@ -63,8 +64,11 @@ class OptimConfig:
     variable_groups: str = option(
         "", "Per-variable settings, 'PATTERN:key=value,...;PATTERN:...' with keys lr_scale "
         "(learning-rate multiplier; the decay's shrink is unchanged), decay_scale (multiplier "
-        "of that shrink) and train_epochs (frozen after), PATTERN a regular expression searched "
-        "in the variable names, e.g. 'beta:lr_scale=64;whiten.*bias:train_epochs=3'.")
+        "of that shrink), train_epochs (frozen after; the backward pass then stops below the "
+        "lowest layer still trained), optimizer, momentum and nesterov (1 or 0; the group's own "
+        "optimizer in the same step), PATTERN a regular expression searched in the variable "
+        "names, e.g. 'beta:lr_scale=64;whiten.*bias:train_epochs=3' or "
+        "'group.*kernel:optimizer=muon,momentum=0.6,nesterov=1,decay_scale=0'.")
     lookahead_every: int = option(
         0, "Lookahead averaging every N steps (0: off): the weights and BatchNorm statistics "
         "move to an average with decay --lookahead_base ** N x (step / steps) ** "
@@ -88,6 +92,7 @@ class OptimConfig:
             raise ValueError("--decoupled_hyperparameters is a form of SGD with momentum: pass "
                              "--optimizer=sgd, --momentum and --learning_rate")
         losses.check_label_smoothing(self.label_smoothing)
+        variable_groups.parse(self.variable_groups)  # its errors before any work
 
     @property
     def schedule_name(self) -> str:
@@ -108,7 +113,11 @@ class OptimConfig:
         return optimizers.from_decoupled(self.learning_rate, self.weight_decay, self.momentum,
                                     batch_size)[1]
 
-    def make_optimizer(self):
+    def make_optimizer(self) -> optimizers.Optimizer:
+        """--optimizer, or a `grouped.Grouped` when a variable group sets its own."""
+        groups = variable_groups.parse(self.variable_groups)
+        if any(group.sets_optimizer for group in groups):
+            return grouped.Grouped((self.optimizer, self.momentum, self.nesterov), groups)
         return optimizers.make_optimizer(self.optimizer, self.momentum, self.nesterov)
 
     def make_schedule(self, epochs: schedules.Epochs, total_steps: int):

@@ -1,4 +1,5 @@
-"""Optimizers: SGD (with momentum), Adam and Adadelta, and their default learning rates.
+"""Optimizers: SGD (with momentum), Adam and Adadelta (Muon: convnet.optim.muon), and their
+default learning rates.
 
 The optimizers are small `tf.Module`s written here rather than Keras ones, so
 their update rule, slot variables and checkpoint layout do not change with the
@@ -17,13 +18,16 @@ from convnet.optim import schedules
 
 INITIAL_LEARNING_RATE = 0.1  # for SGD, the tutorial's (cifar10.py)
 ADAM_LEARNING_RATE = 1e-3
+MUON_LEARNING_RATE = 0.24  # airbench94_muon's, on conv filters renormalized to norm sqrt(out)
 
-OPTIMIZERS = ("sgd", "adam", "adadelta")
+OPTIMIZERS = ("sgd", "adam", "adadelta", "muon")
 
 
 def default_learning_rate(optimizer: str) -> float:
-    """The tutorial's 0.1 for SGD; Adam's usual 1e-3; Adadelta's 1.0 (Zeiler 2012)."""
-    return {"adam": ADAM_LEARNING_RATE, "adadelta": 1.0}.get(optimizer, INITIAL_LEARNING_RATE)
+    """The tutorial's 0.1 for SGD; Adam's usual 1e-3; Adadelta's 1.0 (Zeiler 2012); Muon's
+    0.24 (airbench94_muon)."""
+    return {"adam": ADAM_LEARNING_RATE, "adadelta": 1.0,
+            "muon": MUON_LEARNING_RATE}.get(optimizer, INITIAL_LEARNING_RATE)
 
 
 def from_decoupled(learning_rate: float, weight_decay: float, momentum: float,
@@ -183,11 +187,18 @@ class Adadelta(Optimizer):
         var.assign_sub(learning_rate * delta)
 
 
-def make_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False) -> Optimizer:
+def make_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False,
+                   label: str | None = None) -> Optimizer:
+    """One of OPTIMIZERS (`label`: its name in checkpoints; default `name`)."""
+    label = label or name
     if name == "sgd":
-        return SGD(momentum=momentum, nesterov=nesterov)
+        return SGD(momentum=momentum, nesterov=nesterov, name=label)
     if name == "adam":
-        return Adam()
+        return Adam(name=label)
     if name == "adadelta":
-        return Adadelta()
+        return Adadelta(name=label)
+    if name == "muon":
+        from convnet.optim.muon import Muon  # muon builds on Optimizer, defined here
+
+        return Muon(momentum=momentum, nesterov=nesterov, name=label)
     raise ValueError(f"unknown --optimizer={name!r}: choose from {', '.join(OPTIMIZERS)}")

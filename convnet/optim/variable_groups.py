@@ -12,12 +12,19 @@ sets, for them:
                 faster-learning group is not decayed faster ("64x learning rate but
                 not 64x decay");
   train_epochs  the variable is updated only during the first N epochs, then frozen
-                (its optimizer slots and weight decay stop too); airbench trains its
-                whitening bias for 3 epochs.
+                (its optimizer slots and weight decay stop too, and the backward pass
+                stops below the lowest layer still trained: convnet.training.step);
+                airbench trains its whitening bias for 3 epochs;
+  optimizer     the group's own optimizer (sgd, adam, adadelta, muon), in the same step
+                as the others (convnet.optim.grouped); airbench94_muon moves its conv
+                filters by Muon and the rest by Nesterov SGD;
+  momentum      that optimizer's momentum (default: --momentum);
+  nesterov      1 for its Nesterov form, 0 for the plain one (default: --nesterov).
 
 Written as `--variable_groups='PATTERN:key=value,key=value;PATTERN:...'`, e.g.
-`'beta:lr_scale=64;whiten.*bias:train_epochs=3'`. The first group whose pattern
-matches a variable's name applies to it; variables no group matches keep scale 1.
+`'beta:lr_scale=64;whiten.*bias:train_epochs=3'` or
+`'group.*kernel:optimizer=muon,momentum=0.6,nesterov=1,decay_scale=0'`. The first group
+whose pattern matches a variable's name applies to it; variables no group matches keep scale 1.
 """
 
 import dataclasses
@@ -28,6 +35,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from convnet.nn import ops
+from convnet.optim.optimizers import OPTIMIZERS
 from convnet.optim.schedules import Epochs
 
 
@@ -37,6 +45,9 @@ class VariableGroup:
     lr_scale: float = 1.0
     decay_scale: float = 1.0
     train_epochs: float | None = None
+    optimizer: str | None = None  # None: the run's --optimizer
+    momentum: float | None = None  # None: the run's --momentum
+    nesterov: bool | None = None  # None: the run's --nesterov
 
     def __post_init__(self):
         try:
@@ -52,12 +63,38 @@ class VariableGroup:
         if self.train_epochs is not None and self.train_epochs < 0:
             raise ValueError(f"--variable_groups: train_epochs must be >= 0, got "
                              f"{self.train_epochs}")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"--variable_groups: unknown optimizer={self.optimizer!r}: "
+                             f"choose from {', '.join(OPTIMIZERS)}")
+        if self.momentum is not None and not 0 <= self.momentum < 1:
+            raise ValueError(f"--variable_groups: momentum must be in [0, 1), got "
+                             f"{self.momentum}")
+
+    @property
+    def sets_optimizer(self) -> bool:
+        """Whether the group moves its variables by other optimizer settings than the run's."""
+        return (self.optimizer, self.momentum, self.nesterov) != (None, None, None)
 
     def matches(self, variable: tf.Variable) -> bool:
         return re.search(self.pattern, variable.name) is not None
 
 
-_KEYS = {"lr_scale", "decay_scale", "train_epochs"}
+_NUMBERS = {"lr_scale", "decay_scale", "train_epochs", "momentum"}
+_KEYS = _NUMBERS | {"optimizer", "nesterov"}
+
+
+def _value(key: str, value: str):
+    """A group setting's value from its text."""
+    if key == "optimizer":
+        return value
+    if key == "nesterov":
+        if value not in ("0", "1", "true", "false"):
+            raise ValueError(f"--variable_groups: nesterov={value!r} is not 1 or 0")
+        return value in ("1", "true")
+    try:
+        return float(value)
+    except ValueError as e:
+        raise ValueError(f"--variable_groups: {key}={value!r} is not a number") from e
 
 
 def parse(spec: str | None) -> list[VariableGroup]:
@@ -76,10 +113,7 @@ def parse(spec: str | None) -> list[VariableGroup]:
             if key not in _KEYS or not value:
                 raise ValueError(f"--variable_groups: {setting.strip()!r} in {part!r} is not "
                                  f"key=value with a key of {', '.join(sorted(_KEYS))}")
-            try:
-                values[key] = float(value)
-            except ValueError as e:
-                raise ValueError(f"--variable_groups: {key}={value!r} is not a number") from e
+            values[key] = _value(key, value)
         groups.append(VariableGroup(pattern, **values))
     return groups
 
@@ -92,12 +126,17 @@ class Assignment:
     train_until_steps: Sequence[int | None]  # None: always trained
 
 
+def group_of(groups: Sequence[VariableGroup], variable: tf.Variable) -> VariableGroup | None:
+    """The first group whose pattern matches `variable` (None: no group)."""
+    return next((g for g in groups if g.matches(variable)), None)
+
+
 def assign(groups: Sequence[VariableGroup], variables: Sequence[tf.Variable],
            epochs: Epochs) -> Assignment:
     """Resolves the groups over `variables` (first match wins)."""
     lr_scales, decay_scales, until = [], [], []
     for var in variables:
-        group = next((g for g in groups if g.matches(var)), None)
+        group = group_of(groups, var)
         if group is None:
             lr_scales.append(1.0)
             decay_scales.append(1.0)

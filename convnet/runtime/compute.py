@@ -18,7 +18,9 @@ class ComputeConfig:
     precision: str = option(
         "float32", "Compute dtype of the model: float32, or mixed_float16/mixed_bfloat16 "
         "(variables, logits, loss and preprocessing stay float32; float16 uses a dynamic "
-        "loss scale).", choices=precision.PRECISIONS)
+        "loss scale), or auto: mixed_float16 on a GPU with tensor cores, mixed_bfloat16 on a "
+        "CPU with avx512_bf16 or amx_bf16, float32 elsewhere (one line says which).",
+        choices=precision.PRECISIONS)
     xla: bool = option(False, "Compile the step with XLA (jit_compile=True); batches have a "
                        "fixed shape (evaluation pads and masks the last one).")
 

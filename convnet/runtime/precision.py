@@ -7,23 +7,95 @@ float16 needs its loss scaled so small gradients do not flush to zero:
 `DynamicLossScale` doubles the scale after `growth_steps` finite steps in a row
 and halves it (skipping the update) whenever the gradients overflow, as in
 Micikevicius et al. 2018. bfloat16 has float32's exponent range and needs none.
+
+`--precision=auto` picks by the hardware (`choose`): mixed_float16 on a GPU with tensor
+cores (compute capability >= 7.0), mixed_bfloat16 on a CPU whose instructions compute in
+bfloat16 (the avx512_bf16 or amx_bf16 flag of /proc/cpuinfo: oneDNN's bfloat16 kernels),
+float32 elsewhere (there bfloat16 is emulated and slower).
 """
+
+import dataclasses
+import functools
 
 import tensorflow as tf
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+TENSOR_CORES = (7, 0)  # the compute capability from which a GPU has them (Volta)
+CPUINFO = "/proc/cpuinfo"
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """What `--precision=auto` picked (`precision`) and why (`reason`, for the console)."""
+    precision: str
+    reason: str
+
+    @property
+    def line(self) -> str:
+        return f"--precision=auto: {self.precision} ({self.reason})"
+
+
+def cpu_flags(cpuinfo: str = CPUINFO) -> set[str]:
+    """The instruction-set flags of the first CPU in `cpuinfo` (empty where not readable)."""
+    try:
+        with open(cpuinfo, errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _gpu_capabilities() -> list[tuple[int, int]]:
+    capabilities = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        if capability:
+            capabilities.append(tuple(capability))
+    return capabilities
+
+
+def choose(flags: set[str] | None = None,
+           gpu_capabilities: list[tuple[int, int]] | None = None) -> Choice:
+    """The precision `auto` means on this machine (`flags`, `gpu_capabilities`: given by
+    tests; default this machine's)."""
+    gpus = _gpu_capabilities() if gpu_capabilities is None else gpu_capabilities
+    if gpus:
+        if min(gpus) >= TENSOR_CORES:
+            major, minor = min(gpus)
+            return Choice("mixed_float16", f"the GPU has tensor cores: compute capability "
+                          f"{major}.{minor}")
+        return Choice("float32", "the GPU has no tensor cores")
+    flags = cpu_flags() if flags is None else flags
+    found = [flag for flag in BF16_CPU_FLAGS if flag in flags]
+    if found:
+        return Choice("mixed_bfloat16", f"the CPU has {' and '.join(found)}")
+    return Choice("float32", f"the CPU has neither {' nor '.join(BF16_CPU_FLAGS)}")
+
+
+@functools.cache
+def this_machine() -> Choice:
+    """`choose()` for this machine (asked once a process)."""
+    return choose()
+
+
+def resolve(precision: str) -> str:
+    """`precision`, or what auto means on this machine."""
+    return this_machine().precision if precision == "auto" else precision
 # Keras' LossScaleOptimizer defaults: start at 2**15, grow after 2,000 good steps.
 INITIAL_LOSS_SCALE = 2.0 ** 15
 GROWTH_STEPS = 2000
 
 
 def compute_dtype(precision: str) -> tf.DType:
-    """float32, float16 or bfloat16 for one of PRECISIONS."""
+    """float32, float16 or bfloat16 for one of PRECISIONS (auto: see `choose`)."""
     dtypes = {"float32": tf.float32, "mixed_float16": tf.float16,
               "mixed_bfloat16": tf.bfloat16}
-    if precision not in dtypes:
+    if precision not in PRECISIONS:
         raise ValueError(f"unknown --precision={precision!r}: choose from {', '.join(PRECISIONS)}")
-    return dtypes[precision]
+    return dtypes[resolve(precision)]
 
 
 class DynamicLossScale(tf.Module):

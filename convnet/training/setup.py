@@ -52,6 +52,8 @@ class TrainingSetup:
             raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
                              f"multiple of the {replicas} replicas of --strategy={config.strategy}")
         self.compute_dtype = precision.compute_dtype(config.precision)
+        if config.precision == "auto":
+            console.log(precision.this_machine().line)
         self.clock = timing.Phases()
         self.clock.start("data")
         self.source = source or make_source(config.source_spec(seed=config.seed))

@@ -9,6 +9,12 @@ replicas, and the update (optimizer, step, lookahead, EMA) is applied once in
 cross-replica context. A step whose loss or gradients are not finite is never
 applied; with nan_policy 'stop' the round stops there.
 
+No wasted backward pass: a variable frozen by its group (`train_epochs`) gets no gradient
+from the calls that start at or after its last trained step. The gradient is then asked only
+of the variables still trained, so the backward pass stops at the lowest layer that holds
+one of them (airbench's `whiten_bias_grad`: once its whitening bias is frozen, fast93's first
+conv computes no input gradient). Each set of frozen variables is its own trace of the step.
+
 Each call also returns `StepMetrics`, accumulated in the graph: the last
 batch's cross-entropy and weight-decay terms, and the top-1 hits and examples
 of all its batches (TensorBoard's training scalars, convnet.training.summaries); with
@@ -17,6 +23,7 @@ of all its batches (TensorBoard's training scalars, convnet.training.summaries);
 `convnet.training.Trainer` loops over it; `convnet.bench` times it directly.
 """
 
+import functools
 from typing import NamedTuple
 
 import tensorflow as tf
@@ -63,6 +70,12 @@ class TrainStep:
                               if xla and replicated else self._gradients_and_terms)
         self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
                                  if xla and not replicated else self._replica_step)
+        self._rounds = {}  # trained(step) -> the round's tf.function
+
+    def trained(self, step: int) -> tuple[bool, ...]:
+        """Per trainable variable, whether an update after `step` updates changes it (False
+        once its group's `train_epochs` are over)."""
+        return tuple(until is None or step < until for until in self.groups.train_until_steps)
 
     def loss_terms(self, images, labels, global_batch_size=None):
         """This replica's shares of the loss: (its examples' cross-entropy / global batch,
@@ -87,27 +100,33 @@ class TrainStep:
         data_loss, decay, _, _ = self.loss_terms(images, labels)
         return data_loss + decay
 
-    def gradients(self, images, labels):
-        """(loss, float32 gradients) of this replica's share of the loss."""
-        loss, grads, _ = self._gradients_and_terms(images, labels)
+    def gradients(self, images, labels, trained=None):
+        """(loss, float32 gradients) of this replica's share of the loss; with `trained` (one
+        bool a variable, see `trained`) zeros for the others, whose gradient is not computed."""
+        loss, grads, _ = self._gradients_and_terms(images, labels, trained)
         return loss, grads
 
-    def _gradients_and_terms(self, images, labels):
-        """(loss, float32 gradients, loss_terms) of this replica's share of the loss."""
+    def _gradients_and_terms(self, images, labels, trained=None):
+        """(loss, float32 gradients, loss_terms) of this replica's share of the loss (zeros
+        for the variables `trained` marks False)."""
         loss_scale = self.state.loss_scale
+        trained = trained or (True,) * len(self.variables)
+        sources = [var for var, on in zip(self.variables, trained, strict=True) if on]
         with tf.GradientTape() as tape:
             terms = self.loss_terms(images, labels)
             loss = terms[0] + terms[1]
             scaled = loss_scale.scale(loss) if loss_scale is not None else loss
-        grads = tape.gradient(scaled, self.variables)
+        computed = iter(tape.gradient(scaled, sources))
+        grads = [next(computed) if on else tf.zeros_like(var)
+                 for var, on in zip(self.variables, trained, strict=True)]
         if loss_scale is not None:
             grads = loss_scale.unscale(grads)
         return loss, grads, terms
 
-    def _replica_step(self, images, labels):
+    def _replica_step(self, images, labels, trained=None):
         """One update; returns (total loss, whether it was finite, whether applied, the
         summed loss_terms)."""
-        loss, grads, terms = self._gradients_fn(images, labels)
+        loss, grads, terms = self._gradients_fn(images, labels, trained)
         context = tf.distribute.get_replica_context()
         loss, grads, terms = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads, terms))
         loss_finite = tf.math.is_finite(loss)
@@ -135,10 +154,11 @@ class TrainStep:
         return tf.cond(tf.logical_and(loss_finite, grads_finite), update,
                        lambda: tf.constant(False))
 
-    def _one_step(self, batch):
+    def _one_step(self, batch, trained):
         """(loss, finite, 1 if not applied else 0, first images, loss terms) of one batch."""
         loss, finite, applied, terms = distribute.first_replica_value(
-            self.strategy, self.strategy.run(self._replica_step_fn, args=batch))
+            self.strategy, self.strategy.run(self._replica_step_fn, args=batch,
+                                             kwargs=dict(trained=trained)))
         images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
         return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images, terms
 
@@ -149,15 +169,21 @@ class TrainStep:
         images, labels = distribute.first_replica_value(self.strategy, batch)
         return tf.cast(images, tf.float32), tf.cast(labels, tf.int64)
 
-    @tf.function
     def __call__(self, iterator, num_steps):
         """Runs `num_steps` (int64 tensor) batches.
 
         Returns (last loss, last loss finite, batches not applied, of which
         after the last applied one, a few images of the last batch, StepMetrics).
+        The variables frozen at the state's step get no gradient (see the module).
         """
+        trained = self.trained(int(self.state.step.numpy()))
+        if trained not in self._rounds:
+            self._rounds[trained] = tf.function(functools.partial(self._round, trained=trained))
+        return self._rounds[trained](iterator, num_steps)
+
+    def _round(self, iterator, num_steps, trained):
         batch = next(iterator)
-        loss, finite, skipped, images, terms = self._one_step(batch)
+        loss, finite, skipped, images, terms = self._one_step(batch, trained)
         data_loss, decay = terms[0], terms[1]
         hits, examples = tf.cast(terms[2], tf.int64), tf.cast(terms[3], tf.int64)
         kept_images, kept_labels = self._kept(batch)
@@ -168,7 +194,7 @@ class TrainStep:
             if self.stop_on_non_finite and not finite:
                 break
             batch = next(iterator)
-            loss, finite, more_skipped, images, terms = self._one_step(batch)
+            loss, finite, more_skipped, images, terms = self._one_step(batch, trained)
             data_loss, decay = terms[0], terms[1]
             hits += tf.cast(terms[2], tf.int64)
             examples += tf.cast(terms[3], tf.int64)

@@ -202,6 +202,10 @@ class Trainer(TrainingSetup):
                     self.evaluation.every_steps(step, self.clock)
                 if config.eval_every_epoch and done and step == self._next_epoch_end(step - 1):
                     self.evaluation.after_epoch(step, self.steps_per_epoch, self.clock)
+        # The pipeline stops before the last lines: its iterator's destructor waits for the
+        # work in flight, counted here as 'input shutdown', not after time to accuracy.
+        self.clock.start("input shutdown")
+        del iterator
         if config.eval_at_end:
             self.final_precision = self.evaluation.at_end(step, config.tta, self.clock)
         writer.close()
@@ -224,9 +228,12 @@ class Trainer(TrainingSetup):
 
     def _round_end(self, step: int, profile_boundaries=()) -> int:
         """The step the next call of the compiled step ends at: the first log, checkpoint,
-        epoch end, histogram, evaluation or profiler boundary after `step`, or max_steps."""
+        epoch end, histogram, evaluation, profiler or variable-freezing boundary after `step`
+        (from a freezing step on, the step computes fewer gradients), or max_steps."""
         config = self.config
         ends = [self.max_steps, self._next_epoch_end(step)]
+        ends += [until for until in self.groups.train_until_steps
+                 if until is not None and until > step]
         ends += [_next_multiple(step, every) for every in
                  (config.log_frequency, config.save_checkpoint_steps,
                   config.histogram_frequency, config.eval_every_steps) if every]

@@ -13,7 +13,8 @@ def test_compute_dtypes():
     assert precision.compute_dtype("float32") == tf.float32
     assert precision.compute_dtype("mixed_float16") == tf.float16
     assert precision.compute_dtype("mixed_bfloat16") == tf.bfloat16
-    with pytest.raises(ValueError, match="choose from float32, mixed_float16, mixed_bfloat16"):
+    with pytest.raises(ValueError,
+                       match="choose from float32, mixed_float16, mixed_bfloat16, auto"):
         precision.compute_dtype("float8")
 
 
@@ -88,3 +89,33 @@ def test_xla_step_equals_an_eager_sgd_step(tmp_path):
     assert int(trainer.state.step.numpy()) == 1
     for want, var in zip(expected, trainer.state.model.trainable_variables, strict=True):
         np.testing.assert_allclose(var.numpy(), want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("flags,gpus,expected", [
+    ({"avx2", "avx512f", "avx512_bf16"}, [], "mixed_bfloat16"),
+    ({"avx2", "amx_bf16", "amx_tile"}, [], "mixed_bfloat16"),
+    ({"avx2", "avx512f"}, [], "float32"),
+    (set(), [], "float32"),
+    ({"avx512_bf16"}, [(8, 0), (9, 0)], "mixed_float16"),  # a GPU decides, not the CPU
+    ({"avx512_bf16"}, [(6, 1)], "float32"),  # Pascal: no tensor cores
+])
+def test_auto_precision_follows_the_hardware(flags, gpus, expected):
+    choice = precision.choose(flags, gpus)
+    assert choice.precision == expected
+    assert choice.line.startswith(f"--precision=auto: {expected} (")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\n"
+                       "flags\t\t: fpu\n")
+    assert precision.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
+    assert precision.cpu_flags(str(tmp_path / "missing")) == set()
+    assert precision.choose(precision.cpu_flags(str(cpuinfo)), []).precision == "mixed_bfloat16"
+
+
+def test_auto_is_this_machines_choice():
+    assert precision.resolve("auto") == precision.this_machine().precision
+    assert precision.resolve("mixed_float16") == "mixed_float16"
+    assert precision.compute_dtype("auto") == precision.compute_dtype(
+        precision.this_machine().precision)

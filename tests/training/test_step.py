@@ -137,3 +137,59 @@ def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
                                    float(getattr(metrics_one, name)), rtol=1e-5)
     np.testing.assert_allclose(float(loss_two), float(loss_one), rtol=1e-5)
     assert metrics_two.images.shape[0] == 4  # the first replica's half of the batch
+
+
+def _frozen_step(spec, momentum=0.9):
+    built = state.build(models.build_model("lenet5", 10, weight_decay=1e-3), [28, 28, 1],
+                        optimizer=optimizers.make_optimizer("sgd", momentum))
+    groups = variable_groups.assign(variable_groups.parse(spec), built.model.trainable_variables,
+                                    schedules.Epochs(4, 4))  # one step an epoch
+    return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
+                     groups, 4)
+
+
+def _gradient_graph_ops(step, trained):
+    """Op types the gradients of `trained` depend on (what the function runs)."""
+    images, labels = _batch()
+    graph = tf.function(lambda x, y: step.gradients(x, y, trained)).get_concrete_function(
+        images, labels).graph
+    seen, stack = {}, [t.op for t in graph.outputs]
+    while stack:
+        op = stack.pop()
+        if op.name not in seen:
+            seen[op.name] = op.type
+            stack += [t.op for t in op.inputs] + list(op.control_inputs)
+    return list(seen.values())
+
+
+def test_a_frozen_first_layer_stops_the_backward_pass_with_the_same_gradients():
+    step = _frozen_step("conv1:train_epochs=1")  # conv1 trains for step 0 only
+    assert step.trained(0) == (True,) * 10
+    frozen = step.trained(1)
+    assert frozen == (False, False) + (True,) * 8
+    everything = _gradient_graph_ops(step, step.trained(0))
+    stopped = _gradient_graph_ops(step, frozen)
+    # conv2's input gradient (a conv of the flipped kernel: convnet.nn.ops.conv2d) and conv1's
+    # own gradients are gone.
+    assert stopped.count("Conv2D") == everything.count("Conv2D") - 1
+    assert stopped.count("Conv2DBackpropFilter") == everything.count("Conv2DBackpropFilter") - 1
+    images, labels = _batch()
+    _, all_grads = step.gradients(images, labels)
+    _, some_grads = step.gradients(images, labels, frozen)
+    for got, want, on in zip(some_grads, all_grads, frozen, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy() if on else 0.0)
+
+
+def test_rounds_after_the_freeze_train_exactly_as_without_the_stop():
+    batches = tf.data.Dataset.from_tensor_slices(_batch(0, 24)).batch(4).repeat()
+    stopped, full = _frozen_step("conv1:train_epochs=1"), _frozen_step("conv1:train_epochs=1")
+    full.trained = lambda step: (True,) * 10  # every gradient, the optimizer skips conv1
+    for var, same in zip(full.state.model.variables, stopped.state.model.variables, strict=True):
+        var.assign(same)
+    for step in (stopped, full):
+        iterator = iter(batches)
+        step(iterator, tf.constant(1, tf.int64))  # step 0: conv1 trains
+        step(iterator, tf.constant(3, tf.int64))  # steps 1-3: conv1 frozen
+    assert len(stopped._rounds) == 2 and len(full._rounds) == 1
+    for got, want in zip(stopped.variables, full.variables, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
