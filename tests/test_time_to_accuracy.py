@@ -134,7 +134,7 @@ def test_the_recipe_flag_files_parse_into_a_valid_config(name):
 
 
 @pytest.mark.parametrize("name,width,epochs", [("fast94_muon", 256, 8.0),
-                                                ("fast93_muon", 128, 7.0)])
+                                                ("fast93_muon", 128, 8.0)])
 def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epochs):
     options.define_flags(training.TrainConfig)
     try:

@@ -81,6 +81,18 @@ def test_train_batches_are_distorted_crops_of_each_example_once_an_epoch_and_end
     assert len({round(f, 2) for _, _, f, _ in found}) > 10  # contrast factors vary
 
 
+@pytest.mark.parametrize("augmentation", ["tutorial", "translate_altflip"])
+def test_the_training_pipeline_has_no_autotuning_thread_to_wait_for(source, augmentation):
+    # Deleting an iterator waits for tf.data's autotuning thread to wake (up to a minute):
+    # the training pipeline runs without it, so a run ends with its last step.
+    settings = pipeline.InputSettings(preprocess.Preprocessing(augmentation, 32, "per_image"))
+    dataset = pipeline.train_dataset(source, 4, settings)
+    assert dataset.options().autotune.enabled is False
+    batches = iter(dataset)
+    next(batches)
+    del batches
+
+
 def test_train_pipeline_is_deterministic_for_a_seed(source):
     def first(seed):
         ds = pipeline.train_dataset(source, 8, pipeline.InputSettings(shuffle_buffer=40,
