@@ -151,8 +151,34 @@ def conv2d(
     else:
         out = tf.nn.conv2d(inputs, kernel, strides=[1, sh, sw, 1], padding=padding)
     if bias is not None:
-        out = tf.nn.bias_add(out, bias)
+        out = bias_add(out, bias)
     return out
+
+
+def bias_add(inputs: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """inputs [..., channels] + bias [channels], of one dtype.
+
+    In float16 and bfloat16 the bias gradient is summed in float32, then rounded once:
+    TensorFlow's BiasAddGrad kernel on a CPU accumulates bfloat16 in bfloat16, and its
+    running sum stops growing once the addends fall below half its spacing (16,384
+    gradients near 0.5 summed to about 1,050 instead of 8,100), so a bfloat16 bias moved
+    by a fraction of its gradient; tf.reduce_sum stalls the same way in float16. The
+    float32 copy of the output gradient costs about 2x a bfloat16 reduce_sum of it.
+    """
+    inputs = tf.convert_to_tensor(inputs)
+    if inputs.dtype in (tf.float16, tf.bfloat16):
+        return _bias_add_summed(inputs, tf.convert_to_tensor(bias))
+    return tf.nn.bias_add(inputs, bias)
+
+
+@tf.custom_gradient
+def _bias_add_summed(inputs, bias):
+    def gradient(output_gradient):
+        batch_axes = tf.range(tf.rank(output_gradient) - 1)
+        summed = tf.reduce_sum(tf.cast(output_gradient, tf.float32), axis=batch_axes)
+        return output_gradient, tf.cast(summed, bias.dtype)
+
+    return tf.nn.bias_add(inputs, bias), gradient
 
 
 def _input_gradient_padding(padding: str, kh: int, kw: int):
@@ -258,7 +284,7 @@ def dense(inputs: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -
     """Fully connected layer: flattens [batch, ...] then multiplies by kernel [in, out]."""
     out = tf.matmul(flatten(inputs), kernel)
     if bias is not None:
-        out = tf.nn.bias_add(out, bias)
+        out = bias_add(out, bias)
     return out
 
 
