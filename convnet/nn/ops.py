@@ -162,8 +162,8 @@ def bias_add(inputs: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
     TensorFlow's BiasAddGrad kernel on a CPU accumulates bfloat16 in bfloat16, and its
     running sum stops growing once the addends fall below half its spacing (16,384
     gradients near 0.5 summed to about 1,050 instead of 8,100), so a bfloat16 bias moved
-    by a fraction of its gradient; tf.reduce_sum stalls the same way in float16. The
-    float32 copy of the output gradient costs about 2x a bfloat16 reduce_sum of it.
+    by a fraction of its gradient; tf.reduce_sum stalls the same way in float16. Summing a
+    float32 copy took about 3x a bfloat16 reduce_sum (46 vs 16 ms for [2000, 31, 31, 24]).
     """
     inputs = tf.convert_to_tensor(inputs)
     if inputs.dtype in (tf.float16, tf.bfloat16):

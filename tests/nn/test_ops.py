@@ -228,8 +228,8 @@ def test_stride1_conv_gradients_equal_tensorflows(padding, kernel_size):
 
 @pytest.mark.parametrize("dtype, rtol", [(tf.bfloat16, 1e-2), (tf.float16, 1e-3)])
 def test_bias_add_gradient_in_low_precision_is_the_whole_sum(dtype, rtol):
-    # TensorFlow's BiasAddGrad on a CPU accumulates these dtypes in their own precision
-    # and stalls: a bfloat16 sum of 1.9M gradients near 0.01 came to 0.1x its value.
+    # TensorFlow's BiasAddGrad on a CPU accumulates bfloat16 in bfloat16 and stalls (a sum
+    # of 1.9M gradients near 0.01 came to 0.1x its value); reduce_sum does so in float16.
     rng = np.random.default_rng(0)
     inputs = rng.normal(size=(16, 32, 32, 4)).astype(np.float32)
     bias = np.array([0.5, -1.0, 2.0, 0.0], np.float32)
