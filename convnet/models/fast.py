@@ -13,10 +13,10 @@ Widths (group1, group2, group3): `fast93` (64, 128, 128), airbench93's; `fast94`
 
 BatchNorm: beta only (scale=False), epsilon 1e-12, momentum 0.6 in convnet's
 convention (moving = 0.6 moving + 0.4 batch; PyTorch momentum 0.4). GELU is the
-exact (erf) one, PyTorch's default. Kernels start from PyTorch's default init
-(uniform +-1/sqrt(fan_in), `layers.TORCH_UNIFORM`), then each group conv's first
-in_channels filters are replaced by identity filters (`Conv2D(identity_init=True)`),
-so the second conv of each group (in == out) starts as the identity.
+exact (erf) one, PyTorch's default (`ops.gelu`, computed in float32). Kernels start
+from PyTorch's default init (uniform +-1/sqrt(fan_in), `layers.TORCH_UNIFORM`), then
+each group conv's first in_channels filters are replaced by identity filters
+(`Conv2D(identity_init=True)`), so the second conv of each group (in == out) starts as the identity.
 
 `weight_decay` (None: no decay) is carried by every trainable variable: the conv and
 dense kernels, the BN betas and the whitening bias. Variable names
@@ -43,7 +43,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from convnet.models.base import Model
-from convnet.nn import layers, whitening
+from convnet.nn import layers, ops, whitening
 
 # airbench's constants.
 WHITEN_KERNEL_SIZE = 2
@@ -57,7 +57,7 @@ WIDTHS = {"fast93": (64, 128, 128), "fast94": (64, 256, 256)}
 
 
 def _gelu(x):
-    return tf.nn.gelu(x, approximate=False)
+    return ops.gelu(x)
 
 
 class ConvGroup(layers.Layer):

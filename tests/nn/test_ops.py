@@ -257,3 +257,90 @@ def test_bias_add_in_float32_is_tensorflows():
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     np.testing.assert_array_equal(tape.gradient(ours, bias).numpy(),
                                   tape.gradient(theirs, bias).numpy())
+
+
+def _normal_cdf(x):
+    from math import erf
+    return 0.5 * (1.0 + np.vectorize(erf)(x / np.sqrt(2.0)))
+
+
+@pytest.mark.parametrize("dtype, tol", [(tf.float32, 1e-5), (tf.float64, 1e-12),
+                                        (tf.bfloat16, 2e-2), (tf.float16, 2e-3)])
+def test_gelu_and_its_gradient_match_numpy(dtype, tol):
+    # gelu(x) = x * Phi(x); d/dx = Phi(x) + x * phi(x), phi the standard normal density.
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0.0, 2.0, size=200), [-8.0, -3.0, 0.0, 3.0, 8.0]])
+    upstream = rng.normal(size=x.shape)
+    x_low = tf.constant(x, dtype)
+    x64 = tf.cast(x_low, tf.float64).numpy()  # the values the op sees
+    with tf.GradientTape() as tape:
+        tape.watch(x_low)
+        y = ops.gelu(x_low)
+    gradient = tape.gradient(y, x_low, output_gradients=tf.constant(upstream, dtype))
+    assert y.dtype == dtype and gradient.dtype == dtype
+    density = np.exp(-0.5 * x64 ** 2) / np.sqrt(2.0 * np.pi)
+    np.testing.assert_allclose(tf.cast(y, tf.float64).numpy(), x64 * _normal_cdf(x64),
+                               rtol=tol, atol=tol)
+    upstream64 = tf.cast(tf.constant(upstream, dtype), tf.float64).numpy()
+    np.testing.assert_allclose(tf.cast(gradient, tf.float64).numpy(),
+                               upstream64 * (_normal_cdf(x64) + x64 * density),
+                               rtol=tol, atol=tol)
+
+
+def test_gelu_agrees_with_tensorflows_exact_gelu_and_refuses_integers():
+    x = tf.random.stateless_normal([4, 5, 5, 3], seed=[4, 2], stddev=3.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours, theirs = ops.gelu(x), tf.nn.gelu(x, approximate=False)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(ours, x).numpy(), tape.gradient(theirs, x).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="floating-point"):
+        ops.gelu(tf.constant([1, 2]))
+
+
+def _batch_norm_numpy(x, beta, gamma, epsilon, upstream):
+    """Forward, input and parameter gradients of training-mode batch norm, float64."""
+    axes = tuple(range(x.ndim - 1))
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    rstd = 1.0 / np.sqrt(var + epsilon)
+    xhat = (x - mean) * rstd
+    y = xhat * gamma + beta
+    g = upstream * gamma
+    dx = rstd * (g - g.mean(axis=axes) - xhat * (g * xhat).mean(axis=axes))
+    n = x.size // x.shape[-1]
+    return y, mean, var * n / (n - 1), dx, upstream.sum(axis=axes), (upstream * xhat).sum(axis=axes)
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 5, 4), (40, 3)])
+@pytest.mark.parametrize("dtype, tol", [(tf.float32, 1e-4), (tf.bfloat16, 3e-2)])
+def test_fused_batch_norm_training_matches_numpy(shape, dtype, tol):
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.normal(1.5, 3.0, size=shape), dtype)
+    beta = tf.constant(rng.normal(size=shape[-1]), tf.float32)
+    gamma = tf.constant(rng.uniform(0.5, 2.0, size=shape[-1]), tf.float32)
+    upstream = tf.constant(rng.normal(size=shape), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch([x, beta, gamma])
+        y, mean, unbiased = ops.fused_batch_norm(x, beta, gamma, epsilon=1e-12)
+    dx, dbeta, dgamma = tape.gradient(y, [x, beta, gamma], output_gradients=upstream)
+    assert y.dtype == dtype and y.shape == shape and mean.dtype == tf.float32
+    f64 = lambda t: tf.cast(t, tf.float64).numpy()  # noqa: E731
+    expected = _batch_norm_numpy(f64(x), f64(beta), f64(gamma), 1e-12, f64(upstream))
+    for got, want in zip((y, mean, unbiased, dx, dbeta, dgamma), expected, strict=True):
+        scale = max(1.0, np.abs(want).max())
+        np.testing.assert_allclose(f64(got), want, rtol=tol, atol=tol * scale)
+
+
+def test_fused_batch_norm_inference_uses_the_given_statistics():
+    x = np.random.default_rng(6).normal(size=(3, 2, 2, 4)).astype(np.float32)
+    mean, variance = np.array([0.5, -1.0, 0.0, 2.0], np.float32), np.array([1.0, 4.0, 0.25, 9.0],
+                                                                           np.float32)
+    y, m, v = ops.fused_batch_norm(x, None, None, 1e-3, mean, variance)
+    np.testing.assert_allclose(y.numpy(), (x - mean) / np.sqrt(variance + 1e-3), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_array_equal(m.numpy(), mean)
+    with pytest.raises(ValueError, match="both mean and variance"):
+        ops.fused_batch_norm(x, None, None, 1e-3, mean=mean)
+    with pytest.raises(ValueError, match="rank >= 2"):
+        ops.fused_batch_norm(tf.zeros([4]), None, None)

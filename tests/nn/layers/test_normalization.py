@@ -82,3 +82,22 @@ def test_lrn_defaults_are_the_tutorials_and_equal_ops():
 def test_constructor_arguments_are_validated_eagerly(make):
     with pytest.raises(ValueError):
         make()
+
+
+@pytest.mark.parametrize("dtype", [tf.bfloat16, tf.float64])
+def test_batch_norm_keeps_the_input_dtype_with_float32_statistics(dtype):
+    # bfloat16 goes through the fused kernel, float64 through the composite ops.
+    layer = BatchNorm(momentum=0.5, epsilon=1e-12, scale=False)
+    x = np.random.default_rng(2).normal(2.0, 3.0, size=(8, 4, 4, 3))
+    low = tf.constant(x, dtype)
+    y = layer(low, training=True)
+    assert y.dtype == dtype and layer.moving_mean.dtype == tf.float32
+    seen = tf.cast(low, tf.float64).numpy()
+    mean, var = seen.mean(axis=(0, 1, 2)), seen.var(axis=(0, 1, 2))
+    tol = 2e-2 if dtype == tf.bfloat16 else 1e-6
+    np.testing.assert_allclose(tf.cast(y, tf.float64).numpy(),
+                               (seen - mean) / np.sqrt(var + 1e-12), rtol=tol, atol=tol)
+    n = 8 * 4 * 4
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.5 * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.5 + 0.5 * var * n / (n - 1),
+                               rtol=1e-5)
