@@ -16,7 +16,8 @@ convention (moving = 0.6 moving + 0.4 batch; PyTorch momentum 0.4). GELU is the
 exact (erf) one, PyTorch's default (`ops.gelu`, computed in float32). Kernels start
 from PyTorch's default init (uniform +-1/sqrt(fan_in), `layers.TORCH_UNIFORM`), then
 each group conv's first in_channels filters are replaced by identity filters
-(`Conv2D(identity_init=True)`), so the second conv of each group (in == out) starts as the identity.
+(`Conv2D(identity_init=True)`), so the second conv of each group (in == out) starts
+as the identity.
 
 `weight_decay` (None: no decay) is carried by every trainable variable: the conv and
 dense kernels, the BN betas and the whitening bias. Variable names
@@ -56,10 +57,6 @@ INIT_EXAMPLES = 5000  # training images the whitening statistics use
 WIDTHS = {"fast93": (64, 128, 128), "fast94": (64, 256, 256)}
 
 
-def _gelu(x):
-    return ops.gelu(x)
-
-
 class ConvGroup(layers.Layer):
     """conv -> max-pool 2/2 -> BN -> GELU -> conv -> BN -> GELU:
     [b, h, w, c] -> [b, h/2, w/2, filters]."""
@@ -81,8 +78,8 @@ class ConvGroup(layers.Layer):
 
     def forward(self, inputs, training):
         x = self.pool(self.conv1(inputs), training=training)
-        x = _gelu(self.bn1(x, training=training))
-        return _gelu(self.bn2(self.conv2(x), training=training))
+        x = ops.gelu(self.bn1(x, training=training))
+        return ops.gelu(self.bn2(self.conv2(x), training=training))
 
 
 class FastNet(Model):
@@ -127,7 +124,7 @@ class FastNet(Model):
             whitening.patch_whitening_kernel(images, WHITEN_KERNEL_SIZE, WHITEN_EPSILON))
 
     def forward(self, inputs, training):
-        x = _gelu(self.whiten(inputs, training=training))
+        x = ops.gelu(self.whiten(inputs, training=training))
         for group in self.groups:
             x = group(x, training=training)
         x = self.flatten(self.pool(x, training=training), training=training)
