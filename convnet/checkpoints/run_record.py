@@ -125,6 +125,12 @@ class RunRecord:
             return preprocess.Preprocessing("tutorial", model_image_size, "per_image")
         return preprocess.Preprocessing("none", native_size, "per_image")
 
+    def kept_weight_average(self) -> bool:
+        """False for a run trained with `--moving_average_decay=0`: its EMA shadows only
+        follow the weights, so eval, predict and export use the raw weights and say so.
+        True when the record does not say (files of earlier releases)."""
+        return self.settings.get("moving_average_decay", None) != 0
+
     def resolved_label_mode(self) -> str | None:
         """The recorded label mode; for earlier files, the built-in one giving the
         dataset `num_classes` classes (None for datasets convnet does not know)."""

@@ -50,7 +50,8 @@ class EvalConfig(DataConfig, ComputeConfig):
         None, "Evaluate only the first N examples of the split (default: all of them, each "
         "counted once).", lower_bound=1)
     use_ema: bool = option(True, "Evaluate the moving averages of the weights (--nouse_ema or "
-                           "--use_ema=false for the raw weights).")
+                           "--use_ema=false for the raw weights; a run trained with "
+                           "--moving_average_decay=0 is evaluated with its raw weights).")
     model: str | None = option(
         None, models.model_help("Model of the checkpoint (default: read from the checkpoint's "
                                 "run.json)"))
@@ -91,6 +92,8 @@ class Evaluator:
             raise ValueError(f"--top_k={config.top_k} exceeds the {self.info.num_classes} classes")
         self.strategy = distribute.make_strategy(config.strategy, config.tpu)
         self.compute_dtype = precision.compute_dtype(config.precision)
+        # A run without a moving average (--moving_average_decay=0) is evaluated as it is.
+        self.use_ema = config.use_ema and (record is None or record.kept_weight_average())
         with self.strategy.scope():
             self.model = models.build_model(asked.model, self.info.num_classes)
             self.preprocessing = (record or asked).preprocessing_for(self.model.image_size,
@@ -117,7 +120,7 @@ class Evaluator:
                                          fallback=self.config.restore_fallback)
         else:
             restore.restore(self.state.checkpoint, path, partial=True)
-        if self.config.use_ema:
+        if self.use_ema:
             self.state.ema.copy_to(self.model.trainable_variables)
         correct, class_correct, class_count, confusion = count_correct(
             self.model, self.dataset, self.info.num_classes, self.config.top_k, self.strategy,
@@ -130,7 +133,7 @@ class Evaluator:
 
     def _report(self, result: EvalResult) -> None:
         k = result.top_k
-        weights = "EMA" if self.config.use_ema else "raw"
+        weights = "EMA" if self.use_ema else "raw"
         if self.config.tta != "none":
             weights += f", {self.config.tta} TTA"
         console.log(f"precision @ {k} = {result.precision:.3f} ({result.num_correct} of "

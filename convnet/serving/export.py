@@ -166,7 +166,7 @@ def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_mod
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    weights = "EMA" if use_ema else "raw"
+    weights = "EMA" if loaded.use_ema else "raw"
     kind = export_format + (f" ({quantize}-quantized)" if quantize != "none" else "")
     console.log(f"exported {loaded.checkpoint_path} (step {loaded.step}, {weights} weights) as "
                 f"{kind} to {export_dir}")

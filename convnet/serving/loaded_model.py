@@ -32,7 +32,8 @@ class InferenceConfig:
     top_k: int = option(5, "Classes per image, most probable first: listed by predict, "
                         "returned by the export's serving signature.", lower_bound=1)
     use_ema: bool = option(True, "Use the moving averages of the weights (--nouse_ema: the "
-                           "raw weights).")
+                           "raw weights; always the raw weights for a run trained with "
+                           "--moving_average_decay=0).")
     restore_fallback: bool = restore.fallback_option()
 
 
@@ -100,7 +101,8 @@ def load(checkpoint_dir: str, checkpoint_path: str | None = None,
     Args:
       checkpoint_dir: a train_dir written by `convnet.train` (run.json + checkpoints).
       checkpoint_path: a checkpoint prefix such as `train_dir/ckpt-2000`; default: the latest.
-      use_ema: copy the moving averages of the weights into the model (as `convnet.eval`).
+      use_ema: copy the moving averages of the weights into the model (as `convnet.eval`);
+        not for a run trained with `--moving_average_decay=0` (its raw weights are used).
       restore_fallback: when the latest checkpoint is damaged, skip it (moving its
         files aside) and restore the newest older one that reads.
 
@@ -120,6 +122,7 @@ def load(checkpoint_dir: str, checkpoint_path: str | None = None,
                                             fallback=restore_fallback)
         if not path:  # every checkpoint deleted since the check above
             checkpoint_files.require_latest_checkpoint(checkpoint_dir)
+    use_ema = use_ema and record.kept_weight_average()
     if use_ema:
         state.ema.copy_to(state.model.trainable_variables)
     return InferenceModel(state.model, preprocessing, record.dataset_info(), int(state.step),

@@ -51,7 +51,7 @@ def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, use_ema: bool
         raise ValueError(f"--top_k={k} exceeds the {loaded.num_classes} classes")
     notes = []  # conversions, printed once every file has been read
     predictions = top_k(predict_files(loaded, paths, notes.append), loaded.class_names, k)
-    weights = "EMA" if use_ema else "raw"
+    weights = "EMA" if loaded.use_ema else "raw"
     log(f"{loaded.record.model} model on {loaded.info.name}, checkpoint "
         f"{loaded.checkpoint_path} (step {loaded.step}, {weights} weights)")
     for note in notes:

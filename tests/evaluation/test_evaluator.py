@@ -1,5 +1,6 @@
 """Evaluation of checkpoints: EMA weights, run.json, checkpoints, loop mode."""
 
+import json
 import os
 import threading
 import time
@@ -12,6 +13,8 @@ from convnet import evaluation, training
 from convnet.checkpoints import files as checkpoint_files
 from convnet.evaluation import evaluator
 from convnet.runtime.errors import CheckpointError, DamagedCheckpointError
+
+from helpers import write_train_dir
 
 
 def _train(tmp_path, cifar_path, max_steps=10):
@@ -178,3 +181,18 @@ def test_the_confusion_matrix_goes_to_a_csv_and_an_image(tmp_path, cifar_dir):
     np.testing.assert_array_equal(counts, expected)
     images = event_tensors.read_summaries(str(tmp_path / "eval"))["confusion_matrix"]
     assert [(step, plugin) for step, _, plugin in images] == [(10, "images")]
+
+
+def test_a_run_without_a_moving_average_is_evaluated_with_its_raw_weights(tmp_path, cifar_dir,
+                                                                           capsys):
+    path, _ = cifar_dir
+    train_dir, model, _, _ = write_train_dir(tmp_path / "train")  # EMA = raw / 2
+    record = json.loads((tmp_path / "train" / "run.json").read_text())
+    record["settings"] = {"moving_average_decay": 0.0}
+    (tmp_path / "train" / "run.json").write_text(json.dumps(record))
+    evaluator_ = evaluation.Evaluator(_eval_config(tmp_path, train_dir, path))
+    evaluator_.run()
+    assert "step 7, raw weights)" in capsys.readouterr().out
+    for original, variable in zip(model.trainable_variables,
+                                  evaluator_.model.trainable_variables, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), original.numpy())

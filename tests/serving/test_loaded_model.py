@@ -167,3 +167,20 @@ def test_load_images_brings_each_file_to_the_native_shape(tmp_path):
     assert said == [f"note: {grey}: converted grayscale to RGB for a 3-channel model"]
     with pytest.raises(DataError, match=r"^no image files given: pass one or more PNG or JPEG "):
         image_files.load_images([], (32, 32, 3))
+
+
+def test_a_run_without_a_moving_average_loads_its_raw_weights(tmp_path):
+    """--moving_average_decay=0 in run.json: the shadows only follow the weights; the raw
+    weights are used and `use_ema` says so (eval, predict and export label them "raw")."""
+    directory, model, _, _ = write_train_dir(tmp_path)
+    record = json.loads((tmp_path / "run.json").read_text())
+    record["settings"] = {"moving_average_decay": 0.0}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    loaded = loaded_model.load(directory)  # use_ema=True asked
+    assert not loaded.use_ema
+    for original, variable in zip(model.trainable_variables, loaded.model.trainable_variables,
+                                  strict=True):
+        np.testing.assert_array_equal(variable.numpy(), original.numpy())
+    record["settings"] = {"moving_average_decay": 0.99}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    assert loaded_model.load(directory).use_ema
