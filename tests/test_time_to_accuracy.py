@@ -63,16 +63,22 @@ def _recipe(cifar_dir, train_dir, **overrides):
 def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_path, cifar_dir,
                                                                          capsys):
     data_dir, arrays = cifar_dir  # 40 training images: 5 steps an epoch at batch 8
-    trainer = training.Trainer(_recipe(data_dir, tmp_path / "train"))
+    trainer = training.Trainer(_recipe(data_dir, tmp_path / "train",
+                                       progressive_resizing="25:0.4"))
     assert trainer.max_steps == 10
     assert trainer.groups.train_until_steps.count(5) == 1  # the whitening bias, 1 epoch
     assert trainer.groups.lr_scales.count(64.0) == 6  # the six BatchNorm betas
+    assert trainer.image_sizes == ((25, 2),)  # 0.4 epochs on 25x25 images: steps 0-1
     assert trainer.train() == 10
-    # The frozen whitening bias: from step 5 on, a trace of the step without its gradient.
-    assert sorted(trainer.train_step._rounds) == [trainer.train_step.trained(5),
-                                                  trainer.train_step.trained(0)]
+    # Steps 0-1 on 25x25 images, then 32x32; the frozen whitening bias: from step 5 on, a
+    # trace of the step without its gradient.
+    step = trainer.train_step
+    assert set(step._rounds) == {(step.trained(0), 25), (step.trained(0), None),
+                                 (step.trained(5), None)}
     out = capsys.readouterr().out
     assert "initialised fast93 from the first 40 training images" in out
+    assert re.search(r": training on 25x25 images until step 2 \(--progressive_resizing\)\n"
+                     r".*: training on full-size 32x32 images from step 2\n", out), out
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
     images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
                                              trainer.input_settings)))[0]
@@ -110,6 +116,16 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     resumed_kernel = [v for v in resumed.state.model.variables
                       if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_array_equal(resumed_kernel.numpy(), kernel_value)
+
+
+def test_a_size_the_model_cannot_take_is_refused_before_training(tmp_path, cifar_dir):
+    # fast93's pools: 24x24 -> 23 -> 11 -> 5 -> 2, too small for its 3x3 head pool.
+    with pytest.raises(ValueError, match=r"--progressive_resizing=25:1,24:1: --model=fast93 "
+                                         r"cannot take 24x24 inputs \(.+\); choose sizes it "
+                                         r"accepts \(its full size is 32\)"):
+        training.Trainer(_recipe(cifar_dir[0], tmp_path / "train", eval_every_epoch=False,
+                                 progressive_resizing="25:1,24:1"))
+    assert not os.path.exists(tmp_path / "train" / "run.json")
 
 
 def test_a_variable_group_matching_nothing_is_refused(tmp_path, cifar_dir):
@@ -156,6 +172,7 @@ def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epoc
     assert (muon_group.optimizer, muon_group.momentum, muon_group.nesterov,
             muon_group.decay_scale) == ("muon", 0.6, True, 0.0)
     assert muon_group.lr_scale * head_rate == pytest.approx(0.24, rel=1e-4)
+    assert config.progressive_resizing == {"fast94_muon": "", "fast93_muon": "25:3"}[name]
     for bias in ("beta", "whiten.*bias"):
         assert groups[bias].lr_scale * head_rate == pytest.approx(0.053 * 2000, rel=1e-3)
     assert groups["whiten.*bias"].train_epochs == 3
@@ -176,6 +193,7 @@ def _recipe_command(data_dir, train_dir):
             "--variable_groups=group.*kernel:optimizer=muon,momentum=0.6,nesterov=1,"
             "lr_scale=0.02,decay_scale=0;beta:lr_scale=64;whiten.*bias:train_epochs=1",
             "--precision=mixed_bfloat16",
+            "--progressive_resizing=25:2.4",  # steps 0-11 on 25x25 images: across the resume
             "--lookahead_every=2", "--lookahead_start_epoch=1", "--deterministic",
             "--noeval_at_end", "--num_parallel_calls=1"]
 

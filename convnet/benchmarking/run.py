@@ -28,7 +28,8 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     """Measures the five figures for `config`; returns the JSON-ready result.
 
     Times the step of a `TrainingSetup` (nothing is written, no train_dir
-    read); `config.nan_policy` is replaced by 'skip_batch'. `matmul_size` 0 tries
+    read); `config.nan_policy` is replaced by 'skip_batch', and --progressive_resizing is
+    off: the step at the model's full size, whose FLOPs the ratios count. `matmul_size` 0 tries
     GPU_MATMUL_SIZES with a GPU, else CPU_MATMUL_SIZES, and keeps the fastest.
     """
     if steps <= 0:
@@ -39,7 +40,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
         raise ValueError(f"--matmul_size must be positive (or 0 for the default), "
                          f"got {matmul_size}")
     load_before = os.getloadavg()
-    config = dataclasses.replace(config, nan_policy="skip_batch")
+    config = dataclasses.replace(config, nan_policy="skip_batch", progressive_resizing="")
     setup = TrainingSetup(config)
     replicas = setup.strategy.num_replicas_in_sync
     channels = setup.source.info.image_shape[-1]

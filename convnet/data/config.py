@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from convnet.data import info as info_lib
-from convnet.data import preprocess
+from convnet.data import preprocess, progressive_resizing
 from convnet.data.pipeline import SHUFFLE_BUFFER, InputSettings
 from convnet.data.sources.folder import TEST_FRACTION
 from convnet.data.sources.spec import DATA_SOURCES, SourceSpec
@@ -96,9 +96,15 @@ class AugmentConfig:
         lower_bound=0)
     shuffle_buffer: int = option(SHUFFLE_BUFFER, "Examples in the shuffle buffer.",
                                  lower_bound=1)
+    progressive_resizing: str = option(
+        "", "SIZE:EPOCHS[,SIZE:EPOCHS...]: train the first EPOCHS epochs on images resized to "
+        "SIZE x SIZE (bilinear, antialiased), stage after stage, then the rest at the full "
+        "size, for fewer FLOPs a step; e.g. 25:4 (the model must take SIZE x SIZE inputs). "
+        "Evaluation is at the full size. Default: off.")
 
     def validate(self) -> None:
         check(self, AugmentConfig)
+        progressive_resizing.parse(self.progressive_resizing)  # checks it
 
     def preprocessing(self, model_image_size: int | None, info: info_lib.DatasetInfo,
                       channel_stats: Callable[[], tuple[Sequence[float], Sequence[float]]],

@@ -13,7 +13,7 @@ from tensorflow.python.framework import config as _tf_config  # op determinism's
 
 from convnet import models
 from convnet.checkpoints import state as state_lib
-from convnet.data import pipeline, preprocess
+from convnet.data import pipeline, preprocess, progressive_resizing
 from convnet.data.sources import held_out
 from convnet.data.sources.base import Source
 from convnet.data.sources.spec import make_source
@@ -84,10 +84,11 @@ class TrainingSetup:
                                      self.compute_dtype)
         self.schedule = config.make_schedule(self.epochs, self.schedule_steps)
         self.groups = self._variable_groups()
+        self.image_sizes = self._image_sizes()
         self.train_step = train_step.TrainStep(
             self.state, self.strategy, self.schedule, self.groups, config.batch_size,
             config.label_smoothing, self.compute_dtype, config.nan_policy == "stop", config.xla,
-            keep_batch=config.histogram_frequency > 0)
+            keep_batch=config.histogram_frequency > 0, image_sizes=self.image_sizes)
 
     @property
     def steps_per_epoch(self) -> float:
@@ -111,6 +112,23 @@ class TrainingSetup:
                              f"trainable variable of --model={self.config.model} (its names: "
                              f"{', '.join(v.name for v in trainable)})")
         return variable_groups.assign(groups, trainable, self.epochs)
+
+    def _image_sizes(self) -> tuple[tuple[int, int], ...]:
+        """--progressive_resizing as ((size, end step), ...), each size checked on the model."""
+        stages = progressive_resizing.parse(self.config.progressive_resizing)
+        channels = self.input_shape[-1]
+        for stage in stages:
+            try:  # one example through the built model: a size it cannot take fails here
+                self.state.model(tf.zeros([1, stage.size, stage.size, channels],
+                                          self.compute_dtype), training=False)
+            except (ValueError, tf.errors.OpError) as e:  # oneDNN's pooling: AbortedError
+                first_line = (str(e).strip() or type(e).__name__).splitlines()[0][:160]
+                raise ValueError(
+                    f"--progressive_resizing={self.config.progressive_resizing}: "
+                    f"--model={self.config.model} cannot take {stage.size}x{stage.size} inputs "
+                    f"({first_line}); choose sizes it accepts (its full size is "
+                    f"{self.input_shape[0]})") from None
+        return progressive_resizing.stage_ends(stages, self.steps_per_epoch)
 
     def train_iterator(self, start_step: int = 0):
         """An iterator of per-replica training batches continuing after `start_step` steps.

@@ -15,6 +15,10 @@ of the variables still trained, so the backward pass stops at the lowest layer t
 one of them (airbench's `whiten_bias_grad`: once its whitening bias is frozen, fast93's first
 conv computes no input gradient). Each set of frozen variables is its own trace of the step.
 
+Progressive resizing (`image_sizes`, convnet.data.progressive_resizing): the updates of a
+stage resize each replica's batch to the stage's size before the forward pass, one trace of
+the step a size.
+
 Each call also returns `StepMetrics`, accumulated in the graph: the last
 batch's cross-entropy and weight-decay terms, and the top-1 hits and examples
 of all its batches (TensorBoard's training scalars, convnet.training.summaries); with
@@ -24,11 +28,13 @@ of all its batches (TensorBoard's training scalars, convnet.training.summaries);
 """
 
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import tensorflow as tf
 
 from convnet.checkpoints.state import State
+from convnet.data import progressive_resizing
 from convnet.nn import losses
 from convnet.optim import variable_groups
 from convnet.runtime import distribute
@@ -51,13 +57,17 @@ class TrainStep:
       stop_on_non_finite: end the round at the first non-finite loss (nan_policy 'stop').
       xla: compile the step (default strategy) or the gradients (others) with XLA.
       keep_batch: return the last batch (first replica) in the StepMetrics.
+      image_sizes: progressive resizing's ((size, end step), ...)
+        (`progressive_resizing.stage_ends`): updates before a stage's end step (and after
+        the previous one's) train on batches resized to size x size; () trains at the full size.
     """
 
     def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, groups,
                  batch_size: int, label_smoothing: float = 0.0,
                  compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
-                 xla: bool = False, keep_batch: bool = False):
-        self.keep_batch = keep_batch
+                 xla: bool = False, keep_batch: bool = False,
+                 image_sizes: Sequence[tuple[int, int]] = ()):
+        self.keep_batch, self.image_sizes = keep_batch, tuple(image_sizes)
         self.state, self.strategy, self.schedule, self.groups = state, strategy, schedule, groups
         self.batch_size, self.label_smoothing = batch_size, label_smoothing
         self.compute_dtype, self.stop_on_non_finite = compute_dtype, stop_on_non_finite
@@ -70,12 +80,16 @@ class TrainStep:
                               if xla and replicated else self._gradients_and_terms)
         self._replica_step_fn = (tf.function(self._replica_step, jit_compile=True)
                                  if xla and not replicated else self._replica_step)
-        self._rounds = {}  # trained(step) -> the round's tf.function
+        self._rounds = {}  # (trained(step), image_size(step)) -> the round's tf.function
 
     def trained(self, step: int) -> tuple[bool, ...]:
         """Per trainable variable, whether an update after `step` updates changes it (False
         once its group's `train_epochs` are over)."""
         return tuple(until is None or step < until for until in self.groups.train_until_steps)
+
+    def image_size(self, step: int) -> int | None:
+        """The size the update after `step` resizes its batch to (`image_sizes`), or None."""
+        return progressive_resizing.size_at(self.image_sizes, step)
 
     def loss_terms(self, images, labels, global_batch_size=None):
         """This replica's shares of the loss: (its examples' cross-entropy / global batch,
@@ -123,9 +137,11 @@ class TrainStep:
             grads = loss_scale.unscale(grads)
         return loss, grads, terms
 
-    def _replica_step(self, images, labels, trained=None):
-        """One update; returns (total loss, whether it was finite, whether applied, the
-        summed loss_terms)."""
+    def _replica_step(self, images, labels, trained=None, size=None):
+        """One update (on `images` resized to `size` when given); returns (total loss, whether
+        it was finite, whether applied, the summed loss_terms)."""
+        if size is not None:
+            images = progressive_resizing.resize(images, size)
         loss, grads, terms = self._gradients_fn(images, labels, trained)
         context = tf.distribute.get_replica_context()
         loss, grads, terms = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads, terms))
@@ -154,11 +170,11 @@ class TrainStep:
         return tf.cond(tf.logical_and(loss_finite, grads_finite), update,
                        lambda: tf.constant(False))
 
-    def _one_step(self, batch, trained):
+    def _one_step(self, batch, trained, size):
         """(loss, finite, 1 if not applied else 0, first images, loss terms) of one batch."""
         loss, finite, applied, terms = distribute.first_replica_value(
             self.strategy, self.strategy.run(self._replica_step_fn, args=batch,
-                                             kwargs=dict(trained=trained)))
+                                             kwargs=dict(trained=trained, size=size)))
         images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
         return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images, terms
 
@@ -174,16 +190,20 @@ class TrainStep:
 
         Returns (last loss, last loss finite, batches not applied, of which
         after the last applied one, a few images of the last batch, StepMetrics).
-        The variables frozen at the state's step get no gradient (see the module).
+        The variables frozen at the state's step get no gradient, and the batches are
+        resized to the state's step's `image_size` (see the module): a round must not cross
+        a freezing step or a stage's end (convnet.training.Trainer ends its rounds there).
         """
-        trained = self.trained(int(self.state.step.numpy()))
-        if trained not in self._rounds:
-            self._rounds[trained] = tf.function(functools.partial(self._round, trained=trained))
-        return self._rounds[trained](iterator, num_steps)
+        step = int(self.state.step.numpy())
+        key = (self.trained(step), self.image_size(step))
+        if key not in self._rounds:
+            self._rounds[key] = tf.function(functools.partial(self._round, trained=key[0],
+                                                              size=key[1]))
+        return self._rounds[key](iterator, num_steps)
 
-    def _round(self, iterator, num_steps, trained):
+    def _round(self, iterator, num_steps, trained, size):
         batch = next(iterator)
-        loss, finite, skipped, images, terms = self._one_step(batch, trained)
+        loss, finite, skipped, images, terms = self._one_step(batch, trained, size)
         data_loss, decay = terms[0], terms[1]
         hits, examples = tf.cast(terms[2], tf.int64), tf.cast(terms[3], tf.int64)
         kept_images, kept_labels = self._kept(batch)
@@ -194,7 +214,7 @@ class TrainStep:
             if self.stop_on_non_finite and not finite:
                 break
             batch = next(iterator)
-            loss, finite, more_skipped, images, terms = self._one_step(batch, trained)
+            loss, finite, more_skipped, images, terms = self._one_step(batch, trained, size)
             data_loss, decay = terms[0], terms[1]
             hits += tf.cast(terms[2], tf.int64)
             examples += tf.cast(terms[3], tf.int64)

@@ -171,6 +171,7 @@ class Trainer(TrainingSetup):
                     writer.close()
                     raise Interrupted(self._stop_signal, step, path)
                 num_steps = self._round_end(step, profiler.boundaries()) - step
+                self._log_image_size(step, start)
                 learning_rate = float(self.schedule(step))
                 profiler.before(step)
                 began = time.perf_counter()
@@ -226,14 +227,30 @@ class Trainer(TrainingSetup):
             if self.state.loss_scale is not None:
                 tf.summary.scalar("loss_scale", float(self.state.loss_scale.value.numpy()))
 
+    def _log_image_size(self, step: int, start: int) -> None:
+        """At the run's start and where a --progressive_resizing stage begins or ends: one line
+        with the size the next steps train on."""
+        if not self.image_sizes:
+            return
+        size = self.train_step.image_size(step)
+        if step != start and size == self.train_step.image_size(step - 1):
+            return
+        full = self.input_shape[0]
+        until = next((end for _, end in self.image_sizes if end > step), None)
+        console.log(f"training on {size}x{size} images until step {until} "
+                    f"(--progressive_resizing)" if size is not None else
+                    f"training on full-size {full}x{full} images from step {step}")
+
     def _round_end(self, step: int, profile_boundaries=()) -> int:
         """The step the next call of the compiled step ends at: the first log, checkpoint,
-        epoch end, histogram, evaluation, profiler or variable-freezing boundary after `step`
-        (from a freezing step on, the step computes fewer gradients), or max_steps."""
+        epoch end, histogram, evaluation, profiler, variable-freezing or image-size boundary
+        after `step` (from a freezing step on, the step computes fewer gradients; from a
+        --progressive_resizing stage's end on, it trains on other sizes), or max_steps."""
         config = self.config
         ends = [self.max_steps, self._next_epoch_end(step)]
         ends += [until for until in self.groups.train_until_steps
                  if until is not None and until > step]
+        ends += [end for _, end in self.image_sizes if end > step]
         ends += [_next_multiple(step, every) for every in
                  (config.log_frequency, config.save_checkpoint_steps,
                   config.histogram_frequency, config.eval_every_steps) if every]

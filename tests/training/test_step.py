@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from convnet import models
 from convnet.checkpoints import state
+from convnet.data import progressive_resizing
 from convnet.optim import optimizers, schedules, variable_groups
 from convnet.runtime import distribute
 from convnet.training.step import TrainStep
@@ -193,3 +194,34 @@ def test_rounds_after_the_freeze_train_exactly_as_without_the_stop():
     assert len(stopped._rounds) == 2 and len(full._rounds) == 1
     for got, want in zip(stopped.variables, full.variables, strict=True):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def _simple3_step(image_sizes=()):
+    built = state.build(models.build_model("simple3", 10, weight_decay=1e-3), [32, 32, 3],
+                        optimizer=optimizers.make_optimizer("sgd", 0.9))
+    groups = variable_groups.assign([], built.model.trainable_variables, schedules.Epochs(4, 4))
+    return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
+                     groups, 4, image_sizes=image_sizes)
+
+
+def test_progressive_resizing_trains_a_stage_on_resized_batches_then_the_full_size():
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.normal(size=(12, 32, 32, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 10, size=12), tf.int32)
+    batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
+    resizing, reference = _simple3_step(((26, 2),)), _simple3_step()
+    for var, same in zip(reference.state.model.variables, resizing.state.model.variables,
+                         strict=True):
+        var.assign(same)
+    assert [resizing.image_size(step) for step in (0, 1, 2, 3)] == [26, 26, None, None]
+    iterator = iter(batches)
+    resizing(iterator, tf.constant(2, tf.int64))  # steps 0-1: 26x26
+    resizing(iterator, tf.constant(1, tf.int64))  # step 2: the full size
+    assert sorted(size or 32 for _, size in resizing._rounds) == [26, 32]
+    # The reference: the same batches, the first two resized before they reach the step.
+    resized = batches.take(2).map(lambda x, y: (progressive_resizing.resize(x, 26), y))
+    reference(iter(resized), tf.constant(2, tf.int64))
+    reference(iter(batches.skip(2)), tf.constant(1, tf.int64))
+    for got, want in zip(resizing.variables, reference.variables, strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    assert int(resizing.state.step.numpy()) == 3
