@@ -137,11 +137,9 @@ class TrainStep:
             grads = loss_scale.unscale(grads)
         return loss, grads, terms
 
-    def _replica_step(self, images, labels, trained=None, size=None):
-        """One update (on `images` resized to `size` when given); returns (total loss, whether
-        it was finite, whether applied, the summed loss_terms)."""
-        if size is not None:
-            images = progressive_resizing.resize(images, size)
+    def _replica_step(self, images, labels, trained=None):
+        """One update; returns (total loss, whether it was finite, whether applied, the
+        summed loss_terms)."""
         loss, grads, terms = self._gradients_fn(images, labels, trained)
         context = tf.distribute.get_replica_context()
         loss, grads, terms = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, grads, terms))
@@ -170,11 +168,11 @@ class TrainStep:
         return tf.cond(tf.logical_and(loss_finite, grads_finite), update,
                        lambda: tf.constant(False))
 
-    def _one_step(self, batch, trained, size):
+    def _one_step(self, batch, trained):
         """(loss, finite, 1 if not applied else 0, first images, loss terms) of one batch."""
         loss, finite, applied, terms = distribute.first_replica_value(
             self.strategy, self.strategy.run(self._replica_step_fn, args=batch,
-                                             kwargs=dict(trained=trained, size=size)))
+                                             kwargs=dict(trained=trained)))
         images = distribute.first_replica_value(self.strategy, batch[0])[:SUMMARY_IMAGES]
         return loss, finite, tf.cast(tf.logical_not(applied), tf.int64), images, terms
 
@@ -201,9 +199,18 @@ class TrainStep:
                                                               size=key[1]))
         return self._rounds[key](iterator, num_steps)
 
+    def _next_batch(self, iterator, size):
+        """The iterator's next batch, each replica's images resized to `size` unless None
+        (outside the XLA-compiled part: XLA has no kernel for tf.image.resize's antialiasing)."""
+        images, labels = next(iterator)
+        if size is not None:
+            images = self.strategy.run(lambda x: progressive_resizing.resize(x, size),
+                                       args=(images,))
+        return images, labels
+
     def _round(self, iterator, num_steps, trained, size):
-        batch = next(iterator)
-        loss, finite, skipped, images, terms = self._one_step(batch, trained, size)
+        batch = self._next_batch(iterator, size)
+        loss, finite, skipped, images, terms = self._one_step(batch, trained)
         data_loss, decay = terms[0], terms[1]
         hits, examples = tf.cast(terms[2], tf.int64), tf.cast(terms[3], tf.int64)
         kept_images, kept_labels = self._kept(batch)
@@ -213,8 +220,8 @@ class TrainStep:
                 (kept_images, tf.TensorShape(None)), (kept_labels, tf.TensorShape(None))])
             if self.stop_on_non_finite and not finite:
                 break
-            batch = next(iterator)
-            loss, finite, more_skipped, images, terms = self._one_step(batch, trained, size)
+            batch = self._next_batch(iterator, size)
+            loss, finite, more_skipped, images, terms = self._one_step(batch, trained)
             data_loss, decay = terms[0], terms[1]
             hits += tf.cast(terms[2], tf.int64)
             examples += tf.cast(terms[3], tf.int64)
