@@ -29,6 +29,19 @@ def test_forward_with_a_dynamic_batch_and_one_image(name):
         assert np.isfinite(logits.numpy()).all()
 
 
+def test_gelus_are_xla_fused_while_training_and_plain_ops_in_inference():
+    # An inference graph (export to SavedModel, TFLite, ONNX) must hold no XLA-compiled call.
+    model = _built("fast93")
+
+    def xla_calls(training):
+        graph = tf.function(lambda x: model(x, training=training)).get_concrete_function(
+            tf.TensorSpec([2, 32, 32, 3])).graph
+        return sum(op.node_def.attr["_XlaMustCompile"].b for op in graph.get_operations())
+
+    assert xla_calls(False) == 0
+    assert xla_calls(True) == 7  # the whitening output's GELU and two a group
+
+
 def test_layout_widths_and_names():
     model = _built("fast94")
     shapes = {v.name.split(":")[0]: tuple(v.shape) for v in model.variables}

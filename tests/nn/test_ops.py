@@ -264,9 +264,10 @@ def _normal_cdf(x):
     return 0.5 * (1.0 + np.vectorize(erf)(x / np.sqrt(2.0)))
 
 
+@pytest.mark.parametrize("xla", [False, True])
 @pytest.mark.parametrize("dtype, tol", [(tf.float32, 1e-5), (tf.float64, 1e-12),
                                         (tf.bfloat16, 2e-2), (tf.float16, 2e-3)])
-def test_gelu_and_its_gradient_match_numpy(dtype, tol):
+def test_gelu_and_its_gradient_match_numpy(dtype, tol, xla):
     # gelu(x) = x * Phi(x); d/dx = Phi(x) + x * phi(x), phi the standard normal density.
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.normal(0.0, 2.0, size=200), [-8.0, -3.0, 0.0, 3.0, 8.0]])
@@ -275,7 +276,7 @@ def test_gelu_and_its_gradient_match_numpy(dtype, tol):
     x64 = tf.cast(x_low, tf.float64).numpy()  # the values the op sees
     with tf.GradientTape() as tape:
         tape.watch(x_low)
-        y = ops.gelu(x_low)
+        y = ops.gelu(x_low, xla=xla)
     gradient = tape.gradient(y, x_low, output_gradients=tf.constant(upstream, dtype))
     assert y.dtype == dtype and gradient.dtype == dtype
     density = np.exp(-0.5 * x64 ** 2) / np.sqrt(2.0 * np.pi)
@@ -297,6 +298,29 @@ def test_gelu_agrees_with_tensorflows_exact_gelu_and_refuses_integers():
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="floating-point"):
         ops.gelu(tf.constant([1, 2]))
+
+
+def _xla_compiled_calls(function, *args) -> int:
+    """The calls marked for XLA compilation in the graph of `function` traced on `args`."""
+    graph = tf.function(function, autograph=False).get_concrete_function(*args).graph
+    return sum(op.node_def.attr["_XlaMustCompile"].b for op in graph.get_operations())
+
+
+def test_gelu_fuses_its_backward_and_with_xla_its_forward_but_not_an_inference_graph():
+    # The default forward is plain TensorFlow ops (what the TFLite and ONNX converters
+    # take); the gradient is always one XLA-compiled loop.
+    x = tf.TensorSpec([2, 3], tf.bfloat16)
+
+    def forward_and_backward(inputs, xla):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            y = ops.gelu(inputs, xla=xla)
+        return tape.gradient(y, inputs)
+
+    assert _xla_compiled_calls(lambda t: ops.gelu(t), x) == 0
+    assert _xla_compiled_calls(lambda t: ops.gelu(t, xla=True), x) == 1
+    assert _xla_compiled_calls(lambda t: forward_and_backward(t, False), x) == 1
+    assert _xla_compiled_calls(lambda t: forward_and_backward(t, True), x) == 2
 
 
 def _batch_norm_numpy(x, beta, gamma, epsilon, upstream):
