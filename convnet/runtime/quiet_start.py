@@ -1,7 +1,7 @@
 """A quiet start for the mains: TensorFlow's start-up lines are left out of stderr.
 
-On a machine without a GPU, `import tensorflow` and the first use of a device
-print lines such as `Could not find cuda drivers on your machine, GPU will not
+On a machine without a GPU, `import tensorflow`, the first use of a device and of
+XLA print lines such as `Could not find cuda drivers on your machine, GPU will not
 be used.`, `This TensorFlow binary is optimized to use available CPU
 instructions ...` and `E0000 ... failed call to cuInit: ... UNKNOWN ERROR
 (303)`. TF_CPP_MIN_LOG_LEVEL cannot hide them alone: 2 keeps the E-level cuInit
@@ -83,6 +83,15 @@ STARTUP_LINES = (
                                  rb"registered"),
     ("computation_placer", _PREFIX + rb"computation placer already registered\..*"),
     ("tensorrt", _PREFIX + rb"TF-TRT Warning: Could not find TensorRT"),
+    # The first XLA-compiled call on a CPU (ops.gelu while training, --xla): XLA's own start-up.
+    # Its CUDA lines (the GPU's name) show.
+    ("xla_service", _PREFIX + rb"XLA service 0x[0-9a-f]+ initialized for platform Host \(this "
+                              rb"does not guarantee that XLA will be used\)\. Devices:"),
+    ("xla_host_executor", _PREFIX + rb"\s*StreamExecutor \[\d+\]: Host, Default Version.*"),
+    ("xla_compiled", _PREFIX + rb"Compiled cluster using XLA!  This line is logged at most once "
+                               rb"for the lifetime of the process\."),
+    ("mlir_crash_reproducer", _PREFIX + rb"disabling MLIR crash reproducer, set env var "
+                                        rb"`MLIR_CRASH_REPRODUCER_DIRECTORY` to enable\."),
 )
 _LINES = tuple((name, re.compile(pattern + rb"\r?$")) for name, pattern in STARTUP_LINES)
 

@@ -32,6 +32,15 @@ STARTUP = [
     b"errors from different computation orders. To turn them off, set the environment variable "
     b"`TF_ENABLE_ONEDNN_OPTS=0`.",
     b"I0000 00:00:1796157274.1   1 port.cc:153] oneDNN custom operations are on. You may see ...",
+    # XLA's first compiled call on the CPU (TensorFlow 2.21).
+    b"I0000 00:00:1796314439.606169   16828 service.cc:153] XLA service 0x7fb64c05ed90 initialized "
+    b"for platform Host (this does not guarantee that XLA will be used). Devices:",
+    b"I0000 00:00:1796314439.606212   16828 service.cc:161]   StreamExecutor [0]: Host, Default "
+    b"Version (Driver: 0.0.0; Runtime: 0.0.0; Toolkit: 0.0.0; DNN: 0.0.0)",
+    b"I0000 00:00:1796314439.672512   16828 device_compiler.h:208] Compiled cluster using XLA!  "
+    b"This line is logged at most once for the lifetime of the process.",
+    b"I0000 00:00:1796314442.499694   16827 dump_mlir_util.cc:269] disabling MLIR crash "
+    b"reproducer, set env var `MLIR_CRASH_REPRODUCER_DIRECTORY` to enable.",
 ]
 REAL = [
     b"error: CIFAR-10 data not found in /nowhere",
@@ -41,6 +50,10 @@ REAL = [
     b"W0000 00:00:1796157282.338139   23862 some_file.cc:1] This TensorFlow binary is odd",
     b"I0000 00:00:1796157282.1   1 gpu_device.cc:2020] Created device /job:localhost/replica:0/"
     b"task:0/device:GPU:0 with 139000 MB memory",
+    b"I0000 00:00:1796157282.1   1 service.cc:153] XLA service 0x55d0c0 initialized for platform "
+    b"CUDA (this does not guarantee that XLA will be used). Devices:",
+    b"I0000 00:00:1796157282.1   1 service.cc:161]   StreamExecutor device (0): NVIDIA H200, "
+    b"Compute Capability 9.0",
     b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow "
     b"with the appropriate compiler flags.",  # not after the cpu_feature_guard line: kept
     b"step 10, loss = 2.07",
