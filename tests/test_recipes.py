@@ -38,6 +38,43 @@ def test_expand_puts_the_recipe_file_in_the_recipes_place():
     assert recipes.expand(["prog", "--recipe=nope"]) == ["prog", "--recipe=nope"]  # flag says so
 
 
+def test_a_recipes_precision_file_follows_it_for_runs_in_that_precision(tmp_path, monkeypatch):
+    (tmp_path / "toy.flags").write_text("--batch_size=8\n--precision=auto\n")
+    (tmp_path / "toy.float32.flags").write_text("# float32 only\n--epochs=3\n")
+    monkeypatch.setattr(recipes, "DIRECTORY", str(tmp_path))
+    assert recipes.names() == ["toy"] and recipes.precision_files() == [("toy", "float32")]
+    toy, toy32 = "--flagfile=" + recipes.path("toy"), f"--flagfile={tmp_path}/toy.float32.flags"
+    seen = []
+
+    def resolve(value):  # the last --precision of the command line or the recipe; auto: bf16
+        seen.append(value)
+        return {"auto": "mixed_bfloat16", None: "float32"}.get(value, value)
+
+    argv = ["prog", "--recipe=toy", "--precision=float32", "--epochs=5"]
+    assert recipes.expand(argv, resolve) == ["prog", toy, toy32, *argv[1:]]
+    assert recipes.expand(["prog", "--recipe", "toy"], resolve) == ["prog", toy, "--recipe", "toy"]
+    assert recipes.expand(["prog", "--precision=float32", "--recipe=toy"], resolve) == [
+        "prog", "--precision=float32", toy, "--recipe=toy"]  # the recipe's auto comes last
+    assert recipes.expand(["prog", "--recipe=toy", "--precision", "float32"], resolve)[2] == toy32
+    assert seen == ["float32", "auto", "auto", "float32"]
+    assert recipes.expand(argv) == ["prog", toy, *argv[1:]]  # without a resolver: as before
+    assert recipes.precision_file_line(toy32) == (
+        "--recipe=toy in float32: --epochs=3 (toy.float32.flags)")
+    assert recipes.precision_file_line(toy) is None
+    assert recipes.precision_file_line("--epochs=3") is None
+
+
+def test_the_shipped_precision_files_name_a_recipe_and_a_precision_and_leave_it_alone():
+    assert ("fast93_muon", "float32") in recipes.precision_files()
+    for name, precision in recipes.precision_files():
+        assert name in recipes.names() and precision in ("float32", "mixed_float16",
+                                                         "mixed_bfloat16")
+        with open(recipes.precision_path(name, precision), encoding="utf-8") as f:
+            settings = [line for line in f if line.startswith("--")]
+        assert settings and not any(line.startswith("--precision") for line in settings)
+    assert recipes.precision_path("fast93_muon", "mixed_bfloat16") is None
+
+
 @pytest.mark.slow
 def test_train_with_a_recipe_later_flags_override_it(tmp_path):
     train_dir = tmp_path / "run"
@@ -59,3 +96,18 @@ def test_train_with_a_recipe_later_flags_override_it(tmp_path):
     unknown = subprocess.run([sys.executable, "-m", "convnet.train", "--recipe=lenet6"],
                              capture_output=True, text=True, env=ENV, timeout=300)
     assert unknown.returncode != 0 and "lenet5" in unknown.stderr and "resnet20" in unknown.stderr
+    # The precision file of the run's precision joins the recipe, and says so (stopped before
+    # training by the missing data).
+    for precision, line in [("float32", "--recipe=fast93_muon in float32: "
+                             "--progressive_resizing=25:3 (fast93_muon.float32.flags)"),
+                            ("mixed_bfloat16", None)]:
+        run = subprocess.run(
+            [sys.executable, "-m", "convnet.train", "--recipe=fast93_muon",
+             f"--precision={precision}", f"--data_dir={tmp_path / 'none'}", "--nodownload",
+             f"--train_dir={tmp_path / precision}"],
+            capture_output=True, text=True, env=ENV, timeout=300)
+        assert run.returncode == 1 and "error: " in run.stderr, run.stderr[-2000:]
+        if line:
+            assert line in run.stdout
+        else:
+            assert "in mixed_bfloat16" not in run.stdout and "float32.flags" not in run.stdout

@@ -17,7 +17,7 @@ from convnet import recipes, training
 from convnet.data import pipeline
 from convnet.nn import whitening
 from convnet.optim import optimizers, schedules, variable_groups
-from convnet.runtime import options
+from convnet.runtime import cli, options
 
 import kill_harness
 
@@ -149,16 +149,25 @@ def test_the_recipe_flag_files_parse_into_a_valid_config(name):
     assert config.epochs == {"fast93": 11.0, "fast94": 9.9}[name]
 
 
+# What the Muon recipes train on 25x25 images first in each precision (their precision files).
+RESIZING = {("fast94_muon", "float32"): "25:5", ("fast94_muon", "mixed_bfloat16"): "",
+            ("fast93_muon", "float32"): "25:3", ("fast93_muon", "mixed_bfloat16"): ""}
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 @pytest.mark.parametrize("name,width,epochs", [("fast94_muon", 256, 8.0),
                                                 ("fast93_muon", 128, 8.0)])
-def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epochs):
+def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epochs, precision):
     options.define_flags(training.TrainConfig)
-    try:
-        absl_flags.FLAGS(["train", f"--flagfile={os.path.join(CONFIGS, name + '.flags')}"])
+    recipes.define_recipe_flag()
+    try:  # --recipe as the mains read it: its file, then its file for the run's precision
+        absl_flags.FLAGS(recipes.expand(["train", f"--recipe={name}", f"--precision={precision}"],
+                                        cli.run_precision))
         config = options.from_flags(training.TrainConfig)
     finally:
         absl_flags.FLAGS.unparse_flags()
     config.validate()
+    assert config.precision == precision
     assert (config.batch_size, config.epochs, config.lookahead_every) == (2000, epochs, 0)
     # airbench94_muon: summed loss over 2,000; head lr 0.67 on W with logits = W x / width;
     # biases 0.053; Muon 0.24; the SGD variables shrink by 2e-6 x 2,000 a step.
@@ -172,7 +181,7 @@ def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epoc
     assert (muon_group.optimizer, muon_group.momentum, muon_group.nesterov,
             muon_group.decay_scale) == ("muon", 0.6, True, 0.0)
     assert muon_group.lr_scale * head_rate == pytest.approx(0.24, rel=1e-4)
-    assert config.progressive_resizing == {"fast94_muon": "", "fast93_muon": "25:3"}[name]
+    assert config.progressive_resizing == RESIZING[name, precision]
     for bias in ("beta", "whiten.*bias"):
         assert groups[bias].lr_scale * head_rate == pytest.approx(0.053 * 2000, rel=1e-3)
     assert groups["whiten.*bias"].train_epochs == 3

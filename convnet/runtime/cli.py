@@ -14,7 +14,7 @@ import sys
 from absl import app, flags, logging
 
 from convnet import recipes
-from convnet.runtime import closed_stdout, options
+from convnet.runtime import closed_stdout, console, options, precision
 from convnet.runtime.errors import ConvnetError
 
 
@@ -39,6 +39,17 @@ def damaged_flag_file(argv) -> str | None:
             return (f"flag file {path} is damaged (not text: byte {e.object[e.start]:#04x} at "
                     f"offset {e.start}): {fix}.")
     return None
+
+
+def run_precision(value: str | None) -> str | None:
+    """The precision a run given `--precision=value` (None: the flag's default) computes in,
+    `auto` resolved for this machine; None without a --precision flag or for a bad value (the
+    flag's check names it)."""
+    if value is None:
+        if "precision" not in flags.FLAGS:
+            return None
+        value = flags.FLAGS["precision"].default
+    return precision.resolve(value) if value in precision.PRECISIONS else None
 
 
 def run(main, *config_classes, takes_args: bool = False, takes_recipe: bool = False) -> None:
@@ -88,13 +99,17 @@ def run_main(main, takes_args: bool = False) -> None:
             sys.exit(128 + signal.SIGINT)
 
     def parse(argv):  # --recipe=NAME reads as --flagfile=<the recipe's file> (convnet.recipes)
-        argv = recipes.expand(argv) if "recipe" in flags.FLAGS else argv
+        argv = recipes.expand(argv, run_precision) if "recipe" in flags.FLAGS else argv
         problem = damaged_flag_file(argv)
         if problem is None:
             try:
-                return app.parse_flags_with_usage(argv)
+                parsed = app.parse_flags_with_usage(argv)
             except UnicodeDecodeError as e:  # a flag file named inside another flag file
                 problem = f"a flag file it names is not text ({e.reason})"
+            else:
+                for line in filter(None, map(recipes.precision_file_line, argv)):
+                    console.log(line)
+                return parsed
         print(f"error: {problem}", file=sys.stderr, flush=True)
         sys.exit(1)
 
