@@ -105,3 +105,10 @@ def train_steps(model, images, labels, optimizer, steps):
         return loss
 
     return [float(step()) for _ in range(steps)]
+
+
+def xla_compiled_calls(function, *args) -> int:
+    """The calls marked for XLA compilation (`jit_compile=True`) in the graph of `function`
+    traced on `args` (tensors or TensorSpecs)."""
+    graph = tf.function(function, autograph=False).get_concrete_function(*args).graph
+    return sum(op.node_def.attr["_XlaMustCompile"].b for op in graph.get_operations())

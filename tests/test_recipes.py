@@ -96,18 +96,12 @@ def test_train_with_a_recipe_later_flags_override_it(tmp_path):
     unknown = subprocess.run([sys.executable, "-m", "convnet.train", "--recipe=lenet6"],
                              capture_output=True, text=True, env=ENV, timeout=300)
     assert unknown.returncode != 0 and "lenet5" in unknown.stderr and "resnet20" in unknown.stderr
-    # The precision file of the run's precision joins the recipe, and says so (stopped before
-    # training by the missing data).
-    for precision, line in [("float32", "--recipe=fast93_muon in float32: "
-                             "--progressive_resizing=25:3 (fast93_muon.float32.flags)"),
-                            ("mixed_bfloat16", None)]:
-        run = subprocess.run(
-            [sys.executable, "-m", "convnet.train", "--recipe=fast93_muon",
-             f"--precision={precision}", f"--data_dir={tmp_path / 'none'}", "--nodownload",
-             f"--train_dir={tmp_path / precision}"],
-            capture_output=True, text=True, env=ENV, timeout=300)
-        assert run.returncode == 1 and "error: " in run.stderr, run.stderr[-2000:]
-        if line:
-            assert line in run.stdout
-        else:
-            assert "in mixed_bfloat16" not in run.stdout and "float32.flags" not in run.stdout
+    # The precision file of the run's precision joins the recipe and says so (the run stops
+    # before training at the missing data; runs in bfloat16 skip it: test_time_to_accuracy).
+    run = subprocess.run(
+        [sys.executable, "-m", "convnet.train", "--recipe=fast93_muon", "--precision=float32",
+         f"--data_dir={tmp_path / 'none'}", "--nodownload", f"--train_dir={tmp_path / 'f32'}"],
+        capture_output=True, text=True, env=ENV, timeout=300)
+    assert run.returncode == 1 and "error: " in run.stderr, run.stderr[-2000:]
+    assert ("--recipe=fast93_muon in float32: --progressive_resizing=25:3 "
+            "(fast93_muon.float32.flags)") in run.stdout

@@ -9,7 +9,7 @@ from convnet.benchmarking import flops
 from convnet.models import fast
 from convnet.nn import layers, ops, whitening
 
-from helpers import train_steps
+from helpers import train_steps, xla_compiled_calls
 
 
 def _built(name, weight_decay=None, shape=(32, 32, 3)):
@@ -34,9 +34,8 @@ def test_gelus_are_xla_fused_while_training_and_plain_ops_in_inference():
     model = _built("fast93")
 
     def xla_calls(training):
-        graph = tf.function(lambda x: model(x, training=training)).get_concrete_function(
-            tf.TensorSpec([2, 32, 32, 3])).graph
-        return sum(op.node_def.attr["_XlaMustCompile"].b for op in graph.get_operations())
+        return xla_compiled_calls(lambda x: model(x, training=training),
+                                  tf.TensorSpec([2, 32, 32, 3]))
 
     assert xla_calls(False) == 0
     assert xla_calls(True) == 7  # the whitening output's GELU and two a group

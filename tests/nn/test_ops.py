@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from convnet.nn import ops
 
+from helpers import xla_compiled_calls
+
 RNG = np.random.default_rng(0)
 
 
@@ -300,12 +302,6 @@ def test_gelu_agrees_with_tensorflows_exact_gelu_and_refuses_integers():
         ops.gelu(tf.constant([1, 2]))
 
 
-def _xla_compiled_calls(function, *args) -> int:
-    """The calls marked for XLA compilation in the graph of `function` traced on `args`."""
-    graph = tf.function(function, autograph=False).get_concrete_function(*args).graph
-    return sum(op.node_def.attr["_XlaMustCompile"].b for op in graph.get_operations())
-
-
 def test_gelu_fuses_its_backward_and_with_xla_its_forward_but_not_an_inference_graph():
     # The default forward is plain TensorFlow ops (what the TFLite and ONNX converters
     # take); the gradient is always one XLA-compiled loop.
@@ -317,10 +313,10 @@ def test_gelu_fuses_its_backward_and_with_xla_its_forward_but_not_an_inference_g
             y = ops.gelu(inputs, xla=xla)
         return tape.gradient(y, inputs)
 
-    assert _xla_compiled_calls(lambda t: ops.gelu(t), x) == 0
-    assert _xla_compiled_calls(lambda t: ops.gelu(t, xla=True), x) == 1
-    assert _xla_compiled_calls(lambda t: forward_and_backward(t, False), x) == 1
-    assert _xla_compiled_calls(lambda t: forward_and_backward(t, True), x) == 2
+    assert xla_compiled_calls(lambda t: ops.gelu(t), x) == 0
+    assert xla_compiled_calls(lambda t: ops.gelu(t, xla=True), x) == 1
+    assert xla_compiled_calls(lambda t: forward_and_backward(t, False), x) == 1
+    assert xla_compiled_calls(lambda t: forward_and_backward(t, True), x) == 2
 
 
 def _batch_norm_numpy(x, beta, gamma, epsilon, upstream):
