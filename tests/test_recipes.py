@@ -9,6 +9,7 @@ import pytest
 from absl import flags
 
 from convnet import recipes
+from convnet.runtime.precision import PRECISIONS
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
@@ -67,8 +68,7 @@ def test_a_recipes_precision_file_follows_it_for_runs_in_that_precision(tmp_path
 def test_the_shipped_precision_files_name_a_recipe_and_a_precision_and_leave_it_alone():
     assert ("fast93_muon", "float32") in recipes.precision_files()
     for name, precision in recipes.precision_files():
-        assert name in recipes.names() and precision in ("float32", "mixed_float16",
-                                                         "mixed_bfloat16")
+        assert name in recipes.names() and precision in set(PRECISIONS) - {"auto"}
         with open(recipes.precision_path(name, precision), encoding="utf-8") as f:
             settings = [line for line in f if line.startswith("--")]
         assert settings and not any(line.startswith("--precision") for line in settings)

@@ -23,10 +23,21 @@ DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 SUFFIX = ".flags"
 
 
+def _split(file_name: str) -> tuple[str, str | None]:
+    """(recipe, precision) of a flag file's name: `NAME.flags` -> (NAME, None),
+    `NAME.PRECISION.flags` -> (NAME, PRECISION)."""
+    name, _, precision = file_name[:-len(SUFFIX)].partition(".")
+    return name, precision or None
+
+
+def _shipped() -> list[tuple[str, str | None]]:
+    """(recipe, precision or None) of every shipped flag file."""
+    return [_split(f) for f in os.listdir(DIRECTORY) if f.endswith(SUFFIX)]
+
+
 def names() -> list[str]:
     """The shipped recipes, sorted (not their precision files)."""
-    return sorted(f[:-len(SUFFIX)] for f in os.listdir(DIRECTORY)
-                  if f.endswith(SUFFIX) and "." not in f[:-len(SUFFIX)])
+    return sorted(name for name, precision in _shipped() if precision is None)
 
 
 def path(name: str) -> str:
@@ -45,9 +56,7 @@ def precision_path(name: str, precision: str) -> str | None:
 
 def precision_files() -> list[tuple[str, str]]:
     """(recipe, precision) of every shipped precision file, sorted."""
-    pairs = (f[:-len(SUFFIX)].split(".", 1) for f in os.listdir(DIRECTORY)
-             if f.endswith(SUFFIX) and "." in f[:-len(SUFFIX)])
-    return sorted((name, precision) for name, precision in pairs)
+    return sorted(pair for pair in _shipped() if pair[1] is not None)
 
 
 def define_recipe_flag(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -117,10 +126,9 @@ def precision_file_line(arg: str) -> str | None:
     if not arg.startswith("--flagfile="):
         return None
     file = arg.split("=", 1)[1]
-    stem = os.path.basename(file)[:-len(SUFFIX)]
-    if os.path.dirname(os.path.abspath(file)) != DIRECTORY or "." not in stem:
+    name, precision = _split(os.path.basename(file))
+    if os.path.dirname(os.path.abspath(file)) != DIRECTORY or precision is None:
         return None
-    name, precision = stem.split(".", 1)
     with open(file, encoding="utf-8") as f:
         settings = [line.strip() for line in f if line.startswith("--")]
     return f"--recipe={name} in {precision}: {' '.join(settings)} ({os.path.basename(file)})"
