@@ -97,7 +97,8 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
                       r"evaluation ([\d.]+) s "
                       r"\(from process start", out)
     assert split, out
-    assert float(split.group(1)) == pytest.approx(sum(map(float, split.groups()[1:])), abs=0.2)
+    parts = list(map(float, split.groups()[1:]))  # each, and the total, rounded to 0.1 s
+    assert float(split.group(1)) == pytest.approx(sum(parts), abs=0.05 * (len(parts) + 1) + 1e-9)
     # The checkpoint holds the lookahead averages, the step and the frozen kernel.
     latest = tf.train.latest_checkpoint(str(tmp_path / "train"))
     reader = tf.train.load_checkpoint(latest)
