@@ -40,7 +40,8 @@ from convnet.runtime import cli
 
 def main(config: training.TrainConfig, settings: benchmarking.BenchSettings) -> None:
     result = benchmarking.bench(config, settings.steps, settings.repeats, settings.matmul_size,
-                                settings.keras)
+                                settings.keras, settings.peer, settings.peer_python,
+                                settings.op_table)
     print(benchmarking.format_table(result), flush=True)
     if settings.output:
         benchmarking.write_json(result, settings.output)

@@ -1,9 +1,10 @@
-"""The whole bench: `bench(config)` measures the five figures and returns the JSON-ready result.
+"""The whole bench: `bench(config)` measures the figures and returns the JSON-ready result.
 
-Figures 1-3 in images/sec or examples/sec (global batch), 4 in examples/sec,
-5 in FLOP/s (times the replicas); the result also holds the settings, the
-machine (load averages before and after), parameter counts, model FLOPs, the
-ratios and whether each meets its target. `BenchSettings` holds the bench's
+Figures 1-3 in images/sec or examples/sec (global batch), 4 (Keras) and 6 (PyTorch, with
+--peer=torch) in examples/sec, 5 and 5' (the peak paired with the step's rounds) in FLOP/s
+(times the replicas); the result also holds the settings, the machine (CPU flags, load
+averages before and after), parameter counts, model FLOPs, the ratios and whether each meets
+its target, and with --op_table the step's op tables. `BenchSettings` holds the bench's
 own settings (`define_bench_flags`: their flags); `write_json` writes its --output.
 """
 
@@ -14,7 +15,8 @@ import os
 import tensorflow as tf
 
 from convnet import models
-from convnet.benchmarking import keras_peers, peak, table
+from convnet.benchmarking import keras_peers, peak, table, torch_process
+from convnet.benchmarking import op_table as op_table_lib
 from convnet.benchmarking.flops import model_flops
 from convnet.benchmarking.timing import Figure, input_rates, step_rates
 from convnet.runtime import console, precision
@@ -22,43 +24,76 @@ from convnet.runtime.options import define_flags, option
 from convnet.training.config import TrainConfig
 from convnet.training.setup import TrainingSetup
 
+FIGURE_COUNT = 6
+# --peer: '' (none) or a framework whose step of the same network is figure 6.
+PEERS = ("", "torch")
+# The instruction sets a CPU timing depends on, recorded with every result.
+CPU_FLAGS_SHOWN = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+
 
 def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
-          matmul_size: int = 0, keras_peer: bool = True) -> dict:
-    """Measures the five figures for `config`; returns the JSON-ready result.
+          matmul_size: int = 0, keras_peer: bool = True, peer: str = "",
+          peer_python: str | None = None, op_table: bool = False) -> dict:
+    """Measures the figures for `config`; returns the JSON-ready result.
 
     Times the step of a `TrainingSetup` (nothing is written, no train_dir
     read); `config.nan_policy` is replaced by 'skip_batch', and --progressive_resizing is
-    off: the step at the model's full size, whose FLOPs the ratios count. `matmul_size` 0 tries
-    GPU_MATMUL_SIZES with a GPU, else CPU_MATMUL_SIZES, and keeps the fastest.
+    off: the step at the model's full size, whose FLOPs the ratios count. The matmul peak
+    (figure 5) is measured first, over `peak.matmul_shapes(matmul_size)`, and one round of its
+    fastest shape follows each timed round of the step (the paired peak). `peer='torch'` adds
+    figure 6, PyTorch's step of the same network (`torch_process`, under `peer_python`);
+    `op_table` adds the step's op table (and the peer's).
     """
     if steps <= 0:
         raise ValueError(f"--steps must be positive, got {steps}")
     if repeats <= 0:
         raise ValueError(f"--repeats must be positive, got {repeats}")
-    if matmul_size < 0:
-        raise ValueError(f"--matmul_size must be positive (or 0 for the default), "
-                         f"got {matmul_size}")
+    shapes = peak.matmul_shapes(matmul_size)
+    if peer not in PEERS:
+        raise ValueError(f"--peer must be one of {', '.join(repr(p) for p in PEERS)}, "
+                         f"got {peer!r}")
+    resolved_precision = precision.resolve(config.precision)
+    if peer == "torch":
+        torch_process.peer_precision(resolved_precision)  # refused before any work
     load_before = os.getloadavg()
     config = dataclasses.replace(config, nan_policy="skip_batch", progressive_resizing="")
     setup = TrainingSetup(config)
     replicas = setup.strategy.num_replicas_in_sync
     channels = setup.source.info.image_shape[-1]
     image_shape = (setup.preprocessing.image_size, setup.preprocessing.image_size, channels)
+    flops = model_flops(setup.state.model, image_shape)
 
     figures: dict[str, Figure | None] = {}
-    console.log(f"1/5 input pipeline: {repeats} x {steps} batches of {config.batch_size}")
+    dtype = setup.compute_dtype
+    console.log(f"5/{FIGURE_COUNT} (first) {dtype.name} matmul peak: [m, k] x [k, k] matmuls, "
+                f"(m, k) in {', '.join(map(peak.shape_name, shapes))}, interleaved, on "
+                f"{peak.peak_device()}")
+    matmul = peak.MatmulPeak(shapes, dtype).measure(repeats)
+    figures["peak"] = Figure(f"{dtype.name} matmul peak", "FLOP/s",
+                             [rate * replicas for rate in matmul.round_rates])
+
+    console.log(f"1/{FIGURE_COUNT} input pipeline: {repeats} x {steps} batches of "
+                f"{config.batch_size}")
     rates, batch = input_rates(setup.train_dataset(config.batch_size), config.batch_size,
                                steps, repeats)
     figures["input"] = Figure("input pipeline", "images/sec", rates)
 
-    console.log("2/5 training step on an in-memory batch")
+    console.log(f"2/{FIGURE_COUNT} training step on an in-memory batch, each round followed by "
+                f"a round of the {peak.shape_name(matmul.best_shape)} matmul")
     in_memory = setup.distribute(tf.data.Dataset.from_tensors(batch).repeat())
-    figures["step"] = Figure("step, in-memory batch", "examples/sec",
-                             step_rates(setup.train_step, in_memory, steps, repeats))
+    paired: list[float] = []
+    figures["step"] = Figure("step, in-memory batch", "examples/sec", step_rates(
+        setup.train_step, in_memory, steps, repeats,
+        after_round=lambda: paired.append(matmul.paired_round() * replicas)))
+    figures["peak_paired"] = Figure(f"{dtype.name} matmul peak beside (2)", "FLOP/s", paired)
+    op_tables = {}
+    if op_table:
+        console.log(f"op table: one more round of {steps} steps under the profiler")
+        op_tables["convnet"] = [list(row) for row in
+                                op_table_lib.step_op_table(setup.train_step, in_memory, steps)]
     del in_memory
 
-    console.log("3/5 training step fed by the input pipeline")
+    console.log(f"3/{FIGURE_COUNT} training step fed by the input pipeline")
     fed = setup.train_iterator(0)
     figures["step_with_input"] = Figure("step + input pipeline", "examples/sec",
                                         step_rates(setup.train_step, fed, steps, repeats))
@@ -66,37 +101,41 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
 
     figures["keras_fit"], keras_params = _keras_figure(setup, image_shape, steps, repeats,
                                                        keras_peer)
+    figures["torch"], torch_result = None, None
+    if peer == "torch":
+        figures["torch"], torch_result = _torch_figure(config, resolved_precision, image_shape,
+                                                       setup.source.info.num_classes, steps,
+                                                       repeats, peer_python, op_table)
+        if op_table:
+            op_tables["torch"] = torch_result.pop("op_table")
 
-    sizes = peak.matmul_sizes(matmul_size)
-    dtype = setup.compute_dtype
-    console.log(f"5/5 {dtype.name} matmul peak: n x n matmuls, n in {', '.join(map(str, sizes))}, "
-                f"on {peak.peak_device()}")
-    size, rates, by_size = peak.matmul_peak(sizes, repeats, dtype)
-    figures["peak"] = Figure(f"{dtype.name} matmul peak", "FLOP/s",
-                             [rate * replicas for rate in rates])
-
-    flops = model_flops(setup.state.model, image_shape)
     result_ratios = table.ratios(figures, flops["training_per_example"])
     return {
         "config": {"model": config.model, "batch_size": config.batch_size,
                    "data_source": config.data_source, "dataset": setup.source.info.name,
-                   "precision": precision.resolve(config.precision), "xla": config.xla,
+                   "precision": resolved_precision, "xla": config.xla,
                    "strategy": config.strategy, "replicas": replicas,
                    "optimizer": config.optimizer, "num_parallel_calls": config.num_parallel_calls,
-                   "steps": steps, "repeats": repeats, "matmul_size": size,
-                   "matmul_peak_by_size": {str(n): rate * replicas for n, rate in by_size.items()},
-                   "image_shape": list(image_shape)},
+                   "steps": steps, "repeats": repeats,
+                   "matmul_shape": peak.shape_name(matmul.best_shape),
+                   "matmul_peak_by_shape": {peak.shape_name(shape): rate * replicas
+                                            for shape, rate in matmul.by_shape.items()},
+                   "image_shape": list(image_shape), "peer": peer or None},
         "machine": {"device": peak.device_description(), "peak_device": peak.peak_device(),
+                    "cpu_flags": sorted(precision.cpu_flags() & CPU_FLAGS_SHOWN),
                     "load_average_before": list(load_before),
                     "load_average_after": list(os.getloadavg()),
                     "tensorflow": tf.__version__},
         "params": models.count_params(setup.state.model), "keras_params": keras_params,
+        "trainable_params": models.count_trainable_params(setup.state.model),
+        "torch": torch_result,
         "flops": {**flops, "step_flops_per_sec": figures["step"].median *
                   flops["training_per_example"]},
         "figures": {key: figure.to_json() if figure else None for key, figure in figures.items()},
         "ratios": result_ratios,
-        "targets": dict(table.TARGETS),
-        "met": table.met(result_ratios),
+        "targets": table.targets(resolved_precision),
+        "met": table.met(result_ratios, table.targets(resolved_precision)),
+        "op_tables": op_tables,
     }
 
 
@@ -123,12 +162,32 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
     return Figure("keras model.fit", "examples/sec", rates), int(peer.count_params())
 
 
+def _torch_figure(config: TrainConfig, resolved_precision: str, image_shape, num_classes: int,
+                  steps: int, repeats: int, peer_python: str | None, op_table: bool):
+    """(Figure 6, the peer's JSON result): PyTorch's step of --model in a child process."""
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    console.log(f"6/{FIGURE_COUNT} PyTorch peer: the same network's step in "
+                f"{peer_python or 'this Python'} ({threads} threads)")
+    result = torch_process.run_torch_peer(
+        peer_python, name=config.model, batch_size=config.batch_size,
+        precision=torch_process.peer_precision(resolved_precision), steps=steps,
+        repeats=repeats, threads=threads, image_size=image_shape[0], channels=image_shape[2],
+        num_classes=num_classes, op_table=op_table)
+    return Figure("PyTorch step, in-memory batch", "examples/sec",
+                  result["examples_per_sec"]), result
+
+
 def write_json(result: dict, path: str) -> None:
     """Writes `result` (from `bench`) to `path` as indented JSON, creating its directory."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     console.log(f"wrote {path}")
+
+
+def _shapes(shapes) -> str:
+    return ", ".join(map(peak.shape_name, shapes))
 
 
 @dataclasses.dataclass
@@ -139,10 +198,18 @@ class BenchSettings:
     repeats: int = option(5, "Timed rounds a figure; the table shows their median and "
                           "spread.", lower_bound=1)
     matmul_size: int = option(0, f"Size n of the n x n matmuls of the peak figure (0: the "
-                              f"fastest of {peak.GPU_MATMUL_SIZES} with a GPU, else of "
-                              f"{peak.CPU_MATMUL_SIZES}).", lower_bound=0)
+                              f"fastest of the shapes {_shapes(peak.GPU_MATMUL_SHAPES)} with a "
+                              f"GPU, else of {_shapes(peak.CPU_MATMUL_SHAPES)}; mxk is [m, k] x "
+                              f"[k, k]).", lower_bound=0)
     keras: bool = option(True, f"Measure Keras model.fit of the same network (figure 4; peers "
                          f"exist for {', '.join(keras_peers.KERAS_PEERS)}).")
+    peer: str = option("", "Also time the same network's training step in another framework "
+                       "(figure 6): torch (PyTorch, channels_last, SGD; bfloat16 by "
+                       "torch.autocast), run by --peer_python.", choices=PEERS)
+    peer_python: str | None = option(None, "The Python that runs --peer=torch (a virtualenv "
+                                           "with torch; default: this one).")
+    op_table: bool = option(False, "Print the step's op table: one more round under the "
+                            "profiler, time by op type (and PyTorch's with --peer=torch).")
     output: str | None = option(None, "Write the figures, ratios and settings to this "
                                    "JSON file.")
 

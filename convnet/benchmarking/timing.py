@@ -41,10 +41,11 @@ class Figure:
 
 
 def timed_rounds(run_round: Callable[[], int], repeats: int,
-                 warm_up: Callable[[], object] | None = None) -> list[float]:
-    """Runs `warm_up` (default: `run_round`) untimed, then `run_round` `repeats` times;
-    returns count/second of each timed round. `run_round` returns what it processed
-    and must synchronize."""
+                 warm_up: Callable[[], object] | None = None,
+                 after_round: Callable[[], object] | None = None) -> list[float]:
+    """Runs `warm_up` (default: `run_round`) untimed, then `run_round` `repeats` times, each
+    followed by `after_round` (untimed: e.g. a paired measurement); returns count/second of
+    each timed round. `run_round` returns what it processed and must synchronize."""
     if repeats <= 0:
         raise ValueError(f"--repeats must be positive, got {repeats}")
     (warm_up or run_round)()
@@ -53,6 +54,8 @@ def timed_rounds(run_round: Callable[[], int], repeats: int,
         began = time.perf_counter()
         count = run_round()
         rates.append(count / (time.perf_counter() - began))
+        if after_round is not None:
+            after_round()
     return rates
 
 
@@ -70,9 +73,11 @@ def input_rates(dataset: tf.data.Dataset, batch_size: int, steps: int,
     return timed_rounds(run_round, repeats), batch
 
 
-def step_rates(step: TrainStep, iterator, steps: int, repeats: int) -> list[float]:
+def step_rates(step: TrainStep, iterator, steps: int, repeats: int,
+               after_round: Callable[[], object] | None = None) -> list[float]:
     """Examples/sec of the training step `step(iterator, steps)` (global batch) a round,
-    after WARM_UP_STEPS untimed steps (the step takes the count as a tensor: one trace)."""
+    after WARM_UP_STEPS untimed steps (the step takes the count as a tensor: one trace);
+    `after_round` runs untimed after each round."""
 
     def run_round(count=steps):
         loss, _, skipped, _, _, _ = step(iterator, tf.constant(count, tf.int64))
@@ -84,4 +89,5 @@ def step_rates(step: TrainStep, iterator, steps: int, repeats: int) -> list[floa
                         f"gradients{why}: computed, but not applied")
         return count * step.batch_size
 
-    return timed_rounds(run_round, repeats, lambda: run_round(min(steps, WARM_UP_STEPS)))
+    return timed_rounds(run_round, repeats, lambda: run_round(min(steps, WARM_UP_STEPS)),
+                        after_round)

@@ -12,7 +12,7 @@ from conftest import write_cifar_files
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 STEPS, REPEATS = 2, 3
-FIGURES = ("input", "step", "step_with_input", "keras_fit", "peak")
+FIGURES = ("input", "step", "step_with_input", "keras_fit", "peak", "peak_paired")
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +36,16 @@ def cli_run(tmp_path_factory):
 def test_cli_prints_the_table_and_writes_nothing_but_the_json(cli_run):
     done, _, root = cli_run
     for label in ("1 input pipeline", "2 step, in-memory batch", "3 step + input pipeline",
-                  "4 keras model.fit", "5 matmul peak", "(3)/(2)", "(2)/(4)", "(3)/(4)", "(2)/(5)",
+                  "4 keras model.fit", "5 matmul peak", "5' peak beside (2)", "6 pytorch step",
+                  "(3)/(2)", "(2)/(4)", "(3)/(4)", "(2)/max(5)", "(2)/(5')",
                   "110.8 M a training example"):
         assert label in done.stdout, label
     assert not (root / "train").exists()  # --train_dir is ignored: no checkpoints
 
 
-def test_json_has_five_figures_with_medians_and_spreads(cli_run):
+def test_json_has_the_figures_with_medians_and_spreads(cli_run):
     _, result, _ = cli_run
-    assert set(result["figures"]) == set(FIGURES)
+    assert set(result["figures"]) == {*FIGURES, "torch"} and result["figures"]["torch"] is None
     for key in FIGURES:
         figure = result["figures"][key]
         assert len(figure["values"]) == REPEATS
@@ -54,11 +55,14 @@ def test_json_has_five_figures_with_medians_and_spreads(cli_run):
     assert result["figures"]["peak"]["unit"] == "FLOP/s"
     assert result["figures"]["step"]["unit"] == "examples/sec"
     assert result["config"]["steps"] == STEPS and result["config"]["repeats"] == REPEATS
-    assert result["config"]["matmul_peak_by_size"] == {
-        "64": pytest.approx(result["figures"]["peak"]["median"])}
+    assert result["config"]["matmul_peak_by_shape"] == {
+        "64": pytest.approx(result["figures"]["peak"]["max"])}
+    assert result["config"]["matmul_shape"] == "64"
+    assert set(result["machine"]["cpu_flags"]) <= {"avx2", "avx512f", "avx512_bf16", "amx_bf16",
+                                                    "amx_tile"}
 
 
-def test_json_ratios_come_from_the_medians(cli_run):
+def test_json_ratios_come_from_the_medians_and_the_peaks(cli_run):
     _, result, _ = cli_run
     median = {key: result["figures"][key]["median"] for key in FIGURES}
     flops = result["flops"]
@@ -70,7 +74,12 @@ def test_json_ratios_come_from_the_medians(cli_run):
     assert ratios["fed_over_keras"] == pytest.approx(
         median["step_with_input"] / median["keras_fit"])
     assert ratios["fraction_of_peak"] == pytest.approx(
-        median["step"] * 110_824_704 / median["peak"])
+        median["step"] * 110_824_704 / result["figures"]["peak"]["max"])
+    paired = [rate * 110_824_704 / peak for rate, peak in zip(
+        result["figures"]["step"]["values"], result["figures"]["peak_paired"]["values"],
+        strict=True)]
+    assert ratios["fraction_of_peak_paired"] == pytest.approx(float(np.median(paired)))
+    assert ratios["ours_over_torch"] is None
     for key, value in ratios.items():
-        assert result["met"][key] == (value >= result["targets"][key])
+        assert result["met"][key] == (None if value is None else value >= result["targets"][key])
     assert result["params"] == result["keras_params"] == 1_068_298

@@ -48,9 +48,10 @@ def test_bench_measures_prints_and_writes_the_json(monkeypatch, tmp_path, capsys
     written = _recording(monkeypatch, bench.benchmarking, "write_json")
     monkeypatch.setattr(bench.benchmarking, "format_table", lambda result: "the table")
     config = training.TrainConfig(model="lenet5")
-    bench.main(config, BenchSettings(steps=3, repeats=2, keras=False,
+    bench.main(config, BenchSettings(steps=3, repeats=2, keras=False, peer="torch",
+                                     peer_python="/p/python", op_table=True,
                                      output=str(tmp_path / "b.json")))
-    assert measured == [((config, 3, 2, 0, False), {})]
+    assert measured == [((config, 3, 2, 0, False, "torch", "/p/python", True), {})]
     assert written == [((None, str(tmp_path / "b.json")), {})]
     assert capsys.readouterr().out == "the table\n"
 
