@@ -59,6 +59,15 @@ def device_description() -> str:
     return f"CPU, {os.cpu_count()} cores ({platform.machine()})"
 
 
+@tf.function(reduce_retracing=True)  # one trace for all shapes (per dtype), not one a shape
+def _chained_matmuls(x, b, count):
+    """x b^count (synchronize on the result's first entries)."""
+    y = x
+    for _ in tf.range(count):
+        y = tf.linalg.matmul(y, b)
+    return tf.reduce_sum(tf.cast(y[0, :8], tf.float32))
+
+
 class _Chain:
     """Chained [m, k] x [k, k] matmuls of one shape; `round()` runs about PEAK_ROUND_SECS of
     them and returns the FLOPs it did (synchronized)."""
@@ -73,14 +82,8 @@ class _Chain:
             # Entries of variance 1/k keep the chained products' scale near 1.
             b = tf.random.stateless_normal([k, k], [0, 2], stddev=k ** -0.5, dtype=dtype)
 
-        @tf.function
-        def chain(count):
-            y = x
-            for _ in tf.range(count):
-                y = tf.linalg.matmul(y, b)
-            return tf.reduce_sum(tf.cast(y[0, :8], tf.float32))
-
-        self._chain = chain
+        self._chain = lambda count: _chained_matmuls(x, b, count)
+        chain = self._chain
         with tf.device(device):
             float(chain(tf.constant(2)))  # trace and warm up
             began = time.perf_counter()

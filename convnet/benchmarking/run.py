@@ -151,10 +151,10 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
                                            precision.resolve(config.precision))
     if peer is None:
         why = "--nokeras" if not keras_peer else f"no Keras peer of --model={config.model}"
-        console.log(f"4/5 keras model.fit: skipped ({why}; peers: "
+        console.log(f"4/{FIGURE_COUNT} keras model.fit: skipped ({why}; peers: "
                     f"{', '.join(keras_peers.KERAS_PEERS)})")
         return None, None
-    console.log("4/5 keras model.fit of the same network over the same pipeline")
+    console.log(f"4/{FIGURE_COUNT} keras model.fit of the same network over the same pipeline")
     with setup.strategy.scope():
         keras_peers.compile_keras_model(peer, config)
     rates = keras_peers.keras_fit_rates(peer, setup.train_dataset(config.batch_size),

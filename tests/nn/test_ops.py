@@ -332,7 +332,7 @@ def _batch_norm_numpy(x, beta, gamma, epsilon, upstream):
     return y, mean, var * n / (n - 1), dx, upstream.sum(axis=axes), (upstream * xhat).sum(axis=axes)
 
 
-@pytest.mark.parametrize("shape", [(6, 5, 5, 4), (40, 3)])
+@pytest.mark.parametrize("shape", [(6, 5, 5, 4), (40, 3), (3, 4, 4, 32), (3, 4, 4, 36)])
 @pytest.mark.parametrize("dtype, tol", [(tf.float32, 1e-4), (tf.bfloat16, 3e-2)])
 def test_fused_batch_norm_training_matches_numpy(shape, dtype, tol):
     rng = np.random.default_rng(5)
@@ -350,6 +350,30 @@ def test_fused_batch_norm_training_matches_numpy(shape, dtype, tol):
     for got, want in zip((y, mean, unbiased, dx, dbeta, dgamma), expected, strict=True):
         scale = max(1.0, np.abs(want).max())
         np.testing.assert_allclose(f64(got), want, rtol=tol, atol=tol * scale)
+
+
+@pytest.mark.parametrize("channels,kernel_dtype", [(32, tf.bfloat16), (36, tf.float32),
+                                                   (12, tf.float32)])
+@pytest.mark.parametrize("training", [True, False])
+def test_bfloat16_batch_norm_runs_in_float32_where_onednn_would_fall_back(
+        channels, kernel_dtype, training):
+    # oneDNN's bfloat16 kernel takes channels in blocks of 16; other counts run the float32
+    # kernel between casts, forward and backward, and still return bfloat16.
+    stats = {} if training else dict(mean=tf.zeros([channels]), variance=tf.ones([channels]))
+
+    def forward_and_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = ops.fused_batch_norm(x, None, None, 1e-3, **stats)[0]
+        return y, tape.gradient(y, x)
+
+    spec = tf.TensorSpec([2, 3, 3, channels], tf.bfloat16)
+    graph = tf.function(forward_and_backward).get_concrete_function(spec).graph
+    kernels = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
+    assert kernels and {op.get_attr("T") for op in kernels} == {kernel_dtype}
+    y, dx = forward_and_backward(tf.random.stateless_normal([2, 3, 3, channels], [1, 2],
+                                                            dtype=tf.bfloat16))
+    assert y.dtype == dx.dtype == tf.bfloat16
 
 
 def test_fused_batch_norm_inference_uses_the_given_statistics():
