@@ -45,6 +45,9 @@ FAST_WIDTHS = {"fast93": (64, 128, 128), "fast94": (64, 256, 256)}
 WHITEN_KERNEL_SIZE, FINAL_POOL, LOGIT_SCALE = 2, 3, 1.0 / 9.0
 VGG16_GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 VGG_DROPOUT = 0.2
+# A copy of convnet.models.densenet's table (and the constants above of theirs): this script
+# imports nothing of convnet, so that it runs where only torch is; the tests check that every
+# peer has convnet's parameter count and FLOPs.
 DENSENET_CONFIGS = {  # name: (bottlenecks per block, growth)
     "densenet100_12": ((16, 16, 16), 12),
     "densenet100_24": ((16, 16, 16), 24),
