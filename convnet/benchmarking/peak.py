@@ -78,21 +78,20 @@ class _Chain:
             raise ValueError(f"matmul shapes must be positive, got {shape}")
         self.shape, self.device = shape, device
         with tf.device(device):
-            x = tf.random.stateless_normal([m, k], [0, 1], dtype=dtype)
+            self._x = tf.random.stateless_normal([m, k], [0, 1], dtype=dtype)
             # Entries of variance 1/k keep the chained products' scale near 1.
-            b = tf.random.stateless_normal([k, k], [0, 2], stddev=k ** -0.5, dtype=dtype)
-
-        self._chain = lambda count: _chained_matmuls(x, b, count)
-        chain = self._chain
-        with tf.device(device):
-            float(chain(tf.constant(2)))  # trace and warm up
+            self._b = tf.random.stateless_normal([k, k], [0, 2], stddev=k ** -0.5, dtype=dtype)
+            self._run(2)  # trace and warm up
             began = time.perf_counter()
-            float(chain(tf.constant(1)))
+            self._run(1)
         self.count = int(min(1000, max(1, PEAK_ROUND_SECS / (time.perf_counter() - began))))
+
+    def _run(self, count: int) -> None:
+        float(_chained_matmuls(self._x, self._b, tf.constant(count)))
 
     def round(self) -> int:
         with tf.device(self.device):
-            float(self._chain(tf.constant(self.count)))
+            self._run(self.count)
         m, k = self.shape
         return 2 * m * k * k * self.count
 
