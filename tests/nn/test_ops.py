@@ -228,6 +228,47 @@ def test_stride1_conv_gradients_equal_tensorflows(padding, kernel_size):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-4)
 
 
+def numpy_filter_gradient(x, upstream, kernel_size, padding):
+    """dK[a, b, c, o] = sum over n, i, j of x_padded[n, i + a, j + b, c] upstream[n, i, j, o]."""
+    kh, kw = kernel_size
+    if padding == "SAME":
+        x = np.pad(x, [(0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)])
+    _, oh, ow, _ = upstream.shape
+    return np.stack([np.stack([np.tensordot(x[:, a:a + oh, b:b + ow, :], upstream,
+                                            axes=([0, 1, 2], [0, 1, 2]))
+                               for b in range(kw)]) for a in range(kh)])
+
+
+@pytest.mark.parametrize("padding, input_size, kernel_size, by_taps", [
+    ("SAME", 4, (3, 3), True), ("SAME", 3, (2, 2), True), ("VALID", 6, (3, 3), True),
+    ("SAME", 2, (3, 2), True), ("SAME", 5, (3, 3), False), ("VALID", 9, (3, 3), False)])
+def test_bfloat16_filter_gradients_of_small_outputs_are_taps_and_match_numpy(
+        padding, input_size, kernel_size, by_taps):
+    # At most 16 output positions (4x4): one matmul a tap instead of Conv2DBackpropFilter.
+    rng = np.random.default_rng(1)
+    x = tf.cast(rng.normal(size=(3, input_size, input_size, 5)), tf.bfloat16)
+    w = tf.cast(rng.normal(size=(*kernel_size, 5, 6)), tf.bfloat16)
+
+    def kernel_gradient(inputs, kernel):
+        with tf.GradientTape() as tape:
+            tape.watch(kernel)
+            y = ops.conv2d(inputs, kernel, padding=padding)
+        return y, tape.gradient(y, kernel, output_gradients=upstream)
+
+    out_h, out_w = ((input_size, input_size) if padding == "SAME" else
+                    (input_size - kernel_size[0] + 1, input_size - kernel_size[1] + 1))
+    assert (out_h * out_w <= ops.TAPS_MAX_OUTPUT_POSITIONS) == by_taps
+    upstream = tf.cast(rng.normal(size=(3, out_h, out_w, 6)), tf.bfloat16)
+    graph = tf.function(kernel_gradient).get_concrete_function(x, w).graph
+    kernels = [op for op in graph.get_operations() if op.type == "Conv2DBackpropFilter"]
+    assert bool(kernels) != by_taps
+    _, got = kernel_gradient(x, w)
+    assert got.dtype == tf.bfloat16 and got.shape == w.shape
+    want = numpy_filter_gradient(tf.cast(x, tf.float64).numpy(),
+                                 tf.cast(upstream, tf.float64).numpy(), kernel_size, padding)
+    np.testing.assert_allclose(tf.cast(got, tf.float64).numpy(), want, rtol=1e-2, atol=2e-2)
+
+
 @pytest.mark.parametrize("dtype, rtol", [(tf.bfloat16, 1e-2), (tf.float16, 1e-3)])
 def test_bias_add_gradient_in_low_precision_is_the_whole_sum(dtype, rtol):
     # TensorFlow's BiasAddGrad on a CPU accumulates bfloat16 in bfloat16 and stalls (a sum
@@ -302,9 +343,9 @@ def test_gelu_agrees_with_tensorflows_exact_gelu_and_refuses_integers():
         ops.gelu(tf.constant([1, 2]))
 
 
-def test_gelu_fuses_its_backward_and_with_xla_its_forward_but_not_an_inference_graph():
-    # The default forward is plain TensorFlow ops (what the TFLite and ONNX converters
-    # take); the gradient is always one XLA-compiled loop.
+def test_gelu_fuses_its_forward_unless_plain_ops_are_asked_for_and_always_its_backward():
+    # Exporters trace inside plain_ops(): the TFLite and ONNX converters take plain ops
+    # only; the gradient is always one XLA-compiled loop.
     x = tf.TensorSpec([2, 3], tf.bfloat16)
 
     def forward_and_backward(inputs, xla):
@@ -313,8 +354,16 @@ def test_gelu_fuses_its_backward_and_with_xla_its_forward_but_not_an_inference_g
             y = ops.gelu(inputs, xla=xla)
         return tape.gradient(y, inputs)
 
-    assert xla_compiled_calls(lambda t: ops.gelu(t), x) == 0
-    assert xla_compiled_calls(lambda t: ops.gelu(t, xla=True), x) == 1
+    assert xla_compiled_calls(lambda t: ops.gelu(t), x) == 1
+    assert xla_compiled_calls(lambda t: ops.gelu(t, xla=False), x) == 0
+    assert not ops.plain_ops_on()
+    with ops.plain_ops():
+        with ops.plain_ops():
+            assert ops.plain_ops_on()
+        assert ops.plain_ops_on()  # nested: the outer one still holds
+        assert xla_compiled_calls(lambda t: ops.gelu(t), x) == 0
+        assert xla_compiled_calls(lambda t: ops.gelu(t, xla=True), x) == 1
+    assert not ops.plain_ops_on()
     assert xla_compiled_calls(lambda t: forward_and_backward(t, False), x) == 1
     assert xla_compiled_calls(lambda t: forward_and_backward(t, True), x) == 2
 
