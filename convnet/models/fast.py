@@ -13,8 +13,8 @@ Widths (group1, group2, group3): `fast93` (64, 128, 128), airbench93's; `fast94`
 
 BatchNorm: beta only (scale=False), epsilon 1e-12, momentum 0.6 in convnet's
 convention (moving = 0.6 moving + 0.4 batch; PyTorch momentum 0.4). GELU is the
-exact (erf) one, PyTorch's default (`ops.gelu`, computed in float32, XLA-fused while
-training; exported graphs keep plain ops). Kernels start
+exact (erf) one, PyTorch's default (`ops.gelu`, computed in float32, XLA-fused in
+training and evaluation; exported graphs keep plain ops). Kernels start
 from PyTorch's default init (uniform +-1/sqrt(fan_in), `layers.TORCH_UNIFORM`), then
 each group conv's first in_channels filters are replaced by identity filters
 (`Conv2D(identity_init=True)`), so the second conv of each group (in == out) starts
@@ -79,8 +79,8 @@ class ConvGroup(layers.Layer):
 
     def forward(self, inputs, training):
         x = self.pool(self.conv1(inputs), training=training)
-        x = ops.gelu(self.bn1(x, training=training), xla=training is True)
-        return ops.gelu(self.bn2(self.conv2(x), training=training), xla=training is True)
+        x = ops.gelu(self.bn1(x, training=training))
+        return ops.gelu(self.bn2(self.conv2(x), training=training))
 
 
 class FastNet(Model):
@@ -125,7 +125,7 @@ class FastNet(Model):
             whitening.patch_whitening_kernel(images, WHITEN_KERNEL_SIZE, WHITEN_EPSILON))
 
     def forward(self, inputs, training):
-        x = ops.gelu(self.whiten(inputs, training=training), xla=training is True)
+        x = ops.gelu(self.whiten(inputs, training=training))
         for group in self.groups:
             x = group(x, training=training)
         x = self.flatten(self.pool(x, training=training), training=training)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from convnet.nn import ops
 from convnet.runtime import console, paths
 from convnet.runtime.options import option
 from convnet.serving import formats, loaded_model
@@ -119,11 +120,14 @@ def _write_npz(loaded, top_k: int, directory: str) -> None:
 
 
 def _write(loaded, top_k: int, directory: str, export_format: str, quantize: str) -> None:
-    if export_format == "tflite":
-        _write_tflite(loaded, top_k, directory, quantize)
-    else:
-        writers = {"saved_model": _write_saved_model, "onnx": _write_onnx, "npz": _write_npz}
-        writers[export_format](loaded, top_k, directory)
+    # Traced with plain ops: converters cannot read an XLA-compiled call (ops.plain_ops).
+    with ops.plain_ops():
+        if export_format == "tflite":
+            _write_tflite(loaded, top_k, directory, quantize)
+        else:
+            writers = {"saved_model": _write_saved_model, "onnx": _write_onnx,
+                       "npz": _write_npz}
+            writers[export_format](loaded, top_k, directory)
 
 
 def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_model",

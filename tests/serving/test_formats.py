@@ -173,3 +173,27 @@ def test_onnx_converts_exact_gelu_whose_erfc_tf2onnx_leaves_alone(tmp_path, monk
     monkeypatch.setattr(formats, "ONNX_OP_HANDLERS", {})  # as tf2onnx alone does
     with pytest.raises(formats.UnsupportedOpError, match="No Op registered for Erfc"):
         formats.write_onnx(gelu, str(tmp_path / "plain"))
+
+
+@pytest.mark.slow
+def test_a_fast93_export_holds_plain_ops_not_its_xla_gelu(tmp_path):
+    """fast93 fuses each GELU into an XLA-compiled call in training and evaluation; the
+    exporters trace with plain ops (ops.plain_ops): no function of the SavedModel must be
+    compiled, and it serves the checkpoint's logits."""
+    from convnet import training
+
+    config = training.TrainConfig(
+        train_dir=str(tmp_path / "train"), data_source="synthetic", model="fast93",
+        normalization="per_channel", augmentation="none", max_steps=1, batch_size=8,
+        shuffle_buffer=16, log_frequency=1, save_checkpoint_steps=1, num_parallel_calls=1)
+    training.Trainer(config).train()
+    images = np.random.default_rng(3).integers(0, 256, size=[4, 32, 32, 3], dtype=np.uint8)
+    logits = loaded_model.load(config.train_dir).logits(images).numpy()
+    out = export.export(config.train_dir, str(tmp_path / "saved"), top_k=3)
+    serve = tf.saved_model.load(out).signatures["serving_default"]
+    library = serve.graph.as_graph_def().library.function
+    # The custom gradients are saved too (their backward is compiled); the serving path is not.
+    assert sum(node.attr["_XlaMustCompile"].b for function in library for node in function.node_def
+               if "grad_fn" not in function.signature.name) == 0
+    served = serve(tf.constant(images))
+    np.testing.assert_allclose(served["logits"].numpy(), logits, rtol=1e-4, atol=1e-4)
