@@ -1,8 +1,9 @@
 """Throughput, side by side: `python -m convnet.bench [--model=cifar10] [--batch_size=128]`.
 
-Five figures, each the median over --repeats rounds of --steps batches, with
-their spread, after an untimed warm-up (tracing, caches, prefetch buffers: one
-round, or WARM_UP_STEPS steps for figures 2 and 3):
+Five figures, each the median over --repeats rounds of --steps batches (more where
+a round would last less than --min_round_seconds), with their spread, after an
+untimed warm-up (tracing, caches, prefetch buffers: one round, or WARM_UP_STEPS
+steps for figures 2 and 3):
 
   1 input       images/sec of the training input pipeline alone (`pipeline.train_dataset`
                 as training builds it: source, augmentation, batching, prefetch)
@@ -41,7 +42,7 @@ from convnet.runtime import cli
 def main(config: training.TrainConfig, settings: benchmarking.BenchSettings) -> None:
     result = benchmarking.bench(config, settings.steps, settings.repeats, settings.matmul_size,
                                 settings.keras, settings.peer, settings.peer_python,
-                                settings.op_table)
+                                settings.op_table, settings.min_round_seconds)
     print(benchmarking.format_table(result), flush=True)
     if settings.output:
         benchmarking.write_json(result, settings.output)

@@ -15,7 +15,7 @@ import os
 import tensorflow as tf
 
 from convnet import models
-from convnet.benchmarking import keras_peers, peak, table, torch_process
+from convnet.benchmarking import keras_peers, peak, table, timing, torch_process
 from convnet.benchmarking import op_table as op_table_lib
 from convnet.benchmarking.flops import model_flops
 from convnet.benchmarking.timing import Figure, input_rates, step_rates
@@ -33,7 +33,8 @@ CPU_FLAGS_SHOWN = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
 
 def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
           matmul_size: int = 0, keras_peer: bool = True, peer: str = "",
-          peer_python: str | None = None, op_table: bool = False) -> dict:
+          peer_python: str | None = None, op_table: bool = False,
+          min_round_seconds: float = 0.0) -> dict:
     """Measures the figures for `config`; returns the JSON-ready result.
 
     Times the step of a `TrainingSetup` (nothing is written, no train_dir
@@ -42,7 +43,10 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     (figure 5) is measured first, over `peak.matmul_shapes(matmul_size)`, and one round of its
     fastest shape follows each timed round of the step (the paired peak). `peer='torch'` adds
     figure 6, PyTorch's step of the same network (`torch_process`, under `peer_python`);
-    `op_table` adds the step's op table (and the peer's).
+    `op_table` adds the step's op table (and the peer's). With `min_round_seconds`, the
+    rounds of the step figures (2, 3, 4, 6) take more than `steps` steps where `steps` of the
+    step (timed once after the warm-up) would last less (`timing.steps_a_round`); the result
+    records both counts.
     """
     if steps <= 0:
         raise ValueError(f"--steps must be positive, got {steps}")
@@ -81,6 +85,14 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     console.log(f"2/{FIGURE_COUNT} training step on an in-memory batch, each round followed by "
                 f"a round of the {peak.shape_name(matmul.best_shape)} matmul")
     in_memory = setup.distribute(tf.data.Dataset.from_tensors(batch).repeat())
+    requested_steps = steps
+    if min_round_seconds > 0:
+        step_seconds = timing.probe_step_seconds(setup.train_step, in_memory)
+        steps = timing.steps_a_round(step_seconds, steps, min_round_seconds)
+        if steps != requested_steps:
+            console.log(f"rounds of {steps} steps for figures 2, 3, 4 and 6: a step took "
+                        f"{step_seconds:.3f} s, and a round lasts at least "
+                        f"--min_round_seconds={min_round_seconds:g}")
     paired: list[float] = []
     figures["step"] = Figure("step, in-memory batch", "examples/sec", step_rates(
         setup.train_step, in_memory, steps, repeats,
@@ -116,7 +128,8 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
                    "precision": resolved_precision, "xla": config.xla,
                    "strategy": config.strategy, "replicas": replicas,
                    "optimizer": config.optimizer, "num_parallel_calls": config.num_parallel_calls,
-                   "steps": steps, "repeats": repeats,
+                   "steps": steps, "steps_requested": requested_steps,
+                   "min_round_seconds": min_round_seconds, "repeats": repeats,
                    "matmul_shape": peak.shape_name(matmul.best_shape),
                    "matmul_peak_by_shape": {peak.shape_name(shape): rate * replicas
                                             for shape, rate in matmul.by_shape.items()},
@@ -212,6 +225,9 @@ class BenchSettings:
                             "profiler, time by op type (and PyTorch's with --peer=torch).")
     output: str | None = option(None, "Write the figures, ratios and settings to this "
                                    "JSON file.")
+    min_round_seconds: float = option(2.0, "The step figures' rounds (2, 3, 4, 6) last at "
+                                      "least this long: more than --steps steps where a step "
+                                      "is short (0: exactly --steps).", lower_bound=0.0)
 
 
 def define_bench_flags() -> None:

@@ -29,3 +29,10 @@ def test_input_rates_returns_a_rate_a_round_and_the_first_batch():
     rates, batch = timing.input_rates(dataset, 4, steps=2, repeats=3)
     assert len(rates) == 3 and all(rate > 0 for rate in rates)
     assert batch.numpy().tolist() == [0, 1, 2, 3]
+
+
+def test_a_round_takes_more_steps_where_steps_steps_would_be_shorter_than_the_minimum():
+    assert timing.steps_a_round(0.15, 4, 2.0) == 14  # ResNet-20 at batch 128 on 2 cores
+    assert timing.steps_a_round(2.2, 4, 2.0) == 4  # fast93 at batch 2,000: as asked
+    assert timing.steps_a_round(0.5, 4, 2.0) == 4  # exactly the minimum
+    assert timing.steps_a_round(0.15, 4, 0.0) == 4  # off

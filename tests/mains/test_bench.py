@@ -25,6 +25,7 @@ def cli_run(tmp_path_factory):
     done = subprocess.run(
         [sys.executable, "-m", "convnet.bench", f"--data_dir={data}", "--nodownload",
          "--batch_size=8", f"--steps={STEPS}", f"--repeats={REPEATS}", "--matmul_size=64",
+         "--min_round_seconds=0.1",
          "--num_parallel_calls=2", f"--train_dir={root / 'train'}", f"--output={output}"],
         capture_output=True, text=True, timeout=600, env=ENV)
     assert done.returncode == 0, done.stderr
@@ -54,7 +55,9 @@ def test_json_has_the_figures_with_medians_and_spreads(cli_run):
         assert figure["min"] > 0
     assert result["figures"]["peak"]["unit"] == "FLOP/s"
     assert result["figures"]["step"]["unit"] == "examples/sec"
-    assert result["config"]["steps"] == STEPS and result["config"]["repeats"] == REPEATS
+    # Steps of a few ms: rounds of more than --steps, to last --min_round_seconds.
+    assert result["config"]["steps_requested"] == STEPS and result["config"]["repeats"] == REPEATS
+    assert result["config"]["steps"] > STEPS and result["config"]["min_round_seconds"] == 0.1
     assert result["config"]["matmul_peak_by_shape"] == {
         "64": pytest.approx(result["figures"]["peak"]["max"])}
     assert result["config"]["matmul_shape"] == "64"

@@ -50,8 +50,8 @@ def test_bench_measures_prints_and_writes_the_json(monkeypatch, tmp_path, capsys
     config = training.TrainConfig(model="lenet5")
     bench.main(config, BenchSettings(steps=3, repeats=2, keras=False, peer="torch",
                                      peer_python="/p/python", op_table=True,
-                                     output=str(tmp_path / "b.json")))
-    assert measured == [((config, 3, 2, 0, False, "torch", "/p/python", True), {})]
+                                     output=str(tmp_path / "b.json"), min_round_seconds=1.5))
+    assert measured == [((config, 3, 2, 0, False, "torch", "/p/python", True, 1.5), {})]
     assert written == [((None, str(tmp_path / "b.json")), {})]
     assert capsys.readouterr().out == "the table\n"
 
