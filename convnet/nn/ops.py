@@ -191,8 +191,13 @@ def _input_gradient_padding(padding: str, kh: int, kw: int):
     convolution a VALID forward convolution: the forward padding, mirrored."""
     if padding == "VALID":
         return [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]
-    top, left = (kh - 1) // 2, (kw - 1) // 2  # SAME puts the extra row/column after
-    return [[0, 0], [kh - 1 - top, top], [kw - 1 - left, left], [0, 0]]
+    return [pad[::-1] for pad in _same_padding(kh, kw)]
+
+
+def _same_padding(kh: int, kw: int):
+    """The padding of a stride-1 SAME convolution: the extra row/column goes after."""
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    return [[0, 0], [top, kh - 1 - top], [left, kw - 1 - left], [0, 0]]
 
 
 def _stride1_conv(padding: str, kh: int, kw: int):
@@ -236,7 +241,7 @@ def _stride1_filter_gradient(inputs, kernel, upstream, padding: str):
     positions = upstream.shape[1:3]
     if (inputs.dtype == tf.bfloat16 and positions.is_fully_defined()
             and positions[0] * positions[1] <= TAPS_MAX_OUTPUT_POSITIONS
-            and kernel.shape.is_fully_defined() and not tf.config.list_logical_devices("GPU")):
+            and kernel.shape.is_fully_defined() and not _has_gpu()):
         return _filter_gradient_by_taps(inputs, upstream, padding, kernel.shape)
     return tf.raw_ops.Conv2DBackpropFilter(
         input=inputs, filter_sizes=tf.shape(kernel), out_backprop=upstream,
@@ -249,9 +254,8 @@ def _filter_gradient_by_taps(inputs, upstream, padding: str, kernel_shape) -> tf
     output gradient [N H' W', out]. Returns [kh, kw, in, out]."""
     kh, kw, channels_in, channels_out = (int(d) for d in kernel_shape)
     height, width = (int(d) for d in upstream.shape[1:3])
-    if padding == "SAME":  # the forward pass's: the extra row/column after
-        top, left = (kh - 1) // 2, (kw - 1) // 2
-        inputs = tf.pad(inputs, [[0, 0], [top, kh - 1 - top], [left, kw - 1 - left], [0, 0]])
+    if padding == "SAME":
+        inputs = tf.pad(inputs, _same_padding(kh, kw))
     gradient = tf.reshape(upstream, [-1, channels_out])
     taps = [tf.matmul(tf.reshape(inputs[:, i:i + height, j:j + width, :], [-1, channels_in]),
                       gradient, transpose_a=True)
@@ -513,7 +517,13 @@ def _bfloat16_falls_back(dtype: tf.DType, channels: int) -> bool:
     casts: C=36 63.2 vs 7.8 ms, C=60 80.0 vs 17.9, C=108 116.4 vs 55.3, C=204 177.4 vs 98.0
     (DenseNet's concatenations: 12 channels a layer). Not with a GPU (cuDNN has no such gap)."""
     return (dtype == tf.bfloat16 and channels % ONEDNN_BFLOAT16_CHANNEL_BLOCK != 0
-            and not tf.config.list_logical_devices("GPU"))
+            and not _has_gpu())
+
+
+def _has_gpu() -> bool:
+    """Whether TensorFlow places ops on a GPU here: the CPU-only kernel choices (oneDNN's
+    bfloat16 gaps) then do not apply."""
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def moments(inputs: tf.Tensor) -> tuple:
