@@ -223,15 +223,17 @@ def require(directory: str) -> RunRecord:
 
 def write(directory: str, record: RunRecord) -> None:
     """Writes run.json atomically (a crash leaves the old or the new file, never half)."""
-    _write_text(directory, RUN_FILE, json.dumps(record.to_json(), indent=2, sort_keys=True))
+    write_text(directory, RUN_FILE, json.dumps(record.to_json(), indent=2, sort_keys=True))
 
 
 def write_flags(directory: str, flags_text: str) -> None:
     """Writes `flags.txt`: the full flag file of the command that started the run."""
-    _write_text(directory, FLAGS_FILE, flags_text)
+    write_text(directory, FLAGS_FILE, flags_text)
 
 
-def _write_text(directory: str, name: str, text: str) -> None:
+def write_text(directory: str, name: str, text: str) -> None:
+    """Writes `directory/name` atomically (a crash leaves the old or the new file, never
+    half); a full disk is a DiskFullError."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     tmp = path + ".tmp"

@@ -26,19 +26,25 @@ WARMUP_FRACTION, WARMUP_START_FACTOR, END_FACTOR = 0.23, 0.2, 0.07
 
 @dataclasses.dataclass(frozen=True)
 class Epochs:
-    """Epochs of a training split counted in steps of `batch_size` examples."""
+    """Epochs of a training split counted in steps of `batch_size` examples.
+
+    `scale` stretches them: an epoch of a setting lasts `scale` epochs of data (--time_budget
+    fits a run's settings to its budget by that one factor; 1: as given).
+    """
     examples_per_epoch: int = NUM_EXAMPLES_PER_EPOCH
     batch_size: int = 128
+    scale: float = 1.0
 
     def __post_init__(self):
-        if self.examples_per_epoch <= 0 or self.batch_size <= 0:
-            raise ValueError(f"epochs need positive examples an epoch and batch size, got "
-                             f"{self.examples_per_epoch} and {self.batch_size}")
+        if self.examples_per_epoch <= 0 or self.batch_size <= 0 or not self.scale > 0:
+            raise ValueError(f"epochs need positive examples an epoch, batch size and scale, "
+                             f"got {self.examples_per_epoch}, {self.batch_size} and "
+                             f"{self.scale}")
 
     @property
     def steps_per_epoch(self) -> float:
         """Steps an epoch (fractional: the last batch of an epoch runs into the next)."""
-        return self.examples_per_epoch / self.batch_size
+        return self.examples_per_epoch / self.batch_size * self.scale
 
     def to_steps(self, epochs: float) -> float:
         """`epochs` in steps, fractional; each caller rounds as its meaning asks."""

@@ -48,6 +48,15 @@ class Phases:
     def running(self) -> str | None:
         return self._running
 
+    def now(self) -> float:
+        """The clock's time (seconds; `time.time` unless another clock was given)."""
+        return self._clock()
+
+    def elapsed(self) -> float:
+        """Seconds counted so far, the running phase's included (paused time excluded)."""
+        running = self._clock() - self._since if self._running is not None else 0.0
+        return self.total() + running
+
     def total(self) -> float:
         """Seconds counted so far (paused time excluded)."""
         return sum(self.seconds.values())

@@ -22,6 +22,7 @@ from convnet.optim.config import OptimConfig
 from convnet.optim.schedules import Epochs
 from convnet.runtime.compute import ComputeConfig
 from convnet.runtime.options import check, option
+from convnet.training import time_budget
 from convnet.training.loss_watch import MAX_SKIPPED_IN_A_ROW, NAN_POLICIES
 
 # Step budget when neither --max_steps nor --epochs is given (the tutorial's).
@@ -45,6 +46,12 @@ class RunConfig:
     epochs: float | None = option(
         None, "Epochs of the training split the run and its learning-rate schedule span (see "
         "--max_steps).", lower_bound=0)
+    time_budget: str = option(
+        "", "Wall-time budget of the training, e.g. 15m, 90s or 1.5h: the run times its first "
+        "steps, then scales every step and epoch count of its settings by one factor so that "
+        "training ends within the budget (convnet.training.time_budget). Counted from process "
+        "start, the final evaluation left out; the horizon is kept in train_dir/horizon.json "
+        "and a resume keeps it (default: off).")
     seed: int = option(0, "Seed for initialization, shuffling and augmentation.")
     deterministic: bool = option(
         False, "Turn on TensorFlow's op determinism: the same --seed gives the same losses and "
@@ -113,6 +120,8 @@ class RunConfig:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if not self.train_dir:
             raise ValueError("--train_dir must not be empty")
+        if self.time_budget:
+            time_budget.parse_duration(self.time_budget)
 
     def max_loss_for(self, num_classes: int) -> float:
         """--max_loss, or DIVERGENCE_FACTOR x ln(num_classes) when not given."""
@@ -132,6 +141,9 @@ class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConf
         """Each layer's checks (its choices, bounds and rules)."""
         for layer in (ComputeConfig, DataConfig, AugmentConfig, OptimConfig, RunConfig):
             layer.validate(self)
+        if self.time_budget and self.strategy in ("multi_worker", "tpu"):
+            raise ValueError(f"--time_budget times the steps on one process's clock: not with "
+                             f"--strategy={self.strategy} (give --epochs or --max_steps)")
 
     @property
     def resolved_learning_rate(self) -> float:

@@ -83,13 +83,15 @@ class TrainingEvaluation:
         return precision
 
     def after_epoch(self, step: int, steps_per_epoch: float, clock: timing.Phases) -> None:
-        """Evaluates outside the timed part; logs and writes `precision_at_1`."""
+        """Evaluates outside the timed part; logs and writes `precision_at_1`, and
+        `elapsed_seconds`: the seconds counted so far (time to accuracy's, from process start)."""
         running = clock.running
         clock.start(None)
         precision, correct, count = self.evaluate()
         console.log(f"epoch {round(step / steps_per_epoch)} (step {step}): precision @ 1 = "
                     f"{precision:.4f} ({correct} of {count} test examples)")
         self._write(step, "precision_at_1", precision)
+        self._write(step, "elapsed_seconds", clock.total())
         clock.start(running)
 
     def at_end(self, step: int, tta_mode: str, clock: timing.Phases) -> float:

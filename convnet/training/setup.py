@@ -7,6 +7,7 @@ created in `strategy.scope()`; `train_step` (convnet.training.step) runs several
 updates in one `tf.function` call.
 """
 
+import dataclasses
 
 import tensorflow as tf
 from tensorflow.python.framework import config as _tf_config  # op determinism's off switch
@@ -34,11 +35,15 @@ class TrainingSetup:
     `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`;
     `previous` is a resumed run's preprocessing (its channel statistics are kept); `source`
     (your own data, any `convnet.data.Source`) replaces the config's data settings.
+    `time_scale` multiplies every step and epoch count of the settings (--max_steps, --epochs,
+    the schedule's, lookahead's, variable groups' and progressive resizing's epochs:
+    convnet.training.time_budget); `clock` is the run's `timing.Phases` (default: a new one).
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
                  previous: preprocess.Preprocessing | None = None,
-                 source: Source | None = None):
+                 source: Source | None = None, time_scale: float = 1.0,
+                 clock: timing.Phases | None = None):
         config.validate()
         self.config = config
         self._determinism_was = None
@@ -54,7 +59,7 @@ class TrainingSetup:
         self.compute_dtype = precision.compute_dtype(config.precision)
         if config.precision == "auto":
             console.log(precision.this_machine().line)
-        self.clock = timing.Phases()
+        self.clock = clock or timing.Phases()
         self.clock.start("data")
         self.source = source or make_source(config.source_spec(seed=config.seed))
         if config.validation_examples:  # training never sees them (convnet.data.sources.held_out)
@@ -62,9 +67,12 @@ class TrainingSetup:
         info = self.source.info
         self.epochs = schedules.Epochs(self.source.num_examples("train")
                                        or schedules.NUM_EXAMPLES_PER_EPOCH, config.batch_size)
+        # The settings' epochs, stretched by time_scale (the data's epochs are self.epochs).
+        self.schedule_epochs = dataclasses.replace(self.epochs, scale=time_scale)
         # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
-        self.schedule_steps = config.schedule_steps(self.epochs)
-        self.max_steps = config.max_steps or self.schedule_steps
+        unscaled = config.schedule_steps(self.epochs)
+        self.schedule_steps = max(1, round(unscaled * time_scale))
+        self.max_steps = max(1, round((config.max_steps or unscaled) * time_scale))
         with self.strategy.scope():
             model = models.build_model(config.model, info.num_classes,
                                        config.resolved_weight_decay)
@@ -77,12 +85,12 @@ class TrainingSetup:
             self.input_shape = [size, size, info.image_shape[-1]]
             self.state = state_lib.build(
                 model, self.input_shape, config.moving_average_decay, config.make_optimizer(),
-                config.make_lookahead(self.schedule_steps, self.epochs),
+                config.make_lookahead(self.schedule_steps, self.schedule_epochs),
                 precision.DynamicLossScale() if self.compute_dtype == tf.float16 else None)
             memory.check_train_batch(config.batch_size, model, self.input_shape,
                                      self.source.num_examples("train"), info.name,
                                      self.compute_dtype)
-        self.schedule = config.make_schedule(self.epochs, self.schedule_steps)
+        self.schedule = config.make_schedule(self.schedule_epochs, self.schedule_steps)
         self.groups = self._variable_groups()
         self.image_sizes = self._image_sizes()
         self.train_step = train_step.TrainStep(
@@ -111,7 +119,7 @@ class TrainingSetup:
             raise ValueError(f"--variable_groups: {', '.join(map(repr, unmatched))} matches no "
                              f"trainable variable of --model={self.config.model} (its names: "
                              f"{', '.join(v.name for v in trainable)})")
-        return variable_groups.assign(groups, trainable, self.epochs)
+        return variable_groups.assign(groups, trainable, self.schedule_epochs)
 
     def _image_sizes(self) -> tuple[tuple[int, int], ...]:
         """--progressive_resizing as ((size, end step), ...), each size checked on the model."""
@@ -128,7 +136,7 @@ class TrainingSetup:
                     f"--model={self.config.model} cannot take {stage.size}x{stage.size} inputs "
                     f"({first_line}); choose sizes it accepts (its full size is "
                     f"{self.input_shape[0]})") from None
-        return progressive_resizing.stage_ends(stages, self.steps_per_epoch)
+        return progressive_resizing.stage_ends(stages, self.schedule_epochs.steps_per_epoch)
 
     def train_iterator(self, start_step: int = 0):
         """An iterator of per-replica training batches continuing after `start_step` steps.

@@ -22,24 +22,44 @@ SIGTERM and SIGINT save a checkpoint at the current step, then stop with
 """
 
 import contextlib
+import os
 import time
 
 import tensorflow as tf
 
 from convnet import models
+from convnet.checkpoints import files as checkpoint_files
 from convnet.checkpoints import run_record, writer_lock
 from convnet.checkpoints.manager import RunCheckpoints
+from convnet.data import preprocess
 from convnet.data.sources import held_out
 from convnet.data.sources.base import Source
-from convnet.runtime import console, distribute
+from convnet.runtime import console, distribute, timing
 from convnet.runtime.errors import Interrupted
-from convnet.training import interrupts, preemption, summaries
+from convnet.training import interrupts, preemption, summaries, time_budget
 from convnet.training import step as train_step
 from convnet.training.config import TrainConfig
 from convnet.training.in_run_evaluation import TrainingEvaluation, next_epoch_end
 from convnet.training.loss_watch import LossWatch
 from convnet.training.profiling import StepProfiler
 from convnet.training.setup import TrainingSetup
+
+
+def _probe(config: TrainConfig, strategy: tf.distribute.Strategy | None,
+           previous: preprocess.Preprocessing | None, source: Source | None,
+           clock: timing.Phases, seconds: float) -> tuple[float, time_budget.Measurement, int]:
+    """A `TrainingSetup` of `config` built and its steps timed (`time_budget.measure`), then
+    dropped: (seconds to build it and its input, the measurement, its steps unscaled)."""
+    began = clock.now()
+    probe = TrainingSetup(config, strategy, previous, source)
+    try:
+        iterator = probe.train_iterator(0)
+        built = clock.now() - began
+        measured = time_budget.measure(
+            lambda steps: float(probe.run_steps(iterator, steps)[0]), clock.now, seconds)
+        return built, measured, probe.max_steps
+    finally:
+        probe.close()
 
 
 class Trainer(TrainingSetup):
@@ -67,8 +87,12 @@ class Trainer(TrainingSetup):
                chief: bool, source: Source | None) -> None:
         previous = run_record.read_for_training(config.train_dir) if chief else \
             run_record.read(config.train_dir)  # its channel statistics are kept
-        super().__init__(config, strategy, previous.preprocessing if previous else None,
-                         source)
+        previous_preprocessing = previous.preprocessing if previous else None
+        clock = timing.Phases()
+        self.horizon = self._fit_to_budget(config, strategy, previous_preprocessing, source,
+                                           clock)
+        super().__init__(config, strategy, previous_preprocessing, source,
+                         self.horizon.scale if self.horizon else 1.0, clock)
         info = self.source.info
         self.is_chief = distribute.is_chief(self.strategy)
         self.checkpoints = RunCheckpoints(self.state, config.train_dir, self.strategy,
@@ -91,6 +115,43 @@ class Trainer(TrainingSetup):
         self._stop_signal: int | None = None
         self.last_loss: float | None = None  # the last logged training loss
         self.final_precision: float | None = None  # precision @ 1 at the end (eval_at_end)
+
+    def _fit_to_budget(self, config: TrainConfig, strategy: tf.distribute.Strategy | None,
+                       previous: preprocess.Preprocessing | None, source: Source | None,
+                       clock: timing.Phases) -> time_budget.Horizon | None:
+        """The run's horizon (convnet.training.time_budget): the one train_dir records, else
+        one fitted to --time_budget by a probe and recorded, else None (no budget)."""
+        path = os.path.join(config.train_dir, time_budget.HORIZON_FILE)
+        recorded = time_budget.read(config.train_dir)
+        if recorded is not None:
+            given = (f" (--time_budget={config.time_budget} is not used: a new horizon would "
+                     f"change the schedule of the steps taken)"
+                     if config.time_budget and time_budget.parse_duration(config.time_budget)
+                     != recorded.budget_seconds else "")
+            console.log(f"keeps the horizon of its {recorded.budget_seconds:.0f} s time budget "
+                        f"in {path}: {recorded.steps:,} steps, x{recorded.scale:.4f} the "
+                        f"settings' {recorded.unbudgeted_steps:,}{given}")
+            return recorded
+        if not config.time_budget:
+            return None
+        if checkpoint_files.latest_checkpoint(config.train_dir):
+            raise ValueError(f"--time_budget: {config.train_dir} holds a run started without "
+                             f"one (no {time_budget.HORIZON_FILE}); fitting its schedule now "
+                             f"would change the steps already taken: resume it without "
+                             f"--time_budget, or train in a new --train_dir")
+        budget = time_budget.parse_duration(config.time_budget)
+        clock.start("time budget probe")
+        built, measured, unbudgeted = _probe(config, strategy, previous, source, clock,
+                                             time_budget.probe_seconds(budget))
+        horizon = time_budget.plan(budget, clock.elapsed(), built + measured.first_call_seconds,
+                                   measured.step_seconds, unbudgeted)
+        time_budget.write(config.train_dir, horizon)
+        console.log(f"time budget {budget:.0f} s: a step takes {measured.step_seconds:.4f} s "
+                    f"({measured.steps_timed} steps timed; build and first call "
+                    f"{horizon.build_seconds:.1f} s, {horizon.spent_seconds:.1f} s spent); "
+                    f"{horizon.steps:,} steps, x{horizon.scale:.4f} each step and epoch count "
+                    f"of the settings ({unbudgeted:,} steps), recorded in {path}")
+        return horizon
 
     def close(self) -> None:
         """Releases the train_dir's writer lock (`train()` does at its end; so does the end of

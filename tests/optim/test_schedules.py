@@ -47,5 +47,5 @@ def test_epochs_are_the_split_in_steps_of_the_batch():
     epochs = schedules.Epochs(50000, 128)
     assert epochs.steps_per_epoch == 50000 / 128 and epochs.to_steps(2.5) == 2.5 * 50000 / 128
     assert schedules.Epochs(1000, 100).to_steps(1.25) == 12.5
-    with pytest.raises(ValueError, match="positive examples an epoch and batch size"):
+    with pytest.raises(ValueError, match="positive examples an epoch, batch size and scale"):
         schedules.Epochs(1000, 0)
