@@ -1,14 +1,19 @@
-"""Train and compare models side by side.
+"""Train and compare models side by side, with one budget for all.
 
-    python -m convnet.compare --models=baseline,lenet5,alexnet,vgg16,resnet18,inception \
-        --max_steps=N --data_dir=... --output_dir=/tmp/convnet_compare
+    python -m convnet.compare --time_budget=15m --data_dir=../shared/data/cifar10 \
+        --output_dir=/tmp/six_models   # baseline, lenet5, alexnet, vgg16, resnet18, inception
+    python -m convnet.compare --models=lenet5_mnist,alexnet_mnist,resnet20_mnist \
+        --epoch_budget=10 --data_dir=../shared/data/mnist --output_dir=/tmp/mnist_models
 
-Each model trains with its recipe (`convnet/recipes/<model>.flags`) for --max_steps in
-`<output_dir>/runs/<model>` (a run already at --max_steps is reused, not
-retrained); every kept checkpoint is evaluated on the test split (or on its first
---eval_examples). Written to --output_dir: `comparison.md` (parameters, model size on disk, training
-examples/sec, test accuracy, wall time), `results.json`, and `loss.png` and
-`accuracy.png` (all models on one figure each). The data flags are those of
+Each entry of --models trains with its recipe (`convnet/recipes/<name>.flags`; a model of
+your own with the default settings) in `<output_dir>/runs/<name>` under one budget:
+--max_steps (default 200), --time_budget (each run fits its schedule to that wall time) or
+--epoch_budget (each recipe scaled to that many epochs). A run already at its end is reused,
+not retrained. Each run evaluates the test split after every epoch; every kept checkpoint is
+evaluated on the test split (or on its first --eval_examples). Written to --output_dir:
+`comparison.md` (parameters, model size on disk, training examples/sec, steps, epochs, test
+accuracy, wall time), `results.json`, and `loss.png`, `accuracy.png`, `accuracy_epochs.png`
+and `accuracy_seconds.png` (all models on one figure each). The data flags are those of
 `convnet.train`; --data_source, --data_dir and --download always go to training and
 evaluation, the others when given. (The logic: `convnet.reports.compare`.)
 """
@@ -33,7 +38,7 @@ def main(config: compare.CompareConfig, data: DataConfig, compute: ComputeConfig
                  for settings in (data, compute) for field in dataclasses.fields(settings)
                  if field.name in ALWAYS_PASSED or field.name in given}
     compare.compare(config.models, config.output_dir, config.max_steps, config.configs_dir,
-                    data_args, config.eval_examples)
+                    data_args, config.eval_examples, config.time_budget, config.epoch_budget)
 
 
 def run() -> None:

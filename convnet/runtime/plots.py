@@ -27,9 +27,10 @@ def _matplotlib() -> None:
 
 
 def plot_lines(lines: dict[str, Series], ylabel: str, path: str,
-               marker: str | None = None) -> None:
-    """One figure of several (step, value) series ({label: series}) against the training
-    step, written to `path` as PNG; `marker`: a matplotlib marker on each point (e.g. "o")."""
+               marker: str | None = None, xlabel: str = "training step") -> None:
+    """One figure of several (x, value) series ({label: series}) against `xlabel` (the
+    training step), written to `path` as PNG; `marker`: a matplotlib marker on each point
+    (e.g. "o")."""
     _matplotlib()
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     figure, axes = plt.subplots(figsize=(8, 5))
@@ -37,7 +38,7 @@ def plot_lines(lines: dict[str, Series], ylabel: str, path: str,
         steps, values = zip(*series, strict=True) if series else ((), ())
         axes.plot(steps, values, marker=marker, label=label)
     axes.set_xlim(left=0)
-    axes.set_xlabel("training step")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
     if lines:

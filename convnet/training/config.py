@@ -52,6 +52,12 @@ class RunConfig:
         "training ends within the budget (convnet.training.time_budget). Counted from process "
         "start, the final evaluation left out; the horizon is kept in train_dir/horizon.json "
         "and a resume keeps it (default: off).")
+    epoch_budget: float | None = option(
+        None, "Train this many epochs in the settings' shape: every step and epoch count of "
+        "the settings (--max_steps, --epochs, the schedule's, lookahead's, variable groups' "
+        "and progressive resizing's epochs) scaled by one factor, N / (the epochs the run "
+        "takes without it); e.g. a 200-epoch cosine recipe in 30 (default: off).",
+        lower_bound=0)
     seed: int = option(0, "Seed for initialization, shuffling and augmentation.")
     deterministic: bool = option(
         False, "Turn on TensorFlow's op determinism: the same --seed gives the same losses and "
@@ -115,7 +121,9 @@ class RunConfig:
         if self.validation_examples and not self.eval_every_steps:
             raise ValueError("--validation_examples needs --eval_every_steps (it holds out "
                              "examples for those evaluations)")
-        for name in ("max_loss", "epochs"):
+        if self.time_budget and self.epoch_budget is not None:
+            raise ValueError("--time_budget and --epoch_budget are two budgets: give one")
+        for name in ("max_loss", "epochs", "epoch_budget"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if not self.train_dir:

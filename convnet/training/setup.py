@@ -37,7 +37,8 @@ class TrainingSetup:
     (your own data, any `convnet.data.Source`) replaces the config's data settings.
     `time_scale` multiplies every step and epoch count of the settings (--max_steps, --epochs,
     the schedule's, lookahead's, variable groups' and progressive resizing's epochs:
-    convnet.training.time_budget); `clock` is the run's `timing.Phases` (default: a new one).
+    convnet.training.time_budget; --epoch_budget sets it here); `clock` is the run's
+    `timing.Phases` (default: a new one).
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
@@ -67,10 +68,13 @@ class TrainingSetup:
         info = self.source.info
         self.epochs = schedules.Epochs(self.source.num_examples("train")
                                        or schedules.NUM_EXAMPLES_PER_EPOCH, config.batch_size)
-        # The settings' epochs, stretched by time_scale (the data's epochs are self.epochs).
-        self.schedule_epochs = dataclasses.replace(self.epochs, scale=time_scale)
         # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
         unscaled = config.schedule_steps(self.epochs)
+        if config.epoch_budget:  # the run's steps become the budget's
+            time_scale = (max(1, round(self.epochs.to_steps(config.epoch_budget)))
+                          / (config.max_steps or unscaled))
+        # The settings' epochs, stretched by time_scale (the data's epochs are self.epochs).
+        self.schedule_epochs = dataclasses.replace(self.epochs, scale=time_scale)
         self.schedule_steps = max(1, round(unscaled * time_scale))
         self.max_steps = max(1, round((config.max_steps or unscaled) * time_scale))
         with self.strategy.scope():

@@ -35,10 +35,11 @@ def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path)
                     "--data_source=synthetic", "--batch_size=32", "--eval_examples=50",
                     code=CALL)
     assert done.returncode == 0, done.stderr
-    names, output_dir, max_steps, configs_dir, data_args, eval_examples = ast.literal_eval(
-        done.stdout.strip().splitlines()[-1])
-    assert (names, output_dir, max_steps, configs_dir, eval_examples) == (
-        ("baseline", "lenet5"), str(tmp_path), 7, recipes.DIRECTORY, 50)
+    (names, output_dir, max_steps, configs_dir, data_args, eval_examples, time_budget,
+     epoch_budget) = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert (names, output_dir, max_steps, configs_dir, eval_examples, time_budget,
+            epoch_budget) == (("baseline", "lenet5"), str(tmp_path), 7, recipes.DIRECTORY, 50,
+                              "", None)
     # --data_source, --data_dir and --download always; the others only when given.
     assert data_args == {"data_source": "synthetic", "data_dir": "/tmp/cifar10_data",
                          "download": True, "batch_size": 32}
@@ -50,3 +51,17 @@ def test_an_unknown_model_is_one_error_line(tmp_path):
     assert done.returncode == 1
     assert "error: unknown --model='nosuch': choose from " in done.stderr
     assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_the_budgets_reach_compare_and_two_are_one_error_line(tmp_path):
+    done = _compare("--models=lenet5_mnist,alexnet_mnist", "--time_budget=15m",
+                    f"--output_dir={tmp_path}", code=CALL)
+    assert done.returncode == 0, done.stderr
+    args = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert (args[0], args[2], args[6], args[7]) == (("lenet5_mnist", "alexnet_mnist"), None,
+                                                    "15m", None)
+    done = _compare("--time_budget=15m", "--epoch_budget=3", f"--output_dir={tmp_path / 'o'}")
+    assert done.returncode == 1
+    assert "error: --time_budget and --epoch_budget: give one budget" in done.stderr
+    assert "Traceback" not in done.stderr and not os.path.exists(tmp_path / "o")

@@ -10,8 +10,9 @@ import tensorflow as tf
 
 from convnet import recipes
 from convnet.data.sources.spec import SourceSpec, make_source
-from convnet.reports import compare
+from convnet.reports import compare, events
 from convnet.serving import loaded_model
+from tests.fake_data import write_mnist
 
 CONFIGS = recipes.DIRECTORY
 
@@ -69,7 +70,45 @@ def test_unknown_models_and_missing_recipes_are_refused_before_training(tmp_path
 
 def test_markdown_table_lists_each_model_and_the_example_counts():
     row = {"model": "m", "params": 1234, "size_bytes": 3 * 2 ** 20, "examples_per_sec": 12.34,
-           "steps": 1000, "test_accuracy": 0.5, "wall_secs": 90, "test_examples": 10000}
-    table = compare.markdown_table([row, dict(row, model="n", test_examples=500)])
-    assert "| m | 1,234 | 3.0 MiB | 12.3 | 1,000 | 0.500 | 1.5 min |" in table
+           "steps": 1000, "epochs": 2.56, "test_accuracy": 0.5, "wall_secs": 90,
+           "test_examples": 10000}
+    table = compare.markdown_table([row, dict(row, model="n", test_examples=500)],
+                                   compare.describe_budget(None, "15m"))
+    assert "| m | 1,234 | 3.0 MiB | 12.3 | 1,000 | 2.6 | 0.500 | 1.5 min |" in table
+    assert "Budget: 15m of training a model (its schedule fitted to it). Test accuracy" in table
     assert "over 500 / 10,000 test examples" in table
+
+
+def test_budget_flags_and_their_words():
+    assert compare.budget_flags(None)[0] == "--max_steps=200"
+    assert compare.budget_flags(8) == ["--max_steps=8", "--save_checkpoint_steps=2",
+                                       "--max_checkpoints_to_keep=5", "--log_frequency=1"]
+    assert compare.budget_flags(None, "15m") == ["--time_budget=15m"]
+    assert compare.budget_flags(None, "", 2.5) == ["--epoch_budget=2.5"]
+    assert compare.describe_budget(None, "", 2.5) == ("Budget: 2.5 epochs a model (its recipe "
+                                                      "scaled to them)")
+    with pytest.raises(ValueError, match="--max_steps and --epoch_budget: give one budget"):
+        compare.compare(["lenet5"], "/nonexistent/x", 5, CONFIGS, {}, epoch_budget=2.0)
+
+
+@pytest.mark.slow
+def test_an_epoch_budget_scales_each_recipe_and_draws_the_per_epoch_curves(tmp_path):
+    write_mnist(str(tmp_path / "mnist"), train=128, test=20)
+    out = str(tmp_path / "cmp")
+    data = {"data_dir": str(tmp_path / "mnist"), "download": False}
+    rows = compare.compare(["lenet5_mnist"], out, None, CONFIGS, data, epoch_budget=3)
+    (row,) = rows
+    # lenet5_mnist: 10 epochs at batch 64 scaled to 3 epochs of 128 examples: 6 steps.
+    assert row["steps"] == 6 and row["epochs"] == 3.0
+    eval_dir = os.path.join(out, "runs", "lenet5_mnist", "eval")
+    precision = events.read_scalars(eval_dir, "precision_at_1")
+    seconds = dict(events.read_scalars(eval_dir, "elapsed_seconds"))
+    assert [step for step, _ in precision] == [2, 4, 6]  # after each epoch
+    assert row["accuracy_by_epoch"] == [(step / 2, value) for step, value in precision]
+    assert row["accuracy_by_seconds"] == [(seconds[step], value) for step, value in precision]
+    assert sorted(seconds.values()) == [seconds[2], seconds[4], seconds[6]]
+    for name in ("accuracy_epochs.png", "accuracy_seconds.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 1000
+    assert "Budget: 3 epochs a model" in open(os.path.join(out, "comparison.md")).read()
+    assert compare.compare(["lenet5_mnist"], out, None, CONFIGS, data,
+                           epoch_budget=3)[0]["wall_secs"] == row["wall_secs"]  # reused

@@ -109,6 +109,15 @@ def test_time_scale_scales_every_step_and_epoch_count(tmp_path):
         schedules.Epochs(100, 10, scale=0.0)
 
 
+def test_epoch_budget_scales_the_settings_to_that_many_epochs(tmp_path):
+    setup = training.TrainingSetup(_config(tmp_path, epoch_budget=0.5))
+    assert setup.epochs.steps_per_epoch == 50000 / 32
+    assert setup.max_steps == setup.schedule_steps == round(0.5 * 50000 / 32) == 781
+    assert setup.schedule.boundaries.numpy().tolist() == [int(10 * 50000 / 32 * 781 / 2000)]
+    with pytest.raises(ValueError, match="two budgets: give one"):
+        _config(tmp_path, epoch_budget=2.0, time_budget="5m").validate()
+
+
 @pytest.mark.slow
 def test_budget_sets_the_horizon_from_the_probe_and_a_resume_keeps_it(tmp_path, monkeypatch,
                                                                         capsys):
