@@ -2,6 +2,7 @@
 lines a user runs: train, resume, evaluate with TTA, export to TFLite, compare with a built-in
 model; a package that is gone later is one line naming it."""
 
+import json
 import os
 import re
 import textwrap
@@ -92,6 +93,20 @@ def test_a_model_of_your_own_package_gets_the_whole_machinery(tmp_path, package)
     assert gone.stderr.strip().splitlines()[-1] == (
         f"error: --model={MODEL}: cannot import acme_nets.nets (No module named 'acme_nets'): "
         f"install the package that defines it, or put its directory on PYTHONPATH.")
+
+
+@pytest.mark.slow
+def test_a_fast_recipe_and_a_budget_serve_a_model_of_your_own(tmp_path, package):
+    run = str(tmp_path / "run")
+    done = _ok(run_main("convnet.train", "--recipe=resnet20_fast", f"--model={MODEL}", *DATA,
+                        "--epoch_budget=0.05", f"--train_dir={run}", "--log_frequency=1",
+                        env=package))
+    # 0.05 epochs of 50,000 examples at the recipe's batch of 512: 5 steps, then the recipe's
+    # evaluation with its test-time augmentation.
+    assert "step 5, loss" in done and "step 6, loss" not in done
+    assert re.search(r"precision @ 1 = [\d.]+ \(\d+ of 10000 test examples; step 5, raw "
+                     r"weights, flip_translate TTA\)", done), done
+    assert json.load(open(os.path.join(run, "run.json"), encoding="utf-8"))["model"] == MODEL
 
 
 @pytest.mark.slow
