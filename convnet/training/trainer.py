@@ -124,6 +124,10 @@ class Trainer(TrainingSetup):
         path = os.path.join(config.train_dir, time_budget.HORIZON_FILE)
         recorded = time_budget.read(config.train_dir)
         if recorded is not None:
+            if config.epoch_budget:
+                raise ValueError(f"--epoch_budget: {config.train_dir} holds a run fitted to a "
+                                 f"time budget ({path}); resume it without --epoch_budget, or "
+                                 f"train in a new --train_dir")
             given = (f" (--time_budget={config.time_budget} is not used: a new horizon would "
                      f"change the schedule of the steps taken)"
                      if config.time_budget and time_budget.parse_duration(config.time_budget)

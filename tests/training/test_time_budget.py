@@ -159,6 +159,8 @@ def test_budget_sets_the_horizon_from_the_probe_and_a_resume_keeps_it(tmp_path, 
         out = capsys.readouterr().out
         assert "keeps the horizon of its 300 s time budget" in out
         assert ("--time_budget=1h is not used" in out) == (budget == "1h")
+    with pytest.raises(ValueError, match="fitted to a time budget.*without --epoch_budget"):
+        training.Trainer(_config(tmp_path, epoch_budget=3.0))
 
 
 def test_budget_refuses_a_train_dir_started_without_one(tmp_path):
