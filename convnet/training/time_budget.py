@@ -10,6 +10,10 @@ count of the run's settings (--max_steps, --epochs, the schedule's boundaries an
 then scaled by one factor, H / (the steps the run would take without a budget): the recipe
 keeps its shape and ends within the budget.
 
+The probe's steps are the run's first steps: under --progressive_resizing they are of the
+first stage's size, so the horizon of a run whose later stages are slower overshoots the
+budget by what they cost more (the run says how long it took; give a smaller budget).
+
 The horizon goes to train_dir/horizon.json before the first step, and a resume keeps it
 (one line says so, also when it is given another budget or none). The budget counts what time
 to accuracy counts (convnet.runtime.timing: wall time from process start, evaluations
