@@ -8,7 +8,8 @@ import sys
 import pytest
 from absl import flags
 
-from convnet import recipes
+from convnet import recipes, training
+from convnet.runtime import options
 from convnet.runtime.precision import PRECISIONS
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
@@ -73,6 +74,36 @@ def test_the_shipped_precision_files_name_a_recipe_and_a_precision_and_leave_it_
             settings = [line for line in f if line.startswith("--")]
         assert settings and not any(line.startswith("--precision") for line in settings)
     assert recipes.precision_path("fast93_muon", "mixed_bfloat16") is None
+
+
+def _config(name: str) -> training.TrainConfig:
+    """The TrainConfig a shipped recipe parses into (absl's own flag file reading)."""
+    values = flags.FlagValues()
+    options.define_flags(training.TrainConfig, values)
+    values(["train", "--flagfile=" + recipes.path(name)])
+    return options.from_flags(training.TrainConfig, values)
+
+
+def _epochs(config: training.TrainConfig, examples: int = 50_000) -> float:
+    return config.epochs or config.max_steps * config.batch_size / examples
+
+
+def test_every_shipped_recipe_parses_into_a_valid_config():
+    for name in recipes.names():
+        _config(name).validate()
+
+
+# The classic networks' fast recipes (issue 30): each in at most a quarter of its paper's epochs.
+FAST = [name for name in recipes.names() if name.endswith("_fast")]
+
+
+def test_each_fast_recipe_trains_its_papers_model_in_a_quarter_of_its_epochs():
+    assert {"resnet20_fast", "resnet56_fast"} <= set(FAST)
+    for name in FAST:
+        paper, fast = _config(name.removesuffix("_fast")), _config(name)
+        assert fast.model == paper.model, name
+        assert _epochs(fast) <= _epochs(paper) / 4, (name, _epochs(fast), _epochs(paper))
+    assert _epochs(_config("resnet20")) == pytest.approx(163.84)  # 64k steps at batch 128
 
 
 @pytest.mark.slow
