@@ -17,10 +17,15 @@ The public API (what research code may import, and what stays stable between rel
 `fit`, `evaluate` and `load` are imported on first use, so `import convnet` stays light.
 """
 
+from typing import TYPE_CHECKING
+
 from convnet.runtime.version import __version__
 
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
+    from convnet.api import FitResult, evaluate, fit, load
+
 _API = ("fit", "evaluate", "load", "FitResult")  # convnet.api, imported on first use
-__all__ = ["__version__"]
+__all__ = ["FitResult", "__version__", "evaluate", "fit", "load"]
 
 
 def __getattr__(name):
@@ -28,3 +33,7 @@ def __getattr__(name):
         from convnet import api  # pylint: disable=import-outside-toplevel
         return getattr(api, name)
     raise AttributeError(f"module 'convnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_API})

@@ -17,7 +17,7 @@ the problem and the way out), never exit the process; the mains are thin over th
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from convnet import evaluation, models, training
 from convnet.checkpoints import files as checkpoint_files
@@ -35,10 +35,11 @@ class FitResult:
       step: the run's final step (a rerun that had nothing left to do: the step it found).
       train_dir: the directory of its checkpoints, run.json and TensorBoard events.
       checkpoint: the newest checkpoint's prefix (e.g. train_dir/ckpt-2000), or None.
-      loss: the last logged training loss, or None (nothing trained in this call).
+      loss: the last training loss (of the last batch trained in this call), or None.
       precision: precision @ 1 on the test split at the end (`eval_at_end=True`), else None.
       seconds: wall time of the run from process start, by phase (start-up, data,
         initialisation, training, evaluation), as the time-to-accuracy line gives it.
+      stop_reason: why a callback stopped the run before its last step, or None.
     """
     step: int
     train_dir: str
@@ -46,14 +47,18 @@ class FitResult:
     loss: float | None
     precision: float | None
     seconds: dict[str, float]
+    stop_reason: str | None = None
 
 
-def fit(config: TrainConfig | None = None, *, model: str | Callable | None = None,
-        source: Source | None = None, **settings) -> FitResult:
+def fit(config: TrainConfig | None = None, *, recipe: str | None = None,
+        model: str | Callable | None = None, source: Source | None = None,
+        callbacks: Sequence[training.Callback] = (), **settings) -> FitResult:
     """Trains (or resumes) a run; returns its `FitResult`.
 
     Args:
       config: the run's settings (default: `TrainConfig()`, the tutorial's).
+      recipe: a shipped recipe's name (`--recipe=NAME`: its settings and its precision file,
+        as the command line reads them; `TrainConfig.from_recipe`), instead of `config`.
       model: a `--model` name or import path, or a factory (called with `num_classes` and
         `weight_decay`, returning a `convnet.models.Model`). A factory importable by its
         module path is recorded as that path; one defined in `__main__` or a notebook is
@@ -61,21 +66,29 @@ def fit(config: TrainConfig | None = None, *, model: str | Callable | None = Non
         loading the run in another process).
       source: your data (a `convnet.data.Source`, e.g. `ArraySource`, `FolderSource`) in place
         of the config's data settings.
+      callbacks: `convnet.training.Callback`s, run in the loop after the Trainer's own jobs
+        (each sees the step, the round's loss and metrics and the state, and may stop the run).
       **settings: TrainConfig fields that replace the config's.
 
     Raises:
       ValueError, ConvnetError: bad settings, missing data, a train_dir of another run, a
         diverging loss, ... (each names the problem and the way out).
     """
-    config = dataclasses.replace(config or TrainConfig(), **settings)
+    if recipe is not None:
+        if config is not None:
+            raise ValueError("fit: give a config or a recipe, not both (add settings as "
+                             "keywords: fit(recipe=..., epochs=3))")
+        config = TrainConfig.from_recipe(recipe, **settings)
+    else:
+        config = dataclasses.replace(config or TrainConfig(), **settings)
     if model is not None:
         config = dataclasses.replace(config, model=model_name(model))
-    with training.Trainer(config, source=source) as trainer:
+    with training.Trainer(config, source=source, callbacks=callbacks) as trainer:
         step = trainer.train()
         return FitResult(step, config.train_dir,
                          checkpoint_files.latest_checkpoint(config.train_dir),
                          trainer.last_loss, trainer.final_precision,
-                         dict(trainer.clock.seconds))
+                         dict(trainer.clock.seconds), trainer.stop_reason)
 
 
 def evaluate(checkpoint_dir: str | EvalConfig, *, source: Source | None = None,

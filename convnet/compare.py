@@ -15,7 +15,7 @@ evaluated on the test split (or on its first --eval_examples). Written to --outp
 accuracy, wall time), `results.json`, and `loss.png`, `accuracy.png`, `accuracy_epochs.png`
 and `accuracy_seconds.png` (all models on one figure each). The data flags are those of
 `convnet.train`; --data_source, --data_dir and --download always go to training and
-evaluation, the others when given. (The logic: `convnet.reports.compare`.)
+evaluation, the others when given. (The logic: `convnet.reports.comparison`.)
 """
 
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
@@ -24,7 +24,7 @@ from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow
 import dataclasses
 
 from convnet.data.config import DataConfig
-from convnet.reports import compare
+from convnet.reports import comparison as compare
 from convnet.runtime import cli, options
 from convnet.runtime.compute import ComputeConfig
 

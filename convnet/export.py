@@ -23,14 +23,14 @@ All write OUT/metadata.json (model, dataset, class names, input shape,
 preprocessing, step, weights). The export is built in a temporary sibling
 directory and renamed into place, so a failed export leaves nothing at OUT;
 an existing non-empty OUT is refused, never overwritten. (The logic:
-`convnet.serving.export`.)
+`convnet.serving.checkpoint_export`.)
 """
 
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
 # isort: split
 from convnet.runtime import cli
-from convnet.serving import export
+from convnet.serving import checkpoint_export as export
 
 
 def main(config: export.ExportConfig) -> None:

@@ -9,7 +9,7 @@ raw weights). Prints, per image, its k most probable classes:
       1. cat          0.6421
       2. dog          0.1873
 
-(The logic: `convnet.serving.predict`.)
+(The logic: `convnet.serving.prediction`.)
 """
 
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
@@ -17,7 +17,8 @@ from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow
 # isort: split
 
 from convnet.runtime import cli
-from convnet.serving import loaded_model, predict
+from convnet.serving import loaded_model
+from convnet.serving import prediction as predict
 
 
 def main(config: loaded_model.InferenceConfig, paths: list[str]) -> None:

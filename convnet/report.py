@@ -12,14 +12,14 @@ that directory. Written to --output_dir: `loss.png`, `learning_rate.png` and,
 when some run was evaluated, `precision.png` (one line per run, against the
 training step), and `summary.md`: per run its last step, final and minimum
 loss, last and best precision, and mean training examples/sec.
-(The logic: `convnet.reports.report`.)
+(The logic: `convnet.reports.run_report`.)
 """
 
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
 
 # isort: split
 
-from convnet.reports import report
+from convnet.reports import run_report as report
 from convnet.runtime import cli
 
 

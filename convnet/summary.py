@@ -3,7 +3,7 @@
 Like Keras' `model.summary()`: each layer that owns variables or changes the
 shape, its output shape and parameter count, then total / trainable /
 non-trainable counts (BN moving statistics are non-trainable). (The logic:
-`convnet.models.summary`.)
+`convnet.models.layer_table`.)
 """
 
 from convnet.runtime import quiet_start  # noqa: F401  (first, before TensorFlow: hides its lines)
@@ -13,7 +13,7 @@ import dataclasses
 
 from convnet import models
 from convnet.data import info as data_info
-from convnet.models import summary
+from convnet.models import layer_table as summary
 from convnet.runtime import cli
 from convnet.runtime.options import option
 

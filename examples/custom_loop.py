@@ -59,10 +59,10 @@ def main():
     done = 0
     while done < args.steps:
         count = min(50, args.steps - done)  # 50 batches a call, no Python between them
-        loss, finite, skipped, _, _, metrics = step(batches, tf.constant(count, tf.int64))
+        result = step(batches, tf.constant(count, tf.int64))  # a StepResult
         done = int(state.step.numpy())
-        accuracy = float(metrics.hits) / max(float(metrics.examples), 1.0)
-        print(f"step {done}: loss {float(loss):.3f}, training accuracy {accuracy:.3f}")
+        accuracy = float(result.metrics.hits) / max(float(result.metrics.examples), 1.0)
+        print(f"step {done}: loss {float(result.loss):.3f}, training accuracy {accuracy:.3f}")
     images, labels = next(iter(pipeline.eval_dataset(source, "test", 1000, settings)))
     state.ema.copy_to(model.trainable_variables)  # the moving averages, as evaluation uses
     correct = tf.reduce_sum(tf.cast(tf.argmax(model(images), 1, tf.int32) == labels, tf.int32))

@@ -99,3 +99,22 @@ def test_failures_raise_and_never_exit(tmp_path, source):
         convnet.load(str(tmp_path / "nothing"))
     with pytest.raises(TypeError, match="unexpected keyword argument 'no_such_setting'"):
         convnet.fit(train_dir=str(tmp_path / "z"), no_such_setting=1)
+
+
+def test_fit_evaluate_and_load_are_exported_and_visible_to_type_checkers():
+    import ast
+    import inspect
+
+    from convnet import api
+    assert {"fit", "evaluate", "load", "FitResult", "__version__"} == set(convnet.__all__)
+    assert {"fit", "evaluate", "load", "FitResult"} <= set(dir(convnet))
+    assert convnet.fit is api.fit and convnet.FitResult is api.FitResult
+    # The names a type checker reads: `if TYPE_CHECKING: from convnet.api import ...`.
+    tree = ast.parse(inspect.getsource(convnet))
+    checked = {alias.name for node in ast.walk(tree) if isinstance(node, ast.If)
+               and getattr(node.test, "id", None) == "TYPE_CHECKING"
+               for statement in node.body if isinstance(statement, ast.ImportFrom)
+               and statement.module == "convnet.api" for alias in statement.names}
+    assert checked == {"fit", "evaluate", "load", "FitResult"}
+    with pytest.raises(AttributeError, match="no attribute 'fitt'"):
+        convnet.fitt  # noqa: B018

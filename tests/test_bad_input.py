@@ -27,7 +27,8 @@ from convnet.data.sources.spec import SourceSpec, make_source
 from convnet.evaluation import evaluator
 from convnet.runtime import options, paths
 from convnet.runtime.errors import BatchSizeError, CheckpointError, DataError, OutputDirError
-from convnet.serving import export, loaded_model
+from convnet.serving import checkpoint_export as export
+from convnet.serving import loaded_model
 from convnet.training import memory
 
 import kill_harness

@@ -17,7 +17,8 @@ import tensorflow as tf
 from convnet import recipes, training
 from convnet.checkpoints import files as checkpoint_files
 from convnet.checkpoints import run_record
-from convnet.reports import compare, events
+from convnet.reports import comparison as compare
+from convnet.reports import events
 from convnet.runtime import cli
 from convnet.runtime.errors import DamagedFileError, DataError
 from convnet.serving import image_files, loaded_model

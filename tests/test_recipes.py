@@ -136,3 +136,18 @@ def test_train_with_a_recipe_later_flags_override_it(tmp_path):
     assert run.returncode == 1 and "error: " in run.stderr, run.stderr[-2000:]
     assert ("--recipe=fast93_muon in float32: --progressive_resizing=25:3 "
             "(fast93_muon.float32.flags)") in run.stdout
+
+
+def test_a_recipe_from_python_is_the_command_lines_with_its_precision_file_and_overrides():
+    for name in ("resnet20", "resnet20_fast", "lenet5_mnist"):  # no precision file
+        assert training.TrainConfig.from_recipe(name) == _config(name)
+    fast = training.TrainConfig.from_recipe("resnet20_fast", epochs=2, seed=3)
+    assert (fast.model, fast.batch_size, fast.epochs, fast.seed) == ("resnet20", 512, 2, 3)
+    in_float32 = training.TrainConfig.from_recipe("fast93_muon", precision="float32")
+    assert (in_float32.progressive_resizing, in_float32.precision) == ("25:3", "float32")
+    in_bfloat16 = training.TrainConfig.from_recipe("fast93_muon", precision="mixed_bfloat16")
+    assert in_bfloat16.progressive_resizing == ""
+    with pytest.raises(ValueError, match="unknown --recipe='resnet21': choose from"):
+        training.TrainConfig.from_recipe("resnet21")
+    with pytest.raises(ValueError, match="unknown TrainConfig field.s. epoch: the settings"):
+        training.TrainConfig.from_recipe("resnet20", epoch=3)

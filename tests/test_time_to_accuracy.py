@@ -66,9 +66,9 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
     trainer = training.Trainer(_recipe(data_dir, tmp_path / "train",
                                        progressive_resizing="25:0.4"))
     assert trainer.max_steps == 10
-    assert trainer.groups.train_until_steps.count(5) == 1  # the whitening bias, 1 epoch
-    assert trainer.groups.lr_scales.count(64.0) == 6  # the six BatchNorm betas
-    assert trainer.image_sizes == ((25, 2),)  # 0.4 epochs on 25x25 images: steps 0-1
+    assert trainer.setup.groups.train_until_steps.count(5) == 1  # the whitening bias, 1 epoch
+    assert trainer.setup.groups.lr_scales.count(64.0) == 6  # the six BatchNorm betas
+    assert trainer.setup.image_sizes == ((25, 2),)  # 0.4 epochs on 25x25 images: steps 0-1
     assert trainer.train() == 10
     # Steps 0-1 on 25x25 images, then 32x32; the frozen whitening bias: from step 5 on, a
     # trace of the step without its gradient.
@@ -81,7 +81,7 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
                      r".*: training on full-size 32x32 images from step 2\n", out), out
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
     images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
-                                             trainer.input_settings)))[0]
+                                             trainer.setup.input_settings)))[0]
     kernel = [v for v in trainer.state.model.variables
               if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_allclose(kernel.numpy(), whitening.patch_whitening_kernel(images), rtol=1e-4,

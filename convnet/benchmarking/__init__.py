@@ -14,9 +14,9 @@
 from convnet.benchmarking.flops import layer_macs, model_flops
 from convnet.benchmarking.keras_peers import KERAS_PEERS, keras_model
 from convnet.benchmarking.peak import MatmulPeak
+from convnet.benchmarking.round_timing import Figure, timed_rounds
 from convnet.benchmarking.run import BenchSettings, bench, define_bench_flags, write_json
 from convnet.benchmarking.table import TARGETS, format_table, ratios
-from convnet.benchmarking.timing import Figure, timed_rounds
 
 __all__ = ["BenchSettings", "Figure", "KERAS_PEERS", "TARGETS", "bench", "define_bench_flags",
            "format_table",

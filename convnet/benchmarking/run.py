@@ -15,10 +15,11 @@ import os
 import tensorflow as tf
 
 from convnet import models
-from convnet.benchmarking import keras_peers, peak, table, timing, torch_process
+from convnet.benchmarking import keras_peers, peak, table, torch_process
 from convnet.benchmarking import op_table as op_table_lib
+from convnet.benchmarking import round_timing as timing
 from convnet.benchmarking.flops import model_flops
-from convnet.benchmarking.timing import Figure, input_rates, step_rates
+from convnet.benchmarking.round_timing import Figure, input_rates, step_rates
 from convnet.runtime import console, precision
 from convnet.runtime.options import define_flags, option
 from convnet.training.config import TrainConfig

@@ -15,7 +15,7 @@ import statistics
 
 from convnet.benchmarking.flops import TRAINING_FLOPS_PER_FORWARD
 from convnet.benchmarking.op_table import OpRow, format_op_table
-from convnet.benchmarking.timing import Figure
+from convnet.benchmarking.round_timing import Figure
 
 # The targets: input off the critical path (issue 4), ahead of Keras and PyTorch and near the
 # peak (issue 29); bfloat16 has its own where they differ.

@@ -29,6 +29,7 @@ import os
 import shlex
 import socket
 import sys
+import weakref
 
 from convnet.runtime import console, paths
 from convnet.runtime.errors import TrainDirInUseError
@@ -43,17 +44,19 @@ class TrainDirLock:
     """The held lock of one train_dir; `release()` (or the end of the process) frees it."""
 
     def __init__(self, train_dir: str, fd: int | None, problem: str | None = None):
-        self.train_dir, self._fd = train_dir, fd
+        self.train_dir = train_dir
         self.problem = problem  # why no lock is held (a file system without locks), or None
+        # Closing the last descriptor of the file releases the flock: on `release()`, or when
+        # this object is garbage-collected unreleased (a Trainer dropped without close()).
+        self._close = weakref.finalize(self, os.close, fd) if fd is not None else None
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._close is not None and self._close.alive
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the last descriptor of the file releases the flock
-            self._fd = None
+        if self._close is not None:
+            self._close()  # closes the descriptor once; later calls do nothing
 
     def __enter__(self) -> "TrainDirLock":
         return self

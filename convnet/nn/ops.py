@@ -17,6 +17,14 @@ from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
 
+__all__ = [
+    "WEIGHT_DECAY_ATTR", "LRN_DEPTH_RADIUS", "LRN_BIAS", "LRN_ALPHA", "LRN_BETA",
+    "CUDNN_MIN_EPSILON", "variable_with_weight_decay", "variable_from_value", "weight_decay_of",
+    "weight_decay_loss", "conv2d", "bias_add", "max_pool", "avg_pool", "global_avg_pool", "lrn",
+    "flatten", "dense", "gelu", "portable_normal_cdf", "plain_ops", "plain_ops_on", "dropout",
+    "batch_norm", "fused_batch_norm", "moments",
+]
+
 # The attribute that marks a variable as decayed (value: the decay coefficient).
 WEIGHT_DECAY_ATTR = "weight_decay"
 
@@ -348,7 +356,9 @@ def gelu(inputs: tf.Tensor, xla: bool | None = None) -> tf.Tensor:
     them in float32 between bfloat16 casts. The forward pass is fused the same way unless
     `xla=False`, or (`xla=None`, the default) while `plain_ops()` is on: an exported
     inference graph needs TensorFlow's plain ops (tf2onnx and the TFLite converter cannot
-    convert an XLA-compiled call). Forward and backward of four activation shapes at batch
+    convert an XLA-compiled call); there Phi is `portable_normal_cdf`, built of the elementary
+    ops every converter and runtime has (TFLite and ONNX have no Erf/Erfc kernel), equal to the
+    exact one within 1.5e-7. Forward and backward of four activation shapes at batch
     2,000 ([2000, 31, 31, 64] to [2000, 7, 7, 128]) on a 2-core CPU: 0.5x the time of
     TensorFlow's ops in float32 and bfloat16 fused both ways, 0.7-0.8x with the backward
     alone.
@@ -357,7 +367,9 @@ def gelu(inputs: tf.Tensor, xla: bool | None = None) -> tf.Tensor:
     if not inputs.dtype.is_floating:
         raise TypeError(f"gelu needs floating-point inputs, got {inputs.dtype.name}")
     if xla is None:
-        xla = not plain_ops_on()
+        if plain_ops_on():
+            return _gelu_portable(inputs)
+        xla = True
     return (_gelu_xla if xla else _gelu)(inputs)
 
 
@@ -395,6 +407,28 @@ def _normal_cdf(x):
     polynomial, 1.5-1.9x faster than its erfc forward; for x < -5.5 Phi rounds to 0 in
     float32, where the GELU itself is below 1e-7 in magnitude."""
     return 0.5 + 0.5 * tf.math.erf(x * _INV_SQRT2)
+
+
+# Abramowitz and Stegun 7.1.26: erf(x) = 1 - (a1 t + ... + a5 t^5) exp(-x^2), t = 1 / (1 + p x)
+# for x >= 0, with |error| <= 1.5e-7 (and erf(-x) = -erf(x)).
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def portable_normal_cdf(x: tf.Tensor) -> tf.Tensor:
+    """Phi(x) from abs, exp, division and a polynomial (Abramowitz and Stegun 7.1.26 for erf):
+    within 1.5e-7 of the exact Phi everywhere, from ops that TFLite and ONNX convert and run
+    natively. Float32 or float64 `x`."""
+    z = tf.abs(x) * _INV_SQRT2
+    t = 1.0 / (1.0 + _ERF_P * z)
+    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
+    half_erfc = 0.5 * poly * tf.exp(-z * z)  # (1 - erf(|x| / sqrt 2)) / 2 = Phi(-|x|)
+    return tf.where(x >= 0, 1.0 - half_erfc, half_erfc)
+
+
+def _gelu_portable(inputs):
+    x = tf.cast(inputs, _gelu_compute_dtype(inputs.dtype))
+    return tf.cast(x * portable_normal_cdf(x), inputs.dtype)
 
 
 def _gelu_forward(inputs):

@@ -21,7 +21,7 @@ pointless under the renormalization (give its group decay_scale=0).
 
 import tensorflow as tf
 
-from convnet.optim.optimizers import Optimizer
+from convnet.optim.optimizer_base import Optimizer
 
 # The quintic's coefficients (airbench94_muon, modded-nanogpt): the largest slope at zero.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)

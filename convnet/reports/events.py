@@ -2,8 +2,8 @@
 
 Training writes `loss`, `learning_rate` and `examples_per_sec` into its
 train_dir; `convnet.eval` writes `precision_at_K` into its --eval_dir (and
-`convnet.compare` into `<train_dir>/eval`). Used by `convnet.reports.report` and
-`convnet.reports.compare`.
+`convnet.compare` into `<train_dir>/eval`). Used by `convnet.reports.run_report` and
+`convnet.reports.comparison`.
 """
 
 import os

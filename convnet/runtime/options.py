@@ -95,11 +95,42 @@ def define_flags(config_class, flag_values: flags.FlagValues = FLAGS) -> None:
             flags.mark_flag_as_required(name, flag_values=flag_values)
 
 
+_KIND_NAMES = {bool: "a boolean", int: "an int", float: "a float", str: "a string"}
+
+
+def _coerced(name: str, value, kind):
+    """`value` as the field's `kind`, converted where the flag would accept it (an int for a
+    float, an integral float for an int, a list for a sequence); TypeError otherwise."""
+    if value is None:
+        return None
+    if typing.get_origin(kind) in (tuple, list, collections.abc.Sequence):
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise TypeError(f"--{name} must be a list or tuple, got {value!r} "
+                            f"({type(value).__name__})")
+        item_kind = (typing.get_args(kind) or (str,))[0]
+        return tuple(_coerced(name, item, item_kind) for item in value)
+    is_bool = isinstance(value, bool)
+    if kind is float and isinstance(value, (int, float)) and not is_bool:
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if (kind is int and isinstance(value, int) and not is_bool) or (
+            kind in (bool, str) and isinstance(value, kind)) or kind not in _KIND_NAMES:
+        return value
+    raise TypeError(f"--{name} must be {_KIND_NAMES[kind]}, got {value!r} "
+                    f"({type(value).__name__})")
+
+
 def check(config, config_class=None) -> None:
-    """Raises ValueError for a field of `config_class` (default: the config's class) outside
-    its choices or under its lower bound (the rules its flag enforces), naming the flag."""
-    for field, _ in _options(config_class or type(config)):
-        value, meta = getattr(config, field.name), field.metadata
+    """Coerces each field of `config_class` (default: the config's class) to its type as its
+    flag would (an int where a float is meant; TypeError, naming the flag, for a wrong type),
+    then raises ValueError for one outside its choices or under its lower bound (the rules
+    its flag enforces), naming the flag."""
+    for field, kind in _options(config_class or type(config)):
+        value = _coerced(field.name, getattr(config, field.name), kind)
+        if value is not getattr(config, field.name):
+            object.__setattr__(config, field.name, value)
+        meta = field.metadata
         if value is None:
             if meta.get("required"):
                 raise ValueError(f"--{field.name} is required")
@@ -138,3 +169,34 @@ def flag_file(config_class, flag_values: flags.FlagValues = FLAGS) -> str:
     lines = [flag_values[field.name].serialize() for field in dataclasses.fields(config_class)
              if field.name in flag_values]
     return "".join(line + "\n" for line in lines if line)
+
+
+def reference(config_class, own_only: bool = False) -> list[tuple[str, str, str]]:
+    """(flag, default, help) of every `option` field of `config_class`, in declaration order
+    (with `own_only`, only the fields the class itself declares, not those it inherits). The
+    default as the flag shows it (`--name` for a true boolean, `--noname` for a false one,
+    `none` for None); the help with its choices and lower bound appended. The documentation's
+    flags reference is made of these rows."""
+    own = vars(config_class).get("__annotations__", {}) if own_only else None
+    rows = []
+    for field, kind in _options(config_class):
+        if own is not None and field.name not in own:
+            continue
+        default, meta = _default(field), field.metadata
+        if kind is bool and default is not None:
+            shown = f"--{'' if default else 'no'}{field.name}"
+        elif default is None:
+            shown = "none"
+        elif isinstance(default, (list, tuple)):
+            shown = ",".join(str(v) for v in default) or "(empty)"
+        else:
+            shown = str(default) if default != "" else "(empty)"
+        text = meta["help"]
+        if meta["choices"] is not None:
+            text += f" One of: {', '.join(meta['choices'])}."
+        if meta["lower_bound"] is not None:
+            text += f" At least {meta['lower_bound']:g}."
+        if meta.get("required"):
+            text += " Required."
+        rows.append((f"--{field.name}", shown, text))
+    return rows

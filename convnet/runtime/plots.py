@@ -1,7 +1,7 @@
 """Figures as PNG: line plots of (step, value) series against the training step, and a
 labeled confusion matrix.
 
-Used by `convnet.reports.report` and `convnet.reports.compare` (line plots) and
+Used by `convnet.reports.run_report` and `convnet.reports.comparison` (line plots) and
 `convnet.evaluation.confusion` (the confusion matrix). matplotlib (the Agg backend, no
 display needed) is an optional extra (`convnet[plots]`), imported on the first
 figure: without it, a figure is an error that says how to install it.

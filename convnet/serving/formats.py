@@ -1,4 +1,5 @@
-"""The export formats that leave TensorFlow: TFLite and ONNX (used by convnet.serving.export).
+"""The export formats that leave TensorFlow: TFLite and ONNX (used by
+convnet.serving.checkpoint_export).
 
 Both are converted from the SavedModel's own serving function (a `tf.function`
 taking `images`, uint8 [N, H, W, C] with any N, preprocessing inside, returning

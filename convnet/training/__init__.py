@@ -3,7 +3,9 @@
   config             TrainConfig: every setting of a run (the flags of convnet.train)
   setup              TrainingSetup: data, state, schedule and compiled step (bench times it)
   step               TrainStep: loss, gradients and update, several steps a call
-  trainer            Trainer: the setup with checkpoints, run record and the loop; `train`
+  trainer            Trainer: a setup with checkpoints, run record and the loop; `train`
+  callbacks          Callback, Progress: the loop's jobs, the Trainer's and yours
+  periodic_jobs      the Trainer's own: log line, checkpoints, histograms, evaluations
   loss_watch         non-finite and diverging losses
   in_run_evaluation  evaluations after each epoch, every N steps and at the end
   summaries          TensorBoard scalars, histograms and hparams of a run
@@ -13,8 +15,11 @@
   memory             a batch too large for memory refused up front
 """
 
+from convnet.training.callbacks import Callback, Progress
 from convnet.training.config import TrainConfig
 from convnet.training.setup import TrainingSetup
+from convnet.training.step import StepResult
 from convnet.training.trainer import Trainer, train
 
-__all__ = ["TrainConfig", "Trainer", "TrainingSetup", "train"]
+__all__ = ["Callback", "Progress", "StepResult", "TrainConfig", "Trainer", "TrainingSetup",
+           "train"]

@@ -13,13 +13,16 @@ multi-worker strategy must be created before the first one).
 import dataclasses
 import math
 
-from convnet import models
+from absl import flags
+
+from convnet import models, recipes
 from convnet.checkpoints.restore import fallback_option
 from convnet.data.config import AugmentConfig, DataConfig
 from convnet.data.info import DEFAULT_DATASET, DEFAULT_LABEL_MODE
 from convnet.evaluation.tta import tta_mode_option
 from convnet.optim.config import OptimConfig
 from convnet.optim.schedules import Epochs
+from convnet.runtime import console, options, precision
 from convnet.runtime.compute import ComputeConfig
 from convnet.runtime.options import check, option
 from convnet.training import time_budget
@@ -144,6 +147,31 @@ class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConf
         super().__post_init__()
         self.dataset = self.dataset or DEFAULT_DATASET
         self.label_mode = self.label_mode or DEFAULT_LABEL_MODE
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides) -> "TrainConfig":
+        """The settings of the shipped recipe `name` (`--recipe=NAME`), then `overrides` (fields
+        by name), as the command line builds them: the recipe's flag file, then its
+        `NAME.PRECISION.flags` when the run computes in that precision (`precision` of the
+        overrides, else the recipe's; `auto` resolved for this machine), then the overrides.
+
+        Raises ValueError for an unknown recipe (naming the shipped ones) or field.
+        """
+        unknown = sorted(set(overrides) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s) {', '.join(unknown)}: the settings "
+                             f"are the flags of convnet.train, without the dashes")
+        values = flags.FlagValues()
+        options.define_flags(cls, values)
+        files = ["--flagfile=" + recipes.path(name)]
+        values(["recipe", *files])
+        chosen = overrides.get("precision") or values["precision"].value
+        resolved = precision.resolve(chosen) if chosen in precision.PRECISIONS else None
+        extra = recipes.precision_path(name, resolved) if resolved else None
+        if extra:
+            values(["recipe", *files, "--flagfile=" + extra])
+            console.log(recipes.precision_file_line("--flagfile=" + extra))
+        return dataclasses.replace(options.from_flags(cls, values), **overrides)
 
     def validate(self) -> None:
         """Each layer's checks (its choices, bounds and rules)."""

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from convnet.models import summary as model_summary
+from convnet.models import layer_table as model_summary
 from convnet.runtime.errors import BatchSizeError
 
 # Batches of preprocessed images alive at once: one being assembled by `batch`,

@@ -169,11 +169,8 @@ class TrainingSetup:
         return iter(self.strategy.experimental_distribute_dataset(dataset))
 
     def run_steps(self, iterator, num_steps: int):
-        """Runs `num_steps` batches of `iterator`; returns (loss, finite, batches skipped,
-        images)."""
-        loss, finite, skipped, _, images, _ = self.train_step(iterator,
-                                                              tf.constant(num_steps, tf.int64))
-        return loss, finite, skipped, images
+        """Runs `num_steps` batches of `iterator`; returns the step's `StepResult`."""
+        return self.train_step(iterator, tf.constant(num_steps, tf.int64))
 
     def initialize_from_data(self) -> None:
         """Runs the model's data-dependent initialisation (convnet.models) on the first

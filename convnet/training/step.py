@@ -184,10 +184,8 @@ class TrainStep:
         return tf.cast(images, tf.float32), tf.cast(labels, tf.int64)
 
     def __call__(self, iterator, num_steps):
-        """Runs `num_steps` (int64 tensor) batches.
+        """Runs `num_steps` (int64 tensor) batches and returns a `StepResult`.
 
-        Returns (last loss, last loss finite, batches not applied, of which
-        after the last applied one, a few images of the last batch, StepMetrics).
         The variables frozen at the state's step get no gradient, and the batches are
         resized to the state's step's `image_size` (see the module): a round must not cross
         a freezing step or a stage's end (convnet.training.Trainer ends its rounds there).
@@ -229,7 +227,8 @@ class TrainStep:
             skipped += more_skipped
             trailing = (trailing + 1) * more_skipped
         metrics = StepMetrics(data_loss, decay, hits, examples, kept_images, kept_labels)
-        return loss, finite, skipped, trailing, images, metrics
+        return StepResult(loss=loss, finite=finite, skipped=skipped, trailing_skipped=trailing,
+                          images=images, metrics=metrics)
 
 
 class StepMetrics(NamedTuple):
@@ -242,3 +241,24 @@ class StepMetrics(NamedTuple):
     examples: tf.Tensor
     images: tf.Tensor
     labels: tf.Tensor
+
+
+class StepResult(NamedTuple):
+    """What a call of the step (a round of `num_steps` batches) returns.
+
+    loss: float32 [], the last batch's loss (cross-entropy plus weight decay).
+    finite: bool [], whether that loss is finite (the step stops at the first one that is not,
+        under stop_on_non_finite).
+    skipped: int64 [], batches of the round whose update was not applied (a non-finite loss, or
+        a float16 loss-scale overflow).
+    trailing_skipped: int64 [], of those, the ones after the round's last applied update.
+    images: [n, H, W, C], the first SUMMARY_IMAGES preprocessed images of
+        the last batch (first replica), for the image summary.
+    metrics: StepMetrics, what the round adds for TensorBoard.
+    """
+    loss: tf.Tensor
+    finite: tf.Tensor
+    skipped: tf.Tensor
+    trailing_skipped: tf.Tensor
+    images: tf.Tensor
+    metrics: StepMetrics

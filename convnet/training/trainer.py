@@ -22,8 +22,10 @@ SIGTERM and SIGINT save a checkpoint at the current step, then stop with
 """
 
 import contextlib
+import dataclasses
 import os
 import time
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -31,15 +33,18 @@ from convnet import models
 from convnet.checkpoints import files as checkpoint_files
 from convnet.checkpoints import run_record, writer_lock
 from convnet.checkpoints.manager import RunCheckpoints
+from convnet.checkpoints.state import State
 from convnet.data import preprocess
 from convnet.data.sources import held_out
 from convnet.data.sources.base import Source
 from convnet.runtime import console, distribute, timing
 from convnet.runtime.errors import Interrupted
-from convnet.training import interrupts, preemption, summaries, time_budget
+from convnet.training import callbacks as callbacks_lib
+from convnet.training import interrupts, periodic_jobs, preemption, summaries, time_budget
 from convnet.training import step as train_step
+from convnet.training.callbacks import Callback, Progress
 from convnet.training.config import TrainConfig
-from convnet.training.in_run_evaluation import TrainingEvaluation, next_epoch_end
+from convnet.training.in_run_evaluation import TrainingEvaluation
 from convnet.training.loss_watch import LossWatch
 from convnet.training.profiling import StepProfiler
 from convnet.training.setup import TrainingSetup
@@ -56,24 +61,30 @@ def _probe(config: TrainConfig, strategy: tf.distribute.Strategy | None,
         iterator = probe.train_iterator(0)
         built = clock.now() - began
         measured = time_budget.measure(
-            lambda steps: float(probe.run_steps(iterator, steps)[0]), clock.now, seconds)
+            lambda steps: float(probe.run_steps(iterator, steps).loss), clock.now, seconds)
         return built, measured, probe.max_steps
     finally:
         probe.close()
 
 
-class Trainer(TrainingSetup):
-    """A `TrainingSetup` with the run's checkpoints, record and evaluations, and the loop.
+class Trainer:
+    """A run: its `TrainingSetup` (`setup`: data, state, schedule, compiled step) with the
+    run's checkpoints, record and evaluations, and the loop over the compiled step.
 
-    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`. The
-    Trainer (the chief's) holds train_dir's writer lock from its making, before any data is
-    read, until `train()` ends or `close()` (also `with Trainer(...) as trainer:`).
+    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`; `source`
+    (any `convnet.data.Source`) replaces the config's data settings; `callbacks`
+    (`convnet.training.Callback`s) run after the Trainer's own periodic jobs, in the same
+    loop. The Trainer (the chief's) holds train_dir's writer lock from its making, before any
+    data is read, until `train()` ends or `close()` (also `with Trainer(...) as trainer:`).
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
-                 source: Source | None = None):
+                 source: Source | None = None, callbacks: Sequence[Callback] = ()):
         # First of all, before reading data: one writer per train_dir (checkpoints.writer_lock).
         config.validate()
+        self.config = config
+        self.callbacks = callbacks_lib.check(callbacks)
+        self.setup: TrainingSetup | None = None
         chief = (distribute.is_chief(strategy) if strategy is not None
                  else distribute.is_chief_task(config.strategy))
         self._lock = writer_lock.hold(config.train_dir) if chief else None
@@ -91,30 +102,62 @@ class Trainer(TrainingSetup):
         clock = timing.Phases()
         self.horizon = self._fit_to_budget(config, strategy, previous_preprocessing, source,
                                            clock)
-        super().__init__(config, strategy, previous_preprocessing, source,
-                         self.horizon.scale if self.horizon else 1.0, clock)
-        info = self.source.info
-        self.is_chief = distribute.is_chief(self.strategy)
-        self.checkpoints = RunCheckpoints(self.state, config.train_dir, self.strategy,
+        setup = self.setup = TrainingSetup(config, strategy, previous_preprocessing, source,
+                                           self.horizon.scale if self.horizon else 1.0, clock)
+        info = setup.source.info
+        self.is_chief = distribute.is_chief(setup.strategy)
+        self.checkpoints = RunCheckpoints(setup.state, config.train_dir, setup.strategy,
                                           config.max_checkpoints_to_keep, config.restore_fallback)
         self.max_loss = config.max_loss_for(info.num_classes)
         self.record = run_record.RunRecord(
             model=config.model, dataset=info.name, num_classes=info.num_classes,
-            label_mode=config.label_mode, image_size=self.preprocessing.image_size,
-            image_channels=info.image_shape[-1], max_steps=self.max_steps,
+            label_mode=config.label_mode, image_size=setup.preprocessing.image_size,
+            image_channels=info.image_shape[-1], max_steps=setup.max_steps,
             optimizer=config.optimizer,
             data_source=config.data_source if source is None else type(source).__name__,
-            batch_size=config.batch_size, preprocessing=self.preprocessing,
+            batch_size=config.batch_size, preprocessing=setup.preprocessing,
             settings=run_record.settings_of(config),
             **run_record.own_dataset_fields(info))
-        self.evaluation = TrainingEvaluation(self.source, self.input_settings, self.state.model,
-                                             self.strategy, self.compute_dtype,
-                                             config.train_dir, self.is_chief,
+        self.evaluation = TrainingEvaluation(setup.source, setup.input_settings,
+                                             setup.state.model, setup.strategy,
+                                             setup.compute_dtype, config.train_dir,
+                                             self.is_chief,
                                              held_out.VALIDATION if config.validation_examples
                                              else "test")
         self._stop_signal: int | None = None
-        self.last_loss: float | None = None  # the last logged training loss
+        self.last_loss: float | None = None  # the last round's training loss
         self.final_precision: float | None = None  # precision @ 1 at the end (eval_at_end)
+        self.stop_reason: str | None = None  # why a callback stopped the run, if one did
+
+    # --- what the setup made, read often -----------------------------------------
+    @property
+    def state(self) -> State:
+        """The model, optimizer, moving averages and step (convnet.checkpoints.state)."""
+        return self.setup.state
+
+    @property
+    def source(self) -> Source:
+        """The run's data."""
+        return self.setup.source
+
+    @property
+    def strategy(self) -> tf.distribute.Strategy:
+        return self.setup.strategy
+
+    @property
+    def max_steps(self) -> int:
+        """The step the run ends at (after --time_budget or --epoch_budget scaling)."""
+        return self.setup.max_steps
+
+    @property
+    def train_step(self) -> train_step.TrainStep:
+        """The compiled step (convnet.training.step)."""
+        return self.setup.train_step
+
+    @property
+    def clock(self) -> timing.Phases:
+        """The run's wall time from process start, by phase."""
+        return self.setup.clock
 
     def _fit_to_budget(self, config: TrainConfig, strategy: tf.distribute.Strategy | None,
                        previous: preprocess.Preprocessing | None, source: Source | None,
@@ -162,18 +205,14 @@ class Trainer(TrainingSetup):
         the process) and turns off op determinism if this run turned it on."""
         if self._lock is not None:
             self._lock.release()
-        if hasattr(self, "_determinism_was"):
-            super().close()
+        if self.setup is not None:
+            self.setup.close()
 
     def __enter__(self) -> "Trainer":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __del__(self):
-        if getattr(self, "_lock", None) is not None:
-            self._lock.release()
 
     # --- checkpoints -----------------------------------------------------------
     def restore(self) -> int:
@@ -187,7 +226,7 @@ class Trainer(TrainingSetup):
     # --- the Python loop ---------------------------------------------------
 
     def train(self) -> int:
-        """Trains until `max_steps`; returns the final step.
+        """Trains until `max_steps` (or a callback stops the run); returns the final step.
 
         Raises:
           NonFiniteLossError: a non-finite loss (nan_policy 'stop'), or too many
@@ -198,135 +237,112 @@ class Trainer(TrainingSetup):
         with self._writer_lock():
             return self._train()
 
+    def _jobs(self, writer, start: int) -> tuple[list[Callback], periodic_jobs.SaveCheckpoint]:
+        """The Trainer's periodic jobs in loop order, then the user's callbacks."""
+        config, setup = self.config, self.setup
+        log = periodic_jobs.LogLine(config.log_frequency, writer, config.batch_size,
+                                    setup.state.loss_scale)
+        save = periodic_jobs.SaveCheckpoint(config.save_checkpoint_steps, self.save, writer,
+                                            start)
+        jobs = [periodic_jobs.LossCheck(LossWatch(self.max_loss, config.nan_policy,
+                                                  setup.schedule, self.checkpoints.latest)),
+                periodic_jobs.StepStructure(setup.groups.train_until_steps, setup.image_sizes,
+                                            setup.train_step.image_size,
+                                            setup.input_shape[0]),
+                log]
+        if config.histogram_frequency and self.is_chief:
+            jobs.append(periodic_jobs.HistogramSummaries(config.histogram_frequency, writer,
+                                                         setup.train_step))
+        if setup.state.lookahead is not None:
+            jobs.append(periodic_jobs.FinishLookahead(setup.state.lookahead,
+                                                      setup.state.model.variables))
+        jobs.append(save)
+        if config.eval_every_steps:
+            jobs.append(periodic_jobs.EvaluateEverySteps(config.eval_every_steps,
+                                                         self.evaluation, setup.clock))
+        if config.eval_every_epoch:
+            jobs.append(periodic_jobs.EvaluateAfterEpoch(self.evaluation, setup.clock,
+                                                         setup.steps_per_epoch))
+        return jobs + self.callbacks, save
+
     def _train(self) -> int:
-        config = self.config
+        config, setup = self.config, self.setup
         start = self.restore()
-        if start >= self.max_steps:
+        if start >= setup.max_steps:
             if self.is_chief and run_record.read(config.train_dir) is None:
                 run_record.write(config.train_dir, self.record)  # a damaged one was set aside
-            console.log(f"step {start} >= max_steps={self.max_steps}: nothing to do")
+            console.log(f"step {start} >= max_steps={setup.max_steps}: nothing to do")
             return start
-        if start == 0 and models.has_data_init(self.state.model):
-            self.initialize_from_data()
+        if start == 0 and models.has_data_init(setup.state.model):
+            setup.initialize_from_data()
         if self.is_chief:  # cleaning first frees the space a failed save took
             self.checkpoints.remove_unfinished_saves()
             run_record.write(config.train_dir, self.record)
-        iterator = self.train_iterator(start)
+        iterator = setup.train_iterator(start)
         writer = (tf.summary.create_file_writer(config.train_dir) if self.is_chief
                   else tf.summary.create_noop_writer())
-        step, saved_step = start, start
-        watch = LossWatch(self.max_loss, config.nan_policy, self.schedule, self.checkpoints.latest)
-        scalars = summaries.TrainingScalars()
-        histograms = (summaries.Histograms(self.train_step)
-                      if config.histogram_frequency and self.is_chief else None)
+        jobs, save = self._jobs(writer, start)
+        progress = Progress(step=start, max_steps=setup.max_steps,
+                            steps_per_epoch=setup.steps_per_epoch, state=setup.state,
+                            train_dir=config.train_dir)
         profiler = StepProfiler(config.profile_range, config.train_dir, self.is_chief)
         if self.is_chief:
             summaries.write_hparams(writer, self.record.training_settings())
-        self.clock.start("training")
-        cluster = preemption.watch(self.strategy, config.train_dir, lambda: self._stop_signal,
+        for job in jobs:
+            job.on_train_begin(progress)
+        setup.clock.start("training")
+        cluster = preemption.watch(setup.strategy, config.train_dir, lambda: self._stop_signal,
                                    self.save)
+        step = start
         with self._signals_saved(), cluster as cluster_stop, contextlib.closing(profiler):
-            while step < self.max_steps:
+            while step < setup.max_steps and progress.stop_reason is None:
                 if cluster_stop is not None:  # multi_worker: every worker saves and stops at once
-                    cluster_stop.check(step, saved_step, writer)
+                    cluster_stop.check(step, save.saved_step, writer)
                 elif self._stop_signal is not None:
                     path = self.checkpoints.latest()
-                    if step != saved_step or path is None:
+                    if step != save.saved_step or path is None:
                         path = self.save()
                     writer.close()
                     raise Interrupted(self._stop_signal, step, path)
-                num_steps = self._round_end(step, profiler.boundaries()) - step
-                self._log_image_size(step, start)
-                learning_rate = float(self.schedule(step))
+                end, due = callbacks_lib.round_end(jobs, step, setup.max_steps,
+                                                   profiler.boundaries())
+                learning_rate = float(setup.schedule(step))
                 profiler.before(step)
                 began = time.perf_counter()
                 with profiler.step_marker(step):
-                    loss, finite, skipped, trailing, images, metrics = self.train_step(
-                        iterator, tf.constant(num_steps, tf.int64))
-                    loss, skipped = float(loss), int(skipped)
-                elapsed = time.perf_counter() - began
-                done = int(self.state.step.numpy()) - step
+                    result = setup.train_step(iterator, tf.constant(end - step, tf.int64))
+                    loss = float(result.loss)
+                seconds = time.perf_counter() - began
+                done = int(setup.state.step.numpy()) - step
                 step += done
                 profiler.after(step)
-                scalars.add(metrics)
-                watch.check(step, loss, bool(finite), skipped, done, int(trailing))
-                if done and (step % config.log_frequency == 0 or step == self.max_steps):
-                    self._log(writer, step, done, elapsed, loss, learning_rate, scalars)
-                if histograms and done and step % config.histogram_frequency == 0:
-                    with writer.as_default(step=step):
-                        histograms.write(metrics.images, metrics.labels)
-                if step == self.max_steps and self.state.lookahead is not None:
-                    self.state.lookahead.finish(self.state.model.variables)
-                if done and (step % config.save_checkpoint_steps == 0 or step == self.max_steps):
-                    path, saved_step = self.save(), step
-                    with writer.as_default(step=step):
-                        tf.summary.image("images", _displayable(images),
-                                         max_outputs=train_step.SUMMARY_IMAGES)
-                    writer.flush()
-                    console.log(f"saved checkpoint {path}")
-                if config.eval_every_steps and done and step % config.eval_every_steps == 0:
-                    self.evaluation.every_steps(step, self.clock)
-                if config.eval_every_epoch and done and step == self._next_epoch_end(step - 1):
-                    self.evaluation.after_epoch(step, self.steps_per_epoch, self.clock)
+                progress = dataclasses.replace(progress, step=step, round_steps=done, loss=loss,
+                                               learning_rate=learning_rate, seconds=seconds,
+                                               result=result)
+                for job in jobs:
+                    job.on_round(progress)
+                if done:
+                    for job, at in zip(jobs, due, strict=True):
+                        if at is not None and at <= step:
+                            job.on_step(progress)
+            if progress.stop_reason is not None:
+                self.stop_reason = progress.stop_reason
+                path = self.checkpoints.latest()
+                if step != save.saved_step or path is None:
+                    path = self.save()
+                console.log(f"stopped at step {step} by a callback: {progress.stop_reason} "
+                            f"(checkpoint {path}; the same command resumes the run)")
+        self.last_loss = progress.loss
+        for job in jobs:
+            job.on_train_end(progress)
         # The pipeline stops before the last lines: its iterator's destructor waits for the
         # work in flight, counted here as 'input shutdown', not after time to accuracy.
-        self.clock.start("input shutdown")
+        setup.clock.start("input shutdown")
         del iterator
         if config.eval_at_end:
-            self.final_precision = self.evaluation.at_end(step, config.tta, self.clock)
+            self.final_precision = self.evaluation.at_end(step, config.tta, setup.clock)
         writer.close()
         return step
-
-    def _log(self, writer, step: int, done: int, elapsed: float, loss: float,
-             learning_rate: float, scalars: summaries.TrainingScalars) -> None:
-        """The console line and the scalars of a log step."""
-        examples_per_sec = done * self.config.batch_size / elapsed
-        self.last_loss = loss
-        console.log(f"step {step}, loss = {loss:.2f} ({examples_per_sec:.1f} "
-                    f"examples/sec; {elapsed / done:.3f} sec/batch)")
-        with writer.as_default(step=step):
-            tf.summary.scalar("loss", loss)
-            tf.summary.scalar("learning_rate", learning_rate)
-            tf.summary.scalar("examples_per_sec", examples_per_sec)
-            scalars.write(loss)
-            if self.state.loss_scale is not None:
-                tf.summary.scalar("loss_scale", float(self.state.loss_scale.value.numpy()))
-
-    def _log_image_size(self, step: int, start: int) -> None:
-        """At the run's start and where a --progressive_resizing stage begins or ends: one line
-        with the size the next steps train on."""
-        if not self.image_sizes:
-            return
-        size = self.train_step.image_size(step)
-        if step != start and size == self.train_step.image_size(step - 1):
-            return
-        full = self.input_shape[0]
-        until = next((end for _, end in self.image_sizes if end > step), None)
-        console.log(f"training on {size}x{size} images until step {until} "
-                    f"(--progressive_resizing)" if size is not None else
-                    f"training on full-size {full}x{full} images from step {step}")
-
-    def _round_end(self, step: int, profile_boundaries=()) -> int:
-        """The step the next call of the compiled step ends at: the first log, checkpoint,
-        epoch end, histogram, evaluation, profiler, variable-freezing or image-size boundary
-        after `step` (from a freezing step on, the step computes fewer gradients; from a
-        --progressive_resizing stage's end on, it trains on other sizes), or max_steps."""
-        config = self.config
-        ends = [self.max_steps, self._next_epoch_end(step)]
-        ends += [until for until in self.groups.train_until_steps
-                 if until is not None and until > step]
-        ends += [end for _, end in self.image_sizes if end > step]
-        ends += [_next_multiple(step, every) for every in
-                 (config.log_frequency, config.save_checkpoint_steps,
-                  config.histogram_frequency, config.eval_every_steps) if every]
-        ends += [boundary for boundary in profile_boundaries if boundary > step]
-        return min(ends)
-
-    def _next_epoch_end(self, step: int) -> int:
-        """The next epoch's last step, or max_steps when evaluations after each epoch are off."""
-        if not self.config.eval_every_epoch:
-            return self.max_steps
-        return next_epoch_end(step, self.steps_per_epoch)
 
     @contextlib.contextmanager
     def _writer_lock(self):
@@ -349,18 +365,6 @@ class Trainer(TrainingSetup):
 
         with interrupts.stop_on_signals(request_stop, self.checkpoints.latest):
             yield
-
-
-def _next_multiple(step: int, every: int) -> int:
-    """The first multiple of `every` after `step`."""
-    return (step // every + 1) * every
-
-
-def _displayable(images: tf.Tensor) -> tf.Tensor:
-    """Rescales standardized images to [0, 1] per image for TensorBoard."""
-    low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
-    high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
-    return (images - low) / tf.maximum(high - low, 1e-6)
 
 
 def train(config: TrainConfig, flags_text: str | None = None) -> int:

@@ -3,7 +3,7 @@
 import pytest
 
 from convnet.benchmarking import table
-from convnet.benchmarking.timing import Figure
+from convnet.benchmarking.round_timing import Figure
 
 
 def _figure(name, median):

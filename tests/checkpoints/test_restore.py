@@ -27,7 +27,8 @@ from convnet.runtime.errors import (
     DiskFullError,
     DivergedLossError,
 )
-from convnet.serving import export, loaded_model
+from convnet.serving import checkpoint_export as export
+from convnet.serving import loaded_model
 
 import kill_harness
 from helpers import write_train_dir
@@ -378,13 +379,13 @@ def test_a_full_disk_keeps_the_previous_checkpoint_removes_partial_files_and_say
     train_dir = os.path.join(small_disk, "train")
     trainer = training.Trainer(_config(train_dir, data_dir, max_steps=10))
     # Run to the first checkpoint, then shrink the disk to what is used + half a checkpoint.
-    trainer.max_steps = 5
+    trainer.setup.max_steps = 5
     trainer.train()
     size = checkpoint_files.files_bytes(os.path.join(train_dir, "ckpt-5"))
     used = int(subprocess.run(["du", "-sb", small_disk], capture_output=True, text=True,
                               check=True).stdout.split()[0])
     subprocess.run(["mount", "-o", f"remount,size={used + size // 2}", small_disk], check=True)
-    trainer.max_steps = 10
+    trainer.setup.max_steps = 10
     with pytest.raises(DiskFullError) as error:
         trainer.train()
     message = str(error.value)

@@ -87,7 +87,7 @@ def test_the_release_0_1_0_checkpoint_restores_evaluates_and_resumes(tmp_path):
         run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
     assert result.step == 3 and result.num_examples == 8
     resumed = training.Trainer(_config(tmp_path, train_dir=directory, max_steps=4))
-    assert resumed.preprocessing == loaded.preprocessing  # the stored statistics are kept
+    assert resumed.setup.preprocessing == loaded.preprocessing  # the stored statistics are kept
     assert resumed.train() == 4
     assert run_record.read(directory).batch_size == 4  # rewritten in this release's form
 

@@ -142,6 +142,21 @@ def test_two_trainers_of_one_process_on_one_train_dir(tmp_path):
     training.Trainer(config).close()
 
 
+def test_a_lock_dropped_without_release_frees_the_train_dir_when_collected(tmp_path):
+    import gc
+    lock = writer_lock.hold(str(tmp_path))
+    assert lock.held
+    with pytest.raises(TrainDirInUseError):
+        writer_lock.hold(str(tmp_path))
+    del lock
+    gc.collect()  # the finalizer closed the descriptor: the kernel released the flock
+    again = writer_lock.hold(str(tmp_path))
+    assert again.held
+    again.release()
+    again.release()  # a second release does nothing
+    assert not again.held
+
+
 def test_the_holder_described_from_whatever_the_file_holds():
     record = {"pid": 7, "host": "h", "started": "2026-12-02T10:00:00", "command": "python x"}
     assert writer_lock.describe_holder(json.dumps(record)) == \

@@ -1,6 +1,6 @@
-"""convnet.compare, the main: its flags reach convnet.reports.compare; errors are one line.
+"""convnet.compare, the main: its flags reach convnet.reports.comparison; errors are one line.
 
-The training and evaluation themselves: tests/reports/test_compare.py.
+The training and evaluation themselves: tests/reports/test_comparison.py.
 """
 
 import ast
@@ -17,7 +17,7 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 # The main with compare.compare replaced by a print of its arguments.
 CALL = """
 from convnet import compare as main
-from convnet.reports import compare
+from convnet.reports import comparison as compare
 compare.compare = lambda *args: print(repr(args))
 main.run()
 """

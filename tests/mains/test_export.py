@@ -1,7 +1,7 @@
 """convnet.export, the main: its flags, the files it writes, errors as one line.
 
 The export itself (SavedModel reloaded without convnet, npz, staging):
-tests/serving/test_export.py.
+tests/serving/test_checkpoint_export.py.
 """
 
 import json
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from convnet.runtime import quiet_start
-from convnet.serving import export, formats
+from convnet.serving import checkpoint_export as export
+from convnet.serving import formats
 
 from helpers import write_train_dir
 

@@ -8,10 +8,10 @@ from absl import flags
 
 from convnet.benchmarking import BenchSettings
 from convnet.evaluation.evaluator import EvalConfig
-from convnet.reports.compare import CompareConfig
-from convnet.reports.report import ReportConfig
+from convnet.reports.comparison import CompareConfig
+from convnet.reports.run_report import ReportConfig
 from convnet.runtime import options
-from convnet.serving.export import ExportConfig
+from convnet.serving.checkpoint_export import ExportConfig
 from convnet.serving.loaded_model import InferenceConfig
 from convnet.summary import SummaryConfig
 from convnet.training.config import TrainConfig

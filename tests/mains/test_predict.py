@@ -2,10 +2,10 @@
 
 `write_train_dir` (shared with other test files) writes a train_dir directly
 (model, EMA, step and run.json, as the Trainer writes them) so that no test pays
-for a training step's tracing; tests/serving/test_export.py loads a Trainer's own
+for a training step's tracing; tests/serving/test_checkpoint_export.py loads a Trainer's own
 directory. Loading a train_dir and image files (convnet.serving.loaded_model):
-tests/serving/test_loaded_model.py; the top-k lists of convnet.serving.predict:
-tests/serving/test_predict.py.
+tests/serving/test_loaded_model.py; the top-k lists of convnet.serving.prediction:
+tests/serving/test_prediction.py.
 """
 
 import os
@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 
 from convnet.runtime import cli
-from convnet.serving import predict
+from convnet.serving import prediction as predict
 
 from helpers import random_image, write_image, write_train_dir
 

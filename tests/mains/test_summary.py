@@ -1,6 +1,6 @@
 """convnet.summary, the main: the table of the model and dataset asked for.
 
-The table itself: tests/models/test_summary.py.
+The table itself: tests/models/test_layer_table.py.
 """
 
 import os

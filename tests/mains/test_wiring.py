@@ -9,10 +9,10 @@ import pytest
 from convnet import bench, compare, evaluation, export, predict, report, summary, train, training
 from convnet.benchmarking import BenchSettings
 from convnet.data.config import DataConfig
-from convnet.reports import compare as compare_lib
-from convnet.reports import report as report_lib
+from convnet.reports import comparison as compare_lib
+from convnet.reports import run_report as report_lib
 from convnet.runtime.compute import ComputeConfig
-from convnet.serving import export as export_lib
+from convnet.serving import checkpoint_export as export_lib
 from convnet.serving import loaded_model
 
 from helpers import check_run_derives_its_flags_from

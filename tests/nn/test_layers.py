@@ -39,11 +39,18 @@ def test_every_layer_is_a_layer_and_keeps_its_class_name():
     assert layers.Conv2D(4).name == "conv2_d" and layers.BatchNorm().name == "batch_norm"
 
 
-def test_the_research_api_names_are_the_nn_modules():
+def test_the_research_api_names_re_export_every_public_name_of_the_nn_modules():
     import convnet.layers
     import convnet.ops
     from convnet import layers as layers_alias
     from convnet import nn
     from convnet import ops as ops_alias
-    assert ops_alias is convnet.ops is nn.ops and layers_alias is convnet.layers is nn.layers
-    assert ops_alias.conv2d is nn.ops.conv2d and layers_alias.Conv2D is nn.layers.Conv2D
+    assert ops_alias is convnet.ops and layers_alias is convnet.layers  # plain modules
+    for alias, module in [(convnet.ops, nn.ops), (convnet.layers, nn.layers)]:
+        assert list(alias.__all__) == list(module.__all__)
+        for name in module.__all__:
+            assert getattr(alias, name) is getattr(module, name), name
+    public_functions = {name for name, value in vars(nn.ops).items()
+                        if callable(value) and not name.startswith("_")
+                        and getattr(value, "__module__", None) == nn.ops.__name__}
+    assert public_functions <= set(nn.ops.__all__)

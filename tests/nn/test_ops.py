@@ -368,6 +368,29 @@ def test_gelu_fuses_its_forward_unless_plain_ops_are_asked_for_and_always_its_ba
     assert xla_compiled_calls(lambda t: forward_and_backward(t, True), x) == 2
 
 
+def test_the_portable_normal_cdf_is_within_1_5e_7_of_the_exact_one_with_no_erf_op():
+    # Abramowitz and Stegun 7.1.26 bounds erf's error by 1.5e-7; Phi = (1 + erf(x/sqrt2)) / 2
+    # halves it. Exact: math.erf in float64 (an independent computation).
+    x = np.concatenate([np.linspace(-12.0, 12.0, 4801), [-1e3, -40.0, 0.0, 40.0, 1e3]])
+    exact = _normal_cdf(x)
+    ours64 = ops.portable_normal_cdf(tf.constant(x, tf.float64)).numpy()
+    assert np.max(np.abs(ours64 - exact)) <= 0.76e-7
+    ours32 = ops.portable_normal_cdf(tf.constant(x, tf.float32)).numpy()
+    assert np.max(np.abs(ours32 - exact)) <= 3e-7  # and float32 arithmetic (2 ulps of 1)
+    assert ours32[4801] == 0.0 and ours32[-1] == 1.0 and np.all(np.diff(ours64[:4801]) >= 0)
+    # Under plain_ops() (what exporters trace in) gelu uses it: no Erf/Erfc op in the graph,
+    # the numbers of the exact GELU within float32 tolerance.
+    inputs = tf.random.stateless_normal([2, 7, 7, 16], seed=[1, 2], stddev=3.0)
+    with ops.plain_ops():
+        graph = tf.function(ops.gelu).get_concrete_function(
+            tf.TensorSpec(inputs.shape, tf.float32)).graph
+        portable = ops.gelu(inputs)
+    kinds = {op.type for op in graph.get_operations()}
+    assert not kinds & {"Erf", "Erfc"} and "Exp" in kinds
+    np.testing.assert_allclose(portable.numpy(), tf.nn.gelu(inputs, approximate=False).numpy(),
+                               rtol=0, atol=1e-6)
+
+
 def _batch_norm_numpy(x, beta, gamma, epsilon, upstream):
     """Forward, input and parameter gradients of training-mode batch norm, float64."""
     axes = tuple(range(x.ndim - 1))

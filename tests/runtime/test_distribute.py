@@ -80,8 +80,8 @@ def _one_step_weights(tmp_path, strategy, name, **overrides):
                            strict=True):
         shadow.assign(var)
     batch = next(iter(pipeline.eval_dataset(trainer.source, "test", 128)))
-    loss, finite, skipped, _ = trainer.run_steps(
-        trainer.distribute(tf.data.Dataset.from_tensors(batch).repeat()), 1)
+    loss, finite, skipped = trainer.setup.run_steps(
+        trainer.setup.distribute(tf.data.Dataset.from_tensors(batch).repeat()), 1)[:3]
     assert bool(finite) and int(skipped) == 0 and int(trainer.state.step.numpy()) == 1
     state = trainer.state
     return float(loss), [v.numpy() for v in [*state.model.variables, *state.ema.shadows]]

@@ -1,6 +1,7 @@
 """convnet.runtime.options: flags derived from config dataclasses, and the same rules in code."""
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -62,6 +63,25 @@ def test_check_messages():
     options.check(Toy())  # the defaults pass
 
 
+def test_check_coerces_what_a_flag_would_accept_and_names_a_wrong_type():
+    toy = Toy(rate=0, count=4.0, epochs=[1, 2])
+    options.check(toy)
+    assert (toy.rate, toy.count, toy.epochs) == (0.0, 4, (1.0, 2.0))
+    assert type(toy.rate) is float and type(toy.count) is int
+    assert all(type(v) is float for v in toy.epochs)
+    for field, value, message in [
+            ("count", "4", "--count must be an int, got '4' (str)"),
+            ("count", 2.5, "--count must be an int, got 2.5 (float)"),
+            ("count", True, "--count must be an int, got True (bool)"),
+            ("rate", "0.1", "--rate must be a float, got '0.1' (str)"),
+            ("on", 1, "--on must be a boolean, got 1 (int)"),
+            ("name", 3, "--name must be a string, got 3 (int)"),
+            ("epochs", "1,2", "--epochs must be a list or tuple, got '1,2' (str)"),
+            ("epochs", ["x"], "--epochs must be a float, got 'x' (str)")]:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            options.check(Toy(**{field: value}))
+
+
 def test_defining_twice_is_a_no_op_and_the_flag_file_reruns_the_command():
     values = _parsed("--count=9", "--noon")
     options.define_flags(Toy, values)  # no DuplicateFlagError
@@ -92,3 +112,25 @@ def test_a_flag_defined_with_another_default_is_an_error():
     with pytest.raises(ValueError, match="--count is already defined with the default 3; "
                                          "Other.count's is 4"):
         options.define_flags(Other, values)
+
+
+@dataclasses.dataclass
+class ToyChild(Toy):
+    off: bool = option(False, "Another boolean.")
+    path: str = option("", "An empty default.")
+
+
+def test_the_reference_rows_show_defaults_as_the_flags_do_and_own_fields_apart():
+    rows = options.reference(Toy)
+    assert [row[0] for row in rows] == ["--name", "--mode", "--count", "--rate", "--on",
+                                        "--epochs"]  # `plain` is no flag
+    assert dict((flag, default) for flag, default, _ in rows) == {
+        "--name": "a", "--mode": "x", "--count": "3", "--rate": "none", "--on": "--on",
+        "--epochs": "1.0,2.5"}
+    helps = {flag: text for flag, _, text in rows}
+    assert helps["--mode"] == "An enum. One of: x, y."
+    assert helps["--count"] == "A positive int. At least 1."
+    assert helps["--rate"] == "An optional float. At least 0."
+    assert options.reference(ToyChild, own_only=True) == [
+        ("--off", "--nooff", "Another boolean."), ("--path", "(empty)", "An empty default.")]
+    assert len(options.reference(ToyChild)) == len(rows) + 2

@@ -68,7 +68,7 @@ def test_float16_overflow_skips_the_step_and_halves_the_scale(tmp_path):
     trainer = training.Trainer(_config(tmp_path, precision="mixed_float16"))
     trainer.state.loss_scale.value.assign(2.0 ** 40)  # scaled float16 gradients overflow
     weights = [v.numpy() for v in trainer.state.model.trainable_variables]
-    loss, finite, skipped, _ = trainer.run_steps(trainer.train_iterator(), 1)
+    loss, finite, skipped = trainer.setup.run_steps(trainer.setup.train_iterator(), 1)[:3]
     assert bool(finite) and int(skipped) == 1 and int(trainer.state.step.numpy()) == 0
     assert float(trainer.state.loss_scale.value) == 2.0 ** 39
     for before, var in zip(weights, trainer.state.model.trainable_variables, strict=True):
@@ -85,7 +85,8 @@ def test_xla_step_equals_an_eager_sgd_step(tmp_path):
     _, grads = trainer.train_step.gradients(images, labels)  # eager: no graph rewrites, no XLA
     expected = [v.numpy() - 0.1 * g.numpy()
                 for v, g in zip(trainer.state.model.trainable_variables, grads, strict=True)]
-    trainer.run_steps(trainer.distribute(tf.data.Dataset.from_tensors((images, labels))), 1)
+    batches = trainer.setup.distribute(tf.data.Dataset.from_tensors((images, labels)))
+    trainer.setup.run_steps(batches, 1)
     assert int(trainer.state.step.numpy()) == 1
     for want, var in zip(expected, trainer.state.model.trainable_variables, strict=True):
         np.testing.assert_allclose(var.numpy(), want, rtol=1e-5, atol=1e-7)

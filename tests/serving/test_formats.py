@@ -1,6 +1,7 @@
-"""convnet.serving.formats through convnet.serving.export: TFLite (float and dynamic-range int8)
-and ONNX files run by their own runtimes against the checkpoint's logits."""
+"""convnet.serving.formats through convnet.serving.checkpoint_export: TFLite (float and
+dynamic-range int8) and ONNX files run by their own runtimes against the checkpoint's logits."""
 
+import importlib.util
 import json
 import os
 import sys
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convnet.serving import export, formats, loaded_model
+from convnet.serving import checkpoint_export as export
+from convnet.serving import formats, loaded_model
 
 from helpers import write_train_dir
 
@@ -176,10 +178,11 @@ def test_onnx_converts_exact_gelu_whose_erfc_tf2onnx_leaves_alone(tmp_path, monk
 
 
 @pytest.mark.slow
-def test_a_fast93_export_holds_plain_ops_not_its_xla_gelu(tmp_path):
+def test_a_fast93_export_holds_plain_ops_and_leaves_tensorflow_as_tflite_and_onnx(tmp_path):
     """fast93 fuses each GELU into an XLA-compiled call in training and evaluation; the
-    exporters trace with plain ops (ops.plain_ops): no function of the SavedModel must be
-    compiled, and it serves the checkpoint's logits."""
+    exporters trace with plain ops (ops.plain_ops) and the portable normal CDF (no Erf, which
+    TFLite and ONNX have no kernel for): no function of the SavedModel is compiled, and the
+    SavedModel, TFLite (LiteRT) and ONNX (onnxruntime) files serve the checkpoint's logits."""
     from convnet import training
 
     config = training.TrainConfig(
@@ -197,3 +200,14 @@ def test_a_fast93_export_holds_plain_ops_not_its_xla_gelu(tmp_path):
                if "grad_fn" not in function.signature.name) == 0
     served = serve(tf.constant(images))
     np.testing.assert_allclose(served["logits"].numpy(), logits, rtol=1e-4, atol=1e-4)
+    tflite = export.export(config.train_dir, str(tmp_path / "tflite"), "tflite", top_k=3)
+    served = formats.run_tflite(os.path.join(tflite, formats.TFLITE_FILE), images)
+    np.testing.assert_allclose(served["logits"], logits, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(served["classes"][:, 0], logits.argmax(axis=1))
+    if importlib.util.find_spec("tf2onnx") and importlib.util.find_spec("onnxruntime"):
+        import onnxruntime as ort
+        onnx = export.export(config.train_dir, str(tmp_path / "onnx"), "onnx", top_k=3)
+        session = ort.InferenceSession(os.path.join(onnx, formats.ONNX_FILE),
+                                       providers=["CPUExecutionProvider"])
+        (served_logits,) = session.run(["logits"], {"images": images})
+        np.testing.assert_allclose(served_logits, logits, rtol=1e-4, atol=1e-4)

@@ -33,12 +33,12 @@ def test_after_an_epoch_is_not_timed_and_at_end_is(tmp_path, capsys):
         model="lenet5", dataset="mnist", max_steps=1, batch_size=4, num_parallel_calls=1,
         shuffle_buffer=8))
     trainer.close()
-    evaluation = TrainingEvaluation(trainer.source, trainer.input_settings, trainer.state.model,
-                                    trainer.strategy, tf.float32, trainer.config.train_dir,
-                                    True)
+    evaluation = TrainingEvaluation(trainer.source, trainer.setup.input_settings,
+                                    trainer.state.model, trainer.strategy, tf.float32,
+                                    trainer.config.train_dir, True)
     images, labels = [], []
     for image, label in trainer.source.dataset("test"):
-        images.append(trainer.preprocessing.evaluate(image).numpy())
+        images.append(trainer.setup.preprocessing.evaluate(image).numpy())
         labels.append(int(label))
     images, labels = np.stack(images), np.array(labels)
     logits = trainer.state.model(images, training=False).numpy()
@@ -85,7 +85,7 @@ def _expected_confusion(trainer, labels):
     """The confusion of the trained model on the evaluated split, whose true `labels` the
     test knows from the files."""
     dataset = pipeline.eval_dataset(trainer.source, trainer.evaluation.every_steps_split, 100,
-                                    trainer.input_settings)
+                                    trainer.setup.input_settings)
     logits = np.concatenate([trainer.state.model(x).numpy() for x, _ in dataset])
     expected = np.zeros([10, 10], np.int64)
     np.add.at(expected, (labels, logits.argmax(1)), 1)
@@ -112,7 +112,7 @@ def test_eval_every_steps_writes_what_the_eval_main_writes(tmp_path, cifar_dir, 
 def test_validation_examples_are_held_out_and_evaluated(tmp_path, cifar_dir):
     path, arrays = cifar_dir
     trainer, eval_dir = _run(tmp_path, path, validation_examples=8)
-    assert trainer.source.num_examples("train") == 32 and trainer.steps_per_epoch == 4
+    assert trainer.source.num_examples("train") == 32 and trainer.setup.steps_per_epoch == 4
     _, counts = confusion.read_csv(os.path.join(eval_dir, "confusion_matrix_step_10.csv"))
     assert counts.sum() == 8
     np.testing.assert_array_equal(counts, _expected_confusion(trainer, arrays["train"][1][32:]))

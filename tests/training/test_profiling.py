@@ -47,13 +47,19 @@ def test_training_rounds_end_at_the_profile_steps_and_write_a_trace(tmp_path, ci
         profile_steps="3,5")
     trainer = training.Trainer(config)
     rounds = []
-    step_fn = trainer.train_step
 
-    def recorded(iterator, num_steps):
-        rounds.append(int(num_steps))
-        return step_fn(iterator, num_steps)
+    class Recorded:  # the compiled step, each call's step count recorded
+        def __init__(self, step):
+            self.step = step
 
-    monkeypatch.setattr(trainer, "train_step", recorded)
+        def __call__(self, iterator, num_steps):
+            rounds.append(int(num_steps))
+            return self.step(iterator, num_steps)
+
+        def __getattr__(self, name):
+            return getattr(self.step, name)
+
+    monkeypatch.setattr(trainer.setup, "train_step", Recorded(trainer.train_step))
     assert trainer.train() == 8
     assert rounds == [3, 1, 1, 3]
     traces = glob.glob(os.path.join(config.train_dir, "plugins", "profile", "*", "*.xplane.pb"))

@@ -20,7 +20,8 @@ def _config(tmp_path, **overrides):
 @pytest.mark.slow
 def test_the_step_runs_without_a_train_dir(tmp_path):
     setup = TrainingSetup(_config(tmp_path))
-    loss, finite, skipped, images = setup.run_steps(setup.train_iterator(0), 3)
+    result = setup.run_steps(setup.train_iterator(0), 3)
+    loss, finite, skipped, images = result.loss, result.finite, result.skipped, result.images
     assert int(setup.state.step) == 3 and bool(finite) and int(skipped) == 0
     assert np.isfinite(float(loss)) and images.shape[1:] == (32, 32, 3)
     assert not (tmp_path / "never_written").exists()

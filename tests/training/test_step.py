@@ -9,6 +9,7 @@ from convnet.checkpoints import state
 from convnet.data import progressive_resizing
 from convnet.optim import optimizers, schedules, variable_groups
 from convnet.runtime import distribute
+from convnet.training import step as train_step
 from convnet.training.step import TrainStep
 
 LEARNING_RATE = 0.1
@@ -47,10 +48,11 @@ def test_one_update_is_sgd_on_the_gradients_and_moves_the_step_and_the_ema():
     images, labels = _batch()
     before = [v.numpy() for v in step.variables]
     _, grads = step.gradients(images, labels)
-    loss, finite, skipped, trailing, _, _ = step(
+    result = step(
         iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1, tf.int64))
-    assert bool(finite) and int(skipped) == 0 and int(trailing) == 0
-    assert int(step.state.step.numpy()) == 1 and np.isfinite(float(loss))
+    assert isinstance(result, train_step.StepResult)
+    assert bool(result.finite) and int(result.skipped) == 0 and int(result.trailing_skipped) == 0
+    assert int(step.state.step.numpy()) == 1 and np.isfinite(float(result.loss))
     for old, grad, new in zip(before, grads, step.variables, strict=True):
         np.testing.assert_allclose(new.numpy(), old - LEARNING_RATE * grad.numpy(),
                                    rtol=1e-5, atol=1e-7)
@@ -72,8 +74,9 @@ def test_a_non_finite_batch_is_not_applied_and_stops_the_round():
     step.loss_terms = nan_loss
     before = [v.numpy() for v in step.variables]
     batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    _, finite, skipped, _, _, _ = step(iter(batches), tf.constant(3, tf.int64))
-    assert not bool(finite) and int(skipped) == 1 and int(step.state.step.numpy()) == 0
+    result = step(iter(batches), tf.constant(3, tf.int64))
+    assert not bool(result.finite) and int(result.skipped) == 1
+    assert int(step.state.step.numpy()) == 0
     for old, new in zip(before, step.variables, strict=True):
         np.testing.assert_array_equal(old, new.numpy())
 
@@ -88,7 +91,8 @@ def test_the_step_reports_the_loss_terms_and_top1_hits_of_its_batches():
     images = tf.concat([x for x, _ in batches], 0)
     labels = tf.concat([y for _, y in batches], 0)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
-    loss, finite, _, _, _, metrics = step(iter(dataset), tf.constant(3, tf.int64))
+    result = step(iter(dataset), tf.constant(3, tf.int64))
+    loss, metrics = result.loss, result.metrics
     assert (int(metrics.hits), int(metrics.examples)) == (hits, 12)
     last_images, last_labels = batches[-1]
     cross_entropy = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -108,7 +112,7 @@ def test_keep_batch_returns_the_last_batch():
     batches = [_batch(seed) for seed in range(2)]
     dataset = tf.data.Dataset.from_tensor_slices(
         tuple(tf.concat(parts, 0) for parts in zip(*batches, strict=True))).batch(4)
-    *_, metrics = step(iter(dataset), tf.constant(2, tf.int64))
+    metrics = step(iter(dataset), tf.constant(2, tf.int64)).metrics
     np.testing.assert_array_equal(metrics.images.numpy(), batches[1][0].numpy())
     np.testing.assert_array_equal(metrics.labels.numpy(), batches[1][1].numpy())
 

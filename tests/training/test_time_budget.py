@@ -142,9 +142,9 @@ def test_budget_sets_the_horizon_from_the_probe_and_a_resume_keeps_it(tmp_path, 
         budget_seconds=300.0, spent_seconds=pytest.approx(3.05 + 0.05 + 6.0),
         build_seconds=pytest.approx(3.05), step_seconds=pytest.approx(0.05),
         unbudgeted_steps=20000, steps=math.floor(0.97 * (300 - 9.1 - 3.05) / 0.05))
-    assert trainer.max_steps == trainer.schedule_steps == horizon.steps == 5584
-    assert trainer.schedule.boundaries.numpy().tolist() == [
-        int(10 * trainer.epochs.steps_per_epoch * 5584 / 20000)]
+    assert trainer.max_steps == trainer.setup.schedule_steps == horizon.steps == 5584
+    assert trainer.setup.schedule.boundaries.numpy().tolist() == [
+        int(10 * trainer.setup.epochs.steps_per_epoch * 5584 / 20000)]
     assert trainer.record.max_steps == 5584
     out = capsys.readouterr().out
     assert "time budget 300 s: a step takes 0.0500 s (120 steps timed; build and first call" in out

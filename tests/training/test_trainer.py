@@ -12,6 +12,7 @@ from convnet.checkpoints import restore, run_record
 from convnet.data import pipeline
 from convnet.nn import ops
 from convnet.runtime.errors import CheckpointError, NonFiniteLossError
+from convnet.training import callbacks
 
 
 def _config(tmp_path, **overrides):
@@ -132,7 +133,7 @@ def test_bad_config_values_are_refused(tmp_path, field, value):
 def test_zoo_model_uses_pad_crop_and_training_split_channel_statistics(tmp_path):
     trainer = training.Trainer(_config(tmp_path, model="baseline", max_steps=4, optimizer="sgd",
                                        momentum=0.9, weight_decay=5e-4))
-    spec = trainer.preprocessing
+    spec = trainer.setup.preprocessing
     assert (spec.augmentation, spec.normalization, spec.image_size) == (
         "pad_crop", "per_channel", 32)
     assert len(spec.channel_mean) == 3 and all(20 < s < 120 for s in spec.channel_std)
@@ -141,7 +142,7 @@ def test_zoo_model_uses_pad_crop_and_training_split_channel_statistics(tmp_path)
     assert stored.channel_mean == spec.channel_mean
     # A resumed run keeps the stored statistics rather than recomputing them.
     resumed = training.Trainer(_config(tmp_path, model="baseline", max_steps=6, optimizer="sgd"))
-    assert resumed.preprocessing == spec
+    assert resumed.setup.preprocessing == spec
 
 
 def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
@@ -152,14 +153,15 @@ def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
     short = training.Trainer(_config(tmp_path, epochs=0.01, max_steps=5, lr_schedule="cosine",
                                      learning_rate=0.2))
     assert short.max_steps == 5
-    assert float(short.schedule(8)) == pytest.approx(0.1, rel=1e-5)  # half-way through 16 steps
+    assert float(short.setup.schedule(8)) == pytest.approx(0.1, rel=1e-5)  # half-way through 16 steps
 
 
 @pytest.mark.slow
 def test_grey_28x28_dataset_trains_and_evaluates_with_its_own_shape(tmp_path):
     from convnet import evaluation
     trainer = training.Trainer(_config(tmp_path, model="lenet5", dataset="mnist", max_steps=5))
-    assert trainer.preprocessing.image_size == 28 and trainer.preprocessing.flip is False
+    preprocessing = trainer.setup.preprocessing
+    assert preprocessing.image_size == 28 and preprocessing.flip is False
     assert trainer.train() == 5
     result = evaluation.Evaluator(evaluation.EvalConfig(
         checkpoint_dir=str(tmp_path / "train"), eval_dir=str(tmp_path / "eval"),
@@ -173,8 +175,11 @@ def test_rounds_end_at_logs_checkpoints_histograms_evaluations_and_profile_steps
         train_dir=str(tmp_path / "train"), data_dir=cifar_dir[0], download=False,
         model="simple3", max_steps=50, batch_size=8, log_frequency=10,
         save_checkpoint_steps=15, histogram_frequency=4, eval_every_steps=6))
-    ends = [trainer._round_end(step, (9, 11)) for step in (0, 4, 6, 8, 9, 10, 11, 12, 48)]
+    jobs = trainer._jobs(tf.summary.create_noop_writer(), 0)[0]
+    ends = [callbacks.round_end(jobs, step, trainer.max_steps, (9, 11))[0]
+            for step in (0, 4, 6, 8, 9, 10, 11, 12, 48)]
     assert ends == [4, 6, 8, 9, 10, 11, 12, 15, 50]
+    trainer.close()
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Your own data as numpy arrays: `ArraySource(train=(images, labels), test=(images, labels))`.
 
 Images are uint8 [N, H, W, C] (C = 1 or 3), labels integers in [0, num_classes) of shape [N],
-as every source gives them (DESIGN.md section 3). Any split names work; training reads 'train'
+as every source gives them (docs/design.md, section 3). Any split names work; training reads 'train'
 and evaluation 'test' (or `--eval_data`). Everything downstream is the same as for the
 built-in datasets: every example counted once, channel statistics of 'train', the run's
 augmentation, and a resumed run continuing the same data stream (the order and distortions are

@@ -5,7 +5,7 @@ A source is a dataset's examples, split by split, with nothing done to them:
 - `info`: its DatasetInfo (image shape, classes, split sizes when known);
 - `num_examples(split)`: how many examples `split` holds, 0 when unknown;
 - `dataset(split)`: every example of `split` once, in the same order on every
-  call, as (uint8 [H, W, C], int32 []) pairs (DESIGN.md section 3).
+  call, as (uint8 [H, W, C], int32 []) pairs (docs/design.md, section 3).
 
 Bad data raises DataError naming the file and the way out; an unknown split,
 ValueError. `pipeline` batches and augments what a source gives; it needs

@@ -101,8 +101,9 @@ class FolderSource(Source):
                     image = _resize(image, self.image_size)
                 elif image.shape[:2] != (height, width):
                     raise DataError(f"{path} is {image.shape[0]}x{image.shape[1]}, but the "
-                                    f"images of {self.root} are {height}x{width}: pass "
-                                    f"--image_size=N to resize every image to NxN.")
+                                    f"images of {self.root} are {height}x{width}: resize "
+                                    f"every image to NxN with --folder_image_size=N "
+                                    f"(FolderSource(..., image_size=N) in Python).")
                 images.append(image)
                 labels.append(label)
             self._arrays[split] = (np.stack(images) if images

@@ -42,9 +42,10 @@ class BatchNorm(Layer):
       momentum: weight of the old moving statistics, in [0, 1).
       epsilon: added to the variance, > 0 (1e-12 works in float32: the statistics
         and the normalisation are always computed in float32).
-
-      center / scale: learn beta (offset, zero init) / gamma (scale, one init).
-      beta_wd / gamma_wd: weight decay of beta / gamma (None: none, the default).
+      center: learn beta (an offset, zero init).
+      scale: learn gamma (a scale, one init).
+      beta_wd: weight decay of beta (None: none, the default).
+      gamma_wd: weight decay of gamma (None: none, the default).
     """
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-3, center: bool = True,

@@ -80,8 +80,8 @@ def test_bad_folders_name_the_path_and_the_way_out(tmp_path):
     with pytest.raises(DataError, match=r"one/dog holds no image \(.png"):
         FolderSource(str(tmp_path / "one"))
     write_image(tmp_path / "one" / "dog" / "b.png", random_image([5, 4, 3]))
-    with pytest.raises(DataError, match=r"b.png is 5x4, but the images of .* are 4x4: pass "
-                                        r"--image_size=N"):
+    with pytest.raises(DataError, match=r"b.png is 5x4, but the images of .* are 4x4: resize "
+                                        r"every image to NxN with --folder_image_size=N"):
         FolderSource(str(tmp_path / "one"), test_fraction=0.5).arrays("train")
     (tmp_path / "one" / "dog" / "c.png").write_bytes(b"\xff\xfe not a png")
     with pytest.raises(DataError, match=r"c.png is not an image TensorFlow can decode .*"

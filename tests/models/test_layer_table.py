@@ -1,7 +1,7 @@
-"""convnet.models.summary: the layer table adds up to the model's parameter count."""
+"""convnet.models.layer_table: the layer table adds up to the model's parameter count."""
 
 from convnet import models
-from convnet.models import summary as model_summary
+from convnet.models import layer_table as model_summary
 
 
 def test_cifar10_table_lists_each_layer_and_totals():

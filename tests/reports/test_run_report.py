@@ -1,11 +1,12 @@
-"""convnet.reports.report: the plots and markdown summary of a tiny run, and its errors."""
+"""convnet.reports.run_report: the plots and markdown summary of a tiny run, and its errors."""
 
 import os
 import shutil
 
 import pytest
 
-from convnet.reports import events, report
+from convnet.reports import events
+from convnet.reports import run_report as report
 from convnet.runtime.errors import DataError
 
 from event_runs import evaluated_run

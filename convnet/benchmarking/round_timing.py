@@ -89,8 +89,7 @@ def probe_step_seconds(step: TrainStep, iterator) -> float:
     caches)."""
     for count in (WARM_UP_STEPS, 1):
         began = time.perf_counter()
-        loss, *_ = step(iterator, tf.constant(count, tf.int64))
-        float(loss)  # waits for the steps to finish
+        float(step(iterator, tf.constant(count, tf.int64)).loss)  # waits for the steps
     return time.perf_counter() - began
 
 
@@ -101,8 +100,9 @@ def step_rates(step: TrainStep, iterator, steps: int, repeats: int,
     `after_round` runs untimed after each round."""
 
     def run_round(count=steps):
-        loss, _, skipped, _, _, _ = step(iterator, tf.constant(count, tf.int64))
-        float(loss)  # waits for the steps to finish
+        result = step(iterator, tf.constant(count, tf.int64))
+        float(result.loss)  # waits for the steps to finish
+        skipped = result.skipped
         if int(skipped):
             why = (" (the float16 loss scale settling)" if step.state.loss_scale is not None
                    else "")

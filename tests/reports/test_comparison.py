@@ -1,4 +1,5 @@
-"""convnet.reports.compare on synthetic data: table, plots, results, and reuse of finished runs."""
+"""convnet.reports.comparison on synthetic data: table, plots, results, and reuse of finished
+runs."""
 
 import glob
 import json
@@ -10,7 +11,8 @@ import tensorflow as tf
 
 from convnet import recipes
 from convnet.data.sources.spec import SourceSpec, make_source
-from convnet.reports import compare, events
+from convnet.reports import comparison as compare
+from convnet.reports import events
 from convnet.serving import loaded_model
 from tests.fake_data import write_mnist
 

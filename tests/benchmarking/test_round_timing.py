@@ -1,9 +1,10 @@
-"""convnet.benchmarking.timing: a figure's summary and timed rounds (structure, not timings)."""
+"""convnet.benchmarking.round_timing: a figure's summary and timed rounds (structure, not
+timings)."""
 
 import pytest
 import tensorflow as tf
 
-from convnet.benchmarking import timing
+from convnet.benchmarking import round_timing as timing
 
 
 def test_figure_summary_and_bad_settings():

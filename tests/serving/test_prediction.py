@@ -1,4 +1,5 @@
-"""convnet.serving.predict: the top-k classes of PNG and JPEG files of any size and channel count.
+"""convnet.serving.prediction: the top-k classes of PNG and JPEG files of any size and
+channel count.
 
 The train_dirs are written directly (tests/helpers.py's write_train_dir), so that
 no test pays for a training step's tracing.
@@ -7,7 +8,8 @@ no test pays for a training step's tracing.
 import numpy as np
 import pytest
 
-from convnet.serving import image_files, loaded_model, predict
+from convnet.serving import image_files, loaded_model
+from convnet.serving import prediction as predict
 
 from helpers import random_image, write_image, write_train_dir
 

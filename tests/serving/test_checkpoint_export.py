@@ -1,5 +1,5 @@
-"""convnet.serving.export: a Trainer's checkpoint as a SavedModel (reloaded without convnet, and
-as a Keras 3 layer) and npz; TFLite and ONNX: tests/serving/test_formats.py."""
+"""convnet.serving.checkpoint_export: a Trainer's checkpoint as a SavedModel (reloaded without
+convnet, and as a Keras 3 layer) and npz; TFLite and ONNX: tests/serving/test_formats.py."""
 
 import json
 import os
@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from convnet import training
-from convnet.serving import export, loaded_model
+from convnet.serving import checkpoint_export as export
+from convnet.serving import loaded_model
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
