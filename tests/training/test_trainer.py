@@ -153,7 +153,8 @@ def test_epochs_set_the_schedule_and_max_steps_may_stop_early(tmp_path):
     short = training.Trainer(_config(tmp_path, epochs=0.01, max_steps=5, lr_schedule="cosine",
                                      learning_rate=0.2))
     assert short.max_steps == 5
-    assert float(short.setup.schedule(8)) == pytest.approx(0.1, rel=1e-5)  # half-way through 16 steps
+    # half-way through 16 steps
+    assert float(short.setup.schedule(8)) == pytest.approx(0.1, rel=1e-5)
 
 
 @pytest.mark.slow
