@@ -112,11 +112,11 @@ def evaluate(checkpoint_dir: str | EvalConfig, *, source: Source | None = None,
 
 
 def load(train_dir: str, checkpoint: str | None = None, use_ema: bool = True,
-         restore_fallback: bool = True) -> loaded_model.InferenceModel:
+         *, restore_fallback: bool = True) -> loaded_model.InferenceModel:
     """A trained model ready to classify uint8 images at the dataset's native size
     (`InferenceModel.logits`, `.probabilities`), with the moving averages of its weights unless
     `use_ema=False`, from the latest checkpoint unless `checkpoint` names one."""
-    return loaded_model.load(train_dir, checkpoint, use_ema, restore_fallback)
+    return loaded_model.load(train_dir, checkpoint, use_ema, restore_fallback=restore_fallback)
 
 
 def model_name(model: str | Callable) -> str:

@@ -40,9 +40,12 @@ from convnet.runtime import cli
 
 
 def main(config: training.TrainConfig, settings: benchmarking.BenchSettings) -> None:
-    result = benchmarking.bench(config, settings.steps, settings.repeats, settings.matmul_size,
-                                settings.keras, settings.peer, settings.peer_python,
-                                settings.op_table, settings.min_round_seconds)
+    result = benchmarking.bench(config, settings.steps, settings.repeats,
+                                matmul_size=settings.matmul_size,
+                                keras_peer=settings.keras, peer=settings.peer,
+                                peer_python=settings.peer_python,
+                                op_table=settings.op_table,
+                                min_round_seconds=settings.min_round_seconds)
     print(benchmarking.format_table(result), flush=True)
     if settings.output:
         benchmarking.write_json(result, settings.output)

@@ -37,8 +37,10 @@ def main(config: compare.CompareConfig, data: DataConfig, compute: ComputeConfig
     data_args = {field.name: getattr(settings, field.name)
                  for settings in (data, compute) for field in dataclasses.fields(settings)
                  if field.name in ALWAYS_PASSED or field.name in given}
-    compare.compare(config.models, config.output_dir, config.max_steps, config.configs_dir,
-                    data_args, config.eval_examples, config.time_budget, config.epoch_budget)
+    compare.compare(config.models, config.output_dir, config.max_steps,
+                    configs_dir=config.configs_dir,
+                    data_args=data_args, eval_examples=config.eval_examples,
+                    time_budget=config.time_budget, epoch_budget=config.epoch_budget)
 
 
 def run() -> None:

@@ -34,8 +34,9 @@ from convnet.serving import checkpoint_export as export
 
 
 def main(config: export.ExportConfig) -> None:
-    export.export(config.checkpoint_dir, config.export_dir, config.format, config.top_k,
-                  config.use_ema, config.checkpoint, config.restore_fallback,
+    export.export(config.checkpoint_dir, config.export_dir, config.format, top_k=config.top_k,
+                  use_ema=config.use_ema, checkpoint_path=config.checkpoint,
+                  restore_fallback=config.restore_fallback,
                   quantize=config.quantize)
 
 

@@ -25,8 +25,8 @@ def main(config: loaded_model.InferenceConfig, paths: list[str]) -> None:
     if not paths:
         raise ValueError("no image files given: python -m convnet.predict "
                          "--checkpoint_dir=DIR image.png [more.jpg ...]")
-    predict.predict(config.checkpoint_dir, paths, config.top_k, config.use_ema,
-                    config.checkpoint, restore_fallback=config.restore_fallback)
+    predict.predict(config.checkpoint_dir, paths, config.top_k, use_ema=config.use_ema,
+                    checkpoint_path=config.checkpoint, restore_fallback=config.restore_fallback)
 
 
 def run() -> None:

@@ -55,7 +55,7 @@ def main():
     epochs = schedules.Epochs(source.num_examples("train"), args.batch_size)
     groups = variable_groups.assign([], model.trainable_variables, epochs)
     step = TrainStep(state, tf.distribute.get_strategy(), schedules.Cosine(0.05, args.steps),
-                     groups, args.batch_size)
+                     groups=groups, batch_size=args.batch_size)
     done = 0
     while done < args.steps:
         count = min(50, args.steps - done)  # 50 batches a call, no Python between them
@@ -63,7 +63,7 @@ def main():
         done = int(state.step.numpy())
         accuracy = float(result.metrics.hits) / max(float(result.metrics.examples), 1.0)
         print(f"step {done}: loss {float(result.loss):.3f}, training accuracy {accuracy:.3f}")
-    images, labels = next(iter(pipeline.eval_dataset(source, "test", 1000, settings)))
+    images, labels = next(iter(pipeline.eval_dataset(source, "test", 1000, settings=settings)))
     state.ema.copy_to(model.trainable_variables)  # the moving averages, as evaluation uses
     correct = tf.reduce_sum(tf.cast(tf.argmax(model(images), 1, tf.int32) == labels, tf.int32))
     print(f"precision @ 1 = {int(correct) / len(labels):.3f} on 1000 test examples (EMA)")

@@ -29,13 +29,13 @@ def test_decoupled_form_equals_airbench_torch_sgd_on_a_summed_loss():
     # airbench: PyTorch SGD on the summed loss with lr / kilostep and weight_decay = wd' / lr'.
     kilostep = 1024 * (1 + 1 / (1 - momentum))
     torch_lr, torch_wd = lr / kilostep, (wd * batch / kilostep) / (lr / kilostep)
-    mean_lr, loss_wd = optimizers.from_decoupled(lr, wd, momentum, batch)
+    mean_lr, loss_wd = optimizers.from_decoupled(lr, wd, momentum, batch_size=batch)
     # Same step: torch_lr * (sum of gradients + torch_wd * w)
     #          = mean_lr * (mean gradient + loss_wd * w).
     assert mean_lr == pytest.approx(torch_lr * batch) and mean_lr == pytest.approx(1.5)
     assert mean_lr * loss_wd == pytest.approx(torch_lr * torch_wd)
     with pytest.raises(ValueError, match="momentum"):
-        optimizers.from_decoupled(lr, wd, 0.0, batch)
+        optimizers.from_decoupled(lr, wd, 0.0, batch_size=batch)
     config = training.TrainConfig(optimizer="sgd", momentum=momentum, learning_rate=lr,
                                   weight_decay=wd, batch_size=batch,
                                   decoupled_hyperparameters=True)
@@ -81,7 +81,7 @@ def test_the_recipe_trains_initialises_once_freezes_by_epoch_and_resumes(tmp_pat
                      r".*: training on full-size 32x32 images from step 2\n", out), out
     # The frozen whitening kernel is the whitening of the training images, preprocessed.
     images = next(iter(pipeline.eval_dataset(trainer.source, "train", 40,
-                                             trainer.setup.input_settings)))[0]
+                                             settings=trainer.setup.input_settings)))[0]
     kernel = [v for v in trainer.state.model.variables
               if "whiten" in v.name and "kernel" in v.name][0]
     np.testing.assert_allclose(kernel.numpy(), whitening.patch_whitening_kernel(images), rtol=1e-4,

@@ -96,7 +96,7 @@ class TorchUniformIdentity(keras.initializers.Initializer):
 
 
 def keras_model(name: str, num_classes: int, image_shape: Sequence[int],
-                weight_decay: float | None = None, precision: str = "float32"):
+                *, weight_decay: float | None = None, precision: str = "float32"):
     """A Keras 3 equivalent of convnet model `name` (a `keras.Model`), or None when there is
     none.
 
@@ -136,7 +136,7 @@ def _torch_uniform():
     return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-def _conv(filters, kernel_size, name, weight_decay, policy, strides=1, padding="same",
+def _conv(filters, kernel_size, name, *, weight_decay, policy, strides=1, padding="same",
           use_bias=False, kernel_initializer=None):
     """Our `Conv2D` (SAME/VALID as TensorFlow pads them); He kernel unless given."""
     return keras.layers.Conv2D(filters, kernel_size, strides, padding=padding,
@@ -175,7 +175,7 @@ def _cifar10_layers(num_classes, weight_decay, policy):
                                    kernel_initializer=normal(stddev=5e-2),
                                    bias_initializer=constant(bias), dtype=policy)
 
-    def dense(name, units, stddev, bias, wd, activation=None):
+    def dense(name, units, stddev, *, bias, wd, activation=None):
         return keras.layers.Dense(units, activation=activation, name=name,
                                   kernel_initializer=normal(stddev=stddev),
                                   bias_initializer=constant(bias), kernel_regularizer=_l2(wd),
@@ -189,9 +189,9 @@ def _cifar10_layers(num_classes, weight_decay, policy):
         LocalResponseNormalization(name="norm2", dtype=policy),
         keras.layers.MaxPooling2D(3, 2, padding="same", name="pool2", dtype=policy),
         keras.layers.Flatten(dtype=policy),
-        dense("local3", 384, 0.04, 0.1, fc_wd, "relu"),
-        dense("local4", 192, 0.04, 0.1, fc_wd, "relu"),
-        dense("softmax_linear", num_classes, 1 / 192.0, 0.0, None),
+        dense("local3", 384, 0.04, bias=0.1, wd=fc_wd, activation="relu"),
+        dense("local4", 192, 0.04, bias=0.1, wd=fc_wd, activation="relu"),
+        dense("softmax_linear", num_classes, 1 / 192.0, bias=0.0, wd=None),
     ]
 
 
@@ -235,7 +235,8 @@ def _vgg16_layers(num_classes, weight_decay, policy):
     body = []
     for g, widths in enumerate(vgg.VGG16_GROUPS, start=1):
         for i, width in enumerate(widths, start=1):
-            body += [_conv(width, 3, f"conv{g}_{i}", weight_decay, policy, use_bias=True),
+            body += [_conv(width, 3, f"conv{g}_{i}", weight_decay=weight_decay, policy=policy,
+                           use_bias=True),
                      _batch_norm(f"bn{g}_{i}", policy), _relu(policy)]
         body += [keras.layers.MaxPooling2D(2, 2, padding="same", dtype=policy),
                  keras.layers.Dropout(vgg.DROPOUT_RATE, dtype=policy)]
@@ -255,27 +256,30 @@ def _resnet(stages, stem_filters: int, shortcut: str):
     changes: 'projection' (1x1 conv, stride, -> BN) or 'zero_pad' (`ZeroPadShortcut`)."""
 
     def peer(num_classes, weight_decay, policy):
-        def conv(filters, size, strides, name):
-            return _conv(filters, size, name, weight_decay, policy, strides=strides)
+        def conv(filters, size, strides, *, name):
+            return _conv(filters, size, name, weight_decay=weight_decay, policy=policy,
+                         strides=strides)
 
-        def block(x, filters, stride, scope):
+        def block(x, filters, stride, *, scope):
             y = _relu(policy)(_batch_norm(f"{scope}.bn1", policy)(
-                conv(filters, 3, stride, f"{scope}.conv1")(x)))
-            y = _batch_norm(f"{scope}.bn2", policy)(conv(filters, 3, 1, f"{scope}.conv2")(y))
+                conv(filters, 3, stride, name=f"{scope}.conv1")(x)))
+            y = _batch_norm(f"{scope}.bn2", policy)(conv(filters, 3, 1, name=f"{scope}.conv2")(y))
             if int(x.shape[-1]) == filters and stride == 1:
                 skip = x
             elif shortcut == "projection":
                 skip = _batch_norm(f"{scope}.bn", policy)(conv(filters, 1, stride,
-                                                               f"{scope}.conv")(x))
+                                                               name=f"{scope}.conv")(x))
             else:
                 skip = ZeroPadShortcut(filters, stride, dtype=policy)(x)
             return _relu(policy)(keras.layers.Add(dtype=policy)([y, skip]))
 
         def graph(x):
-            x = _relu(policy)(_batch_norm("stem_bn", policy)(conv(stem_filters, 3, 1, "stem")(x)))
+            x = _relu(policy)(_batch_norm("stem_bn", policy)(conv(stem_filters, 3, 1,
+                                                                  name="stem")(x)))
             for s, (filters, count, first_stride) in enumerate(stages, start=1):
                 for b in range(count):
-                    x = block(x, filters, first_stride if b == 0 else 1, f"stage{s}_block{b + 1}")
+                    x = block(x, filters, first_stride if b == 0 else 1,
+                              scope=f"stage{s}_block{b + 1}")
             x = keras.layers.GlobalAveragePooling2D(dtype=policy)(x)
             return _logits(num_classes, weight_decay, policy)(x)
 
@@ -298,22 +302,23 @@ def _densenet(config: str):
     blocks, growth = DENSENET_CONFIGS[config]
 
     def peer(num_classes, weight_decay, policy):
-        def bn_relu_conv(x, filters, size, scope, bn, conv):
+        def bn_relu_conv(x, filters, size, *, scope, bn, conv):
             x = _relu(policy)(_batch_norm(f"{scope}.{bn}", policy)(x))
-            return _conv(filters, size, f"{scope}.{conv}", weight_decay, policy)(x)
+            return _conv(filters, size, f"{scope}.{conv}", weight_decay=weight_decay,
+                         policy=policy)(x)
 
         def graph(x):
-            x = _conv(2 * growth, 3, "stem", weight_decay, policy)(x)
+            x = _conv(2 * growth, 3, "stem", weight_decay=weight_decay, policy=policy)(x)
             for b, count in enumerate(blocks, start=1):
                 for i in range(count):
                     scope = f"block{b}_layer{i + 1}"
-                    y = bn_relu_conv(x, BOTTLENECK_WIDTH * growth, 1, scope, "bn1",
-                                     "conv1x1")
-                    y = bn_relu_conv(y, growth, 3, scope, "bn2", "conv3x3")
+                    y = bn_relu_conv(x, BOTTLENECK_WIDTH * growth, 1, scope=scope, bn="bn1",
+                                     conv="conv1x1")
+                    y = bn_relu_conv(y, growth, 3, scope=scope, bn="bn2", conv="conv3x3")
                     x = keras.layers.Concatenate(dtype=policy)([x, y])
                 if b < len(blocks):
                     filters = int(int(x.shape[-1]) * COMPRESSION)
-                    x = bn_relu_conv(x, filters, 1, f"transition{b}", "bn", "conv")
+                    x = bn_relu_conv(x, filters, 1, scope=f"transition{b}", bn="bn", conv="conv")
                     x = keras.layers.AveragePooling2D(2, 2, padding="valid", dtype=policy)(x)
             x = _relu(policy)(_batch_norm("final_bn", policy)(x))
             x = keras.layers.GlobalAveragePooling2D(dtype=policy)(x)
@@ -340,7 +345,7 @@ def _fast(widths):
             return keras.layers.Activation(_exact_gelu, dtype=policy)
 
         def conv(filters, name):
-            return _conv(filters, 3, name, weight_decay, policy,
+            return _conv(filters, 3, name, weight_decay=weight_decay, policy=policy,
                          kernel_initializer=TorchUniformIdentity())
 
         def batch_norm(name):
@@ -408,7 +413,7 @@ def compile_keras_model(model, config: training.TrainConfig) -> None:
                   jit_compile=config.xla)
 
 
-def keras_fit_rates(model, dataset: tf.data.Dataset, batch_size: int, steps: int,
+def keras_fit_rates(model, dataset: tf.data.Dataset, batch_size: int, *, steps: int,
                     repeats: int) -> list[float]:
     """Examples/sec of `model.fit` (compiled) epochs of `steps` batches; the first is untimed.
 

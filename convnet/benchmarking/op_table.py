@@ -31,7 +31,7 @@ class OpRow(NamedTuple):
     calls_per_step: float
 
 
-def step_op_table(step, iterator, steps: int, top: int = 25) -> list[OpRow]:
+def step_op_table(step, iterator, steps: int, *, top: int = 25) -> list[OpRow]:
     """The `top` op types of one `step(iterator, steps)` call by time, slowest first.
 
     `step` is a convnet.training.TrainStep already traced and warmed up (else the trace

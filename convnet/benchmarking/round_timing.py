@@ -43,7 +43,7 @@ class Figure:
 
 def timed_rounds(run_round: Callable[[], int], repeats: int,
                  warm_up: Callable[[], object] | None = None,
-                 after_round: Callable[[], object] | None = None) -> list[float]:
+                 *, after_round: Callable[[], object] | None = None) -> list[float]:
     """Runs `warm_up` (default: `run_round`) untimed, then `run_round` `repeats` times, each
     followed by `after_round` (untimed: e.g. a paired measurement); returns count/second of
     each timed round. `run_round` returns what it processed and must synchronize."""
@@ -61,7 +61,7 @@ def timed_rounds(run_round: Callable[[], int], repeats: int,
 
 
 def input_rates(dataset: tf.data.Dataset, batch_size: int, steps: int,
-                repeats: int) -> tuple[list[float], tuple[tf.Tensor, tf.Tensor]]:
+                *, repeats: int) -> tuple[list[float], tuple[tf.Tensor, tf.Tensor]]:
     """Images/sec of iterating `steps` batches of `dataset` a round; also a batch of it."""
     iterator = iter(dataset)
     batch = next(iterator)
@@ -93,7 +93,7 @@ def probe_step_seconds(step: TrainStep, iterator) -> float:
     return time.perf_counter() - began
 
 
-def step_rates(step: TrainStep, iterator, steps: int, repeats: int,
+def step_rates(step: TrainStep, iterator, steps: int, *, repeats: int,
                after_round: Callable[[], object] | None = None) -> list[float]:
     """Examples/sec of the training step `step(iterator, steps)` (global batch) a round,
     after WARM_UP_STEPS untimed steps (the step takes the count as a tensor: one trace);
@@ -111,4 +111,4 @@ def step_rates(step: TrainStep, iterator, steps: int, repeats: int,
         return count * step.batch_size
 
     return timed_rounds(run_round, repeats, lambda: run_round(min(steps, WARM_UP_STEPS)),
-                        after_round)
+                        after_round=after_round)

@@ -33,7 +33,7 @@ CPU_FLAGS_SHOWN = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
 
 
 def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
-          matmul_size: int = 0, keras_peer: bool = True, peer: str = "",
+          *, matmul_size: int = 0, keras_peer: bool = True, peer: str = "",
           peer_python: str | None = None, op_table: bool = False,
           min_round_seconds: float = 0.0) -> dict:
     """Measures the figures for `config`; returns the JSON-ready result.
@@ -80,7 +80,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     console.log(f"1/{FIGURE_COUNT} input pipeline: {repeats} x {steps} batches of "
                 f"{config.batch_size}")
     rates, batch = input_rates(setup.train_dataset(config.batch_size), config.batch_size,
-                               steps, repeats)
+                               steps, repeats=repeats)
     figures["input"] = Figure("input pipeline", "images/sec", rates)
 
     console.log(f"2/{FIGURE_COUNT} training step on an in-memory batch, each round followed by "
@@ -96,7 +96,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
                         f"--min_round_seconds={min_round_seconds:g}")
     paired: list[float] = []
     figures["step"] = Figure("step, in-memory batch", "examples/sec", step_rates(
-        setup.train_step, in_memory, steps, repeats,
+        setup.train_step, in_memory, steps, repeats=repeats,
         after_round=lambda: paired.append(matmul.paired_round() * replicas)))
     figures["peak_paired"] = Figure(f"{dtype.name} matmul peak beside (2)", "FLOP/s", paired)
     op_tables = {}
@@ -109,16 +109,18 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     console.log(f"3/{FIGURE_COUNT} training step fed by the input pipeline")
     fed = setup.train_iterator(0)
     figures["step_with_input"] = Figure("step + input pipeline", "examples/sec",
-                                        step_rates(setup.train_step, fed, steps, repeats))
+                                        step_rates(setup.train_step, fed, steps, repeats=repeats))
     del fed
 
-    figures["keras_fit"], keras_params = _keras_figure(setup, image_shape, steps, repeats,
-                                                       keras_peer)
+    figures["keras_fit"], keras_params = _keras_figure(setup, image_shape, steps, repeats=repeats,
+                                                       keras_peer=keras_peer)
     figures["torch"], torch_result = None, None
     if peer == "torch":
         figures["torch"], torch_result = _torch_figure(config, resolved_precision, image_shape,
-                                                       setup.source.info.num_classes, steps,
-                                                       repeats, peer_python, op_table)
+                                                       num_classes=setup.source.info.num_classes,
+                                                       steps=steps,
+                                                       repeats=repeats, peer_python=peer_python,
+                                                       op_table=op_table)
         if op_table:
             op_tables["torch"] = torch_result.pop("op_table")
 
@@ -153,7 +155,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     }
 
 
-def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
+def _keras_figure(setup: TrainingSetup, image_shape, steps: int, *, repeats: int,
                   keras_peer: bool):
     """(Figure 4, the peer's parameter count), or (None, None) without a Keras peer."""
     config = setup.config
@@ -161,8 +163,8 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
     if keras_peer:
         with setup.strategy.scope():
             peer = keras_peers.keras_model(config.model, setup.source.info.num_classes,
-                                           image_shape, config.weight_decay,
-                                           precision.resolve(config.precision))
+                                           image_shape, weight_decay=config.weight_decay,
+                                           precision=precision.resolve(config.precision))
     if peer is None:
         why = "--nokeras" if not keras_peer else f"no Keras peer of --model={config.model}"
         console.log(f"4/{FIGURE_COUNT} keras model.fit: skipped ({why}; peers: "
@@ -172,11 +174,11 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, repeats: int,
     with setup.strategy.scope():
         keras_peers.compile_keras_model(peer, config)
     rates = keras_peers.keras_fit_rates(peer, setup.train_dataset(config.batch_size),
-                                        config.batch_size, steps, repeats)
+                                        config.batch_size, steps=steps, repeats=repeats)
     return Figure("keras model.fit", "examples/sec", rates), int(peer.count_params())
 
 
-def _torch_figure(config: TrainConfig, resolved_precision: str, image_shape, num_classes: int,
+def _torch_figure(config: TrainConfig, resolved_precision: str, image_shape, *, num_classes: int,
                   steps: int, repeats: int, peer_python: str | None, op_table: bool):
     """(Figure 6, the peer's JSON result): PyTorch's step of --model in a child process."""
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (

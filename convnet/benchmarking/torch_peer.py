@@ -66,7 +66,7 @@ class Conv(nn.Conv2d):
     k // 2 on every side; with `tf_padding` a strided 'SAME' conv pads as TensorFlow does (the
     odd pixel after), for output-for-output comparisons with convnet."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1,
                  padding: str = "SAME", bias: bool = False, tf_padding: bool = False):
         if padding == "SAME" and kernel_size % 2 == 0:
             raise ValueError(f"'SAME' needs an odd kernel here, got {kernel_size}")
@@ -86,7 +86,7 @@ class Conv(nn.Conv2d):
 
 
 def _bn(channels: int, momentum: float = BN_MOMENTUM, eps: float = BN_EPSILON,
-        scale: bool = True) -> nn.BatchNorm2d:
+        *, scale: bool = True) -> nn.BatchNorm2d:
     """convnet's BatchNorm (momentum in its convention); scale=False freezes gamma at 1."""
     bn = nn.BatchNorm2d(channels, eps=eps, momentum=1.0 - momentum)
     if not scale:
@@ -112,17 +112,17 @@ class BasicBlock(nn.Module):
     changes: 'projection' (conv 1x1 + BN, named conv/bn as convnet's) or 'zero_pad' (option A:
     subsample by the stride, zero channels split as convnet's, extra // 2 before)."""
 
-    def __init__(self, in_channels: int, filters: int, stride: int, shortcut: str,
+    def __init__(self, in_channels: int, filters: int, stride: int, *, shortcut: str,
                  tf_padding: bool = False):
         super().__init__()
-        self.conv1 = Conv(in_channels, filters, 3, stride, tf_padding=tf_padding)
+        self.conv1 = Conv(in_channels, filters, 3, stride=stride, tf_padding=tf_padding)
         self.bn1 = _bn(filters)
         self.conv2 = Conv(filters, filters, 3)
         self.bn2 = _bn(filters)
         self.stride, self.extra = stride, filters - in_channels
         self.project = shortcut == "projection" and (in_channels != filters or stride != 1)
         if self.project:
-            self.conv = Conv(in_channels, filters, 1, stride)
+            self.conv = Conv(in_channels, filters, 1, stride=stride)
             self.bn = _bn(filters)
 
     def shortcut(self, x):
@@ -143,7 +143,7 @@ class BasicBlock(nn.Module):
 class ResNet(_Named):
     """stem conv 3x3 -> BN -> ReLU -> basic blocks -> global average pool -> dense."""
 
-    def __init__(self, num_classes: int, stages, stem_filters: int, shortcut: str,
+    def __init__(self, num_classes: int, stages, stem_filters: int, *, shortcut: str,
                  channels: int = 3, tf_padding: bool = False):
         super().__init__()
         self.stem = Conv(channels, stem_filters, 3)
@@ -153,7 +153,7 @@ class ResNet(_Named):
             for b in range(count):
                 name = f"stage{s}_block{b + 1}"
                 self.add_module(name, BasicBlock(in_channels, filters, stride if b == 0 else 1,
-                                                 shortcut, tf_padding))
+                                                 shortcut=shortcut, tf_padding=tf_padding))
                 self.order.append(name)
                 in_channels = filters
         self.logits = nn.Linear(in_channels, num_classes)
@@ -164,22 +164,23 @@ class ResNet(_Named):
 
 
 def resnet18(num_classes: int = 10, channels: int = 3, image_size: int = 32,
-             tf_padding: bool = False) -> ResNet:
+             *, tf_padding: bool = False) -> ResNet:
     stages = ((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2))
-    return ResNet(num_classes, stages, 64, "projection", channels, tf_padding)
+    return ResNet(num_classes, stages, 64, shortcut="projection", channels=channels,
+                  tf_padding=tf_padding)
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, channels: int = 3, image_size: int = 32,
+def cifar_resnet(depth: int, num_classes: int = 10, channels: int = 3, *, image_size: int = 32,
                  tf_padding: bool = False) -> ResNet:
     n = (depth - 2) // 6
-    return ResNet(num_classes, ((16, n, 1), (32, n, 2), (64, n, 2)), 16, "zero_pad", channels,
-                  tf_padding)
+    return ResNet(num_classes, ((16, n, 1), (32, n, 2), (64, n, 2)), 16, shortcut="zero_pad",
+                  channels=channels, tf_padding=tf_padding)
 
 
 # --- VGG16 (convnet.models.vgg) --------------------------------------------------------------
 
 def vgg16(num_classes: int = 10, channels: int = 3, image_size: int = 32,
-          tf_padding: bool = False) -> nn.Sequential:
+          *, tf_padding: bool = False) -> nn.Sequential:
     """conv3x3 (bias) -> BN -> ReLU, max-pool 2/2 'SAME' (ceil_mode: TensorFlow's windows) and
     dropout 0.2 after each group; dense 512 ReLU, dropout, dense 512 ReLU, dropout, dense.
     The flatten is NCHW's order (the same as convnet's NHWC one when the last map is 1x1)."""
@@ -236,7 +237,7 @@ class Transition(nn.Module):
 
 
 class DenseNet(_Named):
-    def __init__(self, num_classes: int, blocks, growth: int, channels: int = 3):
+    def __init__(self, num_classes: int, blocks, growth: int, *, channels: int = 3):
         super().__init__()
         self.stem = Conv(channels, 2 * growth, 3)
         self.order, width = ["stem"], 2 * growth
@@ -257,10 +258,10 @@ class DenseNet(_Named):
         return self.logits(x.mean((2, 3)))
 
 
-def densenet(name: str, num_classes: int = 10, channels: int = 3, image_size: int = 32,
+def densenet(name: str, num_classes: int = 10, channels: int = 3, *, image_size: int = 32,
              tf_padding: bool = False) -> DenseNet:
     blocks, growth = DENSENET_CONFIGS[name]
-    return DenseNet(num_classes, blocks, growth, channels)
+    return DenseNet(num_classes, blocks, growth, channels=channels)
 
 
 # --- airbench nets (convnet.models.fast) -----------------------------------------------------
@@ -286,7 +287,7 @@ class FastNet(nn.Module):
     """whiten (conv 2x2 'VALID', frozen kernel, trainable bias) -> GELU -> 3 groups ->
     max-pool 3/3 -> flatten -> dense (no bias) -> x 1/9."""
 
-    def __init__(self, widths, num_classes: int = 10, channels: int = 3, image_size: int = 32):
+    def __init__(self, widths, num_classes: int = 10, channels: int = 3, *, image_size: int = 32):
         super().__init__()
         k = WHITEN_KERNEL_SIZE
         self.whiten = Conv(channels, 2 * channels * k * k, k, padding="VALID", bias=True)
@@ -306,9 +307,9 @@ class FastNet(nn.Module):
         return self.logits(torch.flatten(self.pool(x), 1)) * LOGIT_SCALE
 
 
-def fast(name: str, num_classes: int = 10, channels: int = 3, image_size: int = 32,
+def fast(name: str, num_classes: int = 10, channels: int = 3, *, image_size: int = 32,
          tf_padding: bool = False) -> FastNet:
-    return FastNet(FAST_WIDTHS[name], num_classes, channels, image_size)
+    return FastNet(FAST_WIDTHS[name], num_classes, channels, image_size=image_size)
 
 
 # Each builder: builder(num_classes=10, channels=3, image_size=32, tf_padding=False) -> nn.Module
@@ -354,7 +355,7 @@ def forward_flops(model: nn.Module, image_size: int = 32, channels: int = 3) -> 
     return 2 * sum(macs)
 
 
-def _check(name, batch_size, precision, steps, repeats, threads):
+def _check(name, batch_size, precision, *, steps, repeats, threads):
     if name not in PEERS:
         raise ValueError(f"no PyTorch peer of {name!r}: choose from {', '.join(sorted(PEERS))}")
     if precision not in PRECISIONS:
@@ -365,7 +366,7 @@ def _check(name, batch_size, precision, steps, repeats, threads):
             raise ValueError(f"{key} must be a positive int, got {value!r}")
 
 
-def step_rates(name: str, batch_size: int, precision: str, steps: int, repeats: int,
+def step_rates(name: str, batch_size: int, precision: str, *, steps: int, repeats: int,
                threads: int, image_size: int = 32, channels: int = 3, num_classes: int = 10,
                lr: float = 0.01, op_table: bool = False) -> dict:
     """Times the training step of the peer of `name` in examples/sec.
@@ -378,7 +379,7 @@ def step_rates(name: str, batch_size: int, precision: str, steps: int, repeats: 
     the profiler gives "op_table": [[op, self CPU ms a step, calls a step], ...], the
     `OP_TABLE_ROWS` costliest first.
     """
-    _check(name, batch_size, precision, steps, repeats, threads)
+    _check(name, batch_size, precision, steps=steps, repeats=repeats, threads=threads)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = PEERS[name](num_classes=num_classes, channels=channels, image_size=image_size)

@@ -14,7 +14,7 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def disk_full_error(what: str, directory: str, needed_bytes: int,
-                    previous: str | None = None) -> DiskFullError:
+                    *, previous: str | None = None) -> DiskFullError:
     """The error for `what` that could not be written to `directory` for lack of space."""
     try:
         free = f"{shutil.disk_usage(directory).free / 2**20:,.1f} MB free"

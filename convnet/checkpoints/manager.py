@@ -21,7 +21,7 @@ class RunCheckpoints:
     """Saves and restores `state` in `train_dir` (every worker calls both)."""
 
     def __init__(self, state: State, train_dir: str, strategy: tf.distribute.Strategy,
-                 max_to_keep: int, restore_fallback: bool = True):
+                 *, max_to_keep: int, restore_fallback: bool = True):
         self.state, self.train_dir, self.strategy = state, train_dir, strategy
         self.max_to_keep, self.restore_fallback = max_to_keep, restore_fallback
         self.is_chief = distribute.is_chief(strategy)
@@ -86,7 +86,7 @@ class RunCheckpoints:
             needed = (checkpoint_files.files_bytes(previous) if previous else
                       sum(v.shape.num_elements() * v.dtype.size for v in self.state.variables))
             raise disk.disk_full_error(f"checkpoint ckpt-{step}", train_dir, needed,
-                                       previous) from e
+                                       previous=previous) from e
         distribute.remove_write_dir(train_dir, self.strategy)
         return os.path.join(train_dir, os.path.basename(path))
 

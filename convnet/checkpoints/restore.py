@@ -119,7 +119,7 @@ def model_differences(checkpoint: tf.train.Checkpoint, path: str, partial: bool 
 
 
 def restore_latest(checkpoint: tf.train.Checkpoint, directory: str, partial: bool = False,
-                   fallback: bool = True, move_damaged: bool = True) -> str | None:
+                   *, fallback: bool = True, move_damaged: bool = True) -> str | None:
     """Restores the newest checkpoint of `directory` that reads; returns it (None: none there).
 
     Args:

@@ -47,7 +47,7 @@ class State:
 
 
 def build(model, input_shape: Sequence[int], ema_decay: float = MOVING_AVERAGE_DECAY,
-          optimizer=None, lookahead=None, loss_scale=None) -> State:
+          *, optimizer=None, lookahead=None, loss_scale=None) -> State:
     """Creates the variables of `model` (one call on zeros of `input_shape`, [H, W, C]),
     builds the EMA, optimizer and lookahead over them, and the step. Call it inside the
     strategy's scope."""

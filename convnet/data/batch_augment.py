@@ -85,7 +85,7 @@ def _reflect(index: tf.Tensor, size) -> tf.Tensor:
 
 
 def translate_and_flip(images: tf.Tensor, offsets: tf.Tensor, flips: tf.Tensor,
-                       pad: int) -> tf.Tensor:
+                       *, pad: int) -> tf.Tensor:
     """Each image's window at `offsets` of its REFLECT-padded self, mirrored where `flips`.
 
     Args:

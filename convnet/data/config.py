@@ -108,7 +108,7 @@ class AugmentConfig:
 
     def preprocessing(self, model_image_size: int | None, info: info_lib.DatasetInfo,
                       channel_stats: Callable[[], tuple[Sequence[float], Sequence[float]]],
-                      previous: preprocess.Preprocessing | None = None
+                      *, previous: preprocess.Preprocessing | None = None
                       ) -> preprocess.Preprocessing:
         """The run's preprocessing with the 'auto' choices resolved. Per-channel statistics
         are `previous`'s (a resumed run's: they never change within a run) or, computed

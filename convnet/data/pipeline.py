@@ -75,8 +75,8 @@ def train_dataset(source: Source, batch_size: int, settings: InputSettings = Inp
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    return _stops_promptly(_train_batches(source, batch_size, settings, start_example,
-                                          num_shards, shard_index))
+    return _stops_promptly(_train_batches(source, batch_size, settings, start_example=start_example,
+                                          num_shards=num_shards, shard_index=shard_index))
 
 
 def _stops_promptly(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -94,7 +94,7 @@ def _stops_promptly(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def _train_batches(source: Source, batch_size: int, settings: InputSettings,
-                   start_example: int, num_shards: int, shard_index: int) -> tf.data.Dataset:
+                   *, start_example: int, num_shards: int, shard_index: int) -> tf.data.Dataset:
     """`train_dataset`'s batches."""
     preprocessing, seed = settings.preprocessing, settings.seed
     if not 0 <= shard_index < num_shards:
@@ -111,10 +111,11 @@ def _train_batches(source: Source, batch_size: int, settings: InputSettings,
         examples = examples.shard(num_shards, shard_index)
         total = total and len(range(shard_index, total, num_shards))
     if preprocessing.batched:
-        return _batch_augmented(examples, total, batch_size, settings, start_example,
-                                num_shards, shard_index)
+        return _batch_augmented(examples, total, batch_size, settings=settings,
+                                start_example=start_example,
+                                num_shards=num_shards, shard_index=shard_index)
     if total:
-        stream = _permuted_epochs(examples, total, seed, start_example)
+        stream = _permuted_epochs(examples, total, seed, start_example=start_example)
     else:  # size unknown: a buffer shuffle, replayed from its start
         stream = (examples.shuffle(max(1, settings.shuffle_buffer), seed=seed,
                                    reshuffle_each_iteration=True)
@@ -132,7 +133,7 @@ def _train_batches(source: Source, batch_size: int, settings: InputSettings,
 
 
 def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
-                     settings: InputSettings, start_example: int, num_shards: int,
+                     *, settings: InputSettings, start_example: int, num_shards: int,
                      shard_index: int) -> tf.data.Dataset:
     """`_permuted_epochs`' stream of (split index, (image, label)) examples, as batches
     augmented by `Preprocessing.train_batch`.
@@ -155,8 +156,9 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
             positions * num_shards + shard_index, tf.fill(tf.shape(positions), number),
             tf.gather(indices, kept), tf.gather(example[0], kept), tf.gather(example[1], kept)))
 
-    def augment(positions, epochs, indices, images, labels):
-        return preprocessing.train_batch(images, seed, indices, epochs, positions), labels
+    def augment(positions, epochs, indices, images, labels):  # noqa: PLR0917 (Dataset.map passes them by position)
+        return preprocessing.train_batch(images, seed, indices, epochs=epochs,
+                                         positions=positions), labels
 
     return (tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch)
             .rebatch(batch_size, drop_remainder=True)
@@ -183,7 +185,7 @@ def _epoch_order(total: int, seed: int, number: tf.Tensor) -> tf.Tensor:
 
 
 def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
-                     start_example: int) -> tf.data.Dataset:
+                     *, start_example: int) -> tf.data.Dataset:
     """Epoch after epoch of `examples` (`total` of them), epoch e in the order of a
     stateless permutation seeded with (seed, e), starting `start_example` in."""
     first_epoch, offset = divmod(start_example, total)
@@ -198,7 +200,7 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
 
 
 def eval_dataset(source: Source, split: str, batch_size: int,
-                 settings: InputSettings = InputSettings(), *,
+                 *, settings: InputSettings = InputSettings(),
                  num_examples: int | None = None) -> tf.data.Dataset:
     """Each example of `split` exactly once: (float32 [b, size, size, C], int32 [b]).
 

@@ -58,7 +58,7 @@ def _split_seed(seed: tf.Tensor, count: int):
 
 
 def tutorial_distortions(image: tf.Tensor, seed: tf.Tensor, crop_size: int = CROP_SIZE,
-                         flip: bool = True) -> tf.Tensor:
+                         *, flip: bool = True) -> tf.Tensor:
     """Random crop, flip, brightness and contrast of the tutorial, on the [0, 255] scale.
 
     Returns float32 [crop_size, crop_size, C], not normalized.
@@ -74,7 +74,7 @@ def tutorial_distortions(image: tf.Tensor, seed: tf.Tensor, crop_size: int = CRO
 
 
 def pad_and_crop(image: tf.Tensor, seed: tf.Tensor, pad: int = PAD_PIXELS,
-                 flip: bool = True) -> tf.Tensor:
+                 *, flip: bool = True) -> tf.Tensor:
     """Zero-pad `pad` pixels a side, random crop back to [H, W], random flip.
 
     Returns float32 [H, W, C] on the [0, 255] scale (the ResNet/DenseNet papers' augmentation).
@@ -187,15 +187,15 @@ class Preprocessing:
             raise ValueError(f"--augmentation={self.augmentation} augments whole batches: "
                              f"use Preprocessing.train_batch (pipeline.train_dataset does)")
         if self.augmentation == "tutorial":
-            x = tutorial_distortions(image, seed, self.image_size, self.flip)
+            x = tutorial_distortions(image, seed, self.image_size, flip=self.flip)
         elif self.augmentation == "pad_crop":
-            x = self._fit(pad_and_crop(image, seed, PAD_PIXELS, self.flip))
+            x = self._fit(pad_and_crop(image, seed, PAD_PIXELS, flip=self.flip))
         else:
             x = self._fit(tf.cast(image, tf.float32))
         return self._normalize(x)
 
     def train_batch(self, images: tf.Tensor, seed, example_indices: tf.Tensor,
-                    epochs: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
+                    *, epochs: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
         """uint8 [B, H, W, C] -> float32 [B, image_size, image_size, C], a batch augmentation.
 
         'translate_altflip': each image translated by (dy, dx) uniform in
@@ -219,7 +219,7 @@ class Preprocessing:
             flips = alternating_flips(seed, example_indices, epochs)
         else:
             flips = tf.zeros(tf.shape(example_indices), tf.bool)
-        x = tf.cast(translate_and_flip(images, offsets, flips, self.translate), tf.float32)
+        x = tf.cast(translate_and_flip(images, offsets, flips, pad=self.translate), tf.float32)
         if x.shape[1:3] != (self.image_size, self.image_size):
             x = self._fit(x)
         if self.normalization == "per_channel":

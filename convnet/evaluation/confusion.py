@@ -76,7 +76,7 @@ def csv_path(directory: str, step: int) -> str:
     return os.path.join(directory, f"confusion_matrix_step_{step}.csv")
 
 
-def write(writer, directory: str, step: int, confusion, class_names: Sequence[str],
+def write(writer, directory: str, step: int, *, confusion, class_names: Sequence[str],
           is_chief: bool = True) -> str:
     """Writes the `image` (`confusion_matrix`, under `writer` at `step`) and the CSV
     file in `directory`; returns the CSV's path."""

@@ -65,7 +65,7 @@ def with_weights(dataset: tf.data.Dataset, batch_size: int | None = None) -> tf.
     return dataset.map(add)
 
 
-def count_correct(model, dataset: tf.data.Dataset, num_classes: int, top_k: int,
+def count_correct(model, dataset: tf.data.Dataset, num_classes: int, *, top_k: int,
                   strategy: tf.distribute.Strategy | None = None, xla: bool = False,
                   compute_dtype: tf.DType = tf.float32, num_examples: int | None = None,
                   tta: str = "none"):

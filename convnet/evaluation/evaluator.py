@@ -102,7 +102,7 @@ class Evaluator:
             self.state = state.build(self.model, [size, size, self.info.image_shape[-1]])
         self.dataset = pipeline.eval_dataset(
             self.source, config.eval_data, config.batch_size,
-            pipeline.InputSettings(self.preprocessing, config.num_parallel_calls),
+            settings=pipeline.InputSettings(self.preprocessing, config.num_parallel_calls),
             num_examples=config.num_examples)
         split_size = self.source.num_examples(config.eval_data)
         self.num_examples = (min(config.num_examples, split_size or config.num_examples)
@@ -123,8 +123,10 @@ class Evaluator:
         if self.use_ema:
             self.state.ema.copy_to(self.model.trainable_variables)
         correct, class_correct, class_count, confusion = count_correct(
-            self.model, self.dataset, self.info.num_classes, self.config.top_k, self.strategy,
-            self.config.xla, self.compute_dtype, self.num_examples, tta=self.config.tta)
+            self.model, self.dataset, self.info.num_classes, top_k=self.config.top_k,
+            strategy=self.strategy,
+            xla=self.config.xla, compute_dtype=self.compute_dtype, num_examples=self.num_examples,
+            tta=self.config.tta)
         result = EvalResult(int(self.state.step.numpy()), self.config.top_k,
                             int(class_count.sum()), correct, class_correct, class_count,
                             confusion)
@@ -151,9 +153,9 @@ class Evaluator:
                 if result.class_count[label]:
                     tf.summary.scalar(f"class_precision_at_{k}/{self.info.class_name(label)}",
                                       result.class_correct[label] / result.class_count[label])
-        confusion.write(self.writer, self.config.eval_dir, result.step, result.confusion,
-                        [self.info.class_name(c) for c in range(self.info.num_classes)],
-                        distribute.is_chief(self.strategy))
+        confusion.write(self.writer, self.config.eval_dir, result.step, confusion=result.confusion,
+                        class_names=[self.info.class_name(c) for c in range(self.info.num_classes)],
+                        is_chief=distribute.is_chief(self.strategy))
         self.writer.flush()
 
     def run(self):

@@ -66,7 +66,7 @@ class DenseNet(Model):
     image_size = None
 
     def __init__(self, num_classes: int, blocks: Sequence[int], growth: int,
-                 weight_decay: float | None = None, name: str = "densenet"):
+                 *, weight_decay: float | None = None, name: str = "densenet"):
         super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
         with self.name_scope:
@@ -97,4 +97,4 @@ DENSENET_CONFIGS = {
 
 def densenet(name: str, num_classes: int = 10, weight_decay: float | None = None) -> DenseNet:
     blocks, growth = DENSENET_CONFIGS[name]
-    return DenseNet(num_classes, blocks, growth, weight_decay, name=name)
+    return DenseNet(num_classes, blocks, growth, weight_decay=weight_decay, name=name)

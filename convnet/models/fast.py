@@ -94,7 +94,7 @@ class FastNet(Model):
     init_examples = INIT_EXAMPLES
 
     def __init__(self, widths: Sequence[int], num_classes: int = 10,
-                 weight_decay: float | None = None, name: str = "fast"):
+                 weight_decay: float | None = None, *, name: str = "fast"):
         super().__init__(num_classes, weight_decay, name=name)
         if len(widths) != 3 or any(not isinstance(w, int) or w <= 0 for w in widths):
             raise ValueError(f"widths must be 3 positive ints, got {widths!r}")

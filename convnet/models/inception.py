@@ -19,7 +19,7 @@ class InceptionBlock(layers.Layer):
     Output channels: ones + threes + fives + pool_proj.
     """
 
-    def __init__(self, ones: int, threes_reduce: int, threes: int, fives_reduce: int, fives: int,
+    def __init__(self, ones: int, threes_reduce: int, threes: int, *, fives_reduce: int, fives: int,
                  pool_proj: int, weight_decay: float | None = None, name: str | None = None):
         super().__init__(name=name)
 
@@ -52,10 +52,13 @@ class Inception(SequentialModel):
         return [
             layers.Conv2D(64, 7, 2, wd=wd, activation=tf.nn.relu, name="stem"),
             layers.MaxPool(3, 2, "SAME"),
-            InceptionBlock(64, 96, 128, 16, 32, 32, wd, name="inception3a"),
-            InceptionBlock(128, 128, 192, 32, 96, 64, wd, name="inception3b"),
+            InceptionBlock(64, 96, 128, fives_reduce=16, fives=32, pool_proj=32, weight_decay=wd,
+                           name="inception3a"),
+            InceptionBlock(128, 128, 192, fives_reduce=32, fives=96, pool_proj=64, weight_decay=wd,
+                           name="inception3b"),
             layers.MaxPool(3, 2, "SAME"),
-            InceptionBlock(192, 96, 208, 16, 48, 64, wd, name="inception4a"),
+            InceptionBlock(192, 96, 208, fives_reduce=16, fives=48, pool_proj=64, weight_decay=wd,
+                           name="inception4a"),
             layers.GlobalAvgPool(),
             layers.Dense(self.num_classes, stddev="glorot", wd=wd, name="logits"),
         ]

@@ -50,7 +50,7 @@ MODELS: dict[str, ModelEntry] = {}  # filled by convnet.models (the zoo) and `re
 
 
 def register(name: str, factory: Callable[..., Model], params: int | None = None,
-             non_trainable: int = 0, replace: bool = False) -> None:
+             *, non_trainable: int = 0, replace: bool = False) -> None:
     """Makes `factory` available as `--model=name` (and `build_model(name)`) in this process.
 
     Raises:

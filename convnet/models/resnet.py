@@ -28,7 +28,7 @@ class BasicBlock(layers.Layer):
     """[b, h, w, c] -> [b, h/stride, w/stride, filters]."""
 
     def __init__(self, filters: int, stride: int = 1, shortcut: str = "projection",
-                 weight_decay: float | None = None, name: str | None = None):
+                 *, weight_decay: float | None = None, name: str | None = None):
         super().__init__(name=name)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
@@ -80,7 +80,7 @@ class ResNet(Model):
     image_size = None
 
     def __init__(self, num_classes: int, stages: Sequence[tuple[int, int, int]],
-                 stem_filters: int, shortcut: str, weight_decay: float | None = None,
+                 stem_filters: int, *, shortcut: str, weight_decay: float | None = None,
                  name: str = "resnet"):
         super().__init__(num_classes, weight_decay, name=name)
         wd = weight_decay
@@ -89,8 +89,8 @@ class ResNet(Model):
                       layers.BatchNorm(name="stem_bn"), layers.Activation(tf.nn.relu)]
             for s, (filters, count, stride) in enumerate(stages, start=1):
                 for b in range(count):
-                    blocks.append(BasicBlock(filters, stride if b == 0 else 1, shortcut, wd,
-                                             name=f"stage{s}_block{b + 1}"))
+                    blocks.append(BasicBlock(filters, stride if b == 0 else 1, shortcut,
+                                             weight_decay=wd, name=f"stage{s}_block{b + 1}"))
             blocks += [layers.GlobalAvgPool(),
                        layers.Dense(num_classes, stddev="glorot", wd=wd, name="logits")]
             self.body = layers.Sequential(blocks, name="body")
@@ -101,7 +101,8 @@ class ResNet(Model):
 
 def resnet18(num_classes: int = 10, weight_decay: float | None = None) -> ResNet:
     stages = ((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2))
-    return ResNet(num_classes, stages, 64, "projection", weight_decay, name="resnet18")
+    return ResNet(num_classes, stages, 64, shortcut="projection", weight_decay=weight_decay,
+                  name="resnet18")
 
 
 def cifar_resnet(depth: int, num_classes: int = 10,
@@ -111,4 +112,5 @@ def cifar_resnet(depth: int, num_classes: int = 10,
         raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
     n = (depth - 2) // 6
     stages = ((16, n, 1), (32, n, 2), (64, n, 2))
-    return ResNet(num_classes, stages, 16, "zero_pad", weight_decay, name=f"resnet{depth}")
+    return ResNet(num_classes, stages, 16, shortcut="zero_pad", weight_decay=weight_decay,
+                  name=f"resnet{depth}")

@@ -21,7 +21,7 @@ class VGG(Model):
     image_size = None
 
     def __init__(self, num_classes: int = 10, groups=VGG16_GROUPS,
-                 weight_decay: float | None = None, name: str = "vgg16"):
+                 weight_decay: float | None = None, *, name: str = "vgg16"):
         super().__init__(num_classes, weight_decay, name=name)
         wd, relu = weight_decay, tf.nn.relu
         body = []

@@ -56,7 +56,7 @@ def variable_with_weight_decay(
     name: str,
     shape: Sequence[int],
     stddev: float,
-    wd: float | None,
+    *, wd: float | None,
     dtype: tf.DType = tf.float32,
     seed: int | None = None,
     trainable: bool = True,
@@ -80,11 +80,11 @@ def variable_with_weight_decay(
     if stddev < 0:
         raise ValueError(f"stddev must be >= 0, got {stddev}")
     initial = tf.random.truncated_normal(shape, stddev=stddev, dtype=dtype, seed=seed)
-    return variable_from_value(name, initial, wd, trainable)
+    return variable_from_value(name, initial, wd, trainable=trainable)
 
 
 def variable_from_value(name: str, initial_value, wd: float | None,
-                        trainable: bool = True) -> tf.Variable:
+                        *, trainable: bool = True) -> tf.Variable:
     """Creates a variable from `initial_value`, carrying decay `wd` (None: none).
 
     A non-trainable variable cannot be decayed (its decay term would be a
@@ -134,7 +134,7 @@ def conv2d(
     inputs: tf.Tensor,
     kernel: tf.Tensor,
     bias: tf.Tensor | None = None,
-    strides: IntOrPair = 1,
+    *, strides: IntOrPair = 1,
     padding: str = "SAME",
 ) -> tf.Tensor:
     """2-D convolution with optional bias.
@@ -223,7 +223,7 @@ def _stride1_conv(padding: str, kh: int, kw: int):
                 d_inputs = tf.nn.conv2d(upstream, flipped, strides=1, padding="SAME")
             else:
                 d_inputs = tf.nn.conv2d(upstream, flipped, strides=1, padding=gradient_padding)
-            return d_inputs, _stride1_filter_gradient(inputs, kernel, upstream, padding)
+            return d_inputs, _stride1_filter_gradient(inputs, kernel, upstream, padding=padding)
 
         return out, grad
 
@@ -235,7 +235,7 @@ def _stride1_conv(padding: str, kh: int, kw: int):
 TAPS_MAX_OUTPUT_POSITIONS = 16
 
 
-def _stride1_filter_gradient(inputs, kernel, upstream, padding: str):
+def _stride1_filter_gradient(inputs, kernel, upstream, *, padding: str):
     """The gradient of a stride-1 convolution's loss with respect to its kernel
     [kh, kw, in, out], given its inputs and the output gradient `upstream` [N, H', W', out].
 
@@ -250,13 +250,13 @@ def _stride1_filter_gradient(inputs, kernel, upstream, padding: str):
     if (inputs.dtype == tf.bfloat16 and positions.is_fully_defined()
             and positions[0] * positions[1] <= TAPS_MAX_OUTPUT_POSITIONS
             and kernel.shape.is_fully_defined() and not _has_gpu()):
-        return _filter_gradient_by_taps(inputs, upstream, padding, kernel.shape)
+        return _filter_gradient_by_taps(inputs, upstream, padding, kernel_shape=kernel.shape)
     return tf.raw_ops.Conv2DBackpropFilter(
         input=inputs, filter_sizes=tf.shape(kernel), out_backprop=upstream,
         strides=[1, 1, 1, 1], padding=padding)
 
 
-def _filter_gradient_by_taps(inputs, upstream, padding: str, kernel_shape) -> tf.Tensor:
+def _filter_gradient_by_taps(inputs, upstream, padding: str, *, kernel_shape) -> tf.Tensor:
     """Conv2DBackpropFilter of a stride-1 convolution as kh x kw matmuls: the kernel's tap
     (i, j) gets window (i, j) of the (padded) inputs, [N H' W', in] transposed, times the
     output gradient [N H' W', out]. Returns [kh, kw, in, out]."""
@@ -272,7 +272,7 @@ def _filter_gradient_by_taps(inputs, upstream, padding: str, kernel_shape) -> tf
 
 
 def max_pool(inputs: tf.Tensor, ksize: IntOrPair = 3, strides: IntOrPair = 2,
-             padding: str = "SAME") -> tf.Tensor:
+             *, padding: str = "SAME") -> tf.Tensor:
     """Max pooling over [batch, h, w, c]; the tutorial uses 3x3 windows, stride 2, SAME."""
     kh, kw = _pair(ksize, "ksize")
     sh, sw = _pair(strides, "strides")
@@ -280,7 +280,7 @@ def max_pool(inputs: tf.Tensor, ksize: IntOrPair = 3, strides: IntOrPair = 2,
 
 
 def avg_pool(inputs: tf.Tensor, ksize: IntOrPair = 2, strides: IntOrPair = 2,
-             padding: str = "VALID") -> tf.Tensor:
+             *, padding: str = "VALID") -> tf.Tensor:
     """Average pooling over [batch, h, w, c] (SAME padding averages real pixels only)."""
     kh, kw = _pair(ksize, "ksize")
     sh, sw = _pair(strides, "strides")
@@ -300,7 +300,7 @@ def _depth_window(channels: int, depth_radius: int) -> tf.Tensor:
 
 
 def lrn(inputs: tf.Tensor, depth_radius: int = LRN_DEPTH_RADIUS, bias: float = LRN_BIAS,
-        alpha: float = LRN_ALPHA, beta: float = LRN_BETA) -> tf.Tensor:
+        *, alpha: float = LRN_ALPHA, beta: float = LRN_BETA) -> tf.Tensor:
     """Local response normalization across channels (cuda-convnet "rnorm").
 
     out[b,y,x,d] = in[b,y,x,d] / (bias + alpha * sum_{|d'-d|<=depth_radius} in[b,y,x,d']**2) ** beta
@@ -460,7 +460,7 @@ _gelu_xla = _with_gelu_gradient(tf.function(_gelu_forward, jit_compile=True, aut
 
 
 def dropout(inputs: tf.Tensor, rate: float, training: bool,
-            seed: tf.Tensor | None = None) -> tf.Tensor:
+            *, seed: tf.Tensor | None = None) -> tf.Tensor:
     """Inverted dropout: zeroes a `rate` fraction and scales the rest by 1/(1-rate).
 
     Identity when `training` is False or `rate` is 0. With `seed` (an int32/int64
@@ -476,7 +476,7 @@ def dropout(inputs: tf.Tensor, rate: float, training: bool,
 
 
 def batch_norm(inputs: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor,
-               offset: tf.Tensor | None, scale: tf.Tensor | None,
+               *, offset: tf.Tensor | None, scale: tf.Tensor | None,
                epsilon: float = 1e-3) -> tf.Tensor:
     """(x - mean) / sqrt(variance + epsilon) * scale + offset, over the last axis.
 
@@ -492,7 +492,7 @@ CUDNN_MIN_EPSILON = 1.001e-5
 
 
 def fused_batch_norm(inputs: tf.Tensor, offset: tf.Tensor | None, scale: tf.Tensor | None,
-                     epsilon: float = 1e-3, mean: tf.Tensor | None = None,
+                     *, epsilon: float = 1e-3, mean: tf.Tensor | None = None,
                      variance: tf.Tensor | None = None) -> tuple:
     """Batch normalization over the last axis as one kernel (TensorFlow's FusedBatchNormV3).
 
@@ -526,8 +526,8 @@ def fused_batch_norm(inputs: tf.Tensor, offset: tf.Tensor | None, scale: tf.Tens
         mean = variance = tf.zeros([0], tf.float32)
     if _bfloat16_falls_back(inputs.dtype, channels):
         outputs, batch_mean, batch_variance = fused_batch_norm(
-            tf.cast(inputs, tf.float32), offset, scale, epsilon,
-            None if training else mean, None if training else variance)
+            tf.cast(inputs, tf.float32), offset, scale, epsilon=epsilon,
+            mean=None if training else mean, variance=None if training else variance)
         return tf.cast(outputs, inputs.dtype), batch_mean, batch_variance
     # The kernel takes NHWC; any other rank is [N*..., 1, 1, C] (a free reshape).
     as_image = inputs.shape.rank == 4

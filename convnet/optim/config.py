@@ -103,7 +103,8 @@ class OptimConfig:
         if self.learning_rate is None:
             return optimizers.default_learning_rate(self.optimizer)
         if self.decoupled_hyperparameters:
-            return optimizers.from_decoupled(self.learning_rate, 0.0, self.momentum, batch_size)[0]
+            return optimizers.from_decoupled(self.learning_rate, 0.0, self.momentum,
+                                             batch_size=batch_size)[0]
         return self.learning_rate
 
     def weight_decay_at(self, batch_size: int) -> float | None:
@@ -111,7 +112,7 @@ class OptimConfig:
         if self.weight_decay is None or not self.decoupled_hyperparameters:
             return self.weight_decay
         return optimizers.from_decoupled(self.learning_rate, self.weight_decay, self.momentum,
-                                    batch_size)[1]
+                                    batch_size=batch_size)[1]
 
     def make_optimizer(self) -> optimizers.Optimizer:
         """--optimizer, or a `grouped.Grouped` when a variable group sets its own."""
@@ -135,5 +136,5 @@ class OptimConfig:
         if not self.lookahead_every:
             return None
         return lookahead.Lookahead(schedule_steps, self.lookahead_every, self.lookahead_base,
-                                   self.lookahead_power,
-                                   math.ceil(epochs.to_steps(self.lookahead_start_epoch)))
+                                   power=self.lookahead_power,
+                                   start_step=math.ceil(epochs.to_steps(self.lookahead_start_epoch)))

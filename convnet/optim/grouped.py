@@ -58,7 +58,7 @@ class Grouped(optimizers.Optimizer):
         for part, members in zip(self.parts, self._members, strict=True):
             part.build([variables[i] for i in members])
 
-    def apply_gradients(self, grads, variables, learning_rate, lr_scales=None,
+    def apply_gradients(self, grads, variables, learning_rate, *, lr_scales=None,
                         train_until=None) -> None:
         """`Optimizer.apply_gradients`, each part on its own variables."""
         if self._var_ids is None:
@@ -70,5 +70,5 @@ class Grouped(optimizers.Optimizer):
         train_until = train_until or [None] * len(variables)
         for part, members in zip(self.parts, self._members, strict=True):
             part.apply_gradients([grads[i] for i in members], [variables[i] for i in members],
-                                 learning_rate, [lr_scales[i] for i in members],
-                                 [train_until[i] for i in members])
+                                 learning_rate, lr_scales=[lr_scales[i] for i in members],
+                                 train_until=[train_until[i] for i in members])

@@ -38,7 +38,7 @@ class Lookahead(tf.Module):
     """
 
     def __init__(self, total_steps: int, every: int = 5, base: float = 0.95,
-                 power: float = 3.0, start_step: int = 0, name: str = "lookahead"):
+                 *, power: float = 3.0, start_step: int = 0, name: str = "lookahead"):
         super().__init__(name=name)
         if total_steps <= 0:
             raise ValueError(f"lookahead needs positive total steps, got {total_steps}")

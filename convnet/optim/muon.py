@@ -72,7 +72,7 @@ class Muon(Optimizer):
     slot_names = ("momentum",)
 
     def __init__(self, momentum: float = 0.6, nesterov: bool = True, steps: int = NS_STEPS,
-                 renormalize: bool = True, compute_dtype: tf.DType = tf.float32,
+                 *, renormalize: bool = True, compute_dtype: tf.DType = tf.float32,
                  name: str = "muon"):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
@@ -82,7 +82,7 @@ class Muon(Optimizer):
         self.momentum, self.nesterov, self.steps = momentum, nesterov, steps
         self.renormalize, self.compute_dtype = renormalize, compute_dtype
 
-    def _update(self, grad, var, slots, learning_rate):
+    def _update(self, grad, var, slots, learning_rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
         (buffer,) = slots
         buffer.assign(self.momentum * buffer + grad)
         step = grad + self.momentum * buffer if self.nesterov else buffer

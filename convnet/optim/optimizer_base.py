@@ -32,7 +32,7 @@ class Optimizer(tf.Module):
                            for s in self.slot_names] for v in variables]
 
     def apply_gradients(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
-                        learning_rate: tf.Tensor, lr_scales: Sequence[float] | None = None,
+                        learning_rate: tf.Tensor, *, lr_scales: Sequence[float] | None = None,
                         train_until: Sequence[int | None] | None = None) -> None:
         """Applies one update with `learning_rate` (a float32 scalar).
 
@@ -56,7 +56,7 @@ class Optimizer(tf.Module):
                                                   train_until, strict=True):
             rate = learning_rate if scale == 1.0 else learning_rate * scale
 
-            def update(grad=grad, var=var, slots=slots, rate=rate):
+            def update(grad=grad, var=var, slots=slots, rate=rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
                 # Each device's copy of var, grad and slots (one call with no strategy).
                 extended.update(var, self._update_local, args=(grad, slots, rate), group=False)
                 return tf.constant(True)
@@ -66,8 +66,8 @@ class Optimizer(tf.Module):
             else:
                 tf.cond(done < until, update, lambda: tf.constant(False))
 
-    def _update_local(self, var, grad, slots, learning_rate):
+    def _update_local(self, var, grad, slots, learning_rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
         self._update(tf.cast(grad, var.dtype), var, slots, learning_rate)
 
-    def _update(self, grad, var, slots, learning_rate):
+    def _update(self, grad, var, slots, learning_rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
         raise NotImplementedError

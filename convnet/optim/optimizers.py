@@ -34,7 +34,7 @@ def default_learning_rate(optimizer: str) -> float:
 
 
 def from_decoupled(learning_rate: float, weight_decay: float, momentum: float,
-                   batch_size: int) -> tuple:
+                   *, batch_size: int) -> tuple:
     """(learning rate of the mean loss, L2 coefficient of the loss) from the decoupled form.
 
     The decoupled form (Myrtle's and airbench's) gives the learning rate and the weight
@@ -66,7 +66,7 @@ class SGD(Optimizer):
         super().__init__(name=name)
         self.momentum, self.nesterov = momentum, nesterov
 
-    def _update(self, grad, var, slots, learning_rate):
+    def _update(self, grad, var, slots, learning_rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
         if not self.momentum:
             var.assign_sub(learning_rate * grad)
             return
@@ -88,14 +88,14 @@ class Adam(Optimizer):
     slot_names = ("m", "v")
 
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
-                 name: str = "adam"):
+                 *, name: str = "adam"):
         super().__init__(name=name)
         for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{label} must be in [0, 1), got {beta}")
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
-    def _update(self, grad, var, slots, learning_rate):
+    def _update(self, grad, var, slots, learning_rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
         m, v = slots
         t = tf.cast(self.iterations, tf.float32)
         alpha = learning_rate * tf.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
@@ -119,7 +119,7 @@ class Adadelta(Optimizer):
             raise ValueError(f"rho must be in [0, 1), got {rho}")
         self.rho, self.epsilon = rho, epsilon
 
-    def _update(self, grad, var, slots, learning_rate):
+    def _update(self, grad, var, slots, learning_rate):  # noqa: PLR0917 (tf.distribute's update passes them positionally)
         accumulated_grad, accumulated_update = slots
         accumulated_grad.assign(self.rho * accumulated_grad + (1 - self.rho) * tf.square(grad))
         delta = tf.sqrt(accumulated_update + self.epsilon) / tf.sqrt(
@@ -129,7 +129,7 @@ class Adadelta(Optimizer):
 
 
 def make_optimizer(name: str, momentum: float = 0.0, nesterov: bool = False,
-                   label: str | None = None) -> Optimizer:
+                   *, label: str | None = None) -> Optimizer:
     """One of OPTIMIZERS (`label`: its name in checkpoints; default `name`)."""
     label = label or name
     if name == "sgd":

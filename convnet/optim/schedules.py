@@ -120,7 +120,7 @@ class WarmupLinear:
     warmup_steps = int(warmup_fraction * total_steps)."""
 
     def __init__(self, initial: float, total_steps: int, warmup_fraction: float = WARMUP_FRACTION,
-                 start_factor: float = WARMUP_START_FACTOR, end_factor: float = END_FACTOR):
+                 *, start_factor: float = WARMUP_START_FACTOR, end_factor: float = END_FACTOR):
         check_learning_rate(initial)
         if total_steps <= 0:
             raise ValueError(f"warmup_linear needs positive total steps, got {total_steps}")
@@ -148,7 +148,7 @@ def decay_steps_for(epochs: Epochs, num_epochs_per_decay: float) -> int:
 
 
 def make_schedule(name: str, learning_rate: float, epochs: Epochs = Epochs(),
-                  num_epochs_per_decay: float = NUM_EPOCHS_PER_DECAY,
+                  *, num_epochs_per_decay: float = NUM_EPOCHS_PER_DECAY,
                   decay_factor: float = LEARNING_RATE_DECAY_FACTOR,
                   boundary_epochs: Sequence[float] = (), total_steps: int = 0,
                   warmup_fraction: float = WARMUP_FRACTION,
@@ -172,5 +172,6 @@ def make_schedule(name: str, learning_rate: float, epochs: Epochs = Epochs(),
     if name == "cosine":
         return Cosine(learning_rate, total_steps)
     if name == "warmup_linear":
-        return WarmupLinear(learning_rate, total_steps, warmup_fraction, start_factor, end_factor)
+        return WarmupLinear(learning_rate, total_steps, warmup_fraction, start_factor=start_factor,
+                            end_factor=end_factor)
     raise ValueError(f"unknown --lr_schedule={name!r}: choose from {', '.join(SCHEDULES)}")

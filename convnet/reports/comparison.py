@@ -98,7 +98,7 @@ def budget_flags(max_steps: int | None, time_budget: str = "",
             f"--log_frequency={max(1, steps // 50)}"]
 
 
-def _train(name: str, train_dir: str, recipe: str | None, budget: list[str],
+def _train(name: str, train_dir: str, recipe: str | None, *, budget: list[str],
            extra: list[str]) -> float:
     """Runs convnet.train in a subprocess (its own memory and threads) with the recipe (or,
     a model of your own without one, the default settings), the budget and an evaluation
@@ -172,7 +172,7 @@ def _per_epoch_curves(train_dir: str, steps_per_epoch: float) -> tuple[list, lis
     return by_epoch, by_seconds
 
 
-def compare_model(name: str, output_dir: str, max_steps: int | None, configs_dir: str,
+def compare_model(name: str, output_dir: str, max_steps: int | None, *, configs_dir: str,
                   data_args: dict[str, object], eval_examples: int | None = None,
                   budget: list[str] | None = None) -> dict[str, object]:
     """Trains (or reuses) one run, evaluates its checkpoints, returns its row. `budget`:
@@ -188,7 +188,8 @@ def compare_model(name: str, output_dir: str, max_steps: int | None, configs_dir
     else:
         extra = [f"--{k}={v}" for k, v in data_args.items() if v is not None]
         record = {"wall_secs": record.get("wall_secs", 0.0)
-                  + _train(name, train_dir, recipe, budget or budget_flags(max_steps), extra)}
+                  + _train(name, train_dir, recipe, budget=budget or budget_flags(max_steps),
+                           extra=extra)}
         with open(record_path, "w", encoding="utf-8") as f:
             json.dump(record, f)
 
@@ -249,7 +250,7 @@ def describe_budget(max_steps: int | None, time_budget: str = "",
     return f"Budget: {max_steps or DEFAULT_MAX_STEPS:,} steps a model"
 
 
-def compare(model_names: list[str], output_dir: str, max_steps: int | None, configs_dir: str,
+def compare(model_names: list[str], output_dir: str, max_steps: int | None, *, configs_dir: str,
             data_args: dict[str, object], eval_examples: int | None = None,
             time_budget: str = "", epoch_budget: float | None = None
             ) -> list[dict[str, object]]:
@@ -269,8 +270,9 @@ def compare(model_names: list[str], output_dir: str, max_steps: int | None, conf
         recipe_of(name, configs_dir)
     os.makedirs(output_dir, exist_ok=True)
     budget = budget_flags(max_steps, time_budget, epoch_budget)
-    rows = [compare_model(name, output_dir, max_steps, configs_dir, data_args, eval_examples,
-                          budget) for name in model_names]
+    rows = [compare_model(name, output_dir, max_steps, configs_dir=configs_dir, data_args=data_args,
+                          eval_examples=eval_examples,
+                          budget=budget) for name in model_names]
     table = markdown_table(rows, describe_budget(max_steps, time_budget, epoch_budget))
     with open(os.path.join(output_dir, "comparison.md"), "w", encoding="utf-8") as f:
         f.write(table)

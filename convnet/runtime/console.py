@@ -41,7 +41,7 @@ class Progress:
     """
 
     def __init__(self, what: str, total: int | None, unit: str = "",
-                 interval_secs: float = PROGRESS_INTERVAL_SECS,
+                 *, interval_secs: float = PROGRESS_INTERVAL_SECS,
                  clock: Callable[[], float] = time.monotonic):
         if interval_secs < 0:
             raise ValueError(f"interval_secs must be >= 0, got {interval_secs}")

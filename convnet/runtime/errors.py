@@ -24,7 +24,7 @@ class CheckpointError(ConvnetError, ValueError):
 class LossError(ConvnetError, RuntimeError):
     """Training stopped on a bad loss; `last_checkpoint` (or None) is intact."""
 
-    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint,
+    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint,  # noqa: PLR0917 (exceptions are rebuilt from args: positional)
                  problem: str, advice: str):
         self.step, self.loss, self.learning_rate = step, loss, learning_rate
         self.last_checkpoint = last_checkpoint
@@ -37,7 +37,7 @@ class LossError(ConvnetError, RuntimeError):
 class NonFiniteLossError(LossError):
     """Training produced a NaN or infinite loss; the bad update was not applied."""
 
-    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint):
+    def __init__(self, step: int, loss: float, learning_rate: float, last_checkpoint):  # noqa: PLR0917 (exceptions are rebuilt from args: positional)
         super().__init__(step, loss, learning_rate, last_checkpoint, f"{loss}",
                          "; training stopped before applying that update and {where}. Lower "
                          "--learning_rate, check the input data, or resume from the checkpoint "
@@ -65,7 +65,7 @@ class DivergedLossError(LossError):
     """Training produced a finite but absurd loss (above --max_loss) under --nan_policy=stop;
     the checkpoints hold no diverged weights."""
 
-    def __init__(self, step: int, loss: float, threshold: float, learning_rate: float,
+    def __init__(self, step: int, loss: float, threshold: float, learning_rate: float,  # noqa: PLR0917 (exceptions are rebuilt from args: positional)
                  last_checkpoint):
         self.threshold = threshold
         super().__init__(step, loss, learning_rate, last_checkpoint, f"{loss:.4g}",

@@ -27,7 +27,7 @@ def _matplotlib() -> None:
 
 
 def plot_lines(lines: dict[str, Series], ylabel: str, path: str,
-               marker: str | None = None, xlabel: str = "training step") -> None:
+               *, marker: str | None = None, xlabel: str = "training step") -> None:
     """One figure of several (x, value) series ({label: series}) against `xlabel` (the
     training step), written to `path` as PNG; `marker`: a matplotlib marker on each point
     (e.g. "o")."""

@@ -125,7 +125,7 @@ class StartupLineFilter:
 
 
 def pump(read_fd: int, write_fd: int, line_filter: StartupLineFilter,
-         partial_after: float = 0.05) -> None:
+         *, partial_after: float = 0.05) -> None:
     """Copies `read_fd` to `write_fd` until end of file, less the lines `line_filter` drops.
 
     A line's beginning waits for the rest of it (so that the whole line can be judged),

@@ -69,7 +69,7 @@ class ServingModule(tf.Module):
 
 
 def metadata(loaded: loaded_model.InferenceModel, top_k: int, export_format: str = "saved_model",
-             quantize: str = "none") -> dict[str, Any]:
+             *, quantize: str = "none") -> dict[str, Any]:
     """metadata.json (and the npz's __metadata__): what the export holds, and from where."""
     return {"format": export_format, "quantize": quantize, "model": loaded.record.model,
             "dataset": loaded.info.name, "num_classes": loaded.num_classes,
@@ -102,9 +102,9 @@ def _write_saved_model(loaded, top_k: int, directory: str) -> None:
     tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
 
 
-def _write_tflite(loaded, top_k: int, directory: str, quantize: str = "none") -> None:
+def _write_tflite(loaded, top_k: int, directory: str, *, quantize: str = "none") -> None:
     module = ServingModule(loaded, top_k)
-    formats.write_tflite(module.serve, module, directory, quantize)
+    formats.write_tflite(module.serve, module, directory, quantize=quantize)
 
 
 def _write_onnx(loaded, top_k: int, directory: str) -> None:
@@ -119,11 +119,11 @@ def _write_npz(loaded, top_k: int, directory: str) -> None:
     np.savez(os.path.join(directory, NPZ_FILE), **arrays)
 
 
-def _write(loaded, top_k: int, directory: str, export_format: str, quantize: str) -> None:
+def _write(loaded, top_k: int, directory: str, *, export_format: str, quantize: str) -> None:
     # Traced with plain ops: converters cannot read an XLA-compiled call (ops.plain_ops).
     with ops.plain_ops():
         if export_format == "tflite":
-            _write_tflite(loaded, top_k, directory, quantize)
+            _write_tflite(loaded, top_k, directory, quantize=quantize)
         else:
             writers = {"saved_model": _write_saved_model, "onnx": _write_onnx,
                        "npz": _write_npz}
@@ -131,7 +131,7 @@ def _write(loaded, top_k: int, directory: str, export_format: str, quantize: str
 
 
 def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_model",
-           top_k: int = 5, use_ema: bool = True, checkpoint_path=None,
+           *, top_k: int = 5, use_ema: bool = True, checkpoint_path=None,
            restore_fallback: bool = True, quantize: str = "none") -> str:
     """Exports the checkpoint into `export_dir` (which must not exist, or be empty).
 
@@ -153,7 +153,8 @@ def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_mod
                          f"new directory or delete that one.")
     paths.ensure_writable_dir(os.path.dirname(export_dir), "--export_dir",
                               f"the directory of --export_dir={export_dir}")
-    loaded = loaded_model.load(checkpoint_dir, checkpoint_path, use_ema, restore_fallback)
+    loaded = loaded_model.load(checkpoint_dir, checkpoint_path, use_ema,
+                               restore_fallback=restore_fallback)
     if top_k > loaded.num_classes:
         raise ValueError(f"--top_k={top_k} exceeds the {loaded.num_classes} classes")
     parent = os.path.dirname(export_dir)
@@ -161,9 +162,9 @@ def export(checkpoint_dir: str, export_dir: str, export_format: str = "saved_mod
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would survive the rename
     try:
-        _write(loaded, top_k, staging, export_format, quantize)
+        _write(loaded, top_k, staging, export_format=export_format, quantize=quantize)
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
-            json.dump(metadata(loaded, top_k, export_format, quantize), f, indent=2)
+            json.dump(metadata(loaded, top_k, export_format, quantize=quantize), f, indent=2)
         if os.path.isdir(export_dir):
             os.rmdir(export_dir)  # empty, checked above
         os.rename(staging, export_dir)

@@ -73,7 +73,7 @@ def tflite_bytes(serve, trackable: tf.Module, quantize: str = "none") -> bytes:
         return converter.convert()
 
 
-def write_tflite(serve, trackable: tf.Module, directory: str, quantize: str = "none") -> str:
+def write_tflite(serve, trackable: tf.Module, directory: str, *, quantize: str = "none") -> str:
     """Writes `directory/model.tflite`; returns its path."""
     path = os.path.join(directory, TFLITE_FILE)
     with open(path, "wb") as f:
@@ -81,7 +81,7 @@ def write_tflite(serve, trackable: tf.Module, directory: str, quantize: str = "n
     return path
 
 
-def _erfc_as_one_minus_erf(ctx, node, name, args):
+def _erfc_as_one_minus_erf(ctx, node, name, args):  # noqa: PLR0917 (tf2onnx calls a handler by position)
     """tf2onnx handler: TF's Erfc (exact GELU, `tf.nn.gelu`) as 1 - Erf(x), which ONNX has;
     tf2onnx 1.17 converts Erf but leaves Erfc, an op no ONNX runtime knows."""
     from tf2onnx import utils

@@ -46,7 +46,7 @@ def read_image(path: str) -> tf.Tensor:
 
 
 def match_channels(image: tf.Tensor, channels: int, name: str = "image",
-                   log: Log | None = print) -> tf.Tensor:
+                   *, log: Log | None = print) -> tf.Tensor:
     """uint8 [H, W, any C] -> uint8 [H, W, channels]; alpha is dropped, grey <-> RGB converted.
 
     Each conversion is reported through `log` as one line naming `name`.
@@ -86,7 +86,7 @@ def fit_size(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
 def load_image(path: str, image_shape: Sequence[int], log: Log | None = print) -> np.ndarray:
     """An image file as uint8 [H, W, C] of `image_shape` (the dataset's native shape)."""
     height, width, channels = image_shape
-    image = match_channels(read_image(path), channels, path, log)
+    image = match_channels(read_image(path), channels, path, log=log)
     return fit_size(image, height, width).numpy()
 
 

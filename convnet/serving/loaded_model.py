@@ -52,7 +52,7 @@ class InferenceModel:
     """
 
     def __init__(self, model, preprocessing: preprocess.Preprocessing,
-                 info: data_info.DatasetInfo, step: int, checkpoint_path: str,
+                 info: data_info.DatasetInfo, *, step: int, checkpoint_path: str,
                  record: run_record.RunRecord, use_ema: bool):
         self.model = model
         self.preprocessing = preprocessing
@@ -95,7 +95,7 @@ class InferenceModel:
 
 
 def load(checkpoint_dir: str, checkpoint_path: str | None = None,
-         use_ema: bool = True, restore_fallback: bool = True) -> InferenceModel:
+         use_ema: bool = True, *, restore_fallback: bool = True) -> InferenceModel:
     """Restores a train_dir's latest checkpoint (or `checkpoint_path`) for inference.
 
     Args:
@@ -125,5 +125,5 @@ def load(checkpoint_dir: str, checkpoint_path: str | None = None,
     use_ema = use_ema and record.kept_weight_average()
     if use_ema:
         state.ema.copy_to(state.model.trainable_variables)
-    return InferenceModel(state.model, preprocessing, record.dataset_info(), int(state.step),
-                          path, record, use_ema)
+    return InferenceModel(state.model, preprocessing, record.dataset_info(), step=int(state.step),
+                          checkpoint_path=path, record=record, use_ema=use_ema)

@@ -41,12 +41,13 @@ def format_prediction(path: str, prediction: Prediction) -> str:
     return "\n".join(lines)
 
 
-def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, use_ema: bool = True,
+def predict(checkpoint_dir: str, paths: Sequence[str], k: int = 5, *, use_ema: bool = True,
             checkpoint_path=None, log=print, restore_fallback: bool = True) -> list[Prediction]:
     """Loads the checkpoint, classifies `paths`, prints and returns the top-k per image."""
     if k <= 0:
         raise ValueError(f"--top_k must be positive, got {k}")
-    loaded = loaded_model.load(checkpoint_dir, checkpoint_path, use_ema, restore_fallback)
+    loaded = loaded_model.load(checkpoint_dir, checkpoint_path, use_ema,
+                               restore_fallback=restore_fallback)
     if k > loaded.num_classes:
         raise ValueError(f"--top_k={k} exceeds the {loaded.num_classes} classes")
     notes = []  # conversions, printed once every file has been read

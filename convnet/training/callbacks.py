@@ -98,7 +98,7 @@ def next_multiple(step: int, every: int) -> int:
     return (step // every + 1) * every
 
 
-def round_end(callbacks, step: int, max_steps: int, extra=()) -> tuple[int, list]:
+def round_end(callbacks, step: int, max_steps: int, *, extra=()) -> tuple[int, list]:
     """(the step the next round ends at: the first `next_step` of any callback after `step`,
     an `extra` boundary, or max_steps; each callback's `next_step`)."""
     due = [callback.next_step(step, max_steps) for callback in callbacks]

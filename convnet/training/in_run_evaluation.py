@@ -35,7 +35,7 @@ class TrainingEvaluation:
     """Evaluates `model` on `source`'s test split with the run's `input_settings`."""
 
     def __init__(self, source, input_settings: pipeline.InputSettings, model,
-                 strategy: tf.distribute.Strategy, compute_dtype: tf.DType, train_dir: str,
+                 *, strategy: tf.distribute.Strategy, compute_dtype: tf.DType, train_dir: str,
                  is_chief: bool, every_steps_split: str = "test"):
         self.every_steps_split = every_steps_split
         self.source, self.input_settings, self.model = source, input_settings, model
@@ -53,9 +53,10 @@ class TrainingEvaluation:
     def counts(self, split: str, tta_mode: str = "none"):
         """counting.count_correct of `split` at k = 1: (correct, class_correct,
         class_count, confusion)."""
-        dataset = pipeline.eval_dataset(self.source, split, EVAL_BATCH, self.input_settings)
+        dataset = pipeline.eval_dataset(self.source, split, EVAL_BATCH,
+                                        settings=self.input_settings)
         return counting.count_correct(
-            self.model, dataset, self.source.info.num_classes, 1, self.strategy,
+            self.model, dataset, self.source.info.num_classes, top_k=1, strategy=self.strategy,
             compute_dtype=self.compute_dtype, num_examples=self.source.num_examples(split),
             tta=tta_mode)
 
@@ -76,8 +77,9 @@ class TrainingEvaluation:
                 if class_count[label]:
                     tf.summary.scalar(f"class_precision_at_1/{info.class_name(label)}",
                                       class_correct[label] / class_count[label])
-        confusion.write(self._writer, self.eval_dir, step, matrix,
-                        [info.class_name(c) for c in range(info.num_classes)], self.is_chief)
+        confusion.write(self._writer, self.eval_dir, step, confusion=matrix,
+                        class_names=[info.class_name(c) for c in range(info.num_classes)],
+                        is_chief=self.is_chief)
         self._writer.flush()
         clock.start(running)
         return precision

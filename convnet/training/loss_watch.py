@@ -24,12 +24,12 @@ class LossWatch:
     """
 
     def __init__(self, max_loss: float, nan_policy: str, learning_rate: Callable[[int], float],
-                 last_checkpoint: Callable[[], str | None]):
+                 *, last_checkpoint: Callable[[], str | None]):
         self.max_loss, self.nan_policy = max_loss, nan_policy
         self.learning_rate, self.last_checkpoint = learning_rate, last_checkpoint
         self.skipped_in_a_row, self.warned = 0, False
 
-    def check(self, step: int, loss: float, finite: bool, skipped: int, applied: int,
+    def check(self, step: int, loss: float, finite: bool, *, skipped: int, applied: int,
               trailing: int) -> None:
         """`loss` is the round's last (`finite` or not) at `step`; of its batches `applied`
         were applied and `skipped` not, `trailing` of them after the last applied one.

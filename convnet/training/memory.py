@@ -85,7 +85,7 @@ def on_accelerator() -> bool:
 
 
 def train_step_bytes(batch_size: int, input_shape: Sequence[int], activations_per_example: int,
-                     activation_bytes_per_value: int = 4) -> dict:
+                     *, activation_bytes_per_value: int = 4) -> dict:
     """The lower-bound estimate (see the module docstring) of what a step holds, in bytes.
 
     Returns:
@@ -98,7 +98,7 @@ def train_step_bytes(batch_size: int, input_shape: Sequence[int], activations_pe
 
 
 def check_train_batch(batch_size: int, model, input_shape: Sequence[int],
-                      train_examples: int | None, dataset: str = "",
+                      *, train_examples: int | None, dataset: str = "",
                       compute_dtype: tf.DType = tf.float32,
                       available: int | None = None,
                       accelerator: bool | None = None) -> None:
@@ -129,7 +129,8 @@ def check_train_batch(batch_size: int, model, input_shape: Sequence[int],
     if available:
         per_value = 0 if accelerator else compute_dtype.size
         activations = activation_values(model, input_shape) if per_value else 0
-        needed = train_step_bytes(batch_size, input_shape, activations, per_value)
+        needed = train_step_bytes(batch_size, input_shape, activations,
+                                  activation_bytes_per_value=per_value)
         total = sum(needed.values())
         if total > available:
             parts = [f"{INPUT_BATCHES_HELD} input batches {format_bytes(needed['input'])}"]
@@ -138,7 +139,8 @@ def check_train_batch(batch_size: int, model, input_shape: Sequence[int],
                              f"{activations:,} {compute_dtype.name} values an example")
             problems.append(f"needs about {format_bytes(total)} of memory "
                             f"({'; '.join(parts)}), but {format_bytes(available)} is available")
-            per_example = sum(train_step_bytes(1, input_shape, activations, per_value).values())
+            per_example = sum(train_step_bytes(1, input_shape, activations,
+                                               activation_bytes_per_value=per_value).values())
             fits = max(1, available // per_example)
             limit = min(limit or fits, fits)
     if problems:

@@ -27,8 +27,9 @@ class LossCheck(Callback):
 
     def on_round(self, progress: Progress) -> None:
         result = progress.result
-        self.watch.check(progress.step, progress.loss, bool(result.finite), int(result.skipped),
-                         progress.round_steps, int(result.trailing_skipped))
+        self.watch.check(progress.step, progress.loss, bool(result.finite),
+                         skipped=int(result.skipped),
+                         applied=progress.round_steps, trailing=int(result.trailing_skipped))
 
 
 class StepStructure(Callback):
@@ -36,7 +37,7 @@ class StepStructure(Callback):
     (`train_until`: later steps ask no gradient of it) and a --progressive_resizing stage's end.
     Logs the size the next steps train on at the start and where it changes."""
 
-    def __init__(self, train_until_steps, image_sizes, size_of, full_size: int):
+    def __init__(self, train_until_steps, image_sizes, size_of, *, full_size: int):
         self.ends = sorted({until for until in train_until_steps if until is not None}
                            | {end for _, end in image_sizes})
         self.image_sizes, self.size_of, self.full_size = image_sizes, size_of, full_size
@@ -67,7 +68,7 @@ class LogLine(Callback):
     the training scalars (loss, learning rate, examples/sec, the accumulated top-1 and the
     loss terms: summaries.TrainingScalars; the float16 loss scale)."""
 
-    def __init__(self, every: int, writer, batch_size: int, loss_scale=None):
+    def __init__(self, every: int, writer, batch_size: int, *, loss_scale=None):
         self.every, self.writer, self.batch_size = every, writer, batch_size
         self.loss_scale = loss_scale
         self.scalars = summaries.TrainingScalars()
@@ -126,7 +127,7 @@ class SaveCheckpoint(Callback):
     """Every `every` steps and at the last: a checkpoint (`save()`, which every worker calls)
     and, on the chief's writer, a few training images."""
 
-    def __init__(self, every: int, save, writer, start_step: int):
+    def __init__(self, every: int, save, writer, *, start_step: int):
         self.every, self.save, self.writer = every, save, writer
         self.saved_step = start_step  # the step of the newest checkpoint this run has
 

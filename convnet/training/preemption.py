@@ -69,7 +69,7 @@ class PeerInterrupted(Interrupted):
     """Another worker of the cluster got a signal: every worker saved `path` at `step` and
     stopped. `signum` is the other worker's signal, `worker` its name (e.g. 'worker 1')."""
 
-    def __init__(self, signum: int, worker: str, step: int, path: str | None):
+    def __init__(self, signum: int, worker: str, step: int, *, path: str | None):
         super().__init__(signum, step, path)
         self.worker = worker
         self.args = (f"{worker} received {signal.Signals(signum).name}: every worker stopped at "
@@ -89,7 +89,7 @@ class ClusterStop:
     """
 
     def __init__(self, strategy: tf.distribute.Strategy, train_dir: str,
-                 stop_signal: Callable[[], int | None], save: Callable[[], str]):
+                 stop_signal: Callable[[], int | None], *, save: Callable[[], str]):
         self._stop_signal, self._save_checkpoint = stop_signal, save
         self._train_dir = train_dir
         self._name = distribute.task_name(strategy)
@@ -163,7 +163,7 @@ class ClusterStop:
         if signum is not None:
             raise Interrupted(signum, self._step, self._path)
         worker, signum = _stopped_by()
-        raise PeerInterrupted(signum, worker, self._step, self._path)
+        raise PeerInterrupted(signum, worker, self._step, path=self._path)
 
 
 def _stopped_by():
@@ -179,7 +179,7 @@ def _stopped_by():
 @contextlib.contextmanager
 def watch(strategy: tf.distribute.Strategy, train_dir: str,
           stop_signal: Callable[[], int | None],
-          save: Callable[[], str]) -> Iterator[ClusterStop | None]:
+          *, save: Callable[[], str]) -> Iterator[ClusterStop | None]:
     """A ClusterStop (the arguments are its) while training when the run is on a multi-worker
     cluster (`MultiWorkerMirroredStrategy` with a TF_CONFIG cluster), else None."""
     if not distribute.is_cluster(strategy):
@@ -189,7 +189,7 @@ def watch(strategy: tf.distribute.Strategy, train_dir: str,
         console.log(f"warning: {_ALONE}: the coordination service is not running")
         yield None
         return
-    stop = ClusterStop(strategy, train_dir, stop_signal, save)
+    stop = ClusterStop(strategy, train_dir, stop_signal, save=save)
     try:
         if not stop.supported:
             console.log(f"warning: {_ALONE}: TensorFlow does not support that on a CPU or TPU VM "

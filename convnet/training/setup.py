@@ -43,7 +43,7 @@ class TrainingSetup:
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
                  previous: preprocess.Preprocessing | None = None,
-                 source: Source | None = None, time_scale: float = 1.0,
+                 *, source: Source | None = None, time_scale: float = 1.0,
                  clock: timing.Phases | None = None):
         config.validate()
         self.config = config
@@ -81,25 +81,31 @@ class TrainingSetup:
             model = models.build_model(config.model, info.num_classes,
                                        config.resolved_weight_decay)
             self.preprocessing = config.preprocessing(
-                model.image_size, info, lambda: pipeline.channel_stats(self.source), previous)
+                model.image_size, info, lambda: pipeline.channel_stats(self.source),
+                previous=previous)
             self.input_settings = pipeline.InputSettings(
                 self.preprocessing, config.num_parallel_calls, config.shuffle_buffer, config.seed)
             self.clock.start("initialisation")
             size = self.preprocessing.image_size
             self.input_shape = [size, size, info.image_shape[-1]]
             self.state = state_lib.build(
-                model, self.input_shape, config.moving_average_decay, config.make_optimizer(),
-                config.make_lookahead(self.schedule_steps, self.schedule_epochs),
-                precision.DynamicLossScale() if self.compute_dtype == tf.float16 else None)
+                model, self.input_shape, config.moving_average_decay,
+                optimizer=config.make_optimizer(),
+                lookahead=config.make_lookahead(self.schedule_steps, self.schedule_epochs),
+                loss_scale=(precision.DynamicLossScale() if self.compute_dtype == tf.float16
+                            else None))
             memory.check_train_batch(config.batch_size, model, self.input_shape,
-                                     self.source.num_examples("train"), info.name,
-                                     self.compute_dtype)
+                                     train_examples=self.source.num_examples("train"),
+                                     dataset=info.name,
+                                     compute_dtype=self.compute_dtype)
         self.schedule = config.make_schedule(self.schedule_epochs, self.schedule_steps)
         self.groups = self._variable_groups()
         self.image_sizes = self._image_sizes()
         self.train_step = train_step.TrainStep(
-            self.state, self.strategy, self.schedule, self.groups, config.batch_size,
-            config.label_smoothing, self.compute_dtype, config.nan_policy == "stop", config.xla,
+            self.state, self.strategy, self.schedule, groups=self.groups,
+            batch_size=config.batch_size,
+            label_smoothing=config.label_smoothing, compute_dtype=self.compute_dtype,
+            stop_on_non_finite=config.nan_policy == "stop", xla=config.xla,
             keep_batch=config.histogram_frequency > 0, image_sizes=self.image_sizes)
 
     @property
@@ -158,7 +164,7 @@ class TrainingSetup:
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
     def train_dataset(self, batch_size: int, start_example: int = 0, num_shards: int = 1,
-                      shard_index: int = 0) -> tf.data.Dataset:
+                      *, shard_index: int = 0) -> tf.data.Dataset:
         """This run's training pipeline (`pipeline.train_dataset`) in batches of `batch_size`."""
         return pipeline.train_dataset(self.source, batch_size, self.input_settings,
                                       start_example=start_example, num_shards=num_shards,
@@ -179,7 +185,8 @@ class TrainingSetup:
         count = min(model.init_examples, self.source.num_examples("train") or
                     model.init_examples)
         images, _ = next(iter(pipeline.eval_dataset(self.source, "train", count,
-                                                     self.input_settings, num_examples=count)))
+                                                     settings=self.input_settings,
+                                                     num_examples=count)))
         with self.strategy.scope():
             model.initialize_from_data(images)
         console.log(f"initialised {self.config.model} from the first {count} training images")

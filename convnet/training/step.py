@@ -62,7 +62,7 @@ class TrainStep:
         the previous one's) train on batches resized to size x size; () trains at the full size.
     """
 
-    def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, groups,
+    def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, *, groups,
                  batch_size: int, label_smoothing: float = 0.0,
                  compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
                  xla: bool = False, keep_batch: bool = False,
@@ -148,7 +148,7 @@ class TrainStep:
         applied = context.merge_call(self._apply_update, args=(grads, loss_finite, grads_finite))
         return loss, loss_finite, applied, terms
 
-    def _apply_update(self, strategy, grads, loss_finite, grads_finite):
+    def _apply_update(self, strategy, grads, loss_finite, grads_finite):  # noqa: PLR0917 (merge_call passes its args by position)
         """Cross-replica: the loss scale's update, then the step if everything is finite."""
         state = self.state
         loss_finite, grads_finite = distribute.first_replica_value(
@@ -158,7 +158,8 @@ class TrainStep:
 
         def update():
             state.optimizer.apply_gradients(grads, self.variables, self.schedule(state.step),
-                                            self.groups.lr_scales, self.groups.train_until_steps)
+                                            lr_scales=self.groups.lr_scales,
+                                            train_until=self.groups.train_until_steps)
             state.step.assign_add(1)
             if state.lookahead is not None:
                 state.lookahead.apply(state.model.variables, state.step)
@@ -206,7 +207,7 @@ class TrainStep:
                                        args=(images,))
         return images, labels
 
-    def _round(self, iterator, num_steps, trained, size):
+    def _round(self, iterator, num_steps, trained, *, size):
         batch = self._next_batch(iterator, size)
         loss, finite, skipped, images, terms = self._one_step(batch, trained)
         data_loss, decay = terms[0], terms[1]

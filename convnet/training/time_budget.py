@@ -105,7 +105,7 @@ class Horizon:
 
 
 def plan(budget_seconds: float, spent_seconds: float, build_seconds: float,
-         step_seconds: float, unbudgeted_steps: int) -> Horizon:
+         *, step_seconds: float, unbudgeted_steps: int) -> Horizon:
     """The horizon: floor(SAFETY x (budget - spent - build) / step_seconds) steps.
 
     Raises:

@@ -51,12 +51,12 @@ from convnet.training.setup import TrainingSetup
 
 
 def _probe(config: TrainConfig, strategy: tf.distribute.Strategy | None,
-           previous: preprocess.Preprocessing | None, source: Source | None,
+           previous: preprocess.Preprocessing | None, *, source: Source | None,
            clock: timing.Phases, seconds: float) -> tuple[float, time_budget.Measurement, int]:
     """A `TrainingSetup` of `config` built and its steps timed (`time_budget.measure`), then
     dropped: (seconds to build it and its input, the measurement, its steps unscaled)."""
     began = clock.now()
-    probe = TrainingSetup(config, strategy, previous, source)
+    probe = TrainingSetup(config, strategy, previous, source=source)
     try:
         iterator = probe.train_iterator(0)
         built = clock.now() - began
@@ -79,7 +79,7 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
-                 source: Source | None = None, callbacks: Sequence[Callback] = ()):
+                 source: Source | None = None, *, callbacks: Sequence[Callback] = ()):
         # First of all, before reading data: one writer per train_dir (checkpoints.writer_lock).
         config.validate()
         self.config = config
@@ -89,25 +89,27 @@ class Trainer:
                  else distribute.is_chief_task(config.strategy))
         self._lock = writer_lock.hold(config.train_dir) if chief else None
         try:
-            self._build(config, strategy, chief, source)
+            self._build(config, strategy, chief, source=source)
         except BaseException:
             self.close()
             raise
 
     def _build(self, config: TrainConfig, strategy: tf.distribute.Strategy | None,
-               chief: bool, source: Source | None) -> None:
+               chief: bool, *, source: Source | None) -> None:
         previous = run_record.read_for_training(config.train_dir) if chief else \
             run_record.read(config.train_dir)  # its channel statistics are kept
         previous_preprocessing = previous.preprocessing if previous else None
         clock = timing.Phases()
-        self.horizon = self._fit_to_budget(config, strategy, previous_preprocessing, source,
-                                           clock)
-        setup = self.setup = TrainingSetup(config, strategy, previous_preprocessing, source,
-                                           self.horizon.scale if self.horizon else 1.0, clock)
+        self.horizon = self._fit_to_budget(config, strategy, previous_preprocessing, source=source,
+                                           clock=clock)
+        setup = self.setup = TrainingSetup(config, strategy, previous_preprocessing, source=source,
+                                           time_scale=self.horizon.scale if self.horizon else 1.0,
+                                           clock=clock)
         info = setup.source.info
         self.is_chief = distribute.is_chief(setup.strategy)
         self.checkpoints = RunCheckpoints(setup.state, config.train_dir, setup.strategy,
-                                          config.max_checkpoints_to_keep, config.restore_fallback)
+                                          max_to_keep=config.max_checkpoints_to_keep,
+                                          restore_fallback=config.restore_fallback)
         self.max_loss = config.max_loss_for(info.num_classes)
         self.record = run_record.RunRecord(
             model=config.model, dataset=info.name, num_classes=info.num_classes,
@@ -119,11 +121,13 @@ class Trainer:
             settings=run_record.settings_of(config),
             **run_record.own_dataset_fields(info))
         self.evaluation = TrainingEvaluation(setup.source, setup.input_settings,
-                                             setup.state.model, setup.strategy,
-                                             setup.compute_dtype, config.train_dir,
-                                             self.is_chief,
-                                             held_out.VALIDATION if config.validation_examples
-                                             else "test")
+                                             setup.state.model, strategy=setup.strategy,
+                                             compute_dtype=setup.compute_dtype,
+                                             train_dir=config.train_dir,
+                                             is_chief=self.is_chief,
+                                             every_steps_split=(held_out.VALIDATION
+                                                                if config.validation_examples
+                                                                else "test"))
         self._stop_signal: int | None = None
         self.last_loss: float | None = None  # the last round's training loss
         self.final_precision: float | None = None  # precision @ 1 at the end (eval_at_end)
@@ -160,7 +164,7 @@ class Trainer:
         return self.setup.clock
 
     def _fit_to_budget(self, config: TrainConfig, strategy: tf.distribute.Strategy | None,
-                       previous: preprocess.Preprocessing | None, source: Source | None,
+                       previous: preprocess.Preprocessing | None, *, source: Source | None,
                        clock: timing.Phases) -> time_budget.Horizon | None:
         """The run's horizon (convnet.training.time_budget): the one train_dir records, else
         one fitted to --time_budget by a probe and recorded, else None (no budget)."""
@@ -188,10 +192,10 @@ class Trainer:
                              f"--time_budget, or train in a new --train_dir")
         budget = time_budget.parse_duration(config.time_budget)
         clock.start("time budget probe")
-        built, measured, unbudgeted = _probe(config, strategy, previous, source, clock,
-                                             time_budget.probe_seconds(budget))
+        built, measured, unbudgeted = _probe(config, strategy, previous, source=source, clock=clock,
+                                             seconds=time_budget.probe_seconds(budget))
         horizon = time_budget.plan(budget, clock.elapsed(), built + measured.first_call_seconds,
-                                   measured.step_seconds, unbudgeted)
+                                   step_seconds=measured.step_seconds, unbudgeted_steps=unbudgeted)
         time_budget.write(config.train_dir, horizon)
         console.log(f"time budget {budget:.0f} s: a step takes {measured.step_seconds:.4f} s "
                     f"({measured.steps_timed} steps timed; build and first call "
@@ -241,14 +245,15 @@ class Trainer:
         """The Trainer's periodic jobs in loop order, then the user's callbacks."""
         config, setup = self.config, self.setup
         log = periodic_jobs.LogLine(config.log_frequency, writer, config.batch_size,
-                                    setup.state.loss_scale)
+                                    loss_scale=setup.state.loss_scale)
         save = periodic_jobs.SaveCheckpoint(config.save_checkpoint_steps, self.save, writer,
-                                            start)
+                                            start_step=start)
         jobs = [periodic_jobs.LossCheck(LossWatch(self.max_loss, config.nan_policy,
-                                                  setup.schedule, self.checkpoints.latest)),
+                                                  setup.schedule,
+                                                  last_checkpoint=self.checkpoints.latest)),
                 periodic_jobs.StepStructure(setup.groups.train_until_steps, setup.image_sizes,
                                             setup.train_step.image_size,
-                                            setup.input_shape[0]),
+                                            full_size=setup.input_shape[0]),
                 log]
         if config.histogram_frequency and self.is_chief:
             jobs.append(periodic_jobs.HistogramSummaries(config.histogram_frequency, writer,
@@ -292,7 +297,7 @@ class Trainer:
             job.on_train_begin(progress)
         setup.clock.start("training")
         cluster = preemption.watch(setup.strategy, config.train_dir, lambda: self._stop_signal,
-                                   self.save)
+                                   save=self.save)
         step = start
         with self._signals_saved(), cluster as cluster_stop, contextlib.closing(profiler):
             while step < setup.max_steps and progress.stop_reason is None:
@@ -305,7 +310,7 @@ class Trainer:
                     writer.close()
                     raise Interrupted(self._stop_signal, step, path)
                 end, due = callbacks_lib.round_end(jobs, step, setup.max_steps,
-                                                   profiler.boundaries())
+                                                   extra=profiler.boundaries())
                 learning_rate = float(setup.schedule(step))
                 profiler.before(step)
                 began = time.perf_counter()

@@ -78,7 +78,7 @@ def test_keras_peer_is_the_same_network(name, input_shape, weight_decay, params)
     ours = models.build_model(name, weight_decay=weight_decay)
     images = tf.random.stateless_normal([2, *input_shape], [0, 1])
     ours(images)
-    peer = keras_peers.keras_model(name, 10, input_shape, weight_decay)
+    peer = keras_peers.keras_model(name, 10, input_shape, weight_decay=weight_decay)
     assert isinstance(peer, keras.Model)
     assert peer.count_params() == models.count_params(ours) == params
     trainable = sum(int(np.prod(weight.shape)) for weight in peer.trainable_weights)

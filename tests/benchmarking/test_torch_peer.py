@@ -148,9 +148,9 @@ def test_step_rates(precision):
 
 def test_step_rates_rejects_what_it_cannot_run():
     with pytest.raises(ValueError, match="no PyTorch peer"):
-        torch_peer.step_rates("lenet5", 2, "float32", 1, 1, 1)
+        torch_peer.step_rates("lenet5", 2, "float32", steps=1, repeats=1, threads=1)
     with pytest.raises(ValueError, match="precision"):
-        torch_peer.step_rates("fast93", 2, "float16", 1, 1, 1)
+        torch_peer.step_rates("fast93", 2, "float16", steps=1, repeats=1, threads=1)
 
 
 def test_the_script_prints_the_result_as_its_last_line():

@@ -16,7 +16,8 @@ def test_full_disk_errors_are_recognised_and_others_not():
 
 
 def test_the_message_names_what_where_how_much_and_the_intact_checkpoint(tmp_path):
-    error = disk.disk_full_error("checkpoint ckpt-7", str(tmp_path), 3 * 2**20, "dir/ckpt-5")
+    error = disk.disk_full_error("checkpoint ckpt-7", str(tmp_path), 3 * 2**20,
+                                 previous="dir/ckpt-5")
     message = str(error)
     assert message.startswith(f"no space left on the device of {tmp_path} to write checkpoint "
                               f"ckpt-7 (it needs about 3.0 MB; ")

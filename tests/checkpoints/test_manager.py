@@ -18,7 +18,8 @@ RECORD = run_record.RunRecord(model="lenet5", dataset="mnist", num_classes=10, b
 def _checkpoints(train_dir, **kwargs):
     built = state.build(models.build_model("lenet5", 10), [28, 28, 1],
                         optimizer=optimizers.make_optimizer("sgd", 0.9))
-    return RunCheckpoints(built, str(train_dir), tf.distribute.get_strategy(), 2, **kwargs)
+    return RunCheckpoints(built, str(train_dir), tf.distribute.get_strategy(), max_to_keep=2,
+                          **kwargs)
 
 
 def test_save_then_restore_in_a_new_process_state(tmp_path, capsys):

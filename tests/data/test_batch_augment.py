@@ -20,17 +20,17 @@ def test_translate_and_flip_is_numpy_reflect_pad_then_crop_then_mirror(pad, shap
     flips = np.repeat([False, True], len(grid))
     images = RNG.integers(0, 256, size=(len(offsets), *shape), dtype=np.uint8)
     expected = numpy_translate_and_flip(images, offsets, flips, pad)
-    eager = batch_augment.translate_and_flip(tf.constant(images), offsets, flips, pad)
+    eager = batch_augment.translate_and_flip(tf.constant(images), offsets, flips, pad=pad)
     assert eager.dtype == tf.uint8
     np.testing.assert_array_equal(eager.numpy(), expected)
     in_data = tf.data.Dataset.from_tensors((images, offsets, flips)).map(
-        lambda i, o, f: batch_augment.translate_and_flip(i, o, f, pad), num_parallel_calls=2)
+        lambda i, o, f: batch_augment.translate_and_flip(i, o, f, pad=pad), num_parallel_calls=2)
     np.testing.assert_array_equal(next(iter(in_data)).numpy(), expected)
 
 
 def test_translate_and_flip_rejects_a_pad_as_large_as_the_image():
     with pytest.raises(ValueError, match="translation pad"):
-        batch_augment.translate_and_flip(tf.zeros([1, 4, 4, 1], tf.uint8), [[0, 0]], [False], 4)
+        batch_augment.translate_and_flip(tf.zeros([1, 4, 4, 1], tf.uint8), [[0, 0]], [False], pad=4)
 
 
 def test_shifts_cover_every_offset_uniformly_and_are_a_pure_function_of_seed_and_position():

@@ -41,14 +41,15 @@ def test_train_batch_is_translate_flip_then_per_channel_normalization():
     indices, epochs, positions = (
         tf.constant(v, tf.int64)
         for v in ([5, 1, 9, 2, 7, 3], [0, 0, 1, 1, 2, 3], [10, 11, 12, 13, 14, 15]))
-    got = spec.train_batch(images, 11, indices, epochs, positions)
+    got = spec.train_batch(images, 11, indices, epochs=epochs, positions=positions)
     assert got.dtype == tf.float32 and got.shape == (6, 32, 32, 3)
     moved = numpy_translate_and_flip(
         images, preprocess.random_offsets(11, positions, 2).numpy(),
         preprocess.alternating_flips(11, indices, epochs).numpy(), 2)
     np.testing.assert_allclose(got.numpy(), (moved - np.float32(mean)) / np.float32(std),
                                rtol=1e-6, atol=1e-6)
-    unmoved = raw_spec(translate=0, flip=False).train_batch(images, 11, indices, epochs, positions)
+    unmoved = raw_spec(translate=0, flip=False).train_batch(images, 11, indices, epochs=epochs,
+                                                            positions=positions)
     np.testing.assert_array_equal(unmoved.numpy(), images.astype(np.float32))
 
 
@@ -56,7 +57,7 @@ def test_train_batch_per_image_standardization_and_a_smaller_model_input():
     images = RNG.integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
     spec = preprocess.Preprocessing("translate_altflip", 24, "per_image", translate=1)
     args = [tf.constant(v, tf.int64) for v in ([4, 2, 0], [0, 1, 2], [7, 8, 9])]
-    got = spec.train_batch(images, 3, *args).numpy()
+    got = spec.train_batch(images, 3, args[0], epochs=args[1], positions=args[2]).numpy()
     moved = numpy_translate_and_flip(images, preprocess.random_offsets(3, args[2], 1).numpy(),
                                      preprocess.alternating_flips(3, *args[:2]).numpy(), 1)
     assert got.shape == (3, 24, 24, 3)
@@ -77,7 +78,8 @@ def test_batch_and_per_example_entry_points_refuse_each_other():
         raw_spec().train(np.zeros([32, 32, 3], np.uint8), tf.constant([0, 1]))
     with pytest.raises(ValueError, match="is per example"):
         preprocess.Preprocessing("pad_crop", 32, "per_channel", (0.0,) * 3, (1.0,) * 3
-                                 ).train_batch(np.zeros([1, 32, 32, 3], np.uint8), 0, [0], [0], [0])
+                                 ).train_batch(np.zeros([1, 32, 32, 3], np.uint8), 0, [0],
+                                               epochs=[0], positions=[0])
     with pytest.raises(ValueError, match="--translate must be in"):
         raw_spec(translate=-1)
     assert raw_spec().batched and not preprocess.Preprocessing().batched

@@ -31,7 +31,8 @@ def test_an_empty_row_is_white_and_many_classes_keep_the_image_small():
 def test_write_puts_an_image_and_a_csv_of_the_counts(tmp_path):
     counts = np.array([[5, 1, 0], [2, 7, 1], [0, 0, 9]])
     writer = tf.summary.create_file_writer(str(tmp_path))
-    path = confusion.write(writer, str(tmp_path), 42, counts, ["cat", "dog", "ship"])
+    path = confusion.write(writer, str(tmp_path), 42, confusion=counts, class_names=["cat", "dog",
+                                                                                     "ship"])
     writer.flush()
     assert path == str(tmp_path / "confusion_matrix_step_42.csv")
     assert open(path).readline().strip() == "true\\predicted,cat,dog,ship"
@@ -44,7 +45,8 @@ def test_write_puts_an_image_and_a_csv_of_the_counts(tmp_path):
 
 def test_a_worker_writes_no_csv(tmp_path):
     writer = tf.summary.create_noop_writer()
-    path = confusion.write(writer, str(tmp_path), 1, np.eye(2), ["a", "b"], is_chief=False)
+    path = confusion.write(writer, str(tmp_path), 1, confusion=np.eye(2), class_names=["a", "b"],
+                           is_chief=False)
     assert not (tmp_path / "confusion_matrix_step_1.csv").exists() and path.endswith("_1.csv")
 
 

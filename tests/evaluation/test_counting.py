@@ -31,7 +31,7 @@ def test_count_correct_known_answer_with_a_short_last_batch():
     ds = tf.data.Dataset.from_tensor_slices((logits, labels)).batch(3)
     for k, expected in ((1, 3), (2, 5), (3, 7)):
         correct, class_correct, class_count, confusion = counting.count_correct(
-            _Identity(), ds, 3, k)
+            _Identity(), ds, 3, top_k=k)
         assert correct == expected
         assert class_count.tolist() == [2, 1, 4] and class_count.sum() == 7
     assert class_correct.tolist() == [2, 1, 4]

@@ -88,7 +88,8 @@ def test_unknown_mode_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="unknown --tta='crops': choose from none, flip"):
         tta.tta_logits(LinearModel(), tf.zeros([1, 8, 8, 3]), "crops")
     with pytest.raises(ValueError, match="unknown --tta"):
-        counting.count_correct(LinearModel(), tf.data.Dataset.range(1), CLASSES, 1, tta="crops")
+        counting.count_correct(LinearModel(), tf.data.Dataset.range(1), CLASSES, top_k=1,
+                               tta="crops")
 
 
 def dataset(images, labels, batch_size=8):
@@ -101,8 +102,8 @@ def test_count_correct_with_flip_on_a_flip_invariant_model_counts_as_none():
     labels = np.argmax(model.numpy(images) + model.numpy(images[:, :, ::-1]), axis=1)
     labels[::3] = (labels[::3] + 1) % CLASSES  # a third wrong, so the counts say something
     labels = labels.astype(np.int32)
-    none = counting.count_correct(model, dataset(images, labels), CLASSES, 1, tta="none")
-    flip = counting.count_correct(model, dataset(images, labels), CLASSES, 1, tta="flip")
+    none = counting.count_correct(model, dataset(images, labels), CLASSES, top_k=1, tta="none")
+    flip = counting.count_correct(model, dataset(images, labels), CLASSES, top_k=1, tta="flip")
     assert none[0] == 20
     for a, b in zip(none, flip, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -116,7 +117,7 @@ def test_count_correct_counts_the_tta_predictions(xla):
     for mode in ("flip", "flip_translate"):
         predicted = np.argmax(numpy_tta(model, images, mode), axis=1)
         correct, _, count, confusion = counting.count_correct(
-            model, dataset(images, labels), CLASSES, 1, xla=xla, tta=mode)
+            model, dataset(images, labels), CLASSES, top_k=1, xla=xla, tta=mode)
         assert correct == int(np.sum(predicted == labels)) and count.sum() == 21
         expected = np.zeros([CLASSES, CLASSES], np.int64)
         np.add.at(expected, (labels, predicted), 1)

@@ -18,7 +18,7 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 CALL = """
 from convnet import compare as main
 from convnet.reports import comparison as compare
-compare.compare = lambda *args: print(repr(args))
+compare.compare = lambda *args, **kwargs: print(repr((args, kwargs)))
 main.run()
 """
 
@@ -35,11 +35,11 @@ def test_the_data_flags_of_convnet_flags_reach_training_and_evaluation(tmp_path)
                     "--data_source=synthetic", "--batch_size=32", "--eval_examples=50",
                     code=CALL)
     assert done.returncode == 0, done.stderr
-    (names, output_dir, max_steps, configs_dir, data_args, eval_examples, time_budget,
-     epoch_budget) = ast.literal_eval(done.stdout.strip().splitlines()[-1])
-    assert (names, output_dir, max_steps, configs_dir, eval_examples, time_budget,
-            epoch_budget) == (("baseline", "lenet5"), str(tmp_path), 7, recipes.DIRECTORY, 50,
-                              "", None)
+    args, kwargs = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    data_args = kwargs.pop("data_args")
+    assert args == (("baseline", "lenet5"), str(tmp_path), 7)
+    assert kwargs == {"configs_dir": recipes.DIRECTORY, "eval_examples": 50, "time_budget": "",
+                      "epoch_budget": None}
     # --data_source, --data_dir and --download always; the others only when given.
     assert data_args == {"data_source": "synthetic", "data_dir": "/tmp/cifar10_data",
                          "download": True, "batch_size": 32}
@@ -58,9 +58,9 @@ def test_the_budgets_reach_compare_and_two_are_one_error_line(tmp_path):
     done = _compare("--models=lenet5_mnist,alexnet_mnist", "--time_budget=15m",
                     f"--output_dir={tmp_path}", code=CALL)
     assert done.returncode == 0, done.stderr
-    args = ast.literal_eval(done.stdout.strip().splitlines()[-1])
-    assert (args[0], args[2], args[6], args[7]) == (("lenet5_mnist", "alexnet_mnist"), None,
-                                                    "15m", None)
+    args, kwargs = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert (args[0], args[2], kwargs["time_budget"], kwargs["epoch_budget"]) == (
+        ("lenet5_mnist", "alexnet_mnist"), None, "15m", None)
     done = _compare("--time_budget=15m", "--epoch_budget=3", f"--output_dir={tmp_path / 'o'}")
     assert done.returncode == 1
     assert "error: --time_budget and --epoch_budget: give one budget" in done.stderr

@@ -66,7 +66,8 @@ def test_a_signal_exits_128_plus_its_number_after_saying_where_it_stopped(traine
 
 def test_a_worker_stopped_by_another_exits_75(trained, capsys):
     _, raises = trained
-    raises.append(preemption.PeerInterrupted(signal.SIGTERM, "worker 1", 40, "/runs/a/ckpt-40"))
+    raises.append(preemption.PeerInterrupted(signal.SIGTERM, "worker 1", 40,
+                                             path="/runs/a/ckpt-40"))
     with pytest.raises(SystemExit) as exited:
         train_main.main(CONFIG)
     assert exited.value.code == preemption.PEER_EXIT_CODE == 75

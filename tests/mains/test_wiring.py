@@ -51,7 +51,9 @@ def test_bench_measures_prints_and_writes_the_json(monkeypatch, tmp_path, capsys
     bench.main(config, BenchSettings(steps=3, repeats=2, keras=False, peer="torch",
                                      peer_python="/p/python", op_table=True,
                                      output=str(tmp_path / "b.json"), min_round_seconds=1.5))
-    assert measured == [((config, 3, 2, 0, False, "torch", "/p/python", True, 1.5), {})]
+    assert measured == [((config, 3, 2), {
+        "matmul_size": 0, "keras_peer": False, "peer": "torch", "peer_python": "/p/python",
+        "op_table": True, "min_round_seconds": 1.5})]
     assert written == [((None, str(tmp_path / "b.json")), {})]
     assert capsys.readouterr().out == "the table\n"
 
@@ -62,10 +64,11 @@ def test_compare_passes_the_data_flags_given_and_the_ones_always_passed(monkeypa
     config = compare_lib.CompareConfig(models=("lenet5",), max_steps=3, output_dir="/o",
                                        eval_examples=9)
     compare.main(config, DataConfig(batch_size=32), ComputeConfig())
-    (args, _), = compared
-    assert args[:4] == (("lenet5",), "/o", 3, config.configs_dir) and args[5] == 9
-    assert args[4] == {"data_source": "files", "data_dir": DataConfig().data_dir,
-                       "download": True, "batch_size": 32}
+    (args, keywords), = compared
+    assert args == (("lenet5",), "/o", 3)
+    assert keywords["configs_dir"] == config.configs_dir and keywords["eval_examples"] == 9
+    assert keywords["data_args"] == {"data_source": "files", "data_dir": DataConfig().data_dir,
+                                     "download": True, "batch_size": 32}
 
 
 def test_report_takes_its_flags_and_arguments(monkeypatch):
@@ -81,7 +84,8 @@ def test_predict_needs_images_and_passes_the_checkpoint_settings(monkeypatch):
     with pytest.raises(ValueError, match="no image files given"):
         predict.main(config, [])
     predict.main(config, ["a.png"])
-    assert predicted == [(("/t", ["a.png"], 2, False, None), {"restore_fallback": True})]
+    assert predicted == [(("/t", ["a.png"], 2), {"use_ema": False, "checkpoint_path": None,
+                                                 "restore_fallback": True})]
 
 
 def test_export_passes_every_setting(monkeypatch):
@@ -89,7 +93,9 @@ def test_export_passes_every_setting(monkeypatch):
     config = export_lib.ExportConfig(checkpoint_dir="/t", export_dir="/x", format="tflite",
                                      quantize="dynamic")
     export.main(config)
-    assert exported == [(("/t", "/x", "tflite", 5, True, None, True), {"quantize": "dynamic"})]
+    assert exported == [(("/t", "/x", "tflite"), {
+        "top_k": 5, "use_ema": True, "checkpoint_path": None, "restore_fallback": True,
+        "quantize": "dynamic"})]
 
 
 def test_summary_prints_the_layer_table_at_the_datasets_input(capsys):

@@ -101,7 +101,8 @@ def test_initialize_from_data_sets_the_frozen_kernel_and_builds_the_model(tmp_pa
     np.testing.assert_allclose(model.whiten.kernel.numpy(), expected.numpy(), rtol=1e-6)
     assert not model.whiten.kernel.trainable
     # The first 12 whitened channels (before bias and GELU) have ~identity second moments.
-    out = tf.nn.conv2d(images, model.whiten.kernel[..., :12], 1, "VALID").numpy().reshape(-1, 12)
+    out = tf.nn.conv2d(images, model.whiten.kernel[..., :12], 1,
+                       "VALID").numpy().reshape(-1, 12)
     np.testing.assert_allclose(out.T @ out / len(out), np.eye(12), atol=0.02)
     # A checkpoint carries the kernel: a fresh model restored from it needs no init.
     path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))

@@ -63,21 +63,21 @@ def test_conv2d_matches_numpy(stride, padding):
     x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
     k = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
     b = RNG.normal(size=4).astype(np.float32)
-    got = ops.conv2d(x, k, b, stride, padding).numpy()
+    got = ops.conv2d(x, k, b, strides=stride, padding=padding).numpy()
     np.testing.assert_allclose(got, numpy_conv2d(x, k, stride, padding) + b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("size,stride,padding", [(3, 2, "SAME"), (2, 2, "VALID"), (3, 1, "SAME")])
 def test_max_pool_matches_numpy(size, stride, padding):
     x = RNG.normal(size=(2, 7, 8, 3)).astype(np.float32)
-    got = ops.max_pool(x, size, stride, padding).numpy()
+    got = ops.max_pool(x, size, stride, padding=padding).numpy()
     np.testing.assert_allclose(got, numpy_pool(x, size, stride, padding, np.nanmax), rtol=1e-6)
 
 
 @pytest.mark.parametrize("size,stride,padding", [(2, 2, "VALID"), (3, 2, "SAME")])
 def test_avg_pool_matches_numpy_counting_real_pixels_only(size, stride, padding):
     x = RNG.normal(size=(2, 6, 7, 3)).astype(np.float32)
-    got = ops.avg_pool(x, size, stride, padding).numpy()
+    got = ops.avg_pool(x, size, stride, padding=padding).numpy()
     np.testing.assert_allclose(got, numpy_pool(x, size, stride, padding, np.nanmean),
                                rtol=1e-5, atol=1e-6)
 
@@ -94,7 +94,7 @@ def test_global_avg_pool():
 ])
 def test_lrn_matches_tf_reference_and_numpy(radius, bias, alpha, beta):
     x = (RNG.normal(size=(2, 3, 3, 16)) * 20).astype(np.float32)
-    got = ops.lrn(x, radius, bias, alpha, beta).numpy()
+    got = ops.lrn(x, radius, bias, alpha=alpha, beta=beta).numpy()
     reference = tf.nn.local_response_normalization(x, radius, bias, alpha, beta).numpy()
     np.testing.assert_allclose(got, reference, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got, numpy_lrn(x.astype(np.float64), radius, bias, alpha, beta),
@@ -108,7 +108,7 @@ def test_lrn_gradient_matches_tf_reference():
     for fn in (ops.lrn, tf.nn.local_response_normalization):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y = tf.reduce_sum(fn(x, 4, 1.0, 0.001 / 9, 0.75) * upstream)
+            y = tf.reduce_sum(fn(x, 4, 1.0, alpha=0.001 / 9, beta=0.75) * upstream)
         grads.append(tape.gradient(y, x).numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
 
@@ -141,7 +141,7 @@ def test_batch_norm_and_moments_match_numpy():
     np.testing.assert_allclose(mean.numpy(), x.mean(axis=(0, 1, 2)), rtol=1e-5)
     np.testing.assert_allclose(variance.numpy(), x.var(axis=(0, 1, 2)), rtol=1e-4)
     gamma, beta = np.float32([1, 2, 3, 4]), np.float32([0, -1, 1, 0.5])
-    got = ops.batch_norm(x, mean, variance, beta, gamma, 1e-3).numpy()
+    got = ops.batch_norm(x, mean, variance, offset=beta, scale=gamma, epsilon=1e-3).numpy()
     expected = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-3) * gamma + beta
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
@@ -436,7 +436,7 @@ def test_bfloat16_batch_norm_runs_in_float32_where_onednn_would_fall_back(
     def forward_and_backward(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y = ops.fused_batch_norm(x, None, None, 1e-3, **stats)[0]
+            y = ops.fused_batch_norm(x, None, None, epsilon=1e-3, **stats)[0]
         return y, tape.gradient(y, x)
 
     spec = tf.TensorSpec([2, 3, 3, channels], tf.bfloat16)
@@ -452,11 +452,11 @@ def test_fused_batch_norm_inference_uses_the_given_statistics():
     x = np.random.default_rng(6).normal(size=(3, 2, 2, 4)).astype(np.float32)
     mean, variance = np.array([0.5, -1.0, 0.0, 2.0], np.float32), np.array([1.0, 4.0, 0.25, 9.0],
                                                                            np.float32)
-    y, m, v = ops.fused_batch_norm(x, None, None, 1e-3, mean, variance)
+    y, m, v = ops.fused_batch_norm(x, None, None, epsilon=1e-3, mean=mean, variance=variance)
     np.testing.assert_allclose(y.numpy(), (x - mean) / np.sqrt(variance + 1e-3), rtol=1e-5,
                                atol=1e-5)
     np.testing.assert_array_equal(m.numpy(), mean)
     with pytest.raises(ValueError, match="both mean and variance"):
-        ops.fused_batch_norm(x, None, None, 1e-3, mean=mean)
+        ops.fused_batch_norm(x, None, None, epsilon=1e-3, mean=mean)
     with pytest.raises(ValueError, match="rank >= 2"):
         ops.fused_batch_norm(tf.zeros([4]), None, None)

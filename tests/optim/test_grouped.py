@@ -38,7 +38,7 @@ def test_each_group_moves_by_its_own_optimizer():
     rest_opt.build(alone[1:])
     for seed in range(3):
         grads = _grads(seed)
-        opt.apply_gradients(grads, variables, tf.constant(0.1), scales)
+        opt.apply_gradients(grads, variables, tf.constant(0.1), lr_scales=scales)
         kernel_opt.apply_gradients(grads[:1], alone[:1], tf.constant(0.1 * 0.5))
         rest_opt.apply_gradients(grads[1:], alone[1:], tf.constant(0.1))
     for got, want in zip(variables, alone, strict=True):
@@ -52,7 +52,9 @@ def test_a_frozen_group_stops_inside_its_part():
     before = variables[0].numpy()
     opt = grouped.Grouped(("sgd", 0.0, False), groups)
     opt.build(variables)
-    opt.apply_gradients(_grads(0), variables, tf.constant(0.1), None, [0, None, None])
+    opt.apply_gradients(_grads(0), variables, tf.constant(0.1), lr_scales=None, train_until=[0,
+                                                                                             None,
+                                                                                             None])
     np.testing.assert_array_equal(variables[0].numpy(), before)
     assert not np.array_equal(variables[2].numpy(), _variables()[2].numpy())
 

@@ -12,7 +12,7 @@ def test_matches_numpy_over_a_run_and_finish_copies_the_average():
     rng = np.random.default_rng(0)
     var = tf.Variable(rng.normal(size=(3, 2)).astype(np.float32))
     stats = tf.Variable(rng.normal(size=(2,)).astype(np.float32), trainable=False)
-    averaging = lookahead.Lookahead(total, every, base, power, start)
+    averaging = lookahead.Lookahead(total, every, base, power=power, start_step=start)
     averaging.build([var, stats])
     steps = [rng.normal(size=(3, 2)).astype(np.float32) for _ in range(total)]
     proposals, got = [], []

@@ -58,7 +58,7 @@ def test_sgd_updates_each_group_and_stops_a_frozen_one():
     expected = [v.numpy().copy() for v in variables]
     velocity = [np.zeros_like(e) for e in expected]
     for step in range(4):
-        sgd.apply_gradients(grads, variables, tf.constant(lr), scales, until)
+        sgd.apply_gradients(grads, variables, tf.constant(lr), lr_scales=scales, train_until=until)
         for i, grad in enumerate(grads):
             if until[i] is not None and step >= until[i]:
                 continue  # frozen: neither the weights nor the momentum move

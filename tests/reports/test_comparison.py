@@ -23,7 +23,8 @@ CONFIGS = recipes.DIRECTORY
 def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):
     out = str(tmp_path / "cmp")
     data = {"data_source": "synthetic", "download": False}
-    rows = compare.compare(["baseline", "lenet5"], out, 4, CONFIGS, data, eval_examples=500)
+    rows = compare.compare(["baseline", "lenet5"], out, 4, configs_dir=CONFIGS, data_args=data,
+                           eval_examples=500)
     assert [r["model"] for r in rows] == ["baseline", "lenet5"]
     assert rows[0]["params"] == 198506 and rows[1]["params"] == 62006
     assert rows[0]["steps"] == 4 and [s for s, _ in rows[0]["accuracy"]] == [1, 2, 3, 4]
@@ -56,17 +57,19 @@ def test_compare_writes_table_plots_and_reuses_finished_runs(tmp_path, capsys):
     assert "| baseline | 198,506 |" in table and "| lenet5 | 62,006 |" in table
     wall = json.load(open(os.path.join(out, "results.json"), encoding="utf-8"))[0]["wall_secs"]
 
-    again = compare.compare(["baseline"], out, 4, CONFIGS, data, eval_examples=500)
+    again = compare.compare(["baseline"], out, 4, configs_dir=CONFIGS, data_args=data,
+                            eval_examples=500)
     assert again[0]["wall_secs"] == wall  # reused, not retrained
     assert "reusing the finished run" in capsys.readouterr().out
 
 
 def test_unknown_models_and_missing_recipes_are_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown --model='nosuch': choose from .*baseline"):
-        compare.compare(["baseline", "nosuch"], str(tmp_path / "a"), 4, CONFIGS, {})
+        compare.compare(["baseline", "nosuch"], str(tmp_path / "a"), 4, configs_dir=CONFIGS,
+                        data_args={})
     assert not os.path.exists(tmp_path / "a")
     with pytest.raises(ValueError, match="no recipe for lenet5: .*lenet5.flags does not exist"):
-        compare.compare(["lenet5"], str(tmp_path / "b"), 4, str(tmp_path), {})
+        compare.compare(["lenet5"], str(tmp_path / "b"), 4, configs_dir=str(tmp_path), data_args={})
     assert not os.path.exists(tmp_path / "b" / "runs")
 
 
@@ -90,7 +93,8 @@ def test_budget_flags_and_their_words():
     assert compare.describe_budget(None, "", 2.5) == ("Budget: 2.5 epochs a model (its recipe "
                                                       "scaled to them)")
     with pytest.raises(ValueError, match="--max_steps and --epoch_budget: give one budget"):
-        compare.compare(["lenet5"], "/nonexistent/x", 5, CONFIGS, {}, epoch_budget=2.0)
+        compare.compare(["lenet5"], "/nonexistent/x", 5, configs_dir=CONFIGS, data_args={},
+                        epoch_budget=2.0)
 
 
 @pytest.mark.slow
@@ -98,7 +102,8 @@ def test_an_epoch_budget_scales_each_recipe_and_draws_the_per_epoch_curves(tmp_p
     write_mnist(str(tmp_path / "mnist"), train=128, test=20)
     out = str(tmp_path / "cmp")
     data = {"data_dir": str(tmp_path / "mnist"), "download": False}
-    rows = compare.compare(["lenet5_mnist"], out, None, CONFIGS, data, epoch_budget=3)
+    rows = compare.compare(["lenet5_mnist"], out, None, configs_dir=CONFIGS, data_args=data,
+                           epoch_budget=3)
     (row,) = rows
     # lenet5_mnist: 10 epochs at batch 64 scaled to 3 epochs of 128 examples: 6 steps.
     assert row["steps"] == 6 and row["epochs"] == 3.0
@@ -112,5 +117,5 @@ def test_an_epoch_budget_scales_each_recipe_and_draws_the_per_epoch_curves(tmp_p
     for name in ("accuracy_epochs.png", "accuracy_seconds.png"):
         assert os.path.getsize(os.path.join(out, name)) > 1000
     assert "Budget: 3 epochs a model" in open(os.path.join(out, "comparison.md")).read()
-    assert compare.compare(["lenet5_mnist"], out, None, CONFIGS, data,
+    assert compare.compare(["lenet5_mnist"], out, None, configs_dir=CONFIGS, data_args=data,
                            epoch_budget=3)[0]["wall_secs"] == row["wall_secs"]  # reused

@@ -90,7 +90,8 @@ def _pump(chunks):
     read_in, write_in = os.pipe()
     read_out, write_out = os.pipe()
     thread = threading.Thread(target=quiet_start.pump,
-                              args=(read_in, write_out, StartupLineFilter(), 60.0))
+                              args=(read_in, write_out, StartupLineFilter()),
+                              kwargs={"partial_after": 60.0})
     thread.start()
     for chunk in chunks:
         os.write(write_in, chunk)
@@ -115,7 +116,8 @@ def test_pump_passes_a_line_beginning_on_after_a_quiet_moment():
     read_in, write_in = os.pipe()
     read_out, write_out = os.pipe()
     thread = threading.Thread(target=quiet_start.pump,
-                              args=(read_in, write_out, StartupLineFilter(), 0.05))
+                              args=(read_in, write_out, StartupLineFilter()),
+                              kwargs={"partial_after": 0.05})
     thread.start()
     os.write(write_in, b"Continue? ")  # a prompt: no newline, and nothing after it for a while
     assert select.select([read_out], [], [], 10)[0], "the prompt was held back"

@@ -61,10 +61,10 @@ def test_missing_run_json_or_checkpoint_is_a_clear_error(tmp_path):
 def test_match_channels_drops_alpha_and_converts():
     said = []
     rgba = tf.constant(random_image([4, 4, 4]))
-    np.testing.assert_array_equal(image_files.match_channels(rgba, 3, "x", said.append),
+    np.testing.assert_array_equal(image_files.match_channels(rgba, 3, "x", log=said.append),
                                   rgba[..., :3])
     grey_alpha = tf.constant(random_image([4, 4, 2]))
-    rgb = image_files.match_channels(grey_alpha, 3, "y", said.append)
+    rgb = image_files.match_channels(grey_alpha, 3, "y", log=said.append)
     np.testing.assert_array_equal(rgb, np.repeat(grey_alpha[..., :1], 3, axis=-1))
     assert said == ["note: x: dropped its alpha channel",
                     "note: y: dropped its alpha channel; converted grayscale to RGB for a "
@@ -127,16 +127,16 @@ def test_properties_and_preprocess_follow_the_run(train_dir):
 def test_match_channels_makes_grey_for_one_channel_models_and_refuses_the_rest(capsys):
     said = []
     rgb = random_image([4, 4, 3], seed=1)
-    grey = image_files.match_channels(tf.constant(rgb), 1, "z", said.append).numpy()
+    grey = image_files.match_channels(tf.constant(rgb), 1, "z", log=said.append).numpy()
     expected = rgb.astype(np.float64) @ [0.2989, 0.5870, 0.1140]  # ITU-R 601-2 luma
     assert grey.shape == (4, 4, 1) and grey.dtype == np.uint8
     np.testing.assert_allclose(grey[..., 0], expected, atol=1.0)
     assert said == ["note: z: converted RGB to grayscale for a 1-channel model"]
-    same = image_files.match_channels(tf.constant(rgb), 3, "w", said.append)
+    same = image_files.match_channels(tf.constant(rgb), 3, "w", log=said.append)
     np.testing.assert_array_equal(same, rgb)
     assert len(said) == 1  # nothing converted, nothing said
     with pytest.raises(DataError, match=r"^v has 1 channels; the model takes 4\.$"):
-        image_files.match_channels(tf.constant(grey), 4, "v", said.append)
+        image_files.match_channels(tf.constant(grey), 4, "v", log=said.append)
     image_files.match_channels(tf.constant(random_image([4, 4, 4])), 3, "u", log=None)
     assert capsys.readouterr().out == ""
 

@@ -34,8 +34,9 @@ def test_after_an_epoch_is_not_timed_and_at_end_is(tmp_path, capsys):
         shuffle_buffer=8))
     trainer.close()
     evaluation = TrainingEvaluation(trainer.source, trainer.setup.input_settings,
-                                    trainer.state.model, trainer.strategy, tf.float32,
-                                    trainer.config.train_dir, True)
+                                    trainer.state.model, strategy=trainer.strategy,
+                                    compute_dtype=tf.float32,
+                                    train_dir=trainer.config.train_dir, is_chief=True)
     images, labels = [], []
     for image, label in trainer.source.dataset("test"):
         images.append(trainer.setup.preprocessing.evaluate(image).numpy())
@@ -85,7 +86,7 @@ def _expected_confusion(trainer, labels):
     """The confusion of the trained model on the evaluated split, whose true `labels` the
     test knows from the files."""
     dataset = pipeline.eval_dataset(trainer.source, trainer.evaluation.every_steps_split, 100,
-                                    trainer.setup.input_settings)
+                                    settings=trainer.setup.input_settings)
     logits = np.concatenate([trainer.state.model(x).numpy() for x, _ in dataset])
     expected = np.zeros([10, 10], np.int64)
     np.add.at(expected, (labels, logits.argmax(1)), 1)

@@ -19,7 +19,7 @@ def test_batch_size_estimate_against_available_memory(monkeypatch):
     per_example = memory.INPUT_BATCHES_HELD * 28 * 28 * 1 * 4 + 6070 * 4  # 33,688 bytes
     available = per_example * 1000
     check = lambda batch_size, **kwargs: memory.check_train_batch(  # noqa: E731
-        batch_size, model, [28, 28, 1], 60000, "mnist", available=available,
+        batch_size, model, [28, 28, 1], train_examples=60000, dataset="mnist", available=available,
         accelerator=False, **kwargs)
     check(1000)  # exactly fits
     with pytest.raises(BatchSizeError) as error:
@@ -29,15 +29,16 @@ def test_batch_size_estimate_against_available_memory(monkeypatch):
         "23.2 MiB, 6,070 float32 values an example), but 32.1 MiB is available: use "
         "--batch_size=1000 or less.")
     check(1563, compute_dtype=tf.float16)  # 9,408 + 12,140 bytes an example
-    memory.check_train_batch(3000, model, [28, 28, 1], 60000, available=available,
+    memory.check_train_batch(3000, model, [28, 28, 1], train_examples=60000, available=available,
                              accelerator=True)  # activations in the accelerator's memory
     with pytest.raises(BatchSizeError) as error:
-        memory.check_train_batch(60001, model, [28, 28, 1], 60000, "mnist", available=10 ** 12)
+        memory.check_train_batch(60001, model, [28, 28, 1], train_examples=60000, dataset="mnist",
+                                 available=10 ** 12)
     assert str(error.value) == (
         "--batch_size=60001 is larger than the 60,000 examples of the mnist training split (each "
         "batch would hold some examples more than once): use --batch_size=60000 or less.")
     monkeypatch.setattr(memory, "available_bytes", lambda: None)  # unknown: only the split
-    memory.check_train_batch(59999, model, [28, 28, 1], 60000, accelerator=False)
+    memory.check_train_batch(59999, model, [28, 28, 1], train_examples=60000, accelerator=False)
     assert memory.format_bytes(1.2 * 2 ** 40) == "1.2 TiB"
 
 
@@ -50,7 +51,7 @@ def test_format_bytes(count, text):
 
 
 def test_train_step_bytes_counts_the_input_batches_and_the_activations():
-    assert memory.train_step_bytes(10, [24, 24, 3], 1000, 2) == {
+    assert memory.train_step_bytes(10, [24, 24, 3], 1000, activation_bytes_per_value=2) == {
         "input": memory.INPUT_BATCHES_HELD * 10 * 24 * 24 * 3 * 4, "activations": 10 * 1000 * 2}
     assert memory.train_step_bytes(1, [1, 1, 1], 5) == {"input": 3 * 4, "activations": 5 * 4}
 

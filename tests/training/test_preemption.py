@@ -72,8 +72,8 @@ class FakeTrainer:
         return os.path.join(self.config.train_dir, f"ckpt-saved-{self.saves}")
 
     def callables(self):
-        """What ClusterStop and watch take of a Trainer."""
-        return (self.strategy, self.config.train_dir, lambda: self._stop_signal, self.save)
+        """What ClusterStop and watch take of a Trainer (the last by keyword)."""
+        return (self.strategy, self.config.train_dir, lambda: self._stop_signal)
 
 
 class FakeWriter:
@@ -96,7 +96,7 @@ def cluster(monkeypatch):
 
 
 def test_peer_interrupted_names_the_worker_signal_step_and_checkpoint():
-    error = preemption.PeerInterrupted(signal.SIGTERM, "worker 1", 15, "/t/ckpt-15")
+    error = preemption.PeerInterrupted(signal.SIGTERM, "worker 1", 15, path="/t/ckpt-15")
     assert isinstance(error, Interrupted)
     assert (error.signum, error.worker, error.step, error.path) == (
         signal.SIGTERM, "worker 1", 15, "/t/ckpt-15")
@@ -106,7 +106,8 @@ def test_peer_interrupted_names_the_worker_signal_step_and_checkpoint():
 
 
 def test_the_handler_is_given_convnets_callbacks_and_an_unwritten_counter(cluster, tmp_path):
-    stop = preemption.ClusterStop(*FakeTrainer(str(tmp_path), "worker 0").callables())
+    fake = FakeTrainer(str(tmp_path), "worker 0")
+    stop = preemption.ClusterStop(*fake.callables(), save=fake.save)
     config = stop.handler.config
     assert stop.handler.cluster_resolver == "resolver of worker 0"
     assert config.grace_period == 0 and stop.supported
@@ -120,8 +121,8 @@ def test_the_signalled_worker_raises_interrupted_and_the_others_name_it(cluster,
                                                                         capsys):
     chief = FakeTrainer(str(tmp_path / "w0"), "worker 0")
     signalled = FakeTrainer(str(tmp_path / "w1"), "worker 1")
-    stops = [preemption.ClusterStop(*chief.callables()),
-             preemption.ClusterStop(*signalled.callables())]
+    stops = [preemption.ClusterStop(*chief.callables(), save=chief.save),
+             preemption.ClusterStop(*signalled.callables(), save=signalled.save)]
     watchers = [stop.handler.config.termination_watcher_fn for stop in stops]
     assert watchers[0]() is False and watchers[1]() is False
     signalled._stop_signal = signal.SIGTERM  # what Trainer's own signal handler sets
@@ -148,7 +149,7 @@ def test_the_signalled_worker_raises_interrupted_and_the_others_name_it(cluster,
 def test_a_step_just_saved_or_restored_is_not_saved_again(cluster, tmp_path):
     trainer = FakeTrainer(str(tmp_path), "worker 0")
     trainer._stop_signal = signal.SIGINT
-    stop = preemption.ClusterStop(*trainer.callables())
+    stop = preemption.ClusterStop(*trainer.callables(), save=trainer.save)
     stop.handler.preempted = True
     with pytest.raises(Interrupted) as error:
         stop.check(30, 30)
@@ -159,7 +160,8 @@ def test_a_step_just_saved_or_restored_is_not_saved_again(cluster, tmp_path):
 
 
 def test_a_peer_that_cannot_learn_who_was_signalled_blames_another_worker(cluster, tmp_path):
-    stop = preemption.ClusterStop(*FakeTrainer(str(tmp_path), "worker 0").callables())
+    fake = FakeTrainer(str(tmp_path), "worker 0")
+    stop = preemption.ClusterStop(*fake.callables(), save=fake.save)
     stop.handler.preempted = True
     with pytest.raises(preemption.PeerInterrupted) as error:
         stop.check(5, 0)
@@ -169,24 +171,24 @@ def test_a_peer_that_cannot_learn_who_was_signalled_blames_another_worker(cluste
 def test_watch_gives_none_without_a_cluster_a_coordination_service_or_support(
         monkeypatch, cluster, tmp_path, capsys):
     trainer = FakeTrainer(str(tmp_path), "worker 0")
-    with preemption.watch(*trainer.callables()) as stop:
+    with preemption.watch(*trainer.callables(), save=trainer.save) as stop:
         assert isinstance(stop, preemption.ClusterStop) and stop.handler.stopped == []
     assert stop.handler.stopped == ["poll", "watcher"]  # closed when training ends
     monkeypatch.setattr(FakeHandler, "platform", "GCE_CPU")
-    with preemption.watch(*trainer.callables()) as stop:
+    with preemption.watch(*trainer.callables(), save=trainer.save) as stop:
         assert stop is None
     assert "TensorFlow does not support that on a CPU or TPU VM" in capsys.readouterr().out
     cluster.coordination_service = None
-    with preemption.watch(*trainer.callables()) as stop:
+    with preemption.watch(*trainer.callables(), save=trainer.save) as stop:
         assert stop is None
     assert "the coordination service is not running" in capsys.readouterr().out
     monkeypatch.setattr(preemption.distribute, "is_cluster", lambda strategy: False)
-    with preemption.watch(*trainer.callables()) as stop:
+    with preemption.watch(*trainer.callables(), save=trainer.save) as stop:
         assert stop is None
     assert capsys.readouterr().out == ""
 
 
 def test_watch_is_off_under_the_default_and_mirrored_strategies(tmp_path):
     for strategy in (tf.distribute.get_strategy(), distribute.mirrored(["/cpu:0"])):
-        with preemption.watch(strategy, str(tmp_path), lambda: None, lambda: "") as stop:
+        with preemption.watch(strategy, str(tmp_path), lambda: None, save=lambda: "") as stop:
             assert stop is None

@@ -21,7 +21,7 @@ def _step(label_smoothing=0.0, batch_size=4):
     groups = variable_groups.assign([], built.model.trainable_variables,
                                     schedules.Epochs(10, 1))
     return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
-                     groups, batch_size, label_smoothing)
+                     groups=groups, batch_size=batch_size, label_smoothing=label_smoothing)
 
 
 def _batch(seed=0, batch_size=4):
@@ -128,8 +128,8 @@ def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
         for target, source in zip(built.model.variables, one.state.model.variables, strict=True):
             target.assign(source)
     two = TrainStep(built, strategy, lambda _: tf.constant(0.0),
-                    variable_groups.assign([], built.model.trainable_variables,
-                                    schedules.Epochs(10, 1)), 8,
+                    groups=variable_groups.assign([], built.model.trainable_variables,
+                                    schedules.Epochs(10, 1)), batch_size=8,
                     keep_batch=True)
     one.schedule = lambda _: tf.constant(0.0)
     images, labels = _batch(batch_size=8)
@@ -151,7 +151,7 @@ def _frozen_step(spec, momentum=0.9):
     groups = variable_groups.assign(variable_groups.parse(spec), built.model.trainable_variables,
                                     schedules.Epochs(4, 4))  # one step an epoch
     return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
-                     groups, 4)
+                     groups=groups, batch_size=4)
 
 
 def _gradient_graph_ops(step, trained):
@@ -206,7 +206,7 @@ def _simple3_step(image_sizes=(), xla=False):
                         optimizer=optimizers.make_optimizer("sgd", 0.9))
     groups = variable_groups.assign([], built.model.trainable_variables, schedules.Epochs(4, 4))
     return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
-                     groups, 4, xla=xla, image_sizes=image_sizes)
+                     groups=groups, batch_size=4, xla=xla, image_sizes=image_sizes)
 
 
 @pytest.mark.parametrize("xla", [False, True])

@@ -68,11 +68,11 @@ def test_plan_fits_the_steps_into_what_is_left():
     assert horizon.steps == math.floor(0.97 * 85.0 / 0.5) == 164
     assert horizon.scale == pytest.approx(0.164)
     with pytest.raises(ValueError, match="leaves no time for training.*larger budget"):
-        time_budget.plan(60.0, 50.0, 10.0, 0.5, 1000)
+        time_budget.plan(60.0, 50.0, 10.0, step_seconds=0.5, unbudgeted_steps=1000)
 
 
 def test_horizon_file_round_trip_and_damage(tmp_path):
-    horizon = time_budget.plan(100.0, 10.0, 5.0, 0.5, 1000)
+    horizon = time_budget.plan(100.0, 10.0, 5.0, step_seconds=0.5, unbudgeted_steps=1000)
     time_budget.write(str(tmp_path), horizon)
     assert time_budget.read(str(tmp_path)) == horizon
     assert time_budget.read(str(tmp_path / "elsewhere")) is None

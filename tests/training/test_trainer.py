@@ -177,7 +177,7 @@ def test_rounds_end_at_logs_checkpoints_histograms_evaluations_and_profile_steps
         model="simple3", max_steps=50, batch_size=8, log_frequency=10,
         save_checkpoint_steps=15, histogram_frequency=4, eval_every_steps=6))
     jobs = trainer._jobs(tf.summary.create_noop_writer(), 0)[0]
-    ends = [callbacks.round_end(jobs, step, trainer.max_steps, (9, 11))[0]
+    ends = [callbacks.round_end(jobs, step, trainer.max_steps, extra=(9, 11))[0]
             for step in (0, 4, 6, 8, 9, 10, 11, 12, 48)]
     assert ends == [4, 6, 8, 9, 10, 11, 12, 15, 50]
     trainer.close()

@@ -73,7 +73,7 @@ class FileSource(Source):
     FORMAT = ""
 
     def __init__(self, data_dir: str | None, allow_download: bool = True,
-                 dataset: str | None = None, label_mode: str = "fine", *,
+                 dataset: str | None = None, *, label_mode: str = "fine",
                  located: bool = False):
         dataset = dataset or next(iter(self.LAYOUTS))
         if dataset not in self.LAYOUTS:

@@ -59,7 +59,7 @@ def planes_to_images(pixels: tf.Tensor, image_shape: Sequence[int]) -> tf.Tensor
 
 
 def resolve_data_dir(data_dir: str, allow_download: bool = True, url: str | None = None,
-                     md5: str | None = None, dataset: str = "cifar10") -> str:
+                     *, md5: str | None = None, dataset: str = "cifar10") -> str:
     """Returns the directory holding the .bin files of `dataset`, downloading them if allowed.
 
     `data_dir` may be the archive's directory (`cifar-10-batches-bin`,
@@ -101,13 +101,13 @@ def check_files(files: Sequence[str], dataset: str = "cifar10") -> int:
         for column, label_mode in enumerate(label_modes):
             what = f"{label_mode} label byte" if len(label_modes) > 1 else "label byte"
             file_layout.check_labels(path, records[:, column],
-                                     dataset_info(dataset, label_mode).num_classes, what)
+                                     dataset_info(dataset, label_mode).num_classes, what=what)
         total += size // size_of_record
     return total
 
 
 def _decode_block(records: tf.Tensor, label_column: int, label_bytes: int,
-                  image_shape: Sequence[int]):
+                  *, image_shape: Sequence[int]):
     """[n] string records -> (uint8 [n, H, W, C], int32 [n] labels from `label_column`)."""
     raw = tf.io.decode_raw(records, tf.uint8)
     labels = tf.cast(raw[:, label_column], tf.int32)
@@ -141,6 +141,6 @@ class CifarBinarySource(FileSource):
                                                    record_bytes(self.layout.dataset))
         return (records.batch(_DECODE_BLOCK)
                 .map(lambda block: _decode_block(block, label_column, label_bytes,
-                                                 self.info.image_shape),
+                                                 image_shape=self.info.image_shape),
                      num_parallel_calls=tf.data.AUTOTUNE)
                 .unbatch())

@@ -39,7 +39,7 @@ LABEL_KEYS: dict[str, dict[str, str]] = {
 }
 
 
-def _field(batch: dict[Any, Any], key: str, path: str, how_to_replace: str) -> Any:
+def _field(batch: dict[Any, Any], key: str, path: str, *, how_to_replace: str) -> Any:
     """batch[b'key'] (as Python 2 wrote it) or batch['key'] (as Python 3 writes it)."""
     for candidate in (key.encode(), key):
         if candidate in batch:
@@ -49,7 +49,7 @@ def _field(batch: dict[Any, Any], key: str, path: str, how_to_replace: str) -> A
 
 
 def read_batch(path: str, file_layout: layout.FileLayout, info: DatasetInfo,
-               label_mode: str = "fine") -> tuple[np.ndarray, np.ndarray]:
+               *, label_mode: str = "fine") -> tuple[np.ndarray, np.ndarray]:
     """Reads one pickled batch file.
 
     Returns:
@@ -65,7 +65,7 @@ def read_batch(path: str, file_layout: layout.FileLayout, info: DatasetInfo,
     if not isinstance(batch, dict):
         raise DataError(f"{path} holds a pickled {type(batch).__name__}, not the dict of a "
                         f"{file_layout.description} file. {how_to_replace}")
-    pixels = _field(batch, "data", path, how_to_replace)
+    pixels = _field(batch, "data", path, how_to_replace=how_to_replace)
     row_bytes = math.prod(info.image_shape)
     if (not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 2
             or pixels.shape[1] != row_bytes):
@@ -76,7 +76,7 @@ def read_batch(path: str, file_layout: layout.FileLayout, info: DatasetInfo,
                         f"{how_to_replace}")
     key = LABEL_KEYS[file_layout.dataset][label_mode]
     try:
-        labels = np.asarray(_field(batch, key, path, how_to_replace), dtype=np.int64)
+        labels = np.asarray(_field(batch, key, path, how_to_replace=how_to_replace), dtype=np.int64)
     except (TypeError, ValueError) as e:
         raise DataError(f"{path}: {key!r} is not a list of integer labels ({e}). "
                         f"{how_to_replace}") from e
@@ -107,7 +107,7 @@ class CifarPythonSource(InMemorySource):
         with console.Progress(f"reading the {self.layout.description} {split} split",
                               len(files), unit="files") as progress:
             for path in files:
-                batches.append(read_batch(path, self.layout, self.info, self.label_mode))
+                batches.append(read_batch(path, self.layout, self.info, label_mode=self.label_mode))
                 progress.update()
         pixels = np.concatenate([pixels for pixels, _ in batches])
         labels = np.concatenate([labels for _, labels in batches])

@@ -77,7 +77,7 @@ def fetch(url: str, path: str) -> str:
     return digest.hexdigest()
 
 
-def fetch_checked(url: str, md5: str, path: str, how_to_get: str = "") -> None:
+def fetch_checked(url: str, md5: str, path: str, *, how_to_get: str = "") -> None:
     """Downloads `url` to `path` and checks its MD5 (the caller deletes `path` on failure).
 
     Raises:
@@ -131,7 +131,7 @@ def _move_into_place(complete: str, target_dir: str) -> None:
         os.replace(os.path.join(complete, name), os.path.join(target_dir, name))
 
 
-def download_and_extract(url: str, md5: str, archive_member: str, target_dir: str,
+def download_and_extract(url: str, md5: str, archive_member: str, *, target_dir: str,
                          how_to_get: str = "") -> None:
     """Fetches a .tar.gz, checks its MD5 and moves `archive_member` to `target_dir`.
 
@@ -151,7 +151,7 @@ def download_and_extract(url: str, md5: str, archive_member: str, target_dir: st
     part = os.path.join(staging, os.path.basename(url) + ".part")
     try:
         console.log(f"downloading {url} to {os.path.dirname(staging)}")
-        fetch_checked(url, md5, part, how_to_get)
+        fetch_checked(url, md5, part, how_to_get=how_to_get)
         try:
             with tarfile.open(part, "r:gz") as archive:
                 archive.extractall(staging, filter="data")
@@ -189,7 +189,7 @@ def download_files(files: Mapping[str, tuple[str, str]], target_dir: str,
         os.mkdir(complete)  # unlike the staging directory, made with the user's default permissions
         for name, (url, md5) in files.items():
             console.log(f"downloading {url} to {target_dir}")
-            fetch_checked(url, md5, os.path.join(complete, name), how_to_get)
+            fetch_checked(url, md5, os.path.join(complete, name), how_to_get=how_to_get)
         _move_into_place(complete, target_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

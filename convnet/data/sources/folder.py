@@ -41,7 +41,7 @@ class FolderSource(Source):
     """
 
     def __init__(self, root: str, image_size: int | None = None,
-                 test_fraction: float = TEST_FRACTION, split_seed: int = 0,
+                 test_fraction: float = TEST_FRACTION, *, split_seed: int = 0,
                  color_mode: str = "rgb"):
         if color_mode not in COLOR_MODES:
             raise ValueError(f"unknown color_mode {color_mode!r}: choose from "

@@ -91,7 +91,7 @@ class FileLayout:
                         f"{self.how_to_get()}")
 
     def check_labels(self, path: str, labels: np.ndarray, num_classes: int,
-                     what: str = "label") -> None:
+                     *, what: str = "label") -> None:
         """Raises DataError naming `path` when a label is outside [0, num_classes)."""
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels.max() if labels.max() >= num_classes else labels.min()

@@ -31,16 +31,16 @@ SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 
 
 def _idx_layout(dataset: str, title: str, base_url: str,
-                md5s: Mapping[str, str]) -> layout.FileLayout:
+                *, md5s: Mapping[str, str]) -> layout.FileLayout:
     return layout.FileLayout(
         dataset=dataset, title=title, file_format="IDX", dirname=dataset, split_files=SPLIT_FILES,
         downloads={name: (base_url + name, md5) for name, md5 in md5s.items()},
         archive=False, suffixes=("", ".gz"))
 
 
-MNIST_IDX = _idx_layout("mnist", "MNIST", download.MNIST_URL, download.MNIST_MD5S)
+MNIST_IDX = _idx_layout("mnist", "MNIST", download.MNIST_URL, md5s=download.MNIST_MD5S)
 FASHION_MNIST_IDX = _idx_layout("fashion_mnist", "Fashion-MNIST", download.FASHION_MNIST_URL,
-                                download.FASHION_MNIST_MD5S)
+                                md5s=download.FASHION_MNIST_MD5S)
 LAYOUTS: dict[str, layout.FileLayout] = layout.register(MNIST_IDX, FASHION_MNIST_IDX)
 
 

@@ -87,13 +87,14 @@ def make_source(spec: SourceSpec) -> Source:
     if spec.data_source == "synthetic":
         return SyntheticSource(dataset_info(spec.dataset, spec.label_mode), spec.seed)
     if spec.data_source == "cifar_binary":
-        return CifarBinarySource(spec.data_dir, spec.download, spec.dataset, spec.label_mode)
-    return file_source(spec.data_dir, spec.dataset, spec.label_mode, spec.download)
+        return CifarBinarySource(spec.data_dir, spec.download, spec.dataset,
+                                 label_mode=spec.label_mode)
+    return file_source(spec.data_dir, spec.dataset, spec.label_mode, allow_download=spec.download)
 
 
 def file_source(data_dir: str | None, dataset: str = DEFAULT_DATASET,
                 label_mode: str = DEFAULT_LABEL_MODE,
-                allow_download: bool = True) -> FileSource:
+                *, allow_download: bool = True) -> FileSource:
     """The reader of the files of `dataset` found in `data_dir` (looked at once).
 
     CIFAR-10/100: the binary layout if present, else the python layout if

@@ -43,7 +43,7 @@ def check_init(init: Init) -> Init:
     return init
 
 
-def initial_kernel(init: Init, shape: Sequence[int], fan_in: int, fan_out: int) -> tf.Tensor:
+def initial_kernel(init: Init, shape: Sequence[int], fan_in: int, *, fan_out: int) -> tf.Tensor:
     """Initial float32 kernel of `shape`.
 
     Args:

@@ -54,7 +54,7 @@ class Conv2D(Layer):
       bias_wd: bias weight decay (None for none, the default).
     """
 
-    def __init__(self, filters: int, kernel_size=3, strides=1, padding: str = "SAME",
+    def __init__(self, filters: int, kernel_size=3, strides=1, *, padding: str = "SAME",
                  stddev: Init = None, wd: float | None = None,
                  bias_init: float | None = 0.0, activation: ActivationFn = None,
                  name: str | None = None, identity_init: bool = False,
@@ -80,18 +80,20 @@ class Conv2D(Layer):
         in_channels = int(input_shape[-1])
         kh, kw = self.kernel_size
         shape = [kh, kw, in_channels, self.filters]
-        initial = initial_kernel(self.stddev, shape, kh * kw * in_channels, kh * kw * self.filters)
+        initial = initial_kernel(self.stddev, shape, kh * kw * in_channels,
+                                 fan_out=kh * kw * self.filters)
         if self.identity_init:
             identity = identity_kernel(self.kernel_size, in_channels, self.filters)
             replaced = tf.range(self.filters) < in_channels  # [filters]
             initial = tf.where(replaced, identity, initial)
-        self.kernel = ops.variable_from_value("kernel", initial, self.wd, self.kernel_trainable)
+        self.kernel = ops.variable_from_value("kernel", initial, self.wd,
+                                              trainable=self.kernel_trainable)
         self.bias = _bias_variable(self.bias_init, self.filters, self.bias_wd)
 
     def forward(self, inputs, training):
         bias = None if self.bias is None else tf.cast(self.bias, inputs.dtype)
         out = ops.conv2d(inputs, tf.cast(self.kernel, inputs.dtype), bias,
-                         self.strides, self.padding)
+                         strides=self.strides, padding=self.padding)
         return _activate(self, out)
 
 
@@ -103,7 +105,7 @@ class Dense(Layer):
     """
 
     def __init__(self, units: int, stddev: Init = None, wd: float | None = None,
-                 bias_init: float | None = 0.0, activation: ActivationFn = None,
+                 *, bias_init: float | None = 0.0, activation: ActivationFn = None,
                  name: str | None = None, bias_wd: float | None = None):
         super().__init__(name=name)
         if not isinstance(units, int) or units <= 0:
@@ -117,7 +119,7 @@ class Dense(Layer):
         fan_in = tf.TensorShape(input_shape[1:]).num_elements()
         if fan_in is None:
             raise ValueError(f"Dense needs a static non-batch input shape, got {input_shape}")
-        initial = initial_kernel(self.stddev, [fan_in, self.units], fan_in, self.units)
+        initial = initial_kernel(self.stddev, [fan_in, self.units], fan_in, fan_out=self.units)
         self.kernel = ops.variable_from_value("kernel", initial, self.wd)
         self.bias = _bias_variable(self.bias_init, self.units, self.bias_wd)
 

@@ -11,7 +11,7 @@ class LRN(Layer):
     """Local response normalization with the tutorial's constants by default."""
 
     def __init__(self, depth_radius: int = ops.LRN_DEPTH_RADIUS, bias: float = ops.LRN_BIAS,
-                 alpha: float = ops.LRN_ALPHA, beta: float = ops.LRN_BETA,
+                 alpha: float = ops.LRN_ALPHA, *, beta: float = ops.LRN_BETA,
                  name: str | None = None):
         super().__init__(name=name)
         if depth_radius < 0:
@@ -19,7 +19,7 @@ class LRN(Layer):
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 
     def forward(self, inputs, training):
-        return ops.lrn(inputs, self.depth_radius, self.bias, self.alpha, self.beta)
+        return ops.lrn(inputs, self.depth_radius, self.bias, alpha=self.alpha, beta=self.beta)
 
 
 class BatchNorm(Layer):
@@ -49,7 +49,7 @@ class BatchNorm(Layer):
     """
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, name: str | None = None,
+                 *, scale: bool = True, name: str | None = None,
                  beta_wd: float | None = None, gamma_wd: float | None = None):
         super().__init__(name=name)
         if not 0.0 <= momentum < 1.0:
@@ -81,11 +81,11 @@ class BatchNorm(Layer):
         if self._fused(inputs):
             if training:
                 out, mean, unbiased = ops.fused_batch_norm(inputs, self.beta, self.gamma,
-                                                           self.epsilon)
+                                                           epsilon=self.epsilon)
                 self._update_moving(mean, unbiased)
             else:
-                out = ops.fused_batch_norm(inputs, self.beta, self.gamma, self.epsilon,
-                                           self.moving_mean, self.moving_variance)[0]
+                out = ops.fused_batch_norm(inputs, self.beta, self.gamma, epsilon=self.epsilon,
+                                           mean=self.moving_mean, variance=self.moving_variance)[0]
             return out
         x = tf.cast(inputs, tf.float32)
         if training:
@@ -95,7 +95,8 @@ class BatchNorm(Layer):
             self._update_moving(mean, unbiased)
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        out = ops.batch_norm(x, mean, variance, self.beta, self.gamma, self.epsilon)
+        out = ops.batch_norm(x, mean, variance, offset=self.beta, scale=self.gamma,
+                             epsilon=self.epsilon)
         return tf.cast(out, inputs.dtype)
 
     def _update_moving(self, mean, unbiased_variance):

@@ -43,7 +43,7 @@ def test_channel_statistics_and_evaluation_count_each_example_once():
     np.testing.assert_allclose(std, pixels.std(axis=0), rtol=1e-6)
     settings = pipeline.InputSettings(preprocess.Preprocessing("none", 8, "per_image"))
     labels = np.concatenate([b[1].numpy() for b in pipeline.eval_dataset(source, "test", 3,
-                                                                        settings)])
+                                                                        settings=settings)])
     assert len(labels) == 7  # 3 + 3 + 1
     assert source.info.num_classes == 3  # the largest label + 1 when no names are given
 

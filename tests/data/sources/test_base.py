@@ -60,7 +60,7 @@ def test_a_source_of_the_protocol_goes_through_the_training_and_evaluation_pipel
         np.testing.assert_array_equal(np.sort(epoch), np.sort(source.splits["train"][1]))
     assert all(images.shape == (4, 8, 8, 3) and images.dtype == tf.float32
                for images, _ in batches)
-    evaluated = list(pipeline.eval_dataset(source, "test", 2, settings))
+    evaluated = list(pipeline.eval_dataset(source, "test", 2, settings=settings))
     assert [len(labels) for _, labels in evaluated] == [2, 2, 1]  # each example once, in order
     images = np.concatenate([images.numpy() for images, _ in evaluated])
     np.testing.assert_array_equal(images, source.splits["test"][0].astype(np.float32))

@@ -92,10 +92,11 @@ def test_download_checks_md5_and_extracts(tmp_path):
     with http_server(www) as base_url:
         url = base_url + "cifar-100-binary.tar.gz"
         with pytest.raises(DataError, match="MD5"):
-            cifar_binary.resolve_data_dir(str(data_dir), True, url, "0" * 32, dataset="cifar100")
+            cifar_binary.resolve_data_dir(str(data_dir), True, url, md5="0" * 32,
+                                          dataset="cifar100")
         assert os.listdir(data_dir) == []
         path = cifar_binary.resolve_data_dir(str(data_dir), True, url,
-                                             hashlib.md5(buffer.getvalue()).hexdigest(),
+                                             md5=hashlib.md5(buffer.getvalue()).hexdigest(),
                                              dataset="cifar100")
     assert path == str(data_dir / "cifar-100-binary")
     assert sorted(os.listdir(path)) == ["test.bin", "train.bin"]

@@ -40,7 +40,8 @@ def test_cifar10_python2_pickles_decode_exactly(cifar10_py):
 def test_cifar100_decodes_exactly_from_parent_dir(tmp_path, style, label_mode):
     arrays = write_cifar_python(str(tmp_path / "cifar-100-python"), "cifar100", per_file=5,
                                 style=style)
-    source = cifar_python.CifarPythonSource(str(tmp_path), False, "cifar100", label_mode)
+    source = cifar_python.CifarPythonSource(str(tmp_path), False, "cifar100",
+                                            label_mode=label_mode)
     assert source.info.num_classes == {"fine": 100, "coarse": 20}[label_mode]
     images, labels = all_examples(source.dataset("test"))
     np.testing.assert_array_equal(images, arrays["test"][0])

@@ -19,7 +19,7 @@ def test_conv2d_creates_variables_on_first_call_and_equals_ops():
     assert layer.kernel.shape == (3, 3, 4, 5) and layer.bias.shape == (5,)
     assert ops.weight_decay_of(layer.kernel) == 0.01 and ops.weight_decay_of(layer.bias) is None
     np.testing.assert_allclose(layer.bias.numpy(), 0.5)
-    expected = tf.nn.relu(ops.conv2d(x, layer.kernel, layer.bias, 2, "VALID"))
+    expected = tf.nn.relu(ops.conv2d(x, layer.kernel, layer.bias, strides=2, padding="VALID"))
     np.testing.assert_allclose(y.numpy(), expected.numpy(), rtol=1e-6)
     assert layer.kernel.name.startswith("c/kernel")
 
@@ -110,7 +110,8 @@ def test_frozen_kernel_is_a_variable_but_not_trainable_and_is_checkpointed(tmp_p
     tf.train.Checkpoint(layer=restored).read(path).assert_consumed()
     np.testing.assert_array_equal(restored.kernel.numpy(), value.numpy())
     np.testing.assert_allclose(restored(x).numpy(),
-                               tf.nn.conv2d(x, value, 1, "VALID").numpy(), rtol=1e-5, atol=1e-5)
+                               tf.nn.conv2d(x, value, 1,
+                                            "VALID").numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_bias_weight_decay_enters_the_loss():

@@ -66,7 +66,7 @@ def test_batch_norm_epsilon_1e_12_keeps_a_constant_channel_finite():
 
 def test_lrn_defaults_are_the_tutorials_and_equal_ops():
     x = tf.random.normal([2, 4, 4, 16])
-    expected = ops.lrn(x, 4, 1.0, 0.001 / 9.0, 0.75)
+    expected = ops.lrn(x, 4, 1.0, alpha=0.001 / 9.0, beta=0.75)
     np.testing.assert_allclose(LRN()(x).numpy(), expected.numpy(), rtol=1e-6)
     assert not LRN().variables
 
