@@ -16,6 +16,7 @@ class AlexNet(SequentialModel):
     """float32 [batch, H, W, C] (H, W >= 23) -> [batch, num_classes] logits."""
 
     image_size = None
+    preferred_optimizer = "adam"  # five convs (two with BN), two wide dense: NaN at SGD 0.1
     default_name = "alexnet"
 
     def body_layers(self):

@@ -9,6 +9,11 @@ Class attributes (read before the model is built):
   image_size: the square crop, pixels a side, it trains and evaluates on (24 for the
     tutorial model: tutorial augmentation), or None for the dataset's own size
     (pad-and-crop augmentation). Training records it in the run record.
+  preferred_optimizer: the optimizer `--optimizer=auto` (the default) trains it with, one
+    of convnet.optim.OPTIMIZERS, or None for sgd. lenet5, alexnet and inception name adam:
+    plain SGD at the default 0.1 leaves sigmoid LeNet-5 at chance and sends the other two,
+    with little or no batch normalization, to NaN. Training records the
+    resolved optimizer in the run record.
   init_examples / initialize_from_data: the optional data-dependent initialisation.
     A model that wants it defines
 
@@ -53,6 +58,7 @@ class Model(layers.Layer):
     """Base class of every registered model (see the module docstring for the contract)."""
 
     image_size: int | None = None
+    preferred_optimizer: str | None = None
     init_examples: int | None = None
     initialize_from_data = None  # or a method (self, images) -> None; then set init_examples
 
@@ -62,6 +68,10 @@ class Model(layers.Layer):
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise TypeError(f"{cls.__name__}.image_size must be None or a positive int, "
                             f"got {size!r}")
+        preferred = cls.preferred_optimizer
+        if preferred is not None and (not isinstance(preferred, str) or not preferred):
+            raise TypeError(f"{cls.__name__}.preferred_optimizer must be None or an optimizer's "
+                            f"name, got {preferred!r}")
         count = cls.init_examples
         if has_data_init(cls) and (isinstance(count, bool) or not isinstance(count, int)
                                    or count < 1):

@@ -45,6 +45,7 @@ class Inception(SequentialModel):
     """float32 [batch, H, W, C] -> [batch, num_classes] logits."""
 
     image_size = None
+    preferred_optimizer = "adam"  # no batch normalization: NaN at SGD 0.1
     default_name = "inception"
 
     def body_layers(self):

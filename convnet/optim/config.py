@@ -10,11 +10,17 @@ from convnet.nn import losses
 from convnet.optim import ema, grouped, lookahead, optimizers, schedules, variable_groups
 from convnet.runtime.options import check, option
 
+AUTO = "auto"  # --optimizer=auto: the model's preferred optimizer (OptimConfig.for_model)
+
 
 @dataclasses.dataclass
 class OptimConfig:
     """How the weights move."""
-    optimizer: str = option("sgd", "Optimizer.", choices=optimizers.OPTIMIZERS)
+    optimizer: str = option(
+        AUTO, "Optimizer; auto: the model's preferred_optimizer (convnet.models.base), sgd when "
+        "it names none (lenet5, alexnet and inception, which plain SGD at 0.1 leaves at "
+        "chance or sends to NaN, name adam).",
+        choices=(AUTO, *optimizers.OPTIMIZERS))
     learning_rate: float | None = option(
         None, f"Initial learning rate (default {optimizers.INITIAL_LEARNING_RATE} for sgd as in "
         f"the tutorial, {optimizers.ADAM_LEARNING_RATE} for adam).")
@@ -87,12 +93,39 @@ class OptimConfig:
         check(self, OptimConfig)
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
-        if self.decoupled_hyperparameters and (self.optimizer != "sgd" or not self.momentum
+        if self.decoupled_hyperparameters and (self.optimizer not in ("sgd", AUTO)
+                                               or not self.momentum
                                                or self.learning_rate is None):
             raise ValueError("--decoupled_hyperparameters is a form of SGD with momentum: pass "
                              "--optimizer=sgd, --momentum and --learning_rate")
         losses.check_label_smoothing(self.label_smoothing)
         variable_groups.parse(self.variable_groups)  # its errors before any work
+
+    def for_model(self, model) -> "OptimConfig":
+        """These settings with `--optimizer=auto` resolved for `model` (a built
+        `convnet.models.Model`): its `preferred_optimizer`, or sgd when it names none; the
+        same settings when the optimizer is named. The learning rate, if not given, is then
+        that optimizer's default.
+
+        Raises:
+          ValueError: the model prefers an optimizer convnet does not have, or the resolved
+            one breaks a rule of these settings (--decoupled_hyperparameters needs sgd).
+        """
+        if self.optimizer != AUTO:
+            return self
+        chosen = getattr(model, "preferred_optimizer", None) or "sgd"
+        if chosen not in optimizers.OPTIMIZERS:
+            raise ValueError(f"{type(model).__name__}.preferred_optimizer={chosen!r} is not one "
+                             f"of convnet's optimizers ({', '.join(optimizers.OPTIMIZERS)}): "
+                             f"fix the model, or pass --optimizer")
+        resolved = dataclasses.replace(self, optimizer=chosen)
+        OptimConfig.validate(resolved)
+        return resolved
+
+    def _require_resolved(self) -> None:
+        if self.optimizer == AUTO:
+            raise ValueError("--optimizer=auto is resolved by the model: call "
+                             "config.for_model(model) first (TrainingSetup does)")
 
     @property
     def schedule_name(self) -> str:
@@ -100,6 +133,7 @@ class OptimConfig:
 
     def learning_rate_at(self, batch_size: int) -> float:
         """The learning rate of the mean loss (converted from the decoupled form if asked)."""
+        self._require_resolved()
         if self.learning_rate is None:
             return optimizers.default_learning_rate(self.optimizer)
         if self.decoupled_hyperparameters:
@@ -116,6 +150,7 @@ class OptimConfig:
 
     def make_optimizer(self) -> optimizers.Optimizer:
         """--optimizer, or a `grouped.Grouped` when a variable group sets its own."""
+        self._require_resolved()
         groups = variable_groups.parse(self.variable_groups)
         if any(group.sets_optimizer for group in groups):
             return grouped.Grouped((self.optimizer, self.momentum, self.nesterov), groups)

@@ -19,6 +19,7 @@ from convnet.data.sources import held_out
 from convnet.data.sources.base import Source
 from convnet.data.sources.spec import make_source
 from convnet.optim import schedules, variable_groups
+from convnet.optim.config import AUTO
 from convnet.runtime import console, distribute, precision, timing
 from convnet.training import memory
 from convnet.training import step as train_step
@@ -38,7 +39,8 @@ class TrainingSetup:
     `time_scale` multiplies every step and epoch count of the settings (--max_steps, --epochs,
     the schedule's, lookahead's, variable groups' and progressive resizing's epochs:
     convnet.training.time_budget; --epoch_budget sets it here); `clock` is the run's
-    `timing.Phases` (default: a new one).
+    `timing.Phases` (default: a new one). `self.config` is `config` with `--optimizer=auto`
+    resolved for the model (`OptimConfig.for_model`).
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
@@ -80,6 +82,10 @@ class TrainingSetup:
         with self.strategy.scope():
             model = models.build_model(config.model, info.num_classes,
                                        config.resolved_weight_decay)
+            if config.optimizer == AUTO:
+                config = self.config = config.for_model(model)
+                console.log(f"--optimizer=auto: {config.optimizer} (the model's "
+                            f"{'preferred_optimizer' if model.preferred_optimizer else 'default'})")
             self.preprocessing = config.preprocessing(
                 model.image_size, info, lambda: pipeline.channel_stats(self.source),
                 previous=previous)

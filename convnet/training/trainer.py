@@ -105,6 +105,7 @@ class Trainer:
         setup = self.setup = TrainingSetup(config, strategy, previous_preprocessing, source=source,
                                            time_scale=self.horizon.scale if self.horizon else 1.0,
                                            clock=clock)
+        config = self.config = setup.config  # --optimizer=auto resolved for the model
         info = setup.source.info
         self.is_chief = distribute.is_chief(setup.strategy)
         self.checkpoints = RunCheckpoints(setup.state, config.train_dir, setup.strategy,

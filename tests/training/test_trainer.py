@@ -97,6 +97,18 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
 
 
 @pytest.mark.slow
+def test_auto_records_the_models_optimizer_and_resumes_with_it(tmp_path):
+    config = _config(tmp_path, model="lenet5", optimizer="auto", max_steps=2,
+                     save_checkpoint_steps=1)
+    assert training.Trainer(config).train() == 2
+    record = run_record.read(config.train_dir)
+    assert (record.optimizer, record.settings["learning_rate"]) == ("adam", None)
+    with training.Trainer(dataclasses.replace(config, max_steps=3)) as resumed:
+        assert resumed.config.optimizer == "adam"
+        assert resumed.train() == 3
+
+
+@pytest.mark.slow
 def test_resuming_with_another_optimizer_is_refused(tmp_path):
     training.Trainer(_config(tmp_path, max_steps=10)).train()
     with pytest.raises(CheckpointError, match="optimizer='adam' \\(asked for 'sgd'\\)"):
