@@ -17,7 +17,7 @@ from convnet.checkpoints import state as state_lib
 from convnet.data import pipeline, preprocess
 from convnet.data.sources.spec import SourceSpec, make_source
 from convnet.models import Model
-from convnet.optim import optimizers, schedules, variable_groups
+from convnet.optim import optimizers, schedules
 from convnet.training.step import TrainStep
 
 
@@ -52,14 +52,10 @@ def main():
     model = OpsNet(num_classes=source.info.num_classes, weight_decay=1e-4)
     state = state_lib.build(model, [32, 32, 3],
                             optimizer=optimizers.make_optimizer("sgd", 0.9, True))
-    epochs = schedules.Epochs(source.num_examples("train"), args.batch_size)
-    groups = variable_groups.assign([], model.trainable_variables, epochs)
-    step = TrainStep(state, tf.distribute.get_strategy(), schedules.Cosine(0.05, args.steps),
-                     groups=groups, batch_size=args.batch_size)
+    step = TrainStep(state, schedules.Cosine(0.05, args.steps), batch_size=args.batch_size)
     done = 0
     while done < args.steps:
-        count = min(50, args.steps - done)  # 50 batches a call, no Python between them
-        result = step(batches, tf.constant(count, tf.int64))  # a StepResult
+        result = step(batches, min(50, args.steps - done))  # 50 batches a call: a StepResult
         done = int(state.step.numpy())
         accuracy = float(result.metrics.hits) / max(float(result.metrics.examples), 1.0)
         print(f"step {done}: loss {float(result.loss):.3f}, training accuracy {accuracy:.3f}")

@@ -132,8 +132,9 @@ def group_of(groups: Sequence[VariableGroup], variable: tf.Variable) -> Variable
 
 
 def assign(groups: Sequence[VariableGroup], variables: Sequence[tf.Variable],
-           epochs: Epochs) -> Assignment:
-    """Resolves the groups over `variables` (first match wins)."""
+           epochs: Epochs | None) -> Assignment:
+    """Resolves the groups over `variables` (first match wins); `epochs` converts the groups'
+    train_epochs to steps (None when no group sets train_epochs)."""
     lr_scales, decay_scales, until = [], [], []
     for var in variables:
         group = group_of(groups, var)

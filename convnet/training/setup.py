@@ -108,8 +108,8 @@ class TrainingSetup:
         self.groups = self._variable_groups()
         self.image_sizes = self._image_sizes()
         self.train_step = train_step.TrainStep(
-            self.state, self.strategy, self.schedule, groups=self.groups,
-            batch_size=config.batch_size,
+            self.state, self.schedule, batch_size=config.batch_size, strategy=self.strategy,
+            groups=self.groups,
             label_smoothing=config.label_smoothing, compute_dtype=self.compute_dtype,
             stop_on_non_finite=config.nan_policy == "stop", xla=config.xla,
             keep_batch=config.histogram_frequency > 0, image_sizes=self.image_sizes)

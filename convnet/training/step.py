@@ -48,10 +48,12 @@ class TrainStep:
 
     Args:
       state: the model, optimizer, EMA, lookahead, loss scale and step to update.
-      strategy: the `tf.distribute.Strategy` the state was built under.
       schedule: step -> learning rate.
-      groups: `variable_groups.Assignment` of the trainable variables.
       batch_size: the global batch (the loss is averaged over it).
+      strategy: the `tf.distribute.Strategy` the state was built under (default: the current
+        one, `tf.distribute.get_strategy()`).
+      groups: `variable_groups.Assignment` of the trainable variables (default: every variable
+        at the schedule's rate and its own weight decay, trained to the end).
       label_smoothing: in [0, 1).
       compute_dtype: the dtype of the forward pass (float32, float16, bfloat16).
       stop_on_non_finite: end the round at the first non-finite loss (nan_policy 'stop').
@@ -62,16 +64,20 @@ class TrainStep:
         the previous one's) train on batches resized to size x size; () trains at the full size.
     """
 
-    def __init__(self, state: State, strategy: tf.distribute.Strategy, schedule, *, groups,
-                 batch_size: int, label_smoothing: float = 0.0,
+    def __init__(self, state: State, schedule, *, batch_size: int,
+                 strategy: tf.distribute.Strategy | None = None,
+                 groups: variable_groups.Assignment | None = None, label_smoothing: float = 0.0,
                  compute_dtype: tf.DType = tf.float32, stop_on_non_finite: bool = True,
                  xla: bool = False, keep_batch: bool = False,
                  image_sizes: Sequence[tuple[int, int]] = ()):
         self.keep_batch, self.image_sizes = keep_batch, tuple(image_sizes)
+        strategy = strategy or tf.distribute.get_strategy()
+        self.variables = state.model.trainable_variables
+        if groups is None:
+            groups = variable_groups.assign((), self.variables, epochs=None)
         self.state, self.strategy, self.schedule, self.groups = state, strategy, schedule, groups
         self.batch_size, self.label_smoothing = batch_size, label_smoothing
         self.compute_dtype, self.stop_on_non_finite = compute_dtype, stop_on_non_finite
-        self.variables = state.model.trainable_variables
         # XLA: the whole step under the default strategy; under a distribution
         # strategy only the gradient computation (the all-reduce and update stay outside).
         replicated = (strategy is not tf.distribute.get_strategy()
@@ -184,8 +190,8 @@ class TrainStep:
         images, labels = distribute.first_replica_value(self.strategy, batch)
         return tf.cast(images, tf.float32), tf.cast(labels, tf.int64)
 
-    def __call__(self, iterator, num_steps):
-        """Runs `num_steps` (int64 tensor) batches and returns a `StepResult`.
+    def __call__(self, iterator, num_steps: int | tf.Tensor) -> "StepResult":
+        """Runs `num_steps` (an int or an int64 tensor) batches and returns a `StepResult`.
 
         The variables frozen at the state's step get no gradient, and the batches are
         resized to the state's step's `image_size` (see the module): a round must not cross
@@ -196,7 +202,8 @@ class TrainStep:
         if key not in self._rounds:
             self._rounds[key] = tf.function(functools.partial(self._round, trained=key[0],
                                                               size=key[1]))
-        return self._rounds[key](iterator, num_steps)
+        # a tensor, so that another count does not trace the step again
+        return self._rounds[key](iterator, tf.cast(num_steps, tf.int64))
 
     def _next_batch(self, iterator, size):
         """The iterator's next batch, each replica's images resized to `size` unless None

@@ -20,7 +20,7 @@ def _step(label_smoothing=0.0, batch_size=4):
                         ema_decay=0.5, optimizer=optimizers.make_optimizer("sgd"))
     groups = variable_groups.assign([], built.model.trainable_variables,
                                     schedules.Epochs(10, 1))
-    return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
+    return TrainStep(built, schedules.Constant(LEARNING_RATE),
                      groups=groups, batch_size=batch_size, label_smoothing=label_smoothing)
 
 
@@ -41,6 +41,20 @@ def test_the_loss_is_smoothed_cross_entropy_over_the_global_batch_plus_weight_de
                 for v in step.state.model.trainable_variables if "kernel" in v.name)
     np.testing.assert_allclose(float(step.loss(images, labels)), cross_entropy + decay,
                                rtol=1e-5)
+
+
+def test_by_default_one_group_of_every_variable_under_the_current_strategy_and_int_counts():
+    built = state.build(models.build_model("lenet5", 10), [28, 28, 1],
+                        optimizer=optimizers.make_optimizer("sgd"))
+    plain = TrainStep(built, schedules.Constant(LEARNING_RATE), batch_size=4)
+    count = len(built.model.trainable_variables)
+    assert plain.strategy is tf.distribute.get_strategy()
+    assert plain.groups == variable_groups.Assignment((1.0,) * count, (1.0,) * count,
+                                                      (None,) * count)
+    batches = iter(tf.data.Dataset.from_tensors(_batch()).repeat())
+    plain(batches, 2)  # a Python int
+    plain(batches, tf.constant(1, tf.int32))  # or a tensor of either integer type
+    assert int(built.step.numpy()) == 3 and len(plain._rounds) == 1
 
 
 def test_one_update_is_sgd_on_the_gradients_and_moves_the_step_and_the_ema():
@@ -127,7 +141,7 @@ def test_two_mirrored_replicas_report_the_global_batch_terms_and_hits():
                             ema_decay=0.5, optimizer=optimizers.make_optimizer("sgd"))
         for target, source in zip(built.model.variables, one.state.model.variables, strict=True):
             target.assign(source)
-    two = TrainStep(built, strategy, lambda _: tf.constant(0.0),
+    two = TrainStep(built, strategy=strategy, schedule=lambda _: tf.constant(0.0),
                     groups=variable_groups.assign([], built.model.trainable_variables,
                                     schedules.Epochs(10, 1)), batch_size=8,
                     keep_batch=True)
@@ -150,7 +164,7 @@ def _frozen_step(spec, momentum=0.9):
                         optimizer=optimizers.make_optimizer("sgd", momentum))
     groups = variable_groups.assign(variable_groups.parse(spec), built.model.trainable_variables,
                                     schedules.Epochs(4, 4))  # one step an epoch
-    return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
+    return TrainStep(built, schedules.Constant(LEARNING_RATE),
                      groups=groups, batch_size=4)
 
 
@@ -205,7 +219,7 @@ def _simple3_step(image_sizes=(), xla=False):
     built = state.build(models.build_model("simple3", 10, weight_decay=1e-3), [32, 32, 3],
                         optimizer=optimizers.make_optimizer("sgd", 0.9))
     groups = variable_groups.assign([], built.model.trainable_variables, schedules.Epochs(4, 4))
-    return TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(LEARNING_RATE),
+    return TrainStep(built, schedules.Constant(LEARNING_RATE),
                      groups=groups, batch_size=4, xla=xla, image_sizes=image_sizes)
 
 

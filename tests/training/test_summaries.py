@@ -151,7 +151,7 @@ def test_histograms_put_back_batch_norm_statistics_and_dropout_generators(
 
     built = state.build(models.build_model("baseline", 10), [32, 32, 3], ema_decay=0.5,
                         optimizer=optimizers.make_optimizer("sgd"))
-    step = TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(0.1),
+    step = TrainStep(built, schedules.Constant(0.1),
                      groups=variable_groups.assign([], built.model.trainable_variables,
                                     schedules.Epochs(10, 1)), batch_size=4)
     generators = built.model._flatten(predicate=lambda x: isinstance(x, tf.random.Generator))
@@ -179,7 +179,7 @@ def test_histogram_gradients_are_those_of_the_batch_alone():
                         ema_decay=0.5, optimizer=optimizers.make_optimizer("sgd"))
     groups = variable_groups.assign([], built.model.trainable_variables,
                                     schedules.Epochs(10, 1))
-    steps = {batch: TrainStep(built, tf.distribute.get_strategy(), schedules.Constant(0.1),
+    steps = {batch: TrainStep(built, schedules.Constant(0.1),
                               groups=groups, batch_size=batch) for batch in (4, 8)}
     images = tf.random.stateless_normal([4, 28, 28, 1], seed=[5, 6])
     labels = tf.constant([1, 3, 5, 7], tf.int64)
