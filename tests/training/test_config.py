@@ -79,3 +79,11 @@ def test_the_tensorboard_flags_fill_the_config():
             defaults.validation_examples, defaults.profile_range) == (0, 0, 0, None)
     with pytest.raises(flags.IllegalFlagValueError):
         flag_values(["train", "--histogram_frequency=-1"])
+
+
+def test_every_field_is_owned_by_one_layer():
+    """TrainConfig's layers define disjoint fields: none shadows another's default or check."""
+    layers = (RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConfig)
+    owned = [name for layer in layers for name in layer.__dict__["__annotations__"]]
+    assert len(owned) == len(set(owned))
+    assert sorted(owned) == sorted(field.name for field in dataclasses.fields(TrainConfig))
