@@ -102,7 +102,7 @@ class TrainingEvaluation:
         precision, correct, count = self.evaluate(tta_mode)
         clock.start(None)
         console.log(f"precision @ 1 = {precision:.3f} ({correct} of {count} test examples; "
-                    f"step {step}, raw weights, {tta_mode} TTA)")
+                    f"step {step}, raw weights, {'no' if tta_mode == 'none' else tta_mode} TTA)")
         console.log(f"time to accuracy {clock.summary()} (from process start; "
                     f"evaluations after each epoch not counted)")
         self._write(step, f"{tta_mode}_tta_precision_at_1", precision)

@@ -69,6 +69,8 @@ def test_after_an_epoch_is_not_timed_and_at_end_is(tmp_path, capsys):
     assert float(written["precision_at_1"][0][1]) == pytest.approx(plain, abs=1e-6)
     assert float(written["flip_tta_precision_at_1"][0][1]) == pytest.approx(with_flips, abs=1e-6)
     assert float(written["elapsed_seconds"][0][1]) == 130.0  # counted when epoch 2 ended
+    evaluation.at_end(10, "none", clock)
+    assert "examples; step 10, raw weights, no TTA)" in capsys.readouterr().out
 
 
 def _run(tmp_path, cifar_path, **overrides):
