@@ -84,8 +84,9 @@ class TrainingSetup:
                                        config.resolved_weight_decay)
             if config.optimizer == AUTO:
                 config = self.config = config.for_model(model)
-                console.log(f"--optimizer=auto: {config.optimizer} (the model's "
-                            f"{'preferred_optimizer' if model.preferred_optimizer else 'default'})")
+                why = (f"{type(model).__name__}.preferred_optimizer" if model.preferred_optimizer
+                       else f"{type(model).__name__} names no preferred_optimizer")
+                console.log(f"--optimizer=auto: {config.optimizer} ({why})")
             self.preprocessing = config.preprocessing(
                 model.image_size, info, lambda: pipeline.channel_stats(self.source),
                 previous=previous)
