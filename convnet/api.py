@@ -68,7 +68,8 @@ def fit(config: TrainConfig | None = None, *, recipe: str | None = None,
         of the config's data settings.
       callbacks: `convnet.training.Callback`s, run in the loop after the Trainer's own jobs
         (each sees the step, the round's loss and metrics and the state, and may stop the run).
-      **settings: TrainConfig fields that replace the config's.
+      **settings: settings by flag name (`momentum=0.9`, `batch_size=256`: the config's
+        fields and those of the configs nested in it) that replace the config's.
 
     Raises:
       ValueError, ConvnetError: bad settings, missing data, a train_dir of another run, a
@@ -80,7 +81,7 @@ def fit(config: TrainConfig | None = None, *, recipe: str | None = None,
                              "keywords: fit(recipe=..., epochs=3))")
         config = TrainConfig.from_recipe(recipe, **settings)
     else:
-        config = dataclasses.replace(config or TrainConfig(), **settings)
+        config = (config or TrainConfig()).with_settings(**settings)
     if model is not None:
         config = dataclasses.replace(config, model=model_name(model))
     with training.Trainer(config, source=source, callbacks=callbacks) as trainer:
@@ -100,14 +101,16 @@ def evaluate(checkpoint_dir: str | EvalConfig, *, source: Source | None = None,
       checkpoint_dir: a train_dir, or a whole `EvalConfig`.
       source: the data to evaluate on, in place of the config's data settings (needed for a
         run trained on a Python source).
-      **settings: EvalConfig fields (`top_k`, `eval_data`, `tta`, `num_examples`, ...).
+      **settings: settings by flag name (`top_k`, `eval_data`, `tta`, `num_examples`,
+        `batch_size`, ...).
     """
     if isinstance(checkpoint_dir, EvalConfig):
-        config = dataclasses.replace(checkpoint_dir, **settings)
+        config = checkpoint_dir.with_settings(**settings)
     else:
-        config = EvalConfig(checkpoint_dir=checkpoint_dir,
-                            eval_dir=settings.pop("eval_dir", f"{checkpoint_dir}/eval"),
-                            run_once=True, **settings)
+        config = EvalConfig.from_settings(
+            checkpoint_dir=checkpoint_dir,
+            eval_dir=settings.pop("eval_dir", f"{checkpoint_dir}/eval"), run_once=True,
+            **settings)
     return evaluation.Evaluator(config, source=source).run()
 
 

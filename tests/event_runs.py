@@ -20,12 +20,12 @@ def evaluated_run(tmp_path_factory):
     if "run" in _CACHE:
         return _CACHE["run"]
     root = tmp_path_factory.mktemp("run")
-    config = training.TrainConfig(
+    config = training.TrainConfig.from_settings(
         train_dir=str(root / "train"), data_source="synthetic", max_steps=4, batch_size=8,
         optimizer="adam", shuffle_buffer=16, log_frequency=2, save_checkpoint_steps=2,
         num_parallel_calls=2)
     training.Trainer(config).train()
-    evaluator = evaluation.Evaluator(evaluation.EvalConfig(
+    evaluator = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=config.train_dir, eval_dir=str(root / "elsewhere_eval"),
         data_source="synthetic", num_examples=16, batch_size=8, run_once=True,
         num_parallel_calls=2))

@@ -16,10 +16,10 @@ from convnet import training  # noqa: E402
 
 
 def main(train_dir: str, max_steps: int, weights_path: str) -> None:
-    config = training.TrainConfig(train_dir=train_dir, data_source="synthetic", model="cifar10",
-                                  max_steps=max_steps, batch_size=16, optimizer="adam",
-                                  log_frequency=5, save_checkpoint_steps=10, num_parallel_calls=2,
-                                  strategy="multi_worker")
+    config = training.TrainConfig.from_settings(
+        train_dir=train_dir, data_source="synthetic", model="cifar10", max_steps=max_steps,
+        batch_size=16, optimizer="adam", log_frequency=5, save_checkpoint_steps=10,
+        num_parallel_calls=2, strategy="multi_worker")
     trainer = training.Trainer(config)
     trainer.train()
     np.savez(weights_path, *[v.numpy() for v in trainer.state.model.variables])

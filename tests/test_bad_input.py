@@ -48,7 +48,7 @@ def _train_config(train_dir, **overrides):
                   shuffle_buffer=16, log_frequency=2, save_checkpoint_steps=2,
                   num_parallel_calls=2)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 def _eval_config(checkpoint_dir, **overrides):
@@ -56,7 +56,7 @@ def _eval_config(checkpoint_dir, **overrides):
                   data_source="synthetic", run_once=True, num_examples=8, batch_size=8,
                   num_parallel_calls=2)
     values.update(overrides)
-    return evaluation.EvalConfig(**values)
+    return evaluation.EvalConfig.from_settings(**values)
 
 
 # --- data ------------------------------------------------------------------
@@ -362,7 +362,7 @@ def test_ctrl_c_is_acknowledged_mid_round_and_a_second_stops_at_once(tmp_path):
     data_dir = kill_harness.write_data(str(tmp_path / "data"))
     train_dir = str(tmp_path / "train")
     round_steps = 1_000_000
-    trainer = training.Trainer(training.TrainConfig(
+    trainer = training.Trainer(training.TrainConfig.from_settings(
         train_dir=train_dir, model="lenet5", dataset="mnist", data_dir=data_dir, download=False,
         batch_size=8, num_parallel_calls=1, shuffle_buffer=64, optimizer="sgd", momentum=0.9))
     run_record.write(train_dir, trainer.record)

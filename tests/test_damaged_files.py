@@ -33,7 +33,7 @@ def _config(train_dir, **overrides):
     values = dict(train_dir=str(train_dir), model="lenet5", data_source="synthetic",
                   batch_size=8, max_steps=4, save_checkpoint_steps=2, log_frequency=2,
                   num_parallel_calls=1, shuffle_buffer=16)
-    return training.TrainConfig(**{**values, **overrides})
+    return training.TrainConfig.from_settings(**{**values, **overrides})
 
 
 @pytest.fixture(scope="module")

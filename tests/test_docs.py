@@ -38,7 +38,7 @@ def _exported_model(tmp):
     """What the export page's snippets read: /tmp/cifar10_train (two steps of the tutorial
     model on synthetic data), its SavedModel, TFLite and ONNX exports, a cat.png."""
     train_dir = os.path.join(tmp, "cifar10_train")
-    training.Trainer(training.TrainConfig(
+    training.Trainer(training.TrainConfig.from_settings(
         train_dir=train_dir, data_source="synthetic", max_steps=2, batch_size=8,
         shuffle_buffer=16, log_frequency=2, save_checkpoint_steps=2,
         num_parallel_calls=2)).train()

@@ -85,7 +85,7 @@ def _config(name: str) -> training.TrainConfig:
 
 
 def _epochs(config: training.TrainConfig, examples: int = 50_000) -> float:
-    return config.epochs or config.max_steps * config.batch_size / examples
+    return config.epochs or config.max_steps * config.data.batch_size / examples
 
 
 def test_every_shipped_recipe_parses_into_a_valid_config():
@@ -142,12 +142,13 @@ def test_a_recipe_from_python_is_the_command_lines_with_its_precision_file_and_o
     for name in ("resnet20", "resnet20_fast", "lenet5_mnist"):  # no precision file
         assert training.TrainConfig.from_recipe(name) == _config(name)
     fast = training.TrainConfig.from_recipe("resnet20_fast", epochs=2, seed=3)
-    assert (fast.model, fast.batch_size, fast.epochs, fast.seed) == ("resnet20", 512, 2, 3)
+    assert (fast.model, fast.data.batch_size, fast.epochs, fast.seed) == ("resnet20", 512, 2, 3)
     in_float32 = training.TrainConfig.from_recipe("fast93_muon", precision="float32")
-    assert (in_float32.progressive_resizing, in_float32.precision) == ("25:3", "float32")
+    assert (in_float32.augment.progressive_resizing,
+            in_float32.compute.precision) == ("25:3", "float32")
     in_bfloat16 = training.TrainConfig.from_recipe("fast93_muon", precision="mixed_bfloat16")
-    assert in_bfloat16.progressive_resizing == ""
+    assert in_bfloat16.augment.progressive_resizing == ""
     with pytest.raises(ValueError, match="unknown --recipe='resnet21': choose from"):
         training.TrainConfig.from_recipe("resnet21")
-    with pytest.raises(ValueError, match="unknown TrainConfig field.s. epoch: the settings"):
+    with pytest.raises(ValueError, match=r"setting.s. epoch \(did you mean epochs\?\): the"):
         training.TrainConfig.from_recipe("resnet20", epoch=3)

@@ -156,7 +156,7 @@ def _config(tmp_path, data_dir, **overrides):
                   num_parallel_calls=1, shuffle_buffer=64, log_frequency=1,
                   save_checkpoint_steps=5, max_steps=12, optimizer="sgd")
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 @tf.custom_gradient

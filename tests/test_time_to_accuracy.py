@@ -36,12 +36,13 @@ def test_decoupled_form_equals_airbench_torch_sgd_on_a_summed_loss():
     assert mean_lr * loss_wd == pytest.approx(torch_lr * torch_wd)
     with pytest.raises(ValueError, match="momentum"):
         optimizers.from_decoupled(lr, wd, 0.0, batch_size=batch)
-    config = training.TrainConfig(optimizer="sgd", momentum=momentum, learning_rate=lr,
-                                  weight_decay=wd, batch_size=batch,
-                                  decoupled_hyperparameters=True)
+    config = training.TrainConfig.from_settings(
+        optimizer="sgd", momentum=momentum, learning_rate=lr, weight_decay=wd, batch_size=batch,
+        decoupled_hyperparameters=True)
     assert (config.resolved_learning_rate, config.resolved_weight_decay) == (mean_lr, loss_wd)
     with pytest.raises(ValueError, match="decoupled_hyperparameters"):
-        training.TrainConfig(optimizer="adam", decoupled_hyperparameters=True).validate()
+        training.TrainConfig.from_settings(
+            optimizer="adam", decoupled_hyperparameters=True).validate()
 
 
 def _recipe(cifar_dir, train_dir, **overrides):
@@ -56,7 +57,7 @@ def _recipe(cifar_dir, train_dir, **overrides):
         log_frequency=5, save_checkpoint_steps=5, eval_every_epoch=True, eval_at_end=True,
         tta="flip_translate")
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 @pytest.mark.slow
@@ -145,7 +146,7 @@ def test_the_recipe_flag_files_parse_into_a_valid_config(name):
     finally:
         absl_flags.FLAGS.unparse_flags()  # back to the defaults for the other tests
     config.validate()
-    assert (config.model, config.batch_size, config.tta) == (name, 1024, "flip_translate")
+    assert (config.model, config.data.batch_size, config.tta) == (name, 1024, "flip_translate")
     assert config.resolved_learning_rate == pytest.approx(1.5)
     assert config.epochs == {"fast93": 11.0, "fast94": 9.9}[name]
 
@@ -168,8 +169,9 @@ def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epoc
     finally:
         absl_flags.FLAGS.unparse_flags()
     config.validate()
-    assert config.precision == precision
-    assert (config.batch_size, config.epochs, config.lookahead_every) == (2000, epochs, 0)
+    assert config.compute.precision == precision
+    assert (config.data.batch_size, config.epochs, config.optim.lookahead_every) == (
+        2000, epochs, 0)
     # airbench94_muon: summed loss over 2,000; head lr 0.67 on W with logits = W x / width;
     # biases 0.053; Muon 0.24; the SGD variables shrink by 2e-6 x 2,000 a step.
     # convnet: mean loss, logits = U x / 9, so U = W x 9 / width.
@@ -177,16 +179,16 @@ def test_the_muon_recipes_are_airbench94_muon_in_convnet_terms(name, width, epoc
     assert config.resolved_learning_rate == pytest.approx(head_rate, rel=1e-4)
     assert config.resolved_learning_rate * config.resolved_weight_decay == pytest.approx(
         2e-6 * 2000, rel=1e-4)
-    groups = {g.pattern: g for g in variable_groups.parse(config.variable_groups)}
+    groups = {g.pattern: g for g in variable_groups.parse(config.optim.variable_groups)}
     muon_group = groups["group.*kernel"]
     assert (muon_group.optimizer, muon_group.momentum, muon_group.nesterov,
             muon_group.decay_scale) == ("muon", 0.6, True, 0.0)
     assert muon_group.lr_scale * head_rate == pytest.approx(0.24, rel=1e-4)
-    assert config.progressive_resizing == RESIZING[name, precision]
+    assert config.augment.progressive_resizing == RESIZING[name, precision]
     for bias in ("beta", "whiten.*bias"):
         assert groups[bias].lr_scale * head_rate == pytest.approx(0.053 * 2000, rel=1e-3)
     assert groups["whiten.*bias"].train_epochs == 3
-    schedule = config.make_schedule(schedules.Epochs(50_000, 2000), 200)
+    schedule = config.optim.make_schedule(schedules.Epochs(50_000, 2000), 200)
     assert [float(schedule(s)) / head_rate for s in (0, 100, 200)] == pytest.approx(
         [1.0, 0.5, 0.0], abs=1e-5)
 

@@ -389,18 +389,18 @@ KERAS_PEERS = {
 def keras_optimizer(config: training.TrainConfig):
     """The Keras optimizer doing our --optimizer's update (constant learning rate), with
     the weight EMA our step also keeps; loss-scaled under mixed_float16."""
-    ema = dict(use_ema=True, ema_momentum=config.moving_average_decay)
+    ema = dict(use_ema=True, ema_momentum=config.optim.moving_average_decay)
     rate = config.resolved_learning_rate
-    if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(rate, momentum=config.momentum,
-                                         nesterov=config.nesterov, **ema)
-    elif config.optimizer == "adam":
+    if config.optim.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(rate, momentum=config.optim.momentum,
+                                         nesterov=config.optim.nesterov, **ema)
+    elif config.optim.optimizer == "adam":
         optimizer = keras.optimizers.Adam(rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **ema)
-    elif config.optimizer == "adadelta":
+    elif config.optim.optimizer == "adadelta":
         optimizer = keras.optimizers.Adadelta(rate, rho=0.95, epsilon=1e-7, **ema)
     else:
-        raise ValueError(f"no Keras optimizer for --optimizer={config.optimizer!r}")
-    if precision.resolve(config.precision) == "mixed_float16":
+        raise ValueError(f"no Keras optimizer for --optimizer={config.optim.optimizer!r}")
+    if precision.resolve(config.compute.precision) == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 
@@ -410,7 +410,7 @@ def compile_keras_model(model, config: training.TrainConfig) -> None:
     cross-entropy on logits, XLA as --xla. Call it in the strategy's scope."""
     model.compile(optimizer=keras_optimizer(config),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=config.xla)
+                  jit_compile=config.compute.xla)
 
 
 def keras_fit_rates(model, dataset: tf.data.Dataset, batch_size: int, *, steps: int,

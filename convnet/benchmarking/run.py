@@ -57,11 +57,11 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
     if peer not in PEERS:
         raise ValueError(f"--peer must be one of {', '.join(repr(p) for p in PEERS)}, "
                          f"got {peer!r}")
-    resolved_precision = precision.resolve(config.precision)
+    resolved_precision = precision.resolve(config.compute.precision)
     if peer == "torch":
         torch_process.peer_precision(resolved_precision)  # refused before any work
     load_before = os.getloadavg()
-    config = dataclasses.replace(config, nan_policy="skip_batch", progressive_resizing="")
+    config = config.with_settings(nan_policy="skip_batch", progressive_resizing="")
     setup = TrainingSetup(config)
     replicas = setup.strategy.num_replicas_in_sync
     channels = setup.source.info.image_shape[-1]
@@ -78,8 +78,8 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
                              [rate * replicas for rate in matmul.round_rates])
 
     console.log(f"1/{FIGURE_COUNT} input pipeline: {repeats} x {steps} batches of "
-                f"{config.batch_size}")
-    rates, batch = input_rates(setup.train_dataset(config.batch_size), config.batch_size,
+                f"{config.data.batch_size}")
+    rates, batch = input_rates(setup.train_dataset(config.data.batch_size), config.data.batch_size,
                                steps, repeats=repeats)
     figures["input"] = Figure("input pipeline", "images/sec", rates)
 
@@ -126,12 +126,12 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
 
     result_ratios = table.ratios(figures, flops["training_per_example"])
     return {
-        "config": {"model": config.model, "batch_size": config.batch_size,
-                   "data_source": config.data_source, "dataset": setup.source.info.name,
-                   "precision": resolved_precision, "xla": config.xla,
-                   "strategy": config.strategy, "replicas": replicas,
-                   "optimizer": setup.config.optimizer,
-                   "num_parallel_calls": config.num_parallel_calls,
+        "config": {"model": config.model, "batch_size": config.data.batch_size,
+                   "data_source": config.data.data_source, "dataset": setup.source.info.name,
+                   "precision": resolved_precision, "xla": config.compute.xla,
+                   "strategy": config.compute.strategy, "replicas": replicas,
+                   "optimizer": setup.config.optim.optimizer,
+                   "num_parallel_calls": config.data.num_parallel_calls,
                    "steps": steps, "steps_requested": requested_steps,
                    "min_round_seconds": min_round_seconds, "repeats": repeats,
                    "matmul_shape": peak.shape_name(matmul.best_shape),
@@ -164,8 +164,8 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, *, repeats: int
     if keras_peer:
         with setup.strategy.scope():
             peer = keras_peers.keras_model(config.model, setup.source.info.num_classes,
-                                           image_shape, weight_decay=config.weight_decay,
-                                           precision=precision.resolve(config.precision))
+                                           image_shape, weight_decay=config.optim.weight_decay,
+                                           precision=precision.resolve(config.compute.precision))
     if peer is None:
         why = "--nokeras" if not keras_peer else f"no Keras peer of --model={config.model}"
         console.log(f"4/{FIGURE_COUNT} keras model.fit: skipped ({why}; peers: "
@@ -174,8 +174,8 @@ def _keras_figure(setup: TrainingSetup, image_shape, steps: int, *, repeats: int
     console.log(f"4/{FIGURE_COUNT} keras model.fit of the same network over the same pipeline")
     with setup.strategy.scope():
         keras_peers.compile_keras_model(peer, config)
-    rates = keras_peers.keras_fit_rates(peer, setup.train_dataset(config.batch_size),
-                                        config.batch_size, steps=steps, repeats=repeats)
+    rates = keras_peers.keras_fit_rates(peer, setup.train_dataset(config.data.batch_size),
+                                        config.data.batch_size, steps=steps, repeats=repeats)
     return Figure("keras model.fit", "examples/sec", rates), int(peer.count_params())
 
 
@@ -187,7 +187,7 @@ def _torch_figure(config: TrainConfig, resolved_precision: str, image_shape, *, 
     console.log(f"6/{FIGURE_COUNT} PyTorch peer: the same network's step in "
                 f"{peer_python or 'this Python'} ({threads} threads)")
     result = torch_process.run_torch_peer(
-        peer_python, name=config.model, batch_size=config.batch_size,
+        peer_python, name=config.model, batch_size=config.data.batch_size,
         precision=torch_process.peer_precision(resolved_precision), steps=steps,
         repeats=repeats, threads=threads, image_size=image_shape[0], channels=image_shape[2],
         num_classes=num_classes, op_table=op_table)

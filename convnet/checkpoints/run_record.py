@@ -55,8 +55,9 @@ def own_dataset_fields(info: DatasetInfo) -> dict[str, Any]:
 
 
 def settings_of(config) -> dict[str, Any]:
-    """A TrainConfig's fields for `RunRecord.settings`: those not in the record's own fields."""
-    return {name: value for name, value in dataclasses.asdict(config).items()
+    """A TrainConfig's settings (flat, by flag name: `config.settings()`) for
+    `RunRecord.settings`: those not in the record's own fields."""
+    return {name: value for name, value in config.settings().items()
             if name not in SETTINGS_IN_FIELDS}
 
 

@@ -57,7 +57,7 @@ class DataConfig:
         "each class's images held out as the test split.", lower_bound=0.0)
 
     def validate(self) -> None:
-        check(self, DataConfig)
+        check(self)
         InputSettings(num_parallel_calls=self.num_parallel_calls)  # checks it
         if not 0 < self.folder_test_fraction < 1:
             raise ValueError(f"--folder_test_fraction must be in (0, 1), got "
@@ -103,7 +103,7 @@ class AugmentConfig:
         "Evaluation is at the full size. Default: off.")
 
     def validate(self) -> None:
-        check(self, AugmentConfig)
+        check(self)
         progressive_resizing.parse(self.progressive_resizing)  # checks it
 
     def preprocessing(self, model_image_size: int | None, info: info_lib.DatasetInfo,

@@ -27,7 +27,7 @@ from convnet.data.sources.spec import make_source
 from convnet.evaluation import confusion
 from convnet.evaluation import tta as tta_lib
 from convnet.evaluation.counting import EvalResult, count_correct
-from convnet.runtime import console, distribute, paths, precision
+from convnet.runtime import console, distribute, options, paths, precision
 from convnet.runtime.compute import ComputeConfig
 from convnet.runtime.errors import CheckpointError, DamagedCheckpointError
 from convnet.runtime.options import check, option
@@ -37,9 +37,9 @@ POLL_SECS = 1.0
 
 
 @dataclasses.dataclass
-class EvalConfig(DataConfig, ComputeConfig):
-    """Everything an evaluation needs: the fields below and the data and compute ones (whose
-    dataset and label mode, when None, are the run's)."""
+class EvalConfig(options.FlatSettings):
+    """Everything an evaluation needs: the fields below, and the data and compute configs
+    (`data.dataset` and `data.label_mode`, when None, are the run's)."""
     checkpoint_dir: str = option("/tmp/cifar10_train",
                                  "Training directory whose latest checkpoint is evaluated.")
     eval_dir: str = option("/tmp/cifar10_eval", "Directory for TensorBoard events.")
@@ -60,11 +60,16 @@ class EvalConfig(DataConfig, ComputeConfig):
                                      lower_bound=0)
     restore_fallback: bool = restore.fallback_option()
     tta: str = tta_lib.tta_mode_option()
+    # The layers' configs: their flags are flat (--batch_size is data.batch_size).
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
 
     def validate(self) -> None:
         """Choices and bounds; the data settings make a SourceSpec in Evaluator, once the
         run's dataset is known."""
         check(self)
+        check(self.data)
+        self.compute.validate()
         if self.model:
             models.check_name(self.model)
 
@@ -81,7 +86,7 @@ class Evaluator:
         # model is not assumed: it would fail later on a tensor shape).
         directory = config.checkpoint_dir
         record = run_record.read(directory) if config.model else run_record.require(directory)
-        self.source = source or make_source(config.source_spec(
+        self.source = source or make_source(config.data.source_spec(
             dataset=record.dataset if record else None,
             label_mode=record.resolved_label_mode() if record else None))
         self.info = self.source.info
@@ -90,8 +95,8 @@ class Evaluator:
         run_record.check_same_run(directory, asked, fields=("model", "dataset", "num_classes"))
         if config.top_k > self.info.num_classes:
             raise ValueError(f"--top_k={config.top_k} exceeds the {self.info.num_classes} classes")
-        self.strategy = distribute.make_strategy(config.strategy, config.tpu)
-        self.compute_dtype = precision.compute_dtype(config.precision)
+        self.strategy = distribute.make_strategy(config.compute.strategy, config.compute.tpu)
+        self.compute_dtype = precision.compute_dtype(config.compute.precision)
         # A run without a moving average (--moving_average_decay=0) is evaluated as it is.
         self.use_ema = config.use_ema and (record is None or record.kept_weight_average())
         with self.strategy.scope():
@@ -101,8 +106,8 @@ class Evaluator:
             size = self.preprocessing.image_size
             self.state = state.build(self.model, [size, size, self.info.image_shape[-1]])
         self.dataset = pipeline.eval_dataset(
-            self.source, config.eval_data, config.batch_size,
-            settings=pipeline.InputSettings(self.preprocessing, config.num_parallel_calls),
+            self.source, config.eval_data, config.data.batch_size,
+            settings=pipeline.InputSettings(self.preprocessing, config.data.num_parallel_calls),
             num_examples=config.num_examples)
         split_size = self.source.num_examples(config.eval_data)
         self.num_examples = (min(config.num_examples, split_size or config.num_examples)
@@ -124,9 +129,8 @@ class Evaluator:
             self.state.ema.copy_to(self.model.trainable_variables)
         correct, class_correct, class_count, confusion = count_correct(
             self.model, self.dataset, self.info.num_classes, top_k=self.config.top_k,
-            strategy=self.strategy,
-            xla=self.config.xla, compute_dtype=self.compute_dtype, num_examples=self.num_examples,
-            tta=self.config.tta)
+            strategy=self.strategy, xla=self.config.compute.xla,
+            compute_dtype=self.compute_dtype, num_examples=self.num_examples, tta=self.config.tta)
         result = EvalResult(int(self.state.step.numpy()), self.config.top_k,
                             int(class_count.sum()), correct, class_correct, class_count,
                             confusion)

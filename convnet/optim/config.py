@@ -90,7 +90,7 @@ class OptimConfig:
 
     def validate(self) -> None:
         """Checks only: no TensorFlow op runs here (a multi-worker strategy comes first)."""
-        check(self, OptimConfig)
+        check(self)
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
         if self.decoupled_hyperparameters and (self.optimizer not in ("sgd", AUTO)
@@ -119,13 +119,13 @@ class OptimConfig:
                              f"of convnet's optimizers ({', '.join(optimizers.OPTIMIZERS)}): "
                              f"fix the model, or pass --optimizer")
         resolved = dataclasses.replace(self, optimizer=chosen)
-        OptimConfig.validate(resolved)
+        resolved.validate()
         return resolved
 
     def _require_resolved(self) -> None:
         if self.optimizer == AUTO:
             raise ValueError("--optimizer=auto is resolved by the model: call "
-                             "config.for_model(model) first (TrainingSetup does)")
+                             "OptimConfig.for_model(model) first (TrainingSetup does)")
 
     @property
     def schedule_name(self) -> str:

@@ -193,7 +193,7 @@ def compare_model(name: str, output_dir: str, max_steps: int | None, *, configs_
         with open(record_path, "w", encoding="utf-8") as f:
             json.dump(record, f)
 
-    evaluator = evaluation.Evaluator(evaluation.EvalConfig(
+    evaluator = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=train_dir, eval_dir=os.path.join(train_dir, "eval"), run_once=True,
         num_examples=eval_examples, **{k: v for k, v in data_args.items() if v is not None}))
     accuracy, evaluated = [], 0

@@ -25,4 +25,4 @@ class ComputeConfig:
                        "fixed shape (evaluation pads and masks the last one).")
 
     def validate(self) -> None:
-        check(self, ComputeConfig)
+        check(self)

@@ -1,13 +1,16 @@
-"""The settings of a training run: `TrainConfig`, the run's own settings over those of each
-layer (data, augmentation, optimisation, compute).
+"""The settings of a training run: `TrainConfig`, the run's own settings and the config of
+each layer it spans, nested by concern (`config.data`, `config.augment`, `config.optim`,
+`config.compute`).
 
-Each layer's config owns its settings' defaults, help text, choices and
-bounds (convnet.runtime.options), and their validation; the flags of `convnet.train`
-are derived from them (`options.define_flags(TrainConfig)`). `TrainConfig`
-inherits the layers' fields, so it is one flat dataclass: `TrainConfig(
-batch_size=256, momentum=0.9)` in code, `dataclasses.asdict` for run.json's
-settings, and any layer's methods on it. `validate` runs no TensorFlow op (a
-multi-worker strategy must be created before the first one).
+Each config owns its settings' defaults, help text, choices and bounds
+(convnet.runtime.options), and their validation; the flags of `convnet.train`
+are derived from them (`options.define_flags(TrainConfig)`) and stay flat
+(`--momentum` is `config.optim.momentum`). In code, nested:
+`TrainConfig(model="resnet20", optim=OptimConfig(momentum=0.9))`, or flat, as
+the flags and `convnet.fit` name them: `TrainConfig.from_settings(batch_size=256,
+momentum=0.9)`; `config.settings()` gives the flat settings (run.json keeps them).
+`validate` runs no TensorFlow op (a multi-worker strategy must be created before
+the first one).
 """
 
 import dataclasses
@@ -36,8 +39,9 @@ DIVERGENCE_FACTOR = 1e4
 
 
 @dataclasses.dataclass
-class RunConfig:
-    """The run's own settings: its directory, model, length, checkpoints and evaluations."""
+class TrainConfig(options.FlatSettings):
+    """Everything a training run needs: the run's own settings (its directory, model, length,
+    checkpoints and evaluations; the fields below) and the config of each layer."""
     train_dir: str = option(
         "/tmp/cifar10_train", "Directory for checkpoints, run.json and TensorBoard events. A "
         "rerun with the same directory resumes from its latest checkpoint; nothing deletes it.")
@@ -100,6 +104,18 @@ class RunConfig:
     validation_examples: int = option(
         0, "Hold out the last K examples of the training split from training and evaluate "
         "--eval_every_steps on them instead of the test split (0: off).", lower_bound=0)
+    # The layers' configs: their flags are flat (--batch_size is data.batch_size).
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
+
+    def __post_init__(self):
+        if isinstance(self.data, DataConfig) and not (self.data.dataset
+                                                      and self.data.label_mode):
+            self.data = dataclasses.replace(
+                self.data, dataset=self.data.dataset or DEFAULT_DATASET,
+                label_mode=self.data.label_mode or DEFAULT_LABEL_MODE)
 
     @property
     def profile_range(self) -> tuple[int, int] | None:
@@ -110,7 +126,10 @@ class RunConfig:
         return start, end
 
     def validate(self) -> None:
-        check(self, RunConfig)
+        """Each layer's checks (its choices, bounds and rules), then the run's."""
+        check(self)
+        for layer in (self.compute, self.data, self.augment, self.optim):
+            layer.validate()
         models.check_name(self.model)
         if self.profile_steps:
             try:
@@ -133,20 +152,14 @@ class RunConfig:
             raise ValueError("--train_dir must not be empty")
         if self.time_budget:
             time_budget.parse_duration(self.time_budget)
+        if self.time_budget and self.compute.strategy in ("multi_worker", "tpu"):
+            raise ValueError(f"--time_budget times the steps on one process's clock: not with "
+                             f"--strategy={self.compute.strategy} (give --epochs or "
+                             f"--max_steps)")
 
     def max_loss_for(self, num_classes: int) -> float:
         """--max_loss, or DIVERGENCE_FACTOR x ln(num_classes) when not given."""
         return self.max_loss or DIVERGENCE_FACTOR * math.log(max(num_classes, 2))
-
-
-@dataclasses.dataclass
-class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConfig):
-    """Everything a training run needs: the fields of the run and of each layer."""
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.dataset = self.dataset or DEFAULT_DATASET
-        self.label_mode = self.label_mode or DEFAULT_LABEL_MODE
 
     @classmethod
     def from_recipe(cls, name: str, **overrides) -> "TrainConfig":
@@ -155,12 +168,9 @@ class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConf
         `NAME.PRECISION.flags` when the run computes in that precision (`precision` of the
         overrides, else the recipe's; `auto` resolved for this machine), then the overrides.
 
-        Raises ValueError for an unknown recipe (naming the shipped ones) or field.
+        Raises ValueError for an unknown recipe (naming the shipped ones) or setting.
         """
-        unknown = sorted(set(overrides) - {field.name for field in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {', '.join(unknown)}: the settings "
-                             f"are the flags of convnet.train, without the dashes")
+        options.build(cls, **overrides)  # names an unknown setting before any work
         values = flags.FlagValues()
         options.define_flags(cls, values)
         files = ["--flagfile=" + recipes.path(name)]
@@ -171,25 +181,17 @@ class TrainConfig(RunConfig, OptimConfig, AugmentConfig, DataConfig, ComputeConf
         if extra:
             values(["recipe", *files, "--flagfile=" + extra])
             console.log(recipes.precision_file_line("--flagfile=" + extra))
-        return dataclasses.replace(options.from_flags(cls, values), **overrides)
-
-    def validate(self) -> None:
-        """Each layer's checks (its choices, bounds and rules)."""
-        for layer in (ComputeConfig, DataConfig, AugmentConfig, OptimConfig, RunConfig):
-            layer.validate(self)
-        if self.time_budget and self.strategy in ("multi_worker", "tpu"):
-            raise ValueError(f"--time_budget times the steps on one process's clock: not with "
-                             f"--strategy={self.strategy} (give --epochs or --max_steps)")
+        return options.replace(options.from_flags(cls, values), **overrides)
 
     @property
     def resolved_learning_rate(self) -> float:
         """The learning rate of the mean loss at this batch size."""
-        return self.learning_rate_at(self.batch_size)
+        return self.optim.learning_rate_at(self.data.batch_size)
 
     @property
     def resolved_weight_decay(self) -> float | None:
         """The L2 coefficient of the loss at this batch size."""
-        return self.weight_decay_at(self.batch_size)
+        return self.optim.weight_decay_at(self.data.batch_size)
 
     def schedule_steps(self, epochs: Epochs) -> int:
         """The schedule's horizon in steps: --epochs when given, else the step budget."""

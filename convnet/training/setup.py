@@ -33,7 +33,7 @@ def _op_determinism_enabled() -> bool:
 class TrainingSetup:
     """The source, preprocessing, state, schedule and step of a `TrainConfig`.
 
-    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`;
+    `strategy` overrides `config.compute.strategy` with a ready `tf.distribute.Strategy`;
     `previous` is a resumed run's preprocessing (its channel statistics are kept); `source`
     (your own data, any `convnet.data.Source`) replaces the config's data settings.
     `time_scale` multiplies every step and epoch count of the settings (--max_steps, --epochs,
@@ -54,22 +54,24 @@ class TrainingSetup:
             tf.config.experimental.enable_op_determinism()
             self._determinism_was = False
         tf.random.set_seed(config.seed)
-        self.strategy = strategy or distribute.make_strategy(config.strategy, config.tpu)
+        compute = config.compute
+        self.strategy = strategy or distribute.make_strategy(compute.strategy, compute.tpu)
         replicas = self.strategy.num_replicas_in_sync
-        if config.batch_size % replicas:
-            raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
-                             f"multiple of the {replicas} replicas of --strategy={config.strategy}")
-        self.compute_dtype = precision.compute_dtype(config.precision)
-        if config.precision == "auto":
+        if config.data.batch_size % replicas:
+            raise ValueError(f"--batch_size={config.data.batch_size} (the global batch) must be "
+                             f"a multiple of the {replicas} replicas of "
+                             f"--strategy={compute.strategy}")
+        self.compute_dtype = precision.compute_dtype(config.compute.precision)
+        if config.compute.precision == "auto":
             console.log(precision.this_machine().line)
         self.clock = clock or timing.Phases()
         self.clock.start("data")
-        self.source = source or make_source(config.source_spec(seed=config.seed))
+        self.source = source or make_source(config.data.source_spec(seed=config.seed))
         if config.validation_examples:  # training never sees them (convnet.data.sources.held_out)
             self.source = held_out.HeldOutSource(self.source, config.validation_examples)
         info = self.source.info
         self.epochs = schedules.Epochs(self.source.num_examples("train")
-                                       or schedules.NUM_EXAMPLES_PER_EPOCH, config.batch_size)
+                                       or schedules.NUM_EXAMPLES_PER_EPOCH, config.data.batch_size)
         # The schedule spans --epochs when given; --max_steps may stop the run earlier (or later).
         unscaled = config.schedule_steps(self.epochs)
         if config.epoch_budget:  # the run's steps become the budget's
@@ -82,37 +84,39 @@ class TrainingSetup:
         with self.strategy.scope():
             model = models.build_model(config.model, info.num_classes,
                                        config.resolved_weight_decay)
-            if config.optimizer == AUTO:
-                config = self.config = config.for_model(model)
+            if config.optim.optimizer == AUTO:
+                config = self.config = dataclasses.replace(
+                    config, optim=config.optim.for_model(model))
                 why = (f"{type(model).__name__}.preferred_optimizer" if model.preferred_optimizer
                        else f"{type(model).__name__} names no preferred_optimizer")
-                console.log(f"--optimizer=auto: {config.optimizer} ({why})")
-            self.preprocessing = config.preprocessing(
+                console.log(f"--optimizer=auto: {config.optim.optimizer} ({why})")
+            self.preprocessing = config.augment.preprocessing(
                 model.image_size, info, lambda: pipeline.channel_stats(self.source),
                 previous=previous)
             self.input_settings = pipeline.InputSettings(
-                self.preprocessing, config.num_parallel_calls, config.shuffle_buffer, config.seed)
+                self.preprocessing, config.data.num_parallel_calls,
+                config.augment.shuffle_buffer, config.seed)
             self.clock.start("initialisation")
             size = self.preprocessing.image_size
             self.input_shape = [size, size, info.image_shape[-1]]
             self.state = state_lib.build(
-                model, self.input_shape, config.moving_average_decay,
-                optimizer=config.make_optimizer(),
-                lookahead=config.make_lookahead(self.schedule_steps, self.schedule_epochs),
+                model, self.input_shape, config.optim.moving_average_decay,
+                optimizer=config.optim.make_optimizer(),
+                lookahead=config.optim.make_lookahead(self.schedule_steps, self.schedule_epochs),
                 loss_scale=(precision.DynamicLossScale() if self.compute_dtype == tf.float16
                             else None))
-            memory.check_train_batch(config.batch_size, model, self.input_shape,
+            memory.check_train_batch(config.data.batch_size, model, self.input_shape,
                                      train_examples=self.source.num_examples("train"),
                                      dataset=info.name,
                                      compute_dtype=self.compute_dtype)
-        self.schedule = config.make_schedule(self.schedule_epochs, self.schedule_steps)
+        self.schedule = config.optim.make_schedule(self.schedule_epochs, self.schedule_steps)
         self.groups = self._variable_groups()
         self.image_sizes = self._image_sizes()
         self.train_step = train_step.TrainStep(
-            self.state, self.schedule, batch_size=config.batch_size, strategy=self.strategy,
+            self.state, self.schedule, batch_size=config.data.batch_size, strategy=self.strategy,
             groups=self.groups,
-            label_smoothing=config.label_smoothing, compute_dtype=self.compute_dtype,
-            stop_on_non_finite=config.nan_policy == "stop", xla=config.xla,
+            label_smoothing=config.optim.label_smoothing, compute_dtype=self.compute_dtype,
+            stop_on_non_finite=config.nan_policy == "stop", xla=config.compute.xla,
             keep_batch=config.histogram_frequency > 0, image_sizes=self.image_sizes)
 
     @property
@@ -129,7 +133,7 @@ class TrainingSetup:
 
     def _variable_groups(self) -> variable_groups.Assignment:
         """--variable_groups resolved over the trainable variables (a typo is an error)."""
-        groups = variable_groups.parse(self.config.variable_groups)
+        groups = variable_groups.parse(self.config.optim.variable_groups)
         trainable = self.state.model.trainable_variables
         unmatched = variable_groups.unmatched(groups, trainable)
         if unmatched:
@@ -140,7 +144,7 @@ class TrainingSetup:
 
     def _image_sizes(self) -> tuple[tuple[int, int], ...]:
         """--progressive_resizing as ((size, end step), ...), each size checked on the model."""
-        stages = progressive_resizing.parse(self.config.progressive_resizing)
+        stages = progressive_resizing.parse(self.config.augment.progressive_resizing)
         channels = self.input_shape[-1]
         for stage in stages:
             try:  # one example through the built model: a size it cannot take fails here
@@ -149,7 +153,7 @@ class TrainingSetup:
             except (ValueError, tf.errors.OpError) as e:  # oneDNN's pooling: AbortedError
                 first_line = (str(e).strip() or type(e).__name__).splitlines()[0][:160]
                 raise ValueError(
-                    f"--progressive_resizing={self.config.progressive_resizing}: "
+                    f"--progressive_resizing={self.config.augment.progressive_resizing}: "
                     f"--model={self.config.model} cannot take {stage.size}x{stage.size} inputs "
                     f"({first_line}); choose sizes it accepts (its full size is "
                     f"{self.input_shape[0]})") from None
@@ -164,8 +168,8 @@ class TrainingSetup:
         def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
             pipelines = context.num_input_pipelines
             return self.train_dataset(
-                context.get_per_replica_batch_size(self.config.batch_size),
-                start_example=start_step * self.config.batch_size // pipelines,
+                context.get_per_replica_batch_size(self.config.data.batch_size),
+                start_example=start_step * self.config.data.batch_size // pipelines,
                 num_shards=pipelines, shard_index=context.input_pipeline_id)
 
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))

@@ -71,7 +71,7 @@ class Trainer:
     """A run: its `TrainingSetup` (`setup`: data, state, schedule, compiled step) with the
     run's checkpoints, record and evaluations, and the loop over the compiled step.
 
-    `strategy` overrides `config.strategy` with a ready `tf.distribute.Strategy`; `source`
+    `strategy` overrides `config.compute.strategy` with a ready `tf.distribute.Strategy`; `source`
     (any `convnet.data.Source`) replaces the config's data settings; `callbacks`
     (`convnet.training.Callback`s) run after the Trainer's own periodic jobs, in the same
     loop. The Trainer (the chief's) holds train_dir's writer lock from its making, before any
@@ -86,7 +86,7 @@ class Trainer:
         self.callbacks = callbacks_lib.check(callbacks)
         self.setup: TrainingSetup | None = None
         chief = (distribute.is_chief(strategy) if strategy is not None
-                 else distribute.is_chief_task(config.strategy))
+                 else distribute.is_chief_task(config.compute.strategy))
         self._lock = writer_lock.hold(config.train_dir) if chief else None
         try:
             self._build(config, strategy, chief, source=source)
@@ -114,11 +114,11 @@ class Trainer:
         self.max_loss = config.max_loss_for(info.num_classes)
         self.record = run_record.RunRecord(
             model=config.model, dataset=info.name, num_classes=info.num_classes,
-            label_mode=config.label_mode, image_size=setup.preprocessing.image_size,
+            label_mode=config.data.label_mode, image_size=setup.preprocessing.image_size,
             image_channels=info.image_shape[-1], max_steps=setup.max_steps,
-            optimizer=config.optimizer,
-            data_source=config.data_source if source is None else type(source).__name__,
-            batch_size=config.batch_size, preprocessing=setup.preprocessing,
+            optimizer=config.optim.optimizer,
+            data_source=config.data.data_source if source is None else type(source).__name__,
+            batch_size=config.data.batch_size, preprocessing=setup.preprocessing,
             settings=run_record.settings_of(config),
             **run_record.own_dataset_fields(info))
         self.evaluation = TrainingEvaluation(setup.source, setup.input_settings,
@@ -245,7 +245,7 @@ class Trainer:
     def _jobs(self, writer, start: int) -> tuple[list[Callback], periodic_jobs.SaveCheckpoint]:
         """The Trainer's periodic jobs in loop order, then the user's callbacks."""
         config, setup = self.config, self.setup
-        log = periodic_jobs.LogLine(config.log_frequency, writer, config.batch_size,
+        log = periodic_jobs.LogLine(config.log_frequency, writer, config.data.batch_size,
                                     loss_scale=setup.state.loss_scale)
         save = periodic_jobs.SaveCheckpoint(config.save_checkpoint_steps, self.save, writer,
                                             start_step=start)

@@ -38,7 +38,7 @@ REFERENCE = re.compile(r"`(convnet(?:\.\w+)+)")
 # module, class name, only the fields the class declares itself)]).
 COMMANDS = [
     ("convnet.train", [
-        ("The run", "convnet.training.config", "RunConfig", True),
+        ("The run", "convnet.training.config", "TrainConfig", True),
         ("The optimizer and its schedule", "convnet.optim.config", "OptimConfig", True),
         ("The data", "convnet.data.config", "DataConfig", True),
         ("Augmentation and normalization", "convnet.data.config", "AugmentConfig", True),

@@ -1,6 +1,5 @@
 """convnet.benchmarking.keras_peers: each Keras peer is our network, layer for layer."""
 
-import dataclasses
 
 import keras
 import numpy as np
@@ -114,7 +113,7 @@ def test_models_without_a_peer_get_none():
     ("sgd", keras.optimizers.SGD), ("adam", keras.optimizers.Adam),
     ("adadelta", keras.optimizers.Adadelta)])
 def test_keras_optimizer_keeps_the_weight_ema(optimizer, keras_class):
-    config = dataclasses.replace(training.TrainConfig(), optimizer=optimizer)
+    config = training.TrainConfig.from_settings(optimizer=optimizer)
     peer_optimizer = keras_peers.keras_optimizer(config)
     assert isinstance(peer_optimizer, keras_class) and peer_optimizer.use_ema
-    assert peer_optimizer.ema_momentum == pytest.approx(config.moving_average_decay)
+    assert peer_optimizer.ema_momentum == pytest.approx(config.optim.moving_average_decay)

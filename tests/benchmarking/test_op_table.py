@@ -20,9 +20,9 @@ def test_event_names_give_op_types(event, op_type):
 
 @pytest.mark.slow  # the profiler's start and stop take seconds
 def test_the_table_of_a_step_holds_its_convolutions(tmp_path):
-    config = training.TrainConfig(train_dir=str(tmp_path), data_source="synthetic",
-                                  model="simple3", batch_size=4, optimizer="sgd",
-                                  num_parallel_calls=1)
+    config = training.TrainConfig.from_settings(train_dir=str(tmp_path), data_source="synthetic",
+                                                model="simple3", batch_size=4, optimizer="sgd",
+                                                num_parallel_calls=1)
     setup = TrainingSetup(config)
     iterator = setup.train_iterator(0)
     setup.train_step(iterator, tf.constant(1, tf.int64))  # trace and warm up

@@ -12,7 +12,7 @@ from convnet.benchmarking import run, table, torch_process
     (dict(steps=0), "--steps"), (dict(repeats=0), "--repeats"),
     (dict(matmul_size=-1), "--matmul_size")])
 def test_bad_settings_are_refused_before_the_trainer_is_built(settings, flag):
-    config = training.TrainConfig(data_dir="/nonexistent", download=False)
+    config = training.TrainConfig.from_settings(data_dir="/nonexistent", download=False)
     with pytest.raises(ValueError, match=flag):
         run.bench(config, **settings)
 
@@ -29,7 +29,8 @@ def test_write_json_creates_the_directory(tmp_path):
     (dict(peer="torch", precision="mixed_float16"), "--peer=torch times float32")])
 def test_bad_peers_are_refused_before_the_trainer_is_built(settings, message):
     precision = settings.pop("precision", "float32")
-    config = training.TrainConfig(data_dir="/nonexistent", download=False, precision=precision)
+    config = training.TrainConfig.from_settings(
+        data_dir="/nonexistent", download=False, precision=precision)
     with pytest.raises(ValueError, match=message):
         run.bench(config, **settings)
 
@@ -52,9 +53,9 @@ def test_the_torch_peer_failing_is_one_clear_error(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_the_bench_times_the_torch_peer_and_prints_both_op_tables(tmp_path):
     pytest.importorskip("torch")
-    config = training.TrainConfig(train_dir=str(tmp_path), data_source="synthetic",
-                                  model="resnet20", batch_size=4, optimizer="sgd",
-                                  momentum=0.9, num_parallel_calls=1, precision="float32")
+    config = training.TrainConfig.from_settings(
+        train_dir=str(tmp_path), data_source="synthetic", model="resnet20", batch_size=4,
+        optimizer="sgd", momentum=0.9, num_parallel_calls=1, precision="float32")
     result = run.bench(config, steps=1, repeats=2, matmul_size=32, keras_peer=False,
                        peer="torch", op_table=True)
     torch_figure = result["figures"]["torch"]

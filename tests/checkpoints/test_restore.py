@@ -45,7 +45,7 @@ def _config(train_dir, data_dir, **overrides):
                   num_parallel_calls=1, shuffle_buffer=64, log_frequency=5,
                   save_checkpoint_steps=5, max_steps=20, optimizer="sgd")
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 def _hashes(directory):
@@ -169,7 +169,7 @@ def test_eval_predict_and_export_find_checkpoints_without_a_state_file(tmp_path)
     train_dir, _, _, _ = write_train_dir(tmp_path / "train")
     os.remove(os.path.join(train_dir, checkpoint_files.STATE_FILE))
     assert loaded_model.load(train_dir).checkpoint_path.endswith("ckpt-7")
-    result = evaluation.Evaluator(evaluation.EvalConfig(
+    result = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
         run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
     assert result.step == 7
@@ -236,7 +236,7 @@ def test_a_checkpoint_of_another_model_is_never_skipped(tmp_path):
 def test_eval_and_export_fall_back_too(tmp_path, capsys):
     train_dir = _two_checkpoints(tmp_path / "train")
     _truncate_data(os.path.join(train_dir, "ckpt-7"))
-    result = evaluation.Evaluator(evaluation.EvalConfig(
+    result = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
         run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
     assert result.step == 5
@@ -252,7 +252,7 @@ def test_eval_loop_evaluates_each_checkpoint_once_in_order_and_skips_a_damaged_o
     train_dir = _two_checkpoints(tmp_path / "train")
     run_record.write(train_dir, dataclasses.replace(run_record.read(train_dir), max_steps=7))
     _truncate_data(os.path.join(train_dir, "ckpt-7"))
-    evaluator = evaluation.Evaluator(evaluation.EvalConfig(
+    evaluator = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
         run_once=False, eval_interval_secs=0, num_examples=8, batch_size=8,
         num_parallel_calls=1))

@@ -1,6 +1,5 @@
 """The run record: run.json round trips, earlier releases' files load, resumes are checked."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ def _config(tmp_path, **overrides):
                   shuffle_buffer=8, log_frequency=2, save_checkpoint_steps=2,
                   num_parallel_calls=1)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 def _old_train_dir(tmp_path) -> str:
@@ -82,7 +81,7 @@ def test_the_release_0_1_0_checkpoint_restores_evaluates_and_resumes(tmp_path):
     assert loaded.step == 3 and loaded.record.model == "lenet5"
     np.testing.assert_allclose(loaded.probabilities(expected["images"]),
                                expected["probabilities"], rtol=1e-5, atol=1e-7)
-    result = evaluation.Evaluator(evaluation.EvalConfig(
+    result = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=directory, eval_dir=str(tmp_path / "eval"), data_source="synthetic",
         run_once=True, num_examples=8, batch_size=8, num_parallel_calls=1)).run()
     assert result.step == 3 and result.num_examples == 8
@@ -99,7 +98,7 @@ def test_a_run_records_its_settings_and_flags(tmp_path):
     record = run_record.read(config.train_dir)
     assert record.batch_size == 4 and record.settings["learning_rate"] == 0.05
     assert record.settings["seed"] == 7
-    assert record.training_settings() == json.loads(json.dumps(dataclasses.asdict(config)))
+    assert record.training_settings() == json.loads(json.dumps(config.settings()))
     assert not set(run_record.SETTINGS_IN_FIELDS) & set(record.settings)  # each written once
     with open(os.path.join(config.train_dir, run_record.FLAGS_FILE), encoding="utf-8") as f:
         assert f.read() == "--model=lenet5\n--seed=7\n"

@@ -88,8 +88,9 @@ def test_a_second_trainer_is_refused_and_writes_nothing_and_a_killed_holder_resu
             first.kill()
             first.wait()
     # The rerun (here in this process) takes the lock at once and resumes.
-    config = training.TrainConfig(train_dir=train_dir, model="lenet5", data_source="synthetic",
-                                  batch_size=16, log_frequency=1, save_checkpoint_steps=2)
+    config = training.TrainConfig.from_settings(
+        train_dir=train_dir, model="lenet5", data_source="synthetic", batch_size=16,
+        log_frequency=1, save_checkpoint_steps=2)
     with training.Trainer(dataclasses.replace(config, max_steps=6)) as resumed:
         assert _holder_pid(train_dir) == os.getpid()  # the rerun's record
         start = resumed.restore()
@@ -126,9 +127,9 @@ def test_a_lock_held_by_another_process_is_named_and_freed_when_it_dies(tmp_path
 
 @pytest.mark.slow
 def test_two_trainers_of_one_process_on_one_train_dir(tmp_path):
-    config = training.TrainConfig(train_dir=str(tmp_path / "t"), model="lenet5",
-                                  data_source="synthetic", max_steps=2, batch_size=8,
-                                  save_checkpoint_steps=2)
+    config = training.TrainConfig.from_settings(train_dir=str(tmp_path / "t"), model="lenet5",
+                                                data_source="synthetic", max_steps=2, batch_size=8,
+                                                save_checkpoint_steps=2)
     first = training.Trainer(config)
     with pytest.raises(TrainDirInUseError, match="held by another Trainer of this process: let "
                                                  "its train\\(\\) end or call its close\\(\\)"):
@@ -138,7 +139,7 @@ def test_two_trainers_of_one_process_on_one_train_dir(tmp_path):
         assert second.train() == 2
     # A Trainer that fails while it is made releases the lock too.
     with pytest.raises(ValueError, match="--variable_groups"):
-        training.Trainer(training.TrainConfig(**{**config.__dict__, "variable_groups": "nope:"}))
+        training.Trainer(config.with_settings(variable_groups="nope:"))
     training.Trainer(config).close()
 
 

@@ -18,7 +18,7 @@ from helpers import write_train_dir
 
 
 def _train(tmp_path, cifar_path, max_steps=10):
-    config = training.TrainConfig(
+    config = training.TrainConfig.from_settings(
         train_dir=str(tmp_path / "train"), data_dir=cifar_path, download=False, max_steps=max_steps,
         batch_size=8, optimizer="adam", shuffle_buffer=40, log_frequency=5,
         save_checkpoint_steps=5, num_parallel_calls=2)
@@ -30,7 +30,7 @@ def _eval_config(tmp_path, train_dir, cifar_path, **overrides):
     values = dict(checkpoint_dir=train_dir, eval_dir=str(tmp_path / "eval"), data_dir=cifar_path,
                   download=False, batch_size=4, run_once=True, num_parallel_calls=2)
     values.update(overrides)
-    return evaluation.EvalConfig(**values)
+    return evaluation.EvalConfig.from_settings(**values)
 
 
 @pytest.mark.slow
@@ -85,10 +85,10 @@ def test_loop_mode_stops_after_the_last_step(tmp_path, cifar_dir, capsys):
 def test_loop_mode_beside_a_training_run_sees_each_checkpoint_at_most_once(
         tmp_path, cifar_dir, monkeypatch):
     path, _ = cifar_dir
-    config = training.TrainConfig(train_dir=str(tmp_path / "train"), data_dir=path, max_steps=16,
-                                  batch_size=8, shuffle_buffer=16, log_frequency=2,
-                                  save_checkpoint_steps=2, max_checkpoints_to_keep=1,
-                                  num_parallel_calls=2, download=False)
+    config = training.TrainConfig.from_settings(
+        train_dir=str(tmp_path / "train"), data_dir=path, max_steps=16, batch_size=8,
+        shuffle_buffer=16, log_frequency=2, save_checkpoint_steps=2, max_checkpoints_to_keep=1,
+        num_parallel_calls=2, download=False)
     trainer = training.Trainer(config)
     evaluated = []
     original = evaluation.Evaluator.evaluate_checkpoint

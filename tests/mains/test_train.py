@@ -42,7 +42,7 @@ def trained(monkeypatch):
     return calls, raises
 
 
-CONFIG = TrainConfig(model="lenet5")
+CONFIG = TrainConfig.from_settings(model="lenet5")
 
 
 def test_main_trains_with_the_config_and_flag_file_of_the_flags(trained):

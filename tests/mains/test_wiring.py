@@ -47,7 +47,7 @@ def test_bench_measures_prints_and_writes_the_json(monkeypatch, tmp_path, capsys
     measured = _recording(monkeypatch, bench.benchmarking, "bench")
     written = _recording(monkeypatch, bench.benchmarking, "write_json")
     monkeypatch.setattr(bench.benchmarking, "format_table", lambda result: "the table")
-    config = training.TrainConfig(model="lenet5")
+    config = training.TrainConfig.from_settings(model="lenet5")
     bench.main(config, BenchSettings(steps=3, repeats=2, keras=False, peer="torch",
                                      peer_python="/p/python", op_table=True,
                                      output=str(tmp_path / "b.json"), min_round_seconds=1.5))

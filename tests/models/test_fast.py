@@ -155,7 +155,7 @@ def test_gradient_steps_lower_the_loss_and_leave_the_whitening_kernel_alone():
 @pytest.mark.slow  # 25-50 s on 2 busy cores, nearly all of it tracing the Trainer's step
 def test_three_trainer_steps_on_synthetic_data(tmp_path):
     from convnet import training  # pylint: disable=import-outside-toplevel
-    config = training.TrainConfig(
+    config = training.TrainConfig.from_settings(
         train_dir=str(tmp_path / "train"), data_source="synthetic", model="fast93",
         max_steps=3, batch_size=8, optimizer="sgd", momentum=0.9, nesterov=True,
         learning_rate=0.01, weight_decay=5e-4, shuffle_buffer=16, log_frequency=1,

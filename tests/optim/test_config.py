@@ -88,9 +88,9 @@ def test_auto_is_the_models_preferred_optimizer_or_sgd():
 
 
 def test_auto_must_be_resolved_before_the_optimizer_is_made():
-    with pytest.raises(ValueError, match=r"call config.for_model\(model\) first"):
+    with pytest.raises(ValueError, match=r"OptimConfig.for_model\(model\) first"):
         OptimConfig().make_optimizer()
-    with pytest.raises(ValueError, match=r"call config.for_model\(model\) first"):
+    with pytest.raises(ValueError, match=r"OptimConfig.for_model\(model\) first"):
         OptimConfig().learning_rate_at(128)
 
 

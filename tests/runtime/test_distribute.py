@@ -33,7 +33,7 @@ def _config(train_dir, **overrides):
                   optimizer="adam", num_parallel_calls=2, log_frequency=2,
                   save_checkpoint_steps=4)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 def _mirrored():
@@ -119,10 +119,9 @@ def test_mirrored_checkpoint_restores_and_evaluates_under_the_default_strategy(t
     assert resumed.train() == 6
 
     def evaluate(**overrides):
-        config = evaluation.EvalConfig(checkpoint_dir=str(train_dir),
-                                       eval_dir=str(tmp_path / "eval"), data_source="synthetic",
-                                       batch_size=48, num_examples=100, run_once=True,
-                                       **overrides)
+        config = evaluation.EvalConfig.from_settings(
+            checkpoint_dir=str(train_dir), eval_dir=str(tmp_path / "eval"), data_source="synthetic",
+            batch_size=48, num_examples=100, run_once=True, **overrides)
         return evaluation.evaluate(config)
 
     plain = evaluate()

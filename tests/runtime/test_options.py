@@ -134,3 +134,64 @@ def test_the_reference_rows_show_defaults_as_the_flags_do_and_own_fields_apart()
     assert options.reference(ToyChild, own_only=True) == [
         ("--off", "--nooff", "Another boolean."), ("--path", "(empty)", "An empty default.")]
     assert len(options.reference(ToyChild)) == len(rows) + 2
+
+
+@dataclasses.dataclass
+class Inner:
+    depth: int = option(2, "An inner int.", lower_bound=1)
+    label: str = option("in", "An inner string.")
+
+
+@dataclasses.dataclass
+class Outer(options.FlatSettings):
+    width: int = option(4, "An outer int.")
+    inner: Inner = dataclasses.field(default_factory=Inner)
+
+
+@dataclasses.dataclass
+class Clash:
+    width: int = option(5, "The same flag name as Outer's.")
+    inner: Inner = dataclasses.field(default_factory=Inner)
+
+
+@dataclasses.dataclass
+class Tree:
+    outer: Outer = dataclasses.field(default_factory=Outer)
+    clash: Clash = dataclasses.field(default_factory=Clash)
+
+
+def test_a_nested_config_has_flat_flags_and_is_filled_nested():
+    values = flags.FlagValues()
+    options.define_flags(Outer, values)
+    assert sorted(values) == ["depth", "label", "width"] == sorted(options.flag_names(Outer))
+    values(["prog", "--depth=9", "--width=3"])
+    config = options.from_flags(Outer, values)
+    assert config == Outer(width=3, inner=Inner(depth=9))
+    assert options.given_flags([Outer], values) == {"depth", "width"}
+    assert options.flag_file(Outer, values) == "--width=3\n--depth=9\n--label=in\n"
+    assert [row[0] for row in options.reference(Outer)] == ["--width", "--depth", "--label"]
+    assert [row[0] for row in options.reference(Outer, own_only=True)] == ["--width"]
+
+
+def test_flat_settings_go_to_the_config_that_owns_each():
+    config = Outer.from_settings(depth=5, width=1)
+    assert config == Outer(width=1, inner=Inner(depth=5))
+    assert config.settings() == {"width": 1, "depth": 5, "label": "in"}
+    changed = config.with_settings(label="x")
+    assert changed.inner == Inner(depth=5, label="x") and config.inner.label == "in"
+    assert config.with_settings(width=2).inner is config.inner  # untouched configs are shared
+    with pytest.raises(ValueError, match=r"unknown Outer setting.s. dept \(did you mean depth\?\)"):
+        Outer.from_settings(dept=3)
+    with pytest.raises(ValueError, match="unknown Outer setting.s. inner:"):
+        config.with_settings(inner=Inner())  # a nested config is set as a field, not a setting
+
+
+def test_two_fields_of_one_tree_cannot_share_a_flag():
+    with pytest.raises(ValueError, match=r"Tree.outer.width and Tree.clash.width are one flag"):
+        options.define_flags(Tree, flags.FlagValues())
+
+
+def test_a_nested_config_of_another_type_is_one_clear_error():
+    with pytest.raises(TypeError, match="Outer.inner must be of class Inner .* got dict"):
+        options.check(Outer(inner={"depth": 3}))
+    options.check(Outer())

@@ -42,7 +42,7 @@ def _config(tmp_path, **overrides):
                   batch_size=32, optimizer="adam", log_frequency=3, save_checkpoint_steps=3,
                   num_parallel_calls=2)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ np.savez(sys.argv[3], **outputs)
 @pytest.fixture(scope="module")
 def train_dir(tmp_path_factory):
     """Two Adam steps of the tutorial model on synthetic data (24x24 crops of 32x32 images)."""
-    config = training.TrainConfig(
+    config = training.TrainConfig.from_settings(
         train_dir=str(tmp_path_factory.mktemp("run") / "train"), data_source="synthetic",
         max_steps=2, batch_size=8, optimizer="adam", shuffle_buffer=16, log_frequency=2,
         save_checkpoint_steps=2, num_parallel_calls=2)

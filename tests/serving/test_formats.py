@@ -185,7 +185,7 @@ def test_a_fast93_export_holds_plain_ops_and_leaves_tensorflow_as_tflite_and_onn
     SavedModel, TFLite (LiteRT) and ONNX (onnxruntime) files serve the checkpoint's logits."""
     from convnet import training
 
-    config = training.TrainConfig(
+    config = training.TrainConfig.from_settings(
         train_dir=str(tmp_path / "train"), data_source="synthetic", model="fast93",
         normalization="per_channel", augmentation="none", max_steps=1, batch_size=8,
         shuffle_buffer=16, log_frequency=1, save_checkpoint_steps=1, num_parallel_calls=1)

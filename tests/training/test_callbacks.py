@@ -69,7 +69,7 @@ def _config(tmp_path, **overrides):
     values = dict(train_dir=str(tmp_path / "run"), model="lenet5", data_source="synthetic",
                   max_steps=10, batch_size=8, log_frequency=5, save_checkpoint_steps=100,
                   shuffle_buffer=16, num_parallel_calls=2)
-    return training.TrainConfig(**{**values, **overrides})
+    return training.TrainConfig.from_settings(**{**values, **overrides})
 
 
 @pytest.mark.slow

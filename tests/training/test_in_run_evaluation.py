@@ -28,7 +28,7 @@ def test_after_an_epoch_is_not_timed_and_at_end_is(tmp_path, capsys):
     image (with and without its mirror image), and the clock: an epoch's evaluation is paused
     time, the end's is the 'evaluation' phase."""
     write_mnist(str(tmp_path / "data" / "mnist"), train=12, test=9, compress=False)
-    trainer = training.Trainer(training.TrainConfig(
+    trainer = training.Trainer(training.TrainConfig.from_settings(
         train_dir=str(tmp_path / "train"), data_dir=str(tmp_path / "data"), download=False,
         model="lenet5", dataset="mnist", max_steps=1, batch_size=4, num_parallel_calls=1,
         shuffle_buffer=8))
@@ -79,7 +79,7 @@ def _run(tmp_path, cifar_path, **overrides):
                   shuffle_buffer=40, log_frequency=5, save_checkpoint_steps=10,
                   num_parallel_calls=2, eval_every_steps=5)
     values.update(overrides)
-    trainer = training.Trainer(training.TrainConfig(**values))
+    trainer = training.Trainer(training.TrainConfig.from_settings(**values))
     assert trainer.train() == 10
     return trainer, os.path.join(values["train_dir"], "eval")
 
@@ -123,4 +123,5 @@ def test_validation_examples_are_held_out_and_evaluated(tmp_path, cifar_dir):
 
 def test_validation_examples_need_eval_every_steps(tmp_path):
     with pytest.raises(ValueError, match="--validation_examples needs --eval_every_steps"):
-        training.TrainConfig(train_dir=str(tmp_path), validation_examples=5).validate()
+        training.TrainConfig.from_settings(
+            train_dir=str(tmp_path), validation_examples=5).validate()

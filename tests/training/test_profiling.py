@@ -40,7 +40,7 @@ def test_a_resumed_run_inside_the_range_profiles_to_the_end_and_off_does_nothing
 
 def test_training_rounds_end_at_the_profile_steps_and_write_a_trace(tmp_path, cifar_dir,
                                                                     monkeypatch):
-    config = training.TrainConfig(
+    config = training.TrainConfig.from_settings(
         train_dir=str(tmp_path / "train"), data_dir=cifar_dir[0], download=False,
         model="simple3", max_steps=8, batch_size=8, optimizer="adam", shuffle_buffer=40,
         log_frequency=100, save_checkpoint_steps=100, num_parallel_calls=2,
@@ -87,4 +87,4 @@ def _step_markers(path):
 @pytest.mark.parametrize("steps", ["5,3", "1", "a,b", "-1,2", "1,2,3"])
 def test_bad_profile_steps_are_refused(tmp_path, steps):
     with pytest.raises(ValueError, match="--profile_steps"):
-        training.TrainConfig(train_dir=str(tmp_path), profile_steps=steps).validate()
+        training.TrainConfig.from_settings(train_dir=str(tmp_path), profile_steps=steps).validate()

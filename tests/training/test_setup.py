@@ -14,7 +14,7 @@ def _config(tmp_path, **overrides):
                   model="simple3", batch_size=16, shuffle_buffer=32, num_parallel_calls=2,
                   optimizer="sgd", momentum=0.9, learning_rate=0.05, max_steps=4)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 @pytest.mark.slow

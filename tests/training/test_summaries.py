@@ -20,7 +20,7 @@ def _config(tmp_path, cifar_path, **overrides):
                   weight_decay=1e-3, shuffle_buffer=40, log_frequency=5,
                   save_checkpoint_steps=10, num_parallel_calls=2)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 def _metrics(hits, examples, cross_entropy=1.0, weight_decay=0.5):

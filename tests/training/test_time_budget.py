@@ -28,10 +28,10 @@ def test_bad_durations_name_the_flag(text):
 
 def test_bad_budget_is_refused_by_the_config(tmp_path):
     with pytest.raises(ValueError, match="--time_budget='soon'"):
-        training.TrainConfig(train_dir=str(tmp_path), time_budget="soon").validate()
+        training.TrainConfig.from_settings(train_dir=str(tmp_path), time_budget="soon").validate()
     with pytest.raises(ValueError, match="not with --strategy=multi_worker"):
-        training.TrainConfig(train_dir=str(tmp_path), time_budget="15m",
-                             strategy="multi_worker").validate()
+        training.TrainConfig.from_settings(train_dir=str(tmp_path), time_budget="15m",
+                                           strategy="multi_worker").validate()
 
 
 class FakeSteps:
@@ -91,7 +91,7 @@ def _config(tmp_path, **overrides):
                   max_steps=2000, lr_schedule="piecewise",
                   lr_boundary_epochs=(10.0,), lookahead_every=5, lookahead_start_epoch=4.0)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 def test_time_scale_scales_every_step_and_epoch_count(tmp_path):

@@ -20,7 +20,7 @@ def _config(tmp_path, **overrides):
                   batch_size=32, optimizer="adam", shuffle_buffer=64, log_frequency=5,
                   save_checkpoint_steps=10, num_parallel_calls=4)
     values.update(overrides)
-    return training.TrainConfig(**values)
+    return training.TrainConfig.from_settings(**values)
 
 
 @pytest.mark.slow
@@ -104,7 +104,7 @@ def test_auto_records_the_models_optimizer_and_resumes_with_it(tmp_path):
     record = run_record.read(config.train_dir)
     assert (record.optimizer, record.settings["learning_rate"]) == ("adam", None)
     with training.Trainer(dataclasses.replace(config, max_steps=3)) as resumed:
-        assert resumed.config.optimizer == "adam"
+        assert resumed.config.optim.optimizer == "adam"
         assert resumed.train() == 3
 
 
@@ -176,7 +176,7 @@ def test_grey_28x28_dataset_trains_and_evaluates_with_its_own_shape(tmp_path):
     preprocessing = trainer.setup.preprocessing
     assert preprocessing.image_size == 28 and preprocessing.flip is False
     assert trainer.train() == 5
-    result = evaluation.Evaluator(evaluation.EvalConfig(
+    result = evaluation.Evaluator(evaluation.EvalConfig.from_settings(
         checkpoint_dir=str(tmp_path / "train"), eval_dir=str(tmp_path / "eval"),
         data_source="synthetic", run_once=True, num_examples=50)).run()
     assert result.num_examples == 50 and len(result.class_count) == 10
@@ -184,7 +184,7 @@ def test_grey_28x28_dataset_trains_and_evaluates_with_its_own_shape(tmp_path):
 
 def test_rounds_end_at_logs_checkpoints_histograms_evaluations_and_profile_steps(tmp_path,
                                                                                  cifar_dir):
-    trainer = training.Trainer(training.TrainConfig(
+    trainer = training.Trainer(training.TrainConfig.from_settings(
         train_dir=str(tmp_path / "train"), data_dir=cifar_dir[0], download=False,
         model="simple3", max_steps=50, batch_size=8, log_frequency=10,
         save_checkpoint_steps=15, histogram_frequency=4, eval_every_steps=6))

@@ -8,7 +8,6 @@ Prints the median examples/s and the median examples/s per TFLOP/s of the paired
 Self-contained (no bench code), so it runs on trees older than the bench's paired peak.
 """
 
-import dataclasses
 import os
 import statistics
 import time
@@ -47,10 +46,10 @@ def matmul_round(dtype):
 
 
 def main(config):
-    config = dataclasses.replace(config, nan_policy="skip_batch", progressive_resizing="")
+    config = config.with_settings(nan_policy="skip_batch", progressive_resizing="")
     setup = TrainingSetup(config)
     step, paired = setup.train_step, matmul_round(setup.compute_dtype)
-    batch = next(iter(setup.train_dataset(config.batch_size)))
+    batch = next(iter(setup.train_dataset(config.data.batch_size)))
     iterator = iter(setup.distribute(tf.data.Dataset.from_tensors(batch).repeat()))
     steps = int(os.environ.get("STEPS", 3))
     float(step(iterator, tf.constant(2, tf.int64))[0])
@@ -58,7 +57,7 @@ def main(config):
     for _ in range(int(os.environ.get("ROUNDS", 5))):
         began = time.perf_counter()
         float(step(iterator, tf.constant(steps, tf.int64))[0])
-        rate = steps * config.batch_size / (time.perf_counter() - began)
+        rate = steps * config.data.batch_size / (time.perf_counter() - began)
         rates.append(rate)
         per_peak.append(rate / (paired() / 1e12))
     print(f"RESULT {os.environ.get('TAG', '')} ex/s median {statistics.median(rates):.1f} | "
