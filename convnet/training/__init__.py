@@ -12,6 +12,7 @@
   profiling          the profiler around --profile_steps
   interrupts         SIGTERM/SIGINT acknowledged at once
   preemption         multi-worker: a signal to one worker stops them all at one step
+  lost_worker        multi-worker: a worker lost stops the others with one line
   memory             a batch too large for memory refused up front
 """
 

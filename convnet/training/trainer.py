@@ -40,7 +40,14 @@ from convnet.data.sources.base import Source
 from convnet.runtime import console, distribute, timing
 from convnet.runtime.errors import Interrupted
 from convnet.training import callbacks as callbacks_lib
-from convnet.training import interrupts, periodic_jobs, preemption, summaries, time_budget
+from convnet.training import (
+    interrupts,
+    lost_worker,
+    periodic_jobs,
+    preemption,
+    summaries,
+    time_budget,
+)
 from convnet.training import step as train_step
 from convnet.training.callbacks import Callback, Progress
 from convnet.training.config import TrainConfig
@@ -300,7 +307,8 @@ class Trainer:
         cluster = preemption.watch(setup.strategy, config.train_dir, lambda: self._stop_signal,
                                    save=self.save)
         step = start
-        with self._signals_saved(), cluster as cluster_stop, contextlib.closing(profiler):
+        lost = lost_worker.reported(setup.strategy, lambda: step, self.checkpoints.latest)
+        with self._signals_saved(), cluster as cluster_stop, contextlib.closing(profiler), lost:
             while step < setup.max_steps and progress.stop_reason is None:
                 if cluster_stop is not None:  # multi_worker: every worker saves and stops at once
                     cluster_stop.check(step, save.saved_step, writer)

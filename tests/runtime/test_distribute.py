@@ -225,10 +225,10 @@ STARTUP_SECS = 300.0  # two TensorFlow imports and traces on two busy cores
 EXIT_SECS = 120.0  # from the signal until both workers have exited
 
 
-def _start_workers(train_dir, max_steps):
+def _start_workers(train_dir, max_steps, extra=()):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     command = [sys.executable, "-m", "convnet.train", *PREEMPTION_FLAGS,
-               f"--train_dir={train_dir}", f"--max_steps={max_steps}"]
+               f"--train_dir={train_dir}", f"--max_steps={max_steps}", *extra]
     return [kill_harness.Process(command, env={"TF_CONFIG": json.dumps(
         {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})})
         for index in range(2)]
@@ -314,3 +314,63 @@ def test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume
         steps = [int(m.group(1)) for m in map(kill_harness.STEP_LINE.search, process.lines) if m]
         assert steps == [step + 2], process.tail()
     assert tf.train.latest_checkpoint(train_dir) == os.path.join(train_dir, f"ckpt-{step + 2}")
+
+
+# --- a worker lost -------------------------------------------------------------------------
+
+LOST_FLAGS = ("--deterministic", "--save_checkpoint_steps=10")
+
+
+def _cluster_to_the_end(train_dir, max_steps):
+    processes = _start_workers(train_dir, max_steps, LOST_FLAGS)
+    try:
+        statuses = _finish(processes, time.monotonic() + STARTUP_SECS)
+    finally:
+        for process in processes:
+            process.close()
+    assert statuses == [0, 0], "\n".join(p.tail() for p in processes)
+    return processes
+
+
+@pytest.mark.slow
+def test_a_worker_killed_stops_the_other_with_one_line_and_the_restart_is_bitwise(tmp_path):
+    """SIGKILL to worker 1 after its step 20: worker 0 exits with 75 within EXIT_SECS, its last
+    line naming worker 1, the step and the last checkpoint; the cluster restarted with the same
+    command ends bitwise equal to a run never interrupted."""
+    max_steps = 45
+    reference = str(tmp_path / "reference")
+    _cluster_to_the_end(reference, max_steps)
+
+    train_dir = str(tmp_path / "train")
+    processes = _start_workers(train_dir, max_steps, LOST_FLAGS)
+    try:
+        assert _read_until(processes, lambda index, line: index == 0 or ": step 20, loss" in line,
+                           time.monotonic() + STARTUP_SECS), processes[1].tail()
+        processes[1].popen.kill()
+        killed_at = time.monotonic()
+        statuses = _finish(processes, killed_at + EXIT_SECS)
+        seconds = time.monotonic() - killed_at
+    finally:
+        for process in processes:
+            process.close()
+    survivor = processes[0]
+    print(f"worker 0: exit {statuses[0]} {seconds:.1f} s after the kill; last line: "
+          f"{survivor.lines[-1]}")  # shown with -s
+    assert statuses == [preemption.PEER_EXIT_CODE, -signal.SIGKILL], survivor.tail()
+    assert seconds < 60, survivor.tail()
+    line = _last_match(r": lost worker 1 \(127\.0\.0\.1:\d+\) at step (\d+) \((.+)\): the cluster "
+                       r"cannot go on without it; the last checkpoint is (\S+); restart every "
+                       r"worker with the same command to resume from it\.$", survivor)
+    step, path = int(line.group(1)), line.group(3)
+    assert step >= 20 and path == tf.train.latest_checkpoint(train_dir), survivor.tail()
+    assert "Traceback" not in "\n".join(survivor.lines), survivor.tail()
+
+    restarted = _cluster_to_the_end(train_dir, max_steps)
+    for process in restarted:
+        assert any(f": resumed from {path} at step " in line for line in process.lines), \
+            process.tail()
+    final = [kill_harness.read_checkpoint(os.path.join(d, f"ckpt-{max_steps}"))
+             for d in (reference, train_dir)]
+    assert sorted(final[0]) == sorted(final[1])
+    for key in final[0]:
+        np.testing.assert_array_equal(final[0][key], final[1][key], err_msg=key)
