@@ -9,10 +9,12 @@ tutorial model). It is the usual model-FLOPs convention, not a count of what the
 kernels execute.
 """
 
+import math
 from collections.abc import Sequence
 
 import tensorflow as tf
 
+from convnet.models.keras_model import KerasModel
 from convnet.nn import layers
 
 # Training costs about 3 forward passes: forward, activation gradients, weight gradients.
@@ -22,8 +24,11 @@ TRAINING_FLOPS_PER_FORWARD = 3
 def layer_macs(model: layers.Layer, input_shape: Sequence[int]) -> list[tuple[str, int]]:
     """(layer name, multiply-adds on one example) of each Conv2D and Dense, in call order.
 
-    Runs one example of `input_shape` ([H, W, C]) through `model` in inference mode.
+    Runs one example of `input_shape` ([H, W, C]) through `model` in inference mode. A
+    `KerasModel`'s Keras Conv2D and Dense layers are counted alike.
     """
+    if isinstance(model, KerasModel):
+        return _keras_layer_macs(model.keras_model, input_shape)
     rows = []
 
     def observe(layer, output):
@@ -38,6 +43,37 @@ def layer_macs(model: layers.Layer, input_shape: Sequence[int]) -> list[tuple[st
 
     with layers.observe_calls(observe):
         model(tf.zeros([1, *input_shape]), training=False)
+    return rows
+
+
+def _keras_layer_macs(keras_model, input_shape: Sequence[int]) -> list[tuple[str, int]]:
+    """`layer_macs` of a Keras model: each Conv2D's and Dense's call is recorded (an instance
+    attribute over its `call`, removed after) while one example runs through it."""
+    import keras  # only for Keras models: the rest of the bench does not need it
+
+    rows: list[tuple[str, int]] = []
+    counted = [layer for layer in keras_model._flatten_layers(include_self=False)
+               if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+
+    def recording(layer, call):
+        def recorded(*args, **kwargs):
+            output = call(*args, **kwargs)
+            kernel = layer.kernel.shape
+            if isinstance(layer, keras.layers.Conv2D):
+                macs = math.prod(output.shape[1:]) * math.prod(kernel[:-1])
+            else:
+                macs = math.prod(output.shape[1:-1]) * kernel[0] * kernel[1]
+            rows.append((layer.path, int(macs)))
+            return output
+        return recorded
+
+    for layer in counted:
+        layer.call = recording(layer, layer.call)
+    try:
+        keras_model(tf.zeros([1, *input_shape]), training=False)
+    finally:
+        for layer in counted:
+            del layer.call
     return rows
 
 

@@ -21,6 +21,7 @@ import importlib
 import importlib.metadata
 from collections.abc import Callable
 
+from convnet.models import keras_model
 from convnet.models.base import Model
 
 ENTRY_POINT_GROUP = "convnet.models"
@@ -116,12 +117,15 @@ def build_model(name: str, num_classes: int = 10, weight_decay=None) -> Model:
     Raises:
       ValueError: an unknown name or import path, fewer than 2 classes, a negative weight
         decay.
-      TypeError: the factory returned something that is not a `Model`.
+      TypeError: the factory returned something that is neither a `Model` nor a Keras model
+        (which is wrapped in a `convnet.models.keras_model.KerasModel`).
     """
     model = resolve(name)(num_classes=num_classes, weight_decay=weight_decay)
+    if keras_model.is_keras_model(model):
+        model = keras_model.KerasModel(model, num_classes, weight_decay)
     if not isinstance(model, Model):
         raise TypeError(f"--model={name}: the factory returned a {type(model).__name__}, not a "
-                        f"convnet.models.Model (subclass it: see convnet.models.base)")
+                        f"convnet.models.Model or a keras.Model (see convnet.models.base)")
     return model
 
 

@@ -50,3 +50,18 @@ def test_tutorial_conv_flops_agree_with_the_profiler():
     model(tf.zeros([1, 24, 24, 3]))
     conv_macs = sum(macs for name, macs in flops.layer_macs(model, (24, 24, 3)) if "conv" in name)
     assert 2 * conv_macs == _profiled_flops(model, (24, 24, 3), {"Conv2D"})
+
+
+def test_a_keras_models_conv_and_dense_layers_are_counted():
+    keras = pytest.importorskip("keras")
+    from convnet.models.keras_model import KerasModel
+    net = keras.Sequential([
+        keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, padding="same"),
+        keras.layers.BatchNormalization(), keras.layers.Conv2D(6, 3, strides=2),
+        keras.layers.Flatten(), keras.layers.Dense(5)], name="k")
+    model = KerasModel(net, num_classes=5)
+    # 8x8x4 outputs of a 3x3x3 kernel; 3x3x6 outputs (valid, stride 2) of 3x3x4; 54 -> 5.
+    expected = [8 * 8 * 4 * 27, 3 * 3 * 6 * 36, 54 * 5]
+    assert [macs for _, macs in flops.layer_macs(model, (8, 8, 3))] == expected
+    assert [macs for _, macs in flops.layer_macs(model, (8, 8, 3))] == expected  # calls restored
+    assert model(tf.zeros([2, 8, 8, 3])).shape == (2, 5)
