@@ -28,7 +28,8 @@ class DataConfig:
         "cifar_binary: the CIFAR binary files only (the former default); folder: your own "
         "images in --data_dir, one folder a class (DIR/cat/*.png, or DIR/train/... and "
         "DIR/test/...); tfds: tfds.load (--tfds_data_dir); synthetic: a learnable source "
-        "shaped like --dataset (no files).", choices=DATA_SOURCES)
+        "shaped like --dataset (no files); shards: TFRecord shards in --data_dir written by "
+        "python -m convnet.make_shards.", choices=DATA_SOURCES)
     data_dir: str = option(
         "/tmp/cifar10_data", "Directory holding the dataset's files, or its parent (e.g. "
         "cifar-10-batches-bin, cifar-100-binary, cifar-10-batches-py or mnist/ inside it). "

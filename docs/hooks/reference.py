@@ -55,6 +55,8 @@ COMMANDS = [
                          "convnet.serving.checkpoint_export", "ExportConfig", True)]),
     ("convnet.report", [("The report", "convnet.reports.run_report", "ReportConfig", False)]),
     ("convnet.summary", [("The layer table", "convnet.summary", "SummaryConfig", False)]),
+    ("convnet.make_shards", [("The shards (and the data flags of convnet.train)",
+                              "convnet.make_shards", "ShardConfig", False)]),
 ]
 
 

@@ -7,6 +7,7 @@ from absl import flags
 
 from convnet.benchmarking import BenchSettings
 from convnet.evaluation.evaluator import EvalConfig
+from convnet.make_shards import ShardConfig
 from convnet.reports.comparison import CompareConfig
 from convnet.reports.run_report import ReportConfig
 from convnet.runtime import options
@@ -15,12 +16,13 @@ from convnet.serving.loaded_model import InferenceConfig
 from convnet.summary import SummaryConfig
 from convnet.training.config import TrainConfig
 
-REQUIRED = {ExportConfig: {"export_dir": "/tmp/x"}, ReportConfig: {"output_dir": "/tmp/x"}}
+REQUIRED = {ExportConfig: {"export_dir": "/tmp/x"}, ReportConfig: {"output_dir": "/tmp/x"},
+            ShardConfig: {"output_dir": "/tmp/x"}}
 
 
 @pytest.mark.parametrize("config_class", [TrainConfig, EvalConfig, InferenceConfig,
                                           ExportConfig, CompareConfig, ReportConfig,
-                                          SummaryConfig, BenchSettings])
+                                          SummaryConfig, BenchSettings, ShardConfig])
 def test_every_field_is_a_flag_whose_default_is_the_fields(config_class):
     """Each main's flags are the fields of its config classes (convnet.train: TrainConfig and
     --recipe; bench: TrainConfig and BenchSettings; compare: CompareConfig, DataConfig and

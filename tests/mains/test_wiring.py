@@ -6,7 +6,18 @@ import dataclasses
 
 import pytest
 
-from convnet import bench, compare, evaluation, export, predict, report, summary, train, training
+from convnet import (
+    bench,
+    compare,
+    evaluation,
+    export,
+    make_shards,
+    predict,
+    report,
+    summary,
+    train,
+    training,
+)
 from convnet.benchmarking import BenchSettings
 from convnet.data.config import DataConfig
 from convnet.reports import comparison as compare_lib
@@ -26,7 +37,8 @@ from helpers import check_run_derives_its_flags_from
     (predict, predict.main, (loaded_model.InferenceConfig,), {"takes_args": True}),
     (export, export.main, (export_lib.ExportConfig,), {}),
     (summary, summary.main, (summary.SummaryConfig,), {}),
-], ids=["train", "bench", "compare", "report", "predict", "export", "summary"])
+    (make_shards, make_shards.main, (make_shards.ShardConfig, DataConfig), {}),
+], ids=["train", "bench", "compare", "report", "predict", "export", "summary", "make_shards"])
 def test_run_derives_the_flags_of_its_configs(monkeypatch, module, main, configs, options):
     check_run_derives_its_flags_from(monkeypatch, module, main, *configs, **options)
 

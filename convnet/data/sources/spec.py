@@ -10,13 +10,15 @@ from convnet.data.sources.cifar_binary import CifarBinarySource
 from convnet.data.sources.cifar_python import CifarPythonSource
 from convnet.data.sources.folder import TEST_FRACTION, FolderSource
 from convnet.data.sources.mnist_idx import IdxSource
+from convnet.data.sources.shards import ShardSource
 from convnet.data.sources.synthetic import SyntheticSource
 from convnet.data.sources.tfds import TfdsSource
 
 # 'files': the official files in --data_dir, in whichever format is there;
 # 'cifar_binary': the CIFAR binary files only, never the python batches; 'folder': your own
-# images, one folder a class (convnet.data.sources.folder).
-DATA_SOURCES = ("files", "cifar_binary", "folder", "tfds", "synthetic")
+# images, one folder a class (convnet.data.sources.folder); 'shards': TFRecord shards written by
+# convnet.make_shards (convnet.data.sources.shards).
+DATA_SOURCES = ("files", "cifar_binary", "folder", "tfds", "synthetic", "shards")
 # Readers of 'files', in order of preference; the first downloads when nothing is found.
 FILE_READERS = (CifarBinarySource, CifarPythonSource, IdxSource)
 
@@ -67,6 +69,11 @@ class SourceSpec:
                 raise ValueError("--data_source=folder needs --data_dir, the folder holding "
                                  "one folder of images a class")
             return
+        if self.data_source == "shards":
+            if not self.data_dir:
+                raise ValueError("--data_source=shards needs --data_dir, the directory of the "
+                                 "shards and their manifest.json")
+            return
         dataset_info(self.dataset, self.label_mode)  # ValueError listing the choices
         if self.data_source == "cifar_binary" and self.dataset not in CifarBinarySource.LAYOUTS:
             raise ValueError(f"--data_source=cifar_binary reads "
@@ -84,6 +91,8 @@ def make_source(spec: SourceSpec) -> Source:
         return TfdsSource(spec.dataset, spec.tfds_data_dir, spec.download)
     if spec.data_source == "folder":
         return FolderSource(spec.data_dir, spec.folder_image_size, spec.folder_test_fraction)
+    if spec.data_source == "shards":
+        return ShardSource(spec.data_dir)
     if spec.data_source == "synthetic":
         return SyntheticSource(dataset_info(spec.dataset, spec.label_mode), spec.seed)
     if spec.data_source == "cifar_binary":

@@ -1,0 +1,188 @@
+"""TFRecord shards of any source, and the source that reads them back (`--data_source=shards`).
+
+`write(source, output_dir)` turns any `Source` (an image folder, numpy arrays, a tfds split,
+a built-in dataset) into shards, once: `SPLIT-00000-of-00008.tfrecord` files of at most
+`examples_per_shard` examples each, every example a `tf.train.Example` with the image's raw
+uint8 bytes, its shape and its label, and `manifest.json` beside them:
+
+    {"format": "convnet-shards", "version": 1, "name": ..., "image_shape": [H, W, C],
+     "num_classes": K, "class_names": [...] or null,
+     "splits": {"train": {"examples": N, "shards": [{"file": ..., "examples": n,
+                                                      "bytes": b, "sha256": ...}, ...]}}}
+
+`ShardSource(directory)` reads them in manifest order. Before reading, each shard is checked
+against the manifest (present, of its size, and with `verify`, of its SHA-256): a damaged one
+is named in one line, set aside (renamed `FILE.damaged`, never deleted) and skipped, its
+examples counted out of the split's size. A directory without a readable manifest is a
+DataError saying how to write one.
+"""
+
+import hashlib
+import json
+import math
+import os
+
+import tensorflow as tf
+
+from convnet.data.info import DatasetInfo
+from convnet.data.sources.base import Source
+from convnet.runtime import console
+from convnet.runtime.errors import DataError
+
+MANIFEST = "manifest.json"
+FORMAT, VERSION = "convnet-shards", 1
+EXAMPLES_PER_SHARD = 10_000
+DAMAGED_SUFFIX = ".damaged"
+_FEATURES = {"image": tf.io.FixedLenFeature([], tf.string),
+             "shape": tf.io.FixedLenFeature([3], tf.int64),
+             "label": tf.io.FixedLenFeature([], tf.int64)}
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _example(image, label) -> bytes:
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+        "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=list(image.shape))),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write(source: Source, output_dir: str, *, examples_per_shard: int = EXAMPLES_PER_SHARD,
+          splits: tuple[str, ...] = ("train", "test")) -> dict:
+    """Writes the `splits` of `source` as TFRecord shards and `manifest.json` (written last:
+    a directory with a manifest is complete) into `output_dir`; returns the manifest.
+
+    Raises:
+      ValueError: `examples_per_shard` < 1, or `output_dir` already holds a manifest.
+    """
+    if examples_per_shard < 1:
+        raise ValueError(f"--examples_per_shard must be positive, got {examples_per_shard}")
+    manifest_path = os.path.join(output_dir, MANIFEST)
+    if os.path.exists(manifest_path):
+        raise ValueError(f"{manifest_path} exists: {output_dir} holds shards already (remove "
+                         f"it, or write to another --output_dir)")
+    os.makedirs(output_dir, exist_ok=True)
+    info = source.info
+    manifest = {"format": FORMAT, "version": VERSION, "name": info.name,
+                "image_shape": list(info.image_shape), "num_classes": info.num_classes,
+                "class_names": list(info.class_names) if info.class_names else None,
+                "splits": {}}
+    for split in splits:
+        examples = list(source.dataset(split).as_numpy_iterator())  # one split at a time
+        count = max(1, math.ceil(len(examples) / examples_per_shard))
+        shards = []
+        for index in range(count):
+            name = f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+            path = os.path.join(output_dir, name)
+            chunk = examples[index * examples_per_shard:(index + 1) * examples_per_shard]
+            with tf.io.TFRecordWriter(path) as writer:
+                for image, label in chunk:
+                    writer.write(_example(image, label))
+            shards.append({"file": name, "examples": len(chunk),
+                           "bytes": os.path.getsize(path), "sha256": _sha256(path)})
+        manifest["splits"][split] = {"examples": len(examples), "shards": shards}
+        console.log(f"wrote {len(examples):,} {split} examples in {count} shard(s) to "
+                    f"{output_dir}")
+    with open(manifest_path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+    os.replace(manifest_path + ".tmp", manifest_path)
+    return manifest
+
+
+def read_manifest(directory: str) -> dict:
+    """The manifest of a shard directory; DataError when it is missing or not one."""
+    path = os.path.join(directory, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path} not found: write shards there first (python -m "
+                        f"convnet.make_shards --output_dir={directory} and the data flags "
+                        f"of the source to shard)") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path} is not readable JSON ({e}): write the shards again") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DataError(f"{path} is not a convnet shard manifest (no \"format\": \"{FORMAT}\")")
+    if manifest.get("version") != VERSION:
+        raise DataError(f"{path} is version {manifest.get('version')} of the shard format; "
+                        f"this convnet reads version {VERSION}: write the shards again")
+    return manifest
+
+
+class ShardSource(Source):
+    """The examples of a shard directory (see the module docstring).
+
+    Args:
+      directory: where `write` put the shards and the manifest.
+      verify: check each shard's SHA-256 against the manifest (its size is always checked).
+    """
+
+    def __init__(self, directory: str, *, verify: bool = True):
+        self.directory = directory
+        self.manifest = read_manifest(directory)
+        self._shards: dict[str, list[str]] = {}
+        sizes = {}
+        for split, entry in self.manifest["splits"].items():
+            good, lost = self._checked(split, entry["shards"], verify)
+            self._shards[split] = [os.path.join(directory, s["file"]) for s in good]
+            sizes[split] = sum(s["examples"] for s in good)
+            if lost:
+                console.log(f"{len(lost)} of {len(entry['shards'])} {split} shards of "
+                            f"{directory} are damaged ({', '.join(lost)}): set aside as "
+                            f"*{DAMAGED_SUFFIX}, {entry['examples'] - sizes[split]:,} examples "
+                            f"skipped; write the shards again to have them back")
+        names = self.manifest.get("class_names")
+        self.info = DatasetInfo(self.manifest["name"], tuple(self.manifest["image_shape"]),
+                                self.manifest["num_classes"], tuple(names) if names else None,
+                                sizes)
+
+    def _checked(self, split, shards, verify):
+        good, lost = [], []
+        for shard in shards:
+            path = os.path.join(self.directory, shard["file"])
+            problem = None
+            if not os.path.exists(path):
+                problem = "missing"
+            elif os.path.getsize(path) != shard["bytes"]:
+                problem = f"{os.path.getsize(path):,} bytes, not {shard['bytes']:,}"
+            elif verify and _sha256(path) != shard["sha256"]:
+                problem = "checksum differs"
+            if problem is None:
+                good.append(shard)
+                continue
+            lost.append(f"{shard['file']}: {problem}")
+            if os.path.exists(path):
+                os.replace(path, path + DAMAGED_SUFFIX)
+        return good, lost
+
+    def num_examples(self, split: str) -> int:
+        self._split(split)
+        return self.info.num_examples[split]
+
+    def _split(self, split: str) -> list[str]:
+        if split not in self._shards:
+            raise ValueError(f"{self.directory} has no {split!r} split (it has "
+                             f"{', '.join(self._shards)})")
+        return self._shards[split]
+
+    def dataset(self, split: str) -> tf.data.Dataset:
+        """(uint8 [H, W, C], int32 []) pairs of `split`, shard after shard, in written order."""
+        files = self._split(split)
+        shape = self.info.image_shape
+
+        def decode(record):
+            example = tf.io.parse_single_example(record, _FEATURES)
+            image = tf.reshape(tf.io.decode_raw(example["image"], tf.uint8), example["shape"])
+            image.set_shape(shape)
+            return image, tf.cast(example["label"], tf.int32)
+
+        records = tf.data.TFRecordDataset(tf.constant(files, tf.string)) if files else \
+            tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string))
+        return records.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

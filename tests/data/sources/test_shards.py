@@ -1,0 +1,109 @@
+"""convnet.data.sources.shards: any source written as TFRecord shards with a manifest, read
+back example for example; damaged shards named, set aside and skipped."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from convnet.data.sources import shards
+from convnet.data.sources.arrays import ArraySource
+from convnet.data.sources.spec import SourceSpec, make_source
+from convnet.runtime.errors import DataError
+
+from conftest import run_python
+
+
+def _arrays(train=23, test=7, seed=0):
+    rng = np.random.default_rng(seed)
+    make = lambda n: (rng.integers(0, 256, size=[n, 6, 5, 3], dtype=np.uint8),  # noqa: E731
+                      rng.integers(0, 4, size=[n]).astype(np.int32))
+    return ArraySource(train=make(train), test=make(test), class_names=("a", "b", "c", "d"))
+
+
+def _examples(source, split):
+    return [(image, int(label)) for image, label in source.dataset(split).as_numpy_iterator()]
+
+
+def test_the_shards_read_back_every_example_in_order_with_the_manifest(tmp_path):
+    source = _arrays()
+    manifest = shards.write(source, str(tmp_path), examples_per_shard=10)
+    assert [s["examples"] for s in manifest["splits"]["train"]["shards"]] == [10, 10, 3]
+    assert manifest["splits"]["train"]["shards"][0]["file"] == "train-00000-of-00003.tfrecord"
+    with open(tmp_path / shards.MANIFEST, encoding="utf-8") as f:
+        assert json.load(f) == manifest
+    assert (manifest["image_shape"], manifest["num_classes"], manifest["class_names"]) == (
+        [6, 5, 3], 4, ["a", "b", "c", "d"])
+    read = shards.ShardSource(str(tmp_path))
+    assert (read.info.image_shape, read.info.class_names) == ((6, 5, 3), ("a", "b", "c", "d"))
+    for split, count in (("train", 23), ("test", 7)):
+        assert read.num_examples(split) == count
+        ours, theirs = _examples(read, split), _examples(source, split)
+        assert [label for _, label in ours] == [label for _, label in theirs]
+        for (image, _), (expected, _) in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(image, expected)
+    assert read.dataset("train").element_spec[0].shape == (6, 5, 3)
+    same = make_source(SourceSpec("shards", str(tmp_path)))
+    assert same.num_examples("test") == 7
+    with pytest.raises(ValueError, match="has no 'valid' split"):
+        read.dataset("valid")
+
+
+def test_a_damaged_shard_is_named_set_aside_and_skipped(tmp_path, capsys):
+    shards.write(_arrays(), str(tmp_path), examples_per_shard=10)
+    flipped = tmp_path / "train-00001-of-00003.tfrecord"
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    flipped.write_bytes(bytes(data))
+    truncated = tmp_path / "test-00000-of-00001.tfrecord"
+    truncated.write_bytes(truncated.read_bytes()[:-5])
+    read = shards.ShardSource(str(tmp_path))
+    out = capsys.readouterr().out
+    assert ("1 of 3 train shards of" in out and "train-00001-of-00003.tfrecord: checksum "
+            "differs" in out and "10 examples skipped" in out), out
+    assert "test-00000-of-00001.tfrecord: " in out and "bytes, not" in out, out
+    assert (read.num_examples("train"), read.num_examples("test")) == (13, 0)
+    assert len(_examples(read, "train")) == 13 and _examples(read, "test") == []
+    assert (tmp_path / "train-00001-of-00003.tfrecord.damaged").exists()  # set aside, kept
+    assert not flipped.exists()
+    # Read again: the shard set aside is missing now, and still skipped.
+    assert shards.ShardSource(str(tmp_path)).num_examples("train") == 13
+
+
+def test_no_manifest_or_another_format_is_one_clear_error(tmp_path):
+    with pytest.raises(DataError, match="manifest.json not found: write shards there first "
+                                        r"\(python -m convnet.make_shards --output_dir="):
+        shards.ShardSource(str(tmp_path))
+    (tmp_path / shards.MANIFEST).write_text('{"format": "other"}')
+    with pytest.raises(DataError, match="is not a convnet shard manifest"):
+        shards.ShardSource(str(tmp_path))
+    with pytest.raises(ValueError, match="holds shards already"):
+        shards.write(_arrays(), str(tmp_path))
+    with pytest.raises(ValueError, match="--data_source=shards needs --data_dir"):
+        SourceSpec("shards")
+
+
+@pytest.mark.slow
+def test_make_shards_writes_a_folder_and_training_reads_the_shards(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 12), ("test", 4)):
+        for name in ("cat", "dog"):
+            os.makedirs(tmp_path / "photos" / split / name)
+            for index in range(count // 2):
+                Image.fromarray(rng.integers(0, 256, size=[32, 32, 3], dtype=np.uint8)).save(
+                    tmp_path / "photos" / split / name / f"{index}.png")
+    out = str(tmp_path / "shards")
+    made = run_python("from convnet import make_shards; make_shards.run()",
+                      f"--output_dir={out}", "--data_source=folder",
+                      f"--data_dir={tmp_path / 'photos'}", "--examples_per_shard=5")
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert made.stdout.strip().endswith(
+        "/manifest.json: photos, images 32x32x3, 2 classes; train 12 in 3 shard(s), test 4 in 1 "
+        "shard(s)"), made.stdout
+    trained = run_python("from convnet import train; train.run()", "--data_source=shards",
+                         f"--data_dir={out}", "--model=lenet5", "--batch_size=4",
+                         "--max_steps=2", f"--train_dir={tmp_path / 'run'}", "--eval_at_end")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "precision @ 1 = " in trained.stdout + trained.stderr
