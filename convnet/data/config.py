@@ -17,6 +17,13 @@ from convnet.runtime.options import check, option
 
 # Dataset.map parallelism of the tutorial's input pipeline.
 NUM_PARALLEL_CALLS = 16
+CACHE_CHOICES = ("auto", "memory", "none")
+# --cache=auto holds the training split in memory when it takes at most this share of it.
+CACHE_FRACTION = 0.5
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 1e9:.2f} GB"
 
 
 @dataclasses.dataclass
@@ -56,6 +63,11 @@ class DataConfig:
     folder_test_fraction: float = option(
         TEST_FRACTION, "--data_source=folder without train/ and test/ folders: the share of "
         "each class's images held out as the test split.", lower_bound=0.0)
+    cache: str = option(
+        "auto", "Training split in memory: memory (held whole, permuted each epoch), none "
+        "(streamed from the source through --shuffle_buffer, each epoch seeded: for data "
+        "larger than memory), auto: memory when the split's uint8 images take at most half of "
+        "the memory available (one line says which).", choices=CACHE_CHOICES)
 
     def validate(self) -> None:
         check(self)
@@ -64,6 +76,21 @@ class DataConfig:
             raise ValueError(f"--folder_test_fraction must be in (0, 1), got "
                              f"{self.folder_test_fraction}")
         self.source_spec()  # checks the data settings
+
+    def holds_in_memory(self, split_bytes: int, available_bytes: int | None
+                        ) -> tuple[bool, str | None]:
+        """Whether the training split is held in memory (--cache), and for `auto` the line
+        that says which and why. `split_bytes`: its uint8 images (0: size unknown, streamed);
+        `available_bytes`: memory available now (None: unknown, held)."""
+        if self.cache != "auto" or not split_bytes:
+            return self.cache != "none", None
+        held = available_bytes is None or split_bytes <= CACHE_FRACTION * available_bytes
+        size, room = _gigabytes(split_bytes), (f"{_gigabytes(available_bytes)} available"
+                                               if available_bytes else "memory unknown")
+        if held:
+            return True, f"--cache=auto: the training split ({size}) is held in memory ({room})"
+        return False, (f"--cache=auto: the training split ({size}) is more than half of the "
+                       f"{room}: streamed from the source through the --shuffle_buffer")
 
     def source_spec(self, seed: int = 0, dataset: str | None = None,
                     label_mode: str | None = None) -> SourceSpec:

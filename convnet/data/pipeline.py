@@ -40,11 +40,15 @@ class InputSettings:
       shuffle_buffer: training examples shuffled together, for sources of unknown size only
         (others are permuted whole, epoch by epoch).
       seed: the training stream's seed (order and augmentation).
+      cache: hold the training split in memory and permute it whole each epoch (True), or
+        stream it from the source through a `shuffle_buffer` seeded per epoch (False: the
+        memory of the buffer only, for splits larger than memory).
     """
     preprocessing: preprocess.Preprocessing = preprocess.Preprocessing()
     num_parallel_calls: int = 16
     shuffle_buffer: int = SHUFFLE_BUFFER
     seed: int = 0
+    cache: bool = True
 
     def __post_init__(self):
         if self.num_parallel_calls <= 0 and self.num_parallel_calls != tf.data.AUTOTUNE:
@@ -110,6 +114,10 @@ def _train_batches(source: Source, batch_size: int, settings: InputSettings,
     if num_shards > 1:
         examples = examples.shard(num_shards, shard_index)
         total = total and len(range(shard_index, total, num_shards))
+    if total and not settings.cache:  # larger than memory: streamed, epoch by epoch
+        return _streamed_batches(examples, total, batch_size, settings=settings,
+                                 start_example=start_example,
+                                 num_shards=num_shards, shard_index=shard_index)
     if preprocessing.batched:
         return _batch_augmented(examples, total, batch_size, settings=settings,
                                 start_example=start_example,
@@ -163,6 +171,46 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
     return (tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch)
             .rebatch(batch_size, drop_remainder=True)
             .map(augment, num_parallel_calls=settings.num_parallel_calls)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
+                      *, settings: InputSettings, start_example: int, num_shards: int,
+                      shard_index: int) -> tf.data.Dataset:
+    """`train_dataset`'s batches without holding the split: epoch e is the source's order
+    through a `shuffle_buffer` seeded (seed, e), so memory holds the buffer, not the split.
+    The stream is a pure function of the seed, and starts `start_example` in (epoch
+    start_example // total, that many examples into it) as the cached one does. Examples
+    carry (split index, epoch, stream position) as in `_batch_augmented`, so batch
+    augmentations work on the stream too."""
+    seed, preprocessing = settings.seed, settings.preprocessing
+    first_epoch, offset = divmod(start_example, total)
+    if not preprocessing.batched:
+        examples = examples.enumerate()  # the split index (the batched path numbered them)
+    buffer = max(1, min(settings.shuffle_buffer, total))
+
+    def epoch(number):
+        shuffled = examples.shuffle(buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + number,
+                                    reshuffle_each_iteration=False)
+        return shuffled.enumerate().map(lambda i, element: (
+            (number * total + i) * num_shards + shard_index, number, element[0],
+            element[1][0], element[1][1]))
+
+    stream = tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch).skip(offset)
+    if preprocessing.batched:
+        def augment_batch(positions, epochs, indices, images, labels):  # noqa: PLR0917
+            return preprocessing.train_batch(images, seed, indices, epochs=epochs,
+                                             positions=positions), labels
+
+        return (stream.batch(batch_size, drop_remainder=True)
+                .map(augment_batch, num_parallel_calls=settings.num_parallel_calls)
+                .prefetch(tf.data.AUTOTUNE))
+
+    def augment(position, epoch_number, index, image, label):  # noqa: PLR0917, ARG001
+        return preprocessing.train(image, tf.stack([tf.cast(seed, tf.int64), position])), label
+
+    return (stream.map(augment, num_parallel_calls=settings.num_parallel_calls)
+            .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
 

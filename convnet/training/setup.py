@@ -8,6 +8,7 @@ updates in one `tf.function` call.
 """
 
 import dataclasses
+import math
 
 import tensorflow as tf
 from tensorflow.python.framework import config as _tf_config  # op determinism's off switch
@@ -93,9 +94,13 @@ class TrainingSetup:
             self.preprocessing = config.augment.preprocessing(
                 model.image_size, info, lambda: pipeline.channel_stats(self.source),
                 previous=previous)
+            split_bytes = self.source.num_examples("train") * math.prod(info.image_shape)
+            cache, line = config.data.holds_in_memory(split_bytes, memory.available_bytes())
+            if line:
+                console.log(line)
             self.input_settings = pipeline.InputSettings(
                 self.preprocessing, config.data.num_parallel_calls,
-                config.augment.shuffle_buffer, config.seed)
+                config.augment.shuffle_buffer, config.seed, cache)
             self.clock.start("initialisation")
             size = self.preprocessing.image_size
             self.input_shape = [size, size, info.image_shape[-1]]

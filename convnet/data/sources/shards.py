@@ -19,7 +19,6 @@ DataError saying how to write one.
 
 import hashlib
 import json
-import math
 import os
 
 import tensorflow as tf
@@ -75,25 +74,45 @@ def write(source: Source, output_dir: str, *, examples_per_shard: int = EXAMPLES
                 "class_names": list(info.class_names) if info.class_names else None,
                 "splits": {}}
     for split in splits:
-        examples = list(source.dataset(split).as_numpy_iterator())  # one split at a time
-        count = max(1, math.ceil(len(examples) / examples_per_shard))
-        shards = []
-        for index in range(count):
-            name = f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-            path = os.path.join(output_dir, name)
-            chunk = examples[index * examples_per_shard:(index + 1) * examples_per_shard]
-            with tf.io.TFRecordWriter(path) as writer:
-                for image, label in chunk:
-                    writer.write(_example(image, label))
-            shards.append({"file": name, "examples": len(chunk),
-                           "bytes": os.path.getsize(path), "sha256": _sha256(path)})
-        manifest["splits"][split] = {"examples": len(examples), "shards": shards}
-        console.log(f"wrote {len(examples):,} {split} examples in {count} shard(s) to "
-                    f"{output_dir}")
+        manifest["splits"][split] = _write_split(source, split, output_dir,
+                                                 examples_per_shard=examples_per_shard)
+        entry = manifest["splits"][split]
+        console.log(f"wrote {entry['examples']:,} {split} examples in {len(entry['shards'])} "
+                    f"shard(s) to {output_dir}")
     with open(manifest_path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
     os.replace(manifest_path + ".tmp", manifest_path)
     return manifest
+
+
+def _write_split(source: Source, split: str, output_dir: str, *,
+                 examples_per_shard: int) -> dict:
+    """Streams `split` into shards of `examples_per_shard` (memory: one example at a time),
+    named SPLIT-0000i.tfrecord.tmp while written, then SPLIT-0000i-of-0000n.tfrecord."""
+    written: list[tuple[str, int]] = []
+    writer, in_shard = None, 0
+    try:
+        for image, label in source.dataset(split).as_numpy_iterator():
+            if writer is None or in_shard == examples_per_shard:
+                if writer is not None:
+                    writer.close()
+                path = os.path.join(output_dir, f"{split}-{len(written):05d}.tfrecord.tmp")
+                writer, in_shard = tf.io.TFRecordWriter(path), 0
+                written.append((path, 0))
+            writer.write(_example(image, label))
+            in_shard += 1
+            written[-1] = (written[-1][0], in_shard)
+    finally:
+        if writer is not None:
+            writer.close()
+    shards = []
+    for index, (path, count) in enumerate(written):
+        name = f"{split}-{index:05d}-of-{len(written):05d}.tfrecord"
+        os.replace(path, os.path.join(output_dir, name))
+        final = os.path.join(output_dir, name)
+        shards.append({"file": name, "examples": count, "bytes": os.path.getsize(final),
+                       "sha256": _sha256(final)})
+    return {"examples": sum(count for _, count in written), "shards": shards}
 
 
 def read_manifest(directory: str) -> dict:

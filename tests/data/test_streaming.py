@@ -1,0 +1,75 @@
+"""convnet.data.pipeline without a cache (--cache=none): the training split streamed through a
+per-epoch seeded shuffle buffer, every augmentation on the stream, and an exact resume; and
+--cache=auto's choice."""
+
+import numpy as np
+import pytest
+
+from convnet.data import pipeline, preprocess
+from convnet.data.config import DataConfig
+from convnet.data.sources.arrays import ArraySource
+
+TOTAL = 40
+
+
+def _source():
+    """40 examples 4x4x3 whose pixels all hold the example's index (labels: index % 10)."""
+    index = np.arange(TOTAL, dtype=np.uint8)
+    images = np.broadcast_to(index[:, None, None, None], [TOTAL, 4, 4, 3]).copy()
+    return ArraySource(train=(images, index.astype(np.int32) % 10),
+                       test=(images[:4], np.zeros(4, np.int32)))
+
+
+def _settings(augmentation="none", buffer=8, cache=False, seed=3):
+    preprocessing = preprocess.Preprocessing(augmentation, 4, "per_channel", (0.0, 0.0, 0.0),
+                                             (1.0, 1.0, 1.0), flip=False, translate=1)
+    return pipeline.InputSettings(preprocessing, num_parallel_calls=2, shuffle_buffer=buffer,
+                                  seed=seed, cache=cache)
+
+
+def _batches(settings, count, start_example=0, batch_size=10):
+    dataset = pipeline.train_dataset(_source(), batch_size, settings, start_example=start_example)
+    return [(images.numpy(), labels.numpy()) for images, labels in dataset.take(count)]
+
+
+def test_each_streamed_epoch_holds_every_example_once_in_a_seeded_order():
+    batches = _batches(_settings(), 8)
+    indices = np.concatenate([images[:, 0, 0, 0] for images, _ in batches]).round().astype(int)
+    epochs = indices.reshape(2, TOTAL)
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(TOTAL))
+    assert list(epochs[0]) != list(epochs[1])  # reshuffled each epoch
+    assert list(epochs[0]) != list(range(TOTAL))  # shuffled at all
+    again = _batches(_settings(), 8)  # a pure function of the seed
+    for (a, _), (b, _) in zip(batches, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = _batches(_settings(seed=4), 4)
+    assert not all(np.array_equal(a, b) for (a, _), (b, _) in zip(batches, other, strict=False))
+
+
+@pytest.mark.parametrize("augmentation", ["pad_crop", "translate_altflip"])
+def test_a_streamed_run_resumes_exactly_at_any_example(augmentation):
+    settings = _settings(augmentation)
+    whole = _batches(settings, 9)
+    for start_batch in (1, 4, 5):  # within the first epoch, at the second's start, inside it
+        resumed = _batches(settings, 9 - start_batch, start_example=10 * start_batch)
+        for (a, la), (b, lb) in zip(whole[start_batch:], resumed, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(la, lb)
+
+
+def test_the_cache_choice():
+    auto = DataConfig()
+    assert auto.holds_in_memory(100, 1_000) == (True, "--cache=auto: the training split "
+                                                      "(0.00 GB) is held in memory (0.00 GB "
+                                                      "available)")
+    held, line = auto.holds_in_memory(23_000_000_000, 20_000_000_000)
+    assert not held and line == ("--cache=auto: the training split (23.00 GB) is more than "
+                                 "half of the 20.00 GB available: streamed from the source "
+                                 "through the --shuffle_buffer")
+    assert auto.holds_in_memory(10, None)[0]  # memory unknown: held
+    assert auto.holds_in_memory(0, 10) == (True, None)  # size unknown: the source's own way
+    assert DataConfig(cache="none").holds_in_memory(1, 10 ** 12) == (False, None)
+    assert DataConfig(cache="memory").holds_in_memory(10 ** 12, 1) == (True, None)
+    with pytest.raises(ValueError, match="unknown --cache='disk'"):
+        DataConfig(cache="disk").validate()
