@@ -257,6 +257,18 @@ def _finish(processes, deadline):
     return [p.wait(max(1.0, deadline - time.monotonic())) for p in processes]
 
 
+def _cluster_to_the_end(train_dir, max_steps, extra=()):
+    """Both workers run to `max_steps` and exit 0; the processes, with their lines."""
+    processes = _start_workers(train_dir, max_steps, extra)
+    try:
+        statuses = _finish(processes, time.monotonic() + STARTUP_SECS)
+    finally:
+        for process in processes:
+            process.close()
+    assert statuses == [0, 0], "\n".join(p.tail() for p in processes)
+    return processes
+
+
 def _last_match(pattern, process):
     """The match of `pattern` in the last line of convnet's (timestamped) lines."""
     ours = [line for line in process.lines if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d: ", line)]
@@ -301,13 +313,7 @@ def test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume
         steps = [int(m.group(1)) for m in map(kill_harness.STEP_LINE.search, process.lines) if m]
         assert steps[-1] == step, process.tail()  # both trained up to the step saved
 
-    processes = _start_workers(train_dir, max_steps=step + 2)
-    try:
-        statuses = _finish(processes, time.monotonic() + STARTUP_SECS)
-    finally:
-        for process in processes:
-            process.close()
-    assert statuses == [0, 0], "\n".join(p.tail() for p in processes)
+    processes = _cluster_to_the_end(train_dir, step + 2)
     for process in processes:
         assert any(line.endswith(f": resumed from {path} at step {step}")
                    for line in process.lines), process.tail()
@@ -321,17 +327,6 @@ def test_sigterm_to_one_worker_stops_both_at_the_same_checkpoint_and_both_resume
 LOST_FLAGS = ("--deterministic", "--save_checkpoint_steps=10")
 
 
-def _cluster_to_the_end(train_dir, max_steps):
-    processes = _start_workers(train_dir, max_steps, LOST_FLAGS)
-    try:
-        statuses = _finish(processes, time.monotonic() + STARTUP_SECS)
-    finally:
-        for process in processes:
-            process.close()
-    assert statuses == [0, 0], "\n".join(p.tail() for p in processes)
-    return processes
-
-
 @pytest.mark.slow
 def test_a_worker_killed_stops_the_other_with_one_line_and_the_restart_is_bitwise(tmp_path):
     """SIGKILL to worker 1 after its step 20: worker 0 exits with 75 within EXIT_SECS, its last
@@ -339,7 +334,7 @@ def test_a_worker_killed_stops_the_other_with_one_line_and_the_restart_is_bitwis
     command ends bitwise equal to a run never interrupted."""
     max_steps = 45
     reference = str(tmp_path / "reference")
-    _cluster_to_the_end(reference, max_steps)
+    _cluster_to_the_end(reference, max_steps, LOST_FLAGS)
 
     train_dir = str(tmp_path / "train")
     processes = _start_workers(train_dir, max_steps, LOST_FLAGS)
@@ -365,7 +360,7 @@ def test_a_worker_killed_stops_the_other_with_one_line_and_the_restart_is_bitwis
     assert step >= 20 and path == tf.train.latest_checkpoint(train_dir), survivor.tail()
     assert "Traceback" not in "\n".join(survivor.lines), survivor.tail()
 
-    restarted = _cluster_to_the_end(train_dir, max_steps)
+    restarted = _cluster_to_the_end(train_dir, max_steps, LOST_FLAGS)
     for process in restarted:
         assert any(f": resumed from {path} at step " in line for line in process.lines), \
             process.tail()
