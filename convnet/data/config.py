@@ -65,9 +65,10 @@ class DataConfig:
         "each class's images held out as the test split.", lower_bound=0.0)
     cache: str = option(
         "auto", "Training split in memory: memory (held whole, permuted each epoch), none "
-        "(streamed from the source through --shuffle_buffer, each epoch seeded: for data "
-        "larger than memory), auto: memory when the split's uint8 images take at most half of "
-        "the memory available (one line says which).", choices=CACHE_CHOICES)
+        "(streamed from the source in windows of --shuffle_buffer examples, each permuted, "
+        "seeded per epoch: for data larger than memory), auto: memory when the split's uint8 "
+        "images take at most half of the memory available (one line says which).",
+        choices=CACHE_CHOICES)
 
     def validate(self) -> None:
         check(self)
@@ -90,7 +91,7 @@ class DataConfig:
         if held:
             return True, f"--cache=auto: the training split ({size}) is held in memory ({room})"
         return False, (f"--cache=auto: the training split ({size}) is more than half of the "
-                       f"{room}: streamed from the source through the --shuffle_buffer")
+                       f"{room}: streamed from the source in windows of --shuffle_buffer examples")
 
     def source_spec(self, seed: int = 0, dataset: str | None = None,
                     label_mode: str | None = None) -> SourceSpec:

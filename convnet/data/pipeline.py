@@ -41,8 +41,9 @@ class InputSettings:
         (others are permuted whole, epoch by epoch).
       seed: the training stream's seed (order and augmentation).
       cache: hold the training split in memory and permute it whole each epoch (True), or
-        stream it from the source through a `shuffle_buffer` seeded per epoch (False: the
-        memory of the buffer only, for splits larger than memory).
+        stream it from the source in windows of `shuffle_buffer` examples, each permuted with
+        a seed of its own each epoch (False: the memory of a window only, for splits larger
+        than memory).
     """
     preprocessing: preprocess.Preprocessing = preprocess.Preprocessing()
     num_parallel_calls: int = 16
@@ -177,8 +178,9 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
 def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
                       *, settings: InputSettings, start_example: int, num_shards: int,
                       shard_index: int) -> tf.data.Dataset:
-    """`train_dataset`'s batches without holding the split: epoch e is the source's order
-    through a `shuffle_buffer` seeded (seed, e), so memory holds the buffer, not the split.
+    """`train_dataset`'s batches without holding the split: epoch e is the source's order cut
+    into windows of `shuffle_buffer` examples, window w permuted by a stateless shuffle seeded
+    (seed, e, w), so memory holds a window, not the split.
     The stream is a pure function of the seed, and starts `start_example` in (epoch
     start_example // total, that many examples into it) as the cached one does. Examples
     carry (split index, epoch, stream position) as in `_batch_augmented`, so batch
@@ -189,9 +191,16 @@ def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
         examples = examples.enumerate()  # the split index (the batched path numbered them)
     buffer = max(1, min(settings.shuffle_buffer, total))
 
+    def permuted(number, window, element):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(tf.shape(element[0])[0]),
+            seed=tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + number, window]))
+        return tf.nest.map_structure(lambda values: tf.gather(values, order), element)
+
     def epoch(number):
-        shuffled = examples.shuffle(buffer, seed=tf.cast(seed, tf.int64) * 1_000_003 + number,
-                                    reshuffle_each_iteration=False)
+        shuffled = (examples.batch(buffer).enumerate()
+                    .map(lambda window, element: permuted(number, window, element))
+                    .unbatch())
         return shuffled.enumerate().map(lambda i, element: (
             (number * total + i) * num_shards + shard_index, number, element[0],
             element[1][0], element[1][1]))
