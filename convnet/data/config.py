@@ -123,8 +123,10 @@ class AugmentConfig:
         preprocess.TRANSLATE_PIXELS, "--augmentation=translate_altflip: the largest random "
         "translation, in pixels each way, of the reflect-padded image (airbench: 2; 0: none).",
         lower_bound=0)
-    shuffle_buffer: int = option(SHUFFLE_BUFFER, "Examples in the shuffle buffer.",
-                                 lower_bound=1)
+    shuffle_buffer: int = option(
+        SHUFFLE_BUFFER, "Examples shuffled together: the buffer of a source of unknown size, "
+        "the window of a streamed split (--cache); a split held in memory is permuted whole.",
+        lower_bound=1)
     progressive_resizing: str = option(
         "", "SIZE:EPOCHS[,SIZE:EPOCHS...]: train the first EPOCHS epochs on images resized to "
         "SIZE x SIZE (bilinear, antialiased), stage after stage, then the rest at the full "

@@ -10,7 +10,9 @@ each epoch -> per-example seed from the running example index -> `Preprocessing.
 any example, so a resumed run continues the same stream. Batch augmentations
 ('translate_altflip'): the same stream of uint8 examples, each with its split
 index, epoch and stream position, cut into batches by slicing whole permuted
-epochs -> `Preprocessing.train_batch` once a batch -> prefetch.
+epochs -> `Preprocessing.train_batch` once a batch -> prefetch. A split larger than
+memory (`InputSettings.cache` False) is streamed instead: each epoch in windows of
+`shuffle_buffer` examples, each window permuted with its own seed, then as above.
 
 Evaluation: every example of the split once, in order -> `Preprocessing.evaluate`
 -> batch (last batch may be short) -> prefetch.
@@ -37,8 +39,9 @@ class InputSettings:
     Attributes:
       preprocessing: augmentation and normalization (preprocess.Preprocessing).
       num_parallel_calls: `Dataset.map` parallelism; tf.data.AUTOTUNE (-1) lets tf.data choose.
-      shuffle_buffer: training examples shuffled together, for sources of unknown size only
-        (others are permuted whole, epoch by epoch).
+      shuffle_buffer: training examples shuffled together: the buffer of a source of unknown
+        size, the window of a streamed split (`cache` False); a split held in memory is
+        permuted whole, epoch by epoch.
       seed: the training stream's seed (order and augmentation).
       cache: hold the training split in memory and permute it whole each epoch (True), or
         stream it from the source in windows of `shuffle_buffer` examples, each permuted with
@@ -181,10 +184,12 @@ def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
     """`train_dataset`'s batches without holding the split: epoch e is the source's order cut
     into windows of `shuffle_buffer` examples, window w permuted by a stateless shuffle seeded
     (seed, e, w), so memory holds a window, not the split.
+
     The stream is a pure function of the seed, and starts `start_example` in (epoch
     start_example // total, that many examples into it) as the cached one does. Examples
     carry (split index, epoch, stream position) as in `_batch_augmented`, so batch
-    augmentations work on the stream too."""
+    augmentations work on the stream too. A resume reads (and drops) the examples of its epoch
+    before `start_example`."""
     seed, preprocessing = settings.seed, settings.preprocessing
     first_epoch, offset = divmod(start_example, total)
     if not preprocessing.batched:
