@@ -133,13 +133,10 @@ def _train_batches(source: Source, batch_size: int, settings: InputSettings,
                                    reshuffle_each_iteration=True)
                   .repeat().skip(start_example))
 
-    def augment(index, example):
-        image, label = example
-        example_seed = tf.stack([tf.cast(seed, tf.int64), index * num_shards + shard_index])
-        return preprocessing.train(image, example_seed), label
-
+    augment = _example_augmenter(preprocessing, seed)
     return (stream.enumerate(start=start_example)
-            .map(augment, num_parallel_calls=settings.num_parallel_calls)
+            .map(lambda index, example: augment(index * num_shards + shard_index, *example),
+                 num_parallel_calls=settings.num_parallel_calls)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -168,13 +165,10 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
             positions * num_shards + shard_index, tf.fill(tf.shape(positions), number),
             tf.gather(indices, kept), tf.gather(example[0], kept), tf.gather(example[1], kept)))
 
-    def augment(positions, epochs, indices, images, labels):  # noqa: PLR0917 (Dataset.map passes them by position)
-        return preprocessing.train_batch(images, seed, indices, epochs=epochs,
-                                         positions=positions), labels
-
     return (tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch)
             .rebatch(batch_size, drop_remainder=True)
-            .map(augment, num_parallel_calls=settings.num_parallel_calls)
+            .map(_batch_augmenter(preprocessing, seed),
+                 num_parallel_calls=settings.num_parallel_calls)
             .prefetch(tf.data.AUTOTUNE))
 
 
@@ -212,20 +206,36 @@ def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
 
     stream = tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch).skip(offset)
     if preprocessing.batched:
-        def augment_batch(positions, epochs, indices, images, labels):  # noqa: PLR0917
-            return preprocessing.train_batch(images, seed, indices, epochs=epochs,
-                                             positions=positions), labels
-
         return (stream.batch(batch_size, drop_remainder=True)
-                .map(augment_batch, num_parallel_calls=settings.num_parallel_calls)
+                .map(_batch_augmenter(preprocessing, seed),
+                     num_parallel_calls=settings.num_parallel_calls)
                 .prefetch(tf.data.AUTOTUNE))
 
-    def augment(position, epoch_number, index, image, label):  # noqa: PLR0917, ARG001
-        return preprocessing.train(image, tf.stack([tf.cast(seed, tf.int64), position])), label
-
-    return (stream.map(augment, num_parallel_calls=settings.num_parallel_calls)
+    augment = _example_augmenter(preprocessing, seed)
+    return (stream.map(lambda position, _epoch, _index, image, label:
+                       augment(position, image, label),
+                       num_parallel_calls=settings.num_parallel_calls)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def _example_augmenter(preprocessing: preprocess.Preprocessing, seed: int):
+    """(stream position int64 [], image, label) -> (augmented float32 image, label): the
+    example at that position of the training stream augmented with seed (seed, position),
+    so any example's augmentation is fixed by the seed alone, cached or streamed."""
+    def augment(position, image, label):
+        return preprocessing.train(image, tf.stack([tf.cast(seed, tf.int64), position])), label
+    return augment
+
+
+def _batch_augmenter(preprocessing: preprocess.Preprocessing, seed: int):
+    """(positions, epochs, split indices int64 [batch], images uint8 [batch, H, W, C],
+    labels) -> (augmented float32 images, labels) by `Preprocessing.train_batch`; the
+    positions, epochs and indices seed each example's augmentation and alternating flip."""
+    def augment(positions, epochs, indices, images, labels):  # noqa: PLR0917 (Dataset.map passes them by position)
+        return preprocessing.train_batch(images, seed, indices, epochs=epochs,
+                                         positions=positions), labels
+    return augment
 
 
 def _whole_split(examples: tf.data.Dataset, total: int) -> tf.data.Dataset:
