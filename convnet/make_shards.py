@@ -41,9 +41,11 @@ def main(config: ShardConfig, data: DataConfig) -> None:
                             splits=tuple(config.splits))
     counts = ", ".join(f"{split} {entry['examples']:,} in {len(entry['shards'])} shard(s)"
                        for split, entry in manifest["splits"].items())
-    print(f"{config.output_dir}/{shards.MANIFEST}: {manifest['name']}, images "
-          f"{'x'.join(map(str, manifest['image_shape']))}, {manifest['num_classes']} classes; "
-          f"{counts}", flush=True)
+    height, width, channels = manifest["image_shape"]
+    shape = (f"{height}x{width}x{channels}" if height and width
+             else f"of any size x{channels}")
+    print(f"{config.output_dir}/{shards.MANIFEST}: {manifest['name']}, images {shape}, "
+          f"{manifest['num_classes']} classes; {counts}", flush=True)
 
 
 def run() -> None:

@@ -60,6 +60,12 @@ class DataConfig:
     folder_image_size: int | None = option(
         None, "--data_source=folder: resize every image to NxN (default: the images' own "
         "size, which must then be the same for all).", lower_bound=1)
+    image_size: int | None = option(
+        None, "Images of any size: the side N of the square images the model sees. Each "
+        "image keeps its own size (a folder's are decoded as read); training takes "
+        "random-resized crops (--augmentation=auto), evaluation resizes the shorter side to "
+        "N / --crop_fraction and takes the central NxN. Default: the data's own size, one for "
+        "all images.", lower_bound=1)
     folder_test_fraction: float = option(
         TEST_FRACTION, "--data_source=folder without train/ and test/ folders: the share of "
         "each class's images held out as the test split.", lower_bound=0.0)
@@ -94,14 +100,16 @@ class DataConfig:
                        f"{room}: streamed from the source in windows of --shuffle_buffer examples")
 
     def source_spec(self, seed: int = 0, dataset: str | None = None,
-                    label_mode: str | None = None) -> SourceSpec:
+                    label_mode: str | None = None, *, image_size: int | None = None
+                    ) -> SourceSpec:
         """The SourceSpec of these settings (validated when made), synthetic examples seeded
-        with `seed`; `dataset` and `label_mode` replace None ones (a run's, for evaluation),
-        else the defaults (info.DEFAULT_DATASET, DEFAULT_LABEL_MODE)."""
+        with `seed`; `dataset`, `label_mode` and `image_size` replace None ones (a run's, for
+        evaluation), else the defaults (info.DEFAULT_DATASET, DEFAULT_LABEL_MODE, none)."""
         return SourceSpec(self.data_source, self.data_dir, self.tfds_data_dir, self.download,
                           self.dataset or dataset or info_lib.DEFAULT_DATASET,
                           self.label_mode or label_mode or info_lib.DEFAULT_LABEL_MODE, seed,
-                          self.folder_image_size, self.folder_test_fraction)
+                          self.folder_image_size, self.folder_test_fraction,
+                          self.image_size or image_size)
 
 
 @dataclasses.dataclass
@@ -111,8 +119,10 @@ class AugmentConfig:
         "auto", "Training augmentation: tutorial (random 24x24 crop, flip, brightness, "
         "contrast), pad_crop (pad 4, random crop, flip), translate_altflip (airbench's: "
         "reflect-padded random translation by up to --translate pixels and the alternating "
-        "flip, on whole batches), none. auto: tutorial for --model=cifar10, pad_crop "
-        "otherwise.", choices=("auto", *preprocess.AUGMENTATIONS))
+        "flip, on whole batches), random_resized_crop (Inception's: a crop of random area "
+        "and aspect, resized to the model's size, flip), none. auto: tutorial for "
+        "--model=cifar10, random_resized_crop with --image_size, pad_crop otherwise.",
+        choices=("auto", *preprocess.AUGMENTATIONS))
     normalization: str = option(
         "auto", "per_image standardization, or per_channel mean/std of the training split. "
         "auto: per_image with tutorial augmentation, else per_channel.",
@@ -127,6 +137,14 @@ class AugmentConfig:
         SHUFFLE_BUFFER, "Examples shuffled together: the buffer of a source of unknown size, "
         "the window of a streamed split (--cache); a split held in memory is permuted whole.",
         lower_bound=1)
+    random_crop_area: float = option(
+        preprocess.RANDOM_CROP_AREA, "--augmentation=random_resized_crop: the smallest share "
+        "of an image's area a crop covers (Inception: 0.08); its aspect ratio is in [3/4, 4/3].",
+        lower_bound=0.0)
+    crop_fraction: float = option(
+        preprocess.CROP_FRACTION, "Images of any size (--image_size=N): evaluation resizes "
+        "the shorter side to N / crop_fraction and takes the central NxN (ImageNet's 0.875).",
+        lower_bound=0.0)
     progressive_resizing: str = option(
         "", "SIZE:EPOCHS[,SIZE:EPOCHS...]: train the first EPOCHS epochs on images resized to "
         "SIZE x SIZE (bilinear, antialiased), stage after stage, then the rest at the full "
@@ -135,6 +153,9 @@ class AugmentConfig:
 
     def validate(self) -> None:
         check(self)
+        for name in ("random_crop_area", "crop_fraction"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
         progressive_resizing.parse(self.progressive_resizing)  # checks it
 
     def preprocessing(self, model_image_size: int | None, info: info_lib.DatasetInfo,
@@ -143,10 +164,12 @@ class AugmentConfig:
                       ) -> preprocess.Preprocessing:
         """The run's preprocessing with the 'auto' choices resolved. Per-channel statistics
         are `previous`'s (a resumed run's: they never change within a run) or, computed
-        only then, `channel_stats()`'s (the training split's)."""
+        only then, `channel_stats()`'s (the training split's). Images of any size
+        (`info.any_size`) are cropped and resized to the model's size."""
         augmentation = self.augmentation
         if augmentation == "auto":
-            augmentation = "tutorial" if model_image_size else "pad_crop"
+            augmentation = ("random_resized_crop" if info.any_size
+                            else "tutorial" if model_image_size else "pad_crop")
         normalization = self.normalization
         if normalization == "auto":
             normalization = "per_image" if augmentation == "tutorial" else "per_channel"
@@ -157,5 +180,8 @@ class AugmentConfig:
                 mean, std = previous.channel_mean, previous.channel_std
             else:
                 mean, std = channel_stats()
-        return preprocess.Preprocessing(augmentation, model_image_size or info.image_shape[0],
-                                        normalization, mean, std, flip, translate=self.translate)
+        return preprocess.Preprocessing(
+            augmentation, model_image_size or info.image_shape[0], normalization, mean, std,
+            flip, translate=self.translate,
+            crop_fraction=self.crop_fraction if info.any_size else None,
+            random_crop_area=self.random_crop_area)

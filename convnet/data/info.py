@@ -9,16 +9,21 @@ class DatasetInfo:
 
     Attributes:
       name: dataset name, e.g. 'cifar10'.
-      image_shape: (height, width, channels) of the stored uint8 images.
+      image_shape: (height, width, channels) of the stored uint8 images; height and
+        width are None when they differ from image to image.
       num_classes: number of labels; labels are int32 in [0, num_classes).
       class_names: one name per label, or None.
       num_examples: examples per split, when known ahead of reading.
+      any_size: the images keep their own sizes, which differ: `image_shape`'s height
+        and width are those the model sees, and preprocessing brings each image to them
+        (`convnet.data.sources.any_size.AnySizeSource`, `--image_size`).
     """
     name: str
-    image_shape: tuple[int, int, int]
+    image_shape: tuple[int | None, int | None, int]
     num_classes: int
     class_names: tuple[str, ...] | None = None
     num_examples: dict[str, int] = dataclasses.field(default_factory=dict)
+    any_size: bool = False
 
     def class_name(self, label: int) -> str:
         if self.class_names and 0 <= label < len(self.class_names):

@@ -13,6 +13,7 @@ index, epoch and stream position, cut into batches by slicing whole permuted
 epochs -> `Preprocessing.train_batch` once a batch -> prefetch. A split larger than
 memory (`InputSettings.cache` False) is streamed instead: each epoch in windows of
 `shuffle_buffer` examples, each window permuted with its own seed, then as above.
+Images of any size (`AnySizeSource`) are held and windowed as ragged batches.
 
 Evaluation: every example of the split once, in order -> `Preprocessing.evaluate`
 -> batch (last batch may be short) -> prefetch.
@@ -110,6 +111,11 @@ def _train_batches(source: Source, batch_size: int, settings: InputSettings,
     examples = source.dataset("train")
     total = source.num_examples("train")
     if preprocessing.batched:
+        if not _same_size(examples):
+            raise ValueError(f"--augmentation={preprocessing.augmentation} augments batches of "
+                             f"images of one size, and the images of {source.info.name} differ "
+                             f"in size: use --augmentation=random_resized_crop (auto does "
+                             f"with --image_size).")
         if not total:
             raise ValueError(f"--augmentation={preprocessing.augmentation} needs the size of the "
                              f"training split (its alternating flip counts epochs), and this "
@@ -197,9 +203,9 @@ def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
         return tf.nest.map_structure(lambda values: tf.gather(values, order), element)
 
     def epoch(number):
-        shuffled = (examples.batch(buffer).enumerate()
+        shuffled = (_stacked(examples, buffer).enumerate()
                     .map(lambda window, element: permuted(number, window, element))
-                    .unbatch())
+                    .unbatch().map(_dense))
         return shuffled.enumerate().map(lambda i, element: (
             (number * total + i) * num_shards + shard_index, number, element[0],
             element[1][0], element[1][1]))
@@ -247,8 +253,26 @@ def _whole_split(examples: tf.data.Dataset, total: int) -> tf.data.Dataset:
     and TensorFlow discards a cache left unfinished (a run stopped inside its first
     epoch) with a warning ("did not fully read the dataset being cached").
     """
-    return examples.batch(total).cache().batch(2).unbatch()
+    return _stacked(examples, total).cache().batch(2).unbatch()
 
+
+def _same_size(examples: tf.data.Dataset) -> bool:
+    """Whether every element of `examples` has the same shape (all images one size)."""
+    return all(spec.shape.is_fully_defined() for spec in tf.nest.flatten(examples.element_spec))
+
+
+def _stacked(examples: tf.data.Dataset, count: int) -> tf.data.Dataset:
+    """`examples` batched `count` at a time; images that differ in size as RaggedTensors
+    (uint8 [count, (H), (W), C]), which `_dense` turns back into images once unbatched."""
+    return examples.batch(count) if _same_size(examples) else examples.ragged_batch(count)
+
+
+def _dense(*element):
+    """`element` with each RaggedTensor (an image of `_stacked`'s ragged batches) dense."""
+    dense = tf.nest.map_structure(
+        lambda value: value.to_tensor() if isinstance(value, tf.RaggedTensor) else value,
+        element)
+    return dense if len(dense) > 1 else dense[0]
 
 def _epoch_order(total: int, seed: int, number: tf.Tensor) -> tf.Tensor:
     """The order of epoch `number`: a stateless permutation of [0, total) seeded (seed, number)."""
@@ -266,7 +290,7 @@ def _permuted_epochs(examples: tf.data.Dataset, total: int, seed: int,
     def epoch(number):
         order = _epoch_order(total, seed, number)
         return whole_split.flat_map(lambda images, labels: tf.data.Dataset.from_tensor_slices(
-            (tf.gather(images, order), tf.gather(labels, order))))
+            (tf.gather(images, order), tf.gather(labels, order))).map(_dense))
 
     return tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch).skip(offset)
 
@@ -299,12 +323,14 @@ def channel_stats(source: Source,
     count = 0
     progress = console.Progress(f"computing the channel statistics of the {split} split",
                                 source.num_examples(split), unit="examples")
-    for images, _ in source.dataset(split).batch(5000):
+    for images, labels in _stacked(source.dataset(split), 5000):
+        if isinstance(images, tf.RaggedTensor):  # images of any size
+            images = images.flat_values
         pixels = images.numpy().reshape(-1, images.shape[-1]).astype(np.float64)
         total = pixels.sum(0) if total is None else total + pixels.sum(0)
         squares = (pixels ** 2).sum(0) if squares is None else squares + (pixels ** 2).sum(0)
         count += len(pixels)
-        progress.update(len(images))
+        progress.update(len(labels))
     progress.done()
     if not count:
         raise ValueError(f"split {split!r} is empty: cannot compute channel statistics")

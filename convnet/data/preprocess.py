@@ -1,6 +1,8 @@
 """Preprocessing: the tutorial's distortions and evaluation crop, and batch augmentations.
 
-Inputs are uint8 [H, W, C] images; outputs are float32 [crop, crop, C].
+Inputs are uint8 [H, W, C] images; outputs are float32 [crop, crop, C]. Images of
+any size (a source whose images differ in size, `--image_size`) get Inception's
+preprocessing: `random_resized_crop` in training, `resize_and_center_crop` in evaluation.
 The random ops are the *stateless* `tf.image` ones, seeded per example, so an
 example's augmentation depends only on (seed, example index): reproducible,
 and the same whether run eagerly or inside `tf.data` with any parallelism.
@@ -30,7 +32,7 @@ from convnet.data.batch_augment import (  # noqa: F401 (re-exported)
     translate_and_flip,
 )
 
-AUGMENTATIONS = ("tutorial", "pad_crop", "none", "translate_altflip")
+AUGMENTATIONS = ("tutorial", "pad_crop", "none", "translate_altflip", "random_resized_crop")
 # Applied to whole batches by `Preprocessing.train_batch`, not example by example.
 BATCH_AUGMENTATIONS = ("translate_altflip",)
 NORMALIZATIONS = ("per_image", "per_channel")
@@ -40,6 +42,16 @@ PAD_PIXELS = 4
 # airbench (K. Jordan, "94% on CIFAR-10 in 3.29 seconds on a single GPU", arXiv 2404.00498):
 # random translation by up to 2 pixels a direction, of the reflect-padded image.
 TRANSLATE_PIXELS = 2
+
+# Images of any size (Inception's preprocessing, Szegedy et al. 2015, as torchvision and
+# Keras keep it): a random crop of at least RANDOM_CROP_AREA of the image's area, its aspect
+# ratio in CROP_ASPECT_RATIOS, resized to the model's size; evaluation resizes the shorter
+# side to size / CROP_FRACTION and takes the central window (224 of 256 on ImageNet).
+RANDOM_CROP_AREA = 0.08
+CROP_ASPECT_RATIOS = (3 / 4, 4 / 3)
+CROP_FRACTION = 0.875
+# Tries of the crop's sampler before it falls back to the whole image.
+CROP_ATTEMPTS = 100
 
 # Tutorial constants (cifar10_input.py): crop 24x24, brightness max delta 63,
 # contrast factor in [0.2, 1.8].
@@ -86,6 +98,50 @@ def pad_and_crop(image: tf.Tensor, seed: tf.Tensor, pad: int = PAD_PIXELS,
     if flip:
         x = tf.image.stateless_random_flip_left_right(x, flip_seed)
     return x
+
+
+def _resize(image: tf.Tensor, height, width) -> tf.Tensor:
+    """float32 [H, W, C] -> [height, width, C]: bilinear, antialiased when shrinking."""
+    return tf.image.resize(image, tf.stack([height, width]), antialias=True)
+
+
+def random_resized_crop(image: tf.Tensor, seed: tf.Tensor, size: int,
+                        *, min_area: float = RANDOM_CROP_AREA, flip: bool = True) -> tf.Tensor:
+    """A random crop of `image` resized to [size, size], randomly flipped (Inception's).
+
+    The crop covers a share of the image's area uniform in [min_area, 1] and has an aspect
+    ratio (width / height) in CROP_ASPECT_RATIOS, drawn by
+    `tf.image.stateless_sample_distorted_bounding_box` (the whole image after
+    CROP_ATTEMPTS failed draws).
+
+    Args:
+      image: uint8 or float32 [H, W, C], any H and W.
+      seed: int [2] stateless seed, distinct per example.
+
+    Returns:
+      float32 [size, size, C] on the [0, 255] scale.
+    """
+    box_seed, flip_seed = _split_seed(seed, 2)
+    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image), tf.zeros([1, 0, 4], tf.float32), box_seed, min_object_covered=0.0,
+        aspect_ratio_range=CROP_ASPECT_RATIOS, area_range=(min_area, 1.0),
+        max_attempts=CROP_ATTEMPTS, use_image_if_no_bounding_boxes=True)
+    x = _resize(tf.cast(tf.slice(image, begin, extent), tf.float32), size, size)
+    if flip:
+        x = tf.image.stateless_random_flip_left_right(x, flip_seed)
+    return x
+
+
+def resize_and_center_crop(image: tf.Tensor, size: int,
+                           crop_fraction: float = CROP_FRACTION) -> tf.Tensor:
+    """`image` (uint8 or float32 [H, W, C], any H and W) with its shorter side resized to
+    round(size / crop_fraction), aspect kept, then its central [size, size] window: float32."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = round(size / crop_fraction) / tf.reduce_min(shape)
+    height, width = (tf.maximum(size, tf.cast(tf.round(side * scale), tf.int32))
+                     for side in tf.unstack(shape))
+    x = _resize(tf.cast(image, tf.float32), height, width)
+    return tf.image.resize_with_crop_or_pad(x, size, size)
 
 
 def normalize_per_channel(image: tf.Tensor, mean, std) -> tf.Tensor:
@@ -136,7 +192,8 @@ class Preprocessing:
 
     Attributes:
       augmentation: 'tutorial' (random crop to image_size, flip, brightness,
-        contrast), 'pad_crop' (pad 4, crop back, flip), 'none', or
+        contrast), 'pad_crop' (pad 4, crop back, flip), 'random_resized_crop'
+        (`random_resized_crop`: images of any size), 'none', or
         'translate_altflip' (airbench: a batch augmentation, see `train_batch`).
       image_size: model input height and width; evaluation takes the central
         window (or pads) to this size.
@@ -145,6 +202,12 @@ class Preprocessing:
       flip: random left-right flips in training (off for digits).
       translate: 'translate_altflip' only: the largest translation, in pixels
         a direction (reflect padding); 0 turns translation off.
+      crop_fraction: images of any size: evaluation (and training without a random
+        crop) resizes the shorter side to image_size / crop_fraction and takes the
+        central window (`resize_and_center_crop`). None: the central window (or
+        padding) of the image as it is.
+      random_crop_area: 'random_resized_crop' only: the smallest share of the image's
+        area a crop covers.
     """
     augmentation: str = "tutorial"
     image_size: int = CROP_SIZE
@@ -153,6 +216,8 @@ class Preprocessing:
     channel_std: tuple[float, ...] | None = None
     flip: bool = True
     translate: int = TRANSLATE_PIXELS
+    crop_fraction: float | None = None
+    random_crop_area: float = RANDOM_CROP_AREA
 
     def __post_init__(self):
         if self.augmentation not in AUGMENTATIONS:
@@ -167,6 +232,11 @@ class Preprocessing:
         if not 0 <= self.translate < self.image_size:
             raise ValueError(f"--translate must be in [0, {self.image_size}) pixels, "
                              f"got {self.translate}")
+        if self.crop_fraction is not None and not 0 < self.crop_fraction <= 1:
+            raise ValueError(f"--crop_fraction must be in (0, 1], got {self.crop_fraction}")
+        if not 0 < self.random_crop_area <= 1:
+            raise ValueError(f"--random_crop_area must be in (0, 1], got "
+                             f"{self.random_crop_area}")
 
     @property
     def batched(self) -> bool:
@@ -179,6 +249,8 @@ class Preprocessing:
         return normalize_per_channel(x, self.channel_mean, self.channel_std)
 
     def _fit(self, x: tf.Tensor) -> tf.Tensor:
+        if self.crop_fraction is not None:
+            return resize_and_center_crop(x, self.image_size, self.crop_fraction)
         return tf.image.resize_with_crop_or_pad(x, self.image_size, self.image_size)
 
     def train(self, image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -188,6 +260,9 @@ class Preprocessing:
                              f"use Preprocessing.train_batch (pipeline.train_dataset does)")
         if self.augmentation == "tutorial":
             x = tutorial_distortions(image, seed, self.image_size, flip=self.flip)
+        elif self.augmentation == "random_resized_crop":
+            x = random_resized_crop(image, seed, self.image_size,
+                                    min_area=self.random_crop_area, flip=self.flip)
         elif self.augmentation == "pad_crop":
             x = self._fit(pad_and_crop(image, seed, PAD_PIXELS, flip=self.flip))
         else:

@@ -88,7 +88,8 @@ class Evaluator:
         record = run_record.read(directory) if config.model else run_record.require(directory)
         self.source = source or make_source(config.data.source_spec(
             dataset=record.dataset if record else None,
-            label_mode=record.resolved_label_mode() if record else None))
+            label_mode=record.resolved_label_mode() if record else None,
+            image_size=record.settings.get("image_size") if record else None))
         self.info = self.source.info
         asked = run_record.RunRecord(model=config.model or record.model, dataset=self.info.name,
                                      num_classes=self.info.num_classes)

@@ -13,7 +13,8 @@ images of each class are split: a shuffle of its sorted files (seed `split_seed`
 `test_fraction` of it the test split. Every image is decoded
 once, when its split is first read, to uint8 [H, W, C] (C = 3, or 1 with `color_mode=grayscale`);
 all images must have one size unless `image_size` is given (each is then resized to
-image_size x image_size, bilinear, antialiased, as keras does).
+image_size x image_size, bilinear, antialiased, as keras does), or `any_size` (each keeps its
+own size, decoded as it is read: wrap the source in `AnySizeSource`, `--image_size`).
 """
 
 import os
@@ -37,12 +38,12 @@ class FolderSource(Source):
     Raises:
       DataError: `root` missing or holding no class folder, a class without images, train/
         and test/ with other classes, an image that does not decode, or images of several
-        sizes without `image_size`; the message names the folder or file.
+        sizes without `image_size` or `any_size`; the message names the folder or file.
     """
 
     def __init__(self, root: str, image_size: int | None = None,
                  test_fraction: float = TEST_FRACTION, *, split_seed: int = 0,
-                 color_mode: str = "rgb"):
+                 color_mode: str = "rgb", any_size: bool = False):
         if color_mode not in COLOR_MODES:
             raise ValueError(f"unknown color_mode {color_mode!r}: choose from "
                              f"{', '.join(COLOR_MODES)}")
@@ -69,9 +70,14 @@ class FolderSource(Source):
         if len(self.class_names) < 2:
             raise DataError(f"{root} holds {len(self.class_names)} class folder(s): a "
                             f"classifier needs at least 2 (one folder of images a class).")
+        self.any_size = any_size and not image_size
         first = self._files["train"][0][0] if self._files["train"] else self._files["test"][0][0]
-        height, width = ((image_size, image_size) if image_size
-                         else tuple(_decode(first, self.channels).shape[:2]))
+        if image_size:
+            height, width = image_size, image_size
+        elif self.any_size:
+            height = width = None
+        else:
+            height, width = _decode(first, self.channels).shape[:2]
         self.info = DatasetInfo(os.path.basename(os.path.normpath(root)) or root,
                                 (height, width, self.channels), len(self.class_names),
                                 self.class_names,
@@ -83,7 +89,13 @@ class FolderSource(Source):
 
     def dataset(self, split: str) -> tf.data.Dataset:
         """Every image of `split` in file order (class by class, sorted within one):
-        (uint8 [H, W, C], int32 [])."""
+        (uint8 [H, W, C], int32 []); with `any_size`, each decoded when read, at its size."""
+        if self.any_size:
+            files = self._split_files(split)
+            return tf.data.Dataset.from_generator(
+                lambda: ((_decode(path, self.channels), label) for path, label in files),
+                output_signature=(tf.TensorSpec([None, None, self.channels], tf.uint8),
+                                  tf.TensorSpec([], tf.int32)))
         return tf.data.Dataset.from_tensor_slices(self.arrays(split))
 
     def files(self, split: str) -> list[tuple[str, int]]:
@@ -91,7 +103,11 @@ class FolderSource(Source):
         return list(self._split_files(split))
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """(uint8 [N, H, W, C], int32 [N]) of `split`, decoded on first use."""
+        """(uint8 [N, H, W, C], int32 [N]) of `split`, decoded on first use (not with
+        `any_size`: its images differ in size)."""
+        if self.any_size:
+            raise ValueError(f"the images of {self.root} keep their own sizes (any_size): "
+                             f"read them with dataset(split)")
         if split not in self._arrays:
             height, width, _ = self.info.image_shape
             images, labels = [], []
@@ -102,8 +118,10 @@ class FolderSource(Source):
                 elif image.shape[:2] != (height, width):
                     raise DataError(f"{path} is {image.shape[0]}x{image.shape[1]}, but the "
                                     f"images of {self.root} are {height}x{width}: resize "
-                                    f"every image to NxN with --folder_image_size=N "
-                                    f"(FolderSource(..., image_size=N) in Python).")
+                                    f"every image to NxN with --folder_image_size=N, or "
+                                    f"keep their sizes with --image_size=N (random-resized "
+                                    f"crops to NxN in training, resize and central crop in "
+                                    f"evaluation).")
                 images.append(image)
                 labels.append(label)
             self._arrays[split] = (np.stack(images) if images

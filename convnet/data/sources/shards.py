@@ -6,6 +6,7 @@ a built-in dataset) into shards, once: `SPLIT-00000-of-00008.tfrecord` files of 
 uint8 bytes, its shape and its label, and `manifest.json` beside them:
 
     {"format": "convnet-shards", "version": 1, "name": ..., "image_shape": [H, W, C],
+     (H and W null for images of any size, each stored at its own),
      "num_classes": K, "class_names": [...] or null,
      "splits": {"train": {"examples": N, "shards": [{"file": ..., "examples": n,
                                                       "bytes": b, "sha256": ...}, ...]}}}
@@ -69,8 +70,10 @@ def write(source: Source, output_dir: str, *, examples_per_shard: int = EXAMPLES
                          f"it, or write to another --output_dir)")
     os.makedirs(output_dir, exist_ok=True)
     info = source.info
+    # Images of any size (AnySizeSource, a folder's photos) are written at their own sizes.
+    image_shape = [None, None, info.image_shape[-1]] if info.any_size else list(info.image_shape)
     manifest = {"format": FORMAT, "version": VERSION, "name": info.name,
-                "image_shape": list(info.image_shape), "num_classes": info.num_classes,
+                "image_shape": image_shape, "num_classes": info.num_classes,
                 "class_names": list(info.class_names) if info.class_names else None,
                 "splits": {}}
     for split in splits:

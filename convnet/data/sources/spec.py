@@ -5,6 +5,7 @@ import dataclasses
 
 from convnet.data.info import DEFAULT_DATASET, DEFAULT_LABEL_MODE, dataset_info
 from convnet.data.sources import layout
+from convnet.data.sources.any_size import AnySizeSource, check_sizes
 from convnet.data.sources.base import FileSource, Source
 from convnet.data.sources.cifar_binary import CifarBinarySource
 from convnet.data.sources.cifar_python import CifarPythonSource
@@ -39,6 +40,8 @@ class SourceSpec:
       folder_image_size: 'folder': resize every image to this size (None: they must agree).
       folder_test_fraction: 'folder' without train/ and test/ folders: the share of each
         class's images held out as the test split.
+      image_size: the images keep their own sizes, any sizes, and the model sees them as
+        image_size x image_size (AnySizeSource). None: the source's size, one for all.
 
     Raises:
       ValueError (when made): unknown data source, dataset or label mode, or a
@@ -53,6 +56,7 @@ class SourceSpec:
     seed: int = 0
     folder_image_size: int | None = None
     folder_test_fraction: float = TEST_FRACTION
+    image_size: int | None = None
 
     def __post_init__(self):
         if self.data_source not in DATA_SOURCES:
@@ -82,15 +86,26 @@ class SourceSpec:
 
 
 def make_source(spec: SourceSpec) -> Source:
-    """The source `spec` names: its `.info`, `.num_examples(split)`, `.dataset(split)`.
+    """The source `spec` names: its `.info`, `.num_examples(split)`, `.dataset(split)`;
+    an AnySizeSource of it with `spec.image_size`.
 
     Raises:
-      DataError: the data is missing (and not downloaded) or damaged.
+      DataError: the data is missing (and not downloaded) or damaged, or its images differ
+        in size without `image_size`.
     """
+    source = _source(spec)
+    if spec.image_size:
+        return AnySizeSource(source, spec.image_size)
+    check_sizes(source)
+    return source
+
+
+def _source(spec: SourceSpec) -> Source:
     if spec.data_source == "tfds":
         return TfdsSource(spec.dataset, spec.tfds_data_dir, spec.download)
     if spec.data_source == "folder":
-        return FolderSource(spec.data_dir, spec.folder_image_size, spec.folder_test_fraction)
+        return FolderSource(spec.data_dir, spec.folder_image_size, spec.folder_test_fraction,
+                            any_size=spec.image_size is not None)
     if spec.data_source == "shards":
         return ShardSource(spec.data_dir)
     if spec.data_source == "synthetic":

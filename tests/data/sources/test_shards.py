@@ -85,25 +85,46 @@ def test_no_manifest_or_another_format_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_make_shards_writes_a_folder_and_training_reads_the_shards(tmp_path):
+def test_make_shards_writes_photos_of_any_size_which_train_and_evaluate(tmp_path):
     from PIL import Image
     rng = np.random.default_rng(0)
     for split, count in (("train", 12), ("test", 4)):
         for name in ("cat", "dog"):
             os.makedirs(tmp_path / "photos" / split / name)
             for index in range(count // 2):
-                Image.fromarray(rng.integers(0, 256, size=[32, 32, 3], dtype=np.uint8)).save(
+                size = [int(side) for side in rng.integers(24, 48, size=2)]  # differing sizes
+                Image.fromarray(rng.integers(0, 256, size=[*size, 3], dtype=np.uint8)).save(
                     tmp_path / "photos" / split / name / f"{index}.png")
-    out = str(tmp_path / "shards")
+    out, run = str(tmp_path / "shards"), str(tmp_path / "run")
     made = run_python("from convnet import make_shards; make_shards.run()",
-                      f"--output_dir={out}", "--data_source=folder",
+                      f"--output_dir={out}", "--data_source=folder", "--image_size=32",
                       f"--data_dir={tmp_path / 'photos'}", "--examples_per_shard=5")
     assert made.returncode == 0, made.stderr[-2000:]
     assert made.stdout.strip().endswith(
-        "/manifest.json: photos, images 32x32x3, 2 classes; train 12 in 3 shard(s), test 4 in 1 "
-        "shard(s)"), made.stdout
+        "/manifest.json: photos, images of any size x3, 2 classes; train 12 in 3 shard(s), "
+        "test 4 in 1 shard(s)"), made.stdout
     trained = run_python("from convnet import train; train.run()", "--data_source=shards",
-                         f"--data_dir={out}", "--model=lenet5", "--batch_size=4",
-                         "--max_steps=2", f"--train_dir={tmp_path / 'run'}", "--eval_at_end")
+                         f"--data_dir={out}", "--image_size=32", "--model=lenet5",
+                         "--batch_size=4", "--max_steps=2", f"--train_dir={run}")
     assert trained.returncode == 0, trained.stderr[-2000:]
-    assert "precision @ 1 = " in trained.stdout + trained.stderr
+    record = json.loads(open(os.path.join(run, "run.json")).read())
+    assert record["preprocessing"]["augmentation"] == "random_resized_crop"
+    assert record["preprocessing"]["crop_fraction"] == 0.875
+    evaluated = run_python("from convnet import eval as e; e.run()", "--data_source=shards",
+                           f"--data_dir={out}", f"--checkpoint_dir={run}", "--run_once",
+                           f"--eval_dir={tmp_path / 'eval'}", "--batch_size=4")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]  # the size: the run's
+    assert "precision @ 1 = " in evaluated.stdout + evaluated.stderr
+
+
+def test_make_shards_says_what_it_wrote(tmp_path, capsys):
+    from convnet import make_shards
+    from convnet.data.config import DataConfig
+
+    from fake_data import write_image_folder
+    write_image_folder(str(tmp_path / "pets"), per_class=2)
+    make_shards.main(make_shards.ShardConfig(output_dir=str(tmp_path / "out")),
+                     DataConfig(data_source="folder", data_dir=str(tmp_path / "pets")))
+    assert capsys.readouterr().out.strip().endswith(
+        "/manifest.json: pets, images 8x8x3, 3 classes; train 3 in 1 shard(s), test 3 in 1 "
+        "shard(s)")
