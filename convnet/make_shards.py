@@ -28,6 +28,11 @@ class ShardConfig:
                                      "Examples in each shard (the last holds the rest).",
                                      lower_bound=1)
     splits: tuple[str, ...] = option(("train", "test"), "Splits to write.")
+    shuffle: bool = option(True, "Write each split in a seeded random order (--shuffle_seed), "
+                           "so that every shard is a uniform sample of it, classes mixed (a "
+                           "folder is read class by class): what streamed training "
+                           "(--cache=none) needs. A second pass on disk; memory: one shard.")
+    shuffle_seed: int = option(0, "Seed of --shuffle's order.")
 
 
 def main(config: ShardConfig, data: DataConfig) -> None:
@@ -38,7 +43,8 @@ def main(config: ShardConfig, data: DataConfig) -> None:
     source = make_source(data.source_spec())
     manifest = shards.write(source, config.output_dir,
                             examples_per_shard=config.examples_per_shard,
-                            splits=tuple(config.splits))
+                            splits=tuple(config.splits),
+                            shuffle_seed=config.shuffle_seed if config.shuffle else None)
     counts = ", ".join(f"{split} {entry['examples']:,} in {len(entry['shards'])} shard(s)"
                        for split, entry in manifest["splits"].items())
     height, width, channels = manifest["image_shape"]

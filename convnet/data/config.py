@@ -72,8 +72,9 @@ class DataConfig:
     cache: str = option(
         "auto", "Training split in memory: memory (held whole, permuted each epoch), none "
         "(streamed from the source in windows of --shuffle_buffer examples, each permuted, "
-        "seeded per epoch: for data larger than memory), auto: memory when the split's uint8 "
-        "images take at most half of the memory available (one line says which).",
+        "seeded per epoch; shards in a new order each epoch: for data larger than memory), "
+        "auto: memory when the split's uint8 images take at most half of the memory "
+        "available (one line says which).",
         choices=CACHE_CHOICES)
 
     def validate(self) -> None:

@@ -125,7 +125,8 @@ def _train_batches(source: Source, batch_size: int, settings: InputSettings,
         examples = examples.shard(num_shards, shard_index)
         total = total and len(range(shard_index, total, num_shards))
     if total and not settings.cache:  # larger than memory: streamed, epoch by epoch
-        return _streamed_batches(examples, total, batch_size, settings=settings,
+        return _streamed_batches(source, examples, total=total, batch_size=batch_size,
+                                 settings=settings,
                                  start_example=start_example,
                                  num_shards=num_shards, shard_index=shard_index)
     if preprocessing.batched:
@@ -178,39 +179,69 @@ def _batch_augmented(examples: tf.data.Dataset, total: int, batch_size: int,
             .prefetch(tf.data.AUTOTUNE))
 
 
-def _streamed_batches(examples: tf.data.Dataset, total: int, batch_size: int,
-                      *, settings: InputSettings, start_example: int, num_shards: int,
+def _streamed_batches(source: Source, examples: tf.data.Dataset, *, total: int, batch_size: int,
+                      settings: InputSettings, start_example: int, num_shards: int,
                       shard_index: int) -> tf.data.Dataset:
-    """`train_dataset`'s batches without holding the split: epoch e is the source's order cut
-    into windows of `shuffle_buffer` examples, window w permuted by a stateless shuffle seeded
-    (seed, e, w), so memory holds a window, not the split.
+    """`train_dataset`'s batches without holding the split: each epoch's examples cut into
+    windows of `shuffle_buffer`, window w of epoch e permuted by a stateless shuffle seeded
+    (seed, e, w), so memory holds a window, not the split. A source of shards (with
+    `shard_sizes` and `read_shards`: ShardSource) is read in a new order of its shards each
+    epoch, seeded (seed, e); another source in its own order.
 
     The stream is a pure function of the seed, and starts `start_example` in (epoch
     start_example // total, that many examples into it) as the cached one does. Examples
     carry (split index, epoch, stream position) as in `_batch_augmented`, so batch
-    augmentations work on the stream too. A resume reads (and drops) the examples of its epoch
-    before `start_example`."""
+    augmentations work on the stream too. A resume reads from the shard holding the start of
+    its window (shards before it are never opened); another source is read (and dropped)
+    from its epoch's start."""
     seed, preprocessing = settings.seed, settings.preprocessing
     first_epoch, offset = divmod(start_example, total)
-    if not preprocessing.batched:
-        examples = examples.enumerate()  # the split index (the batched path numbered them)
     buffer = max(1, min(settings.shuffle_buffer, total))
+    epoch_seed = lambda number: tf.cast(seed, tf.int64) * 1_000_003 + number  # noqa: E731
 
     def permuted(number, window, element):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(tf.shape(element[0])[0]),
-            seed=tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + number, window]))
+            tf.range(tf.shape(element[0])[0]), seed=tf.stack([epoch_seed(number), window]))
         return tf.nest.map_structure(lambda values: tf.gather(values, order), element)
 
-    def epoch(number):
-        shuffled = (_stacked(examples, buffer).enumerate()
+    def windows(number, indexed, *, first_window=0, first_example=0):
+        """`indexed` ((split index, (image, label)) examples of epoch `number`, from window
+        `first_window`, example `first_example` of the epoch, on) permuted window by window,
+        as (stream position, epoch, split index, image, label)."""
+        shuffled = (_stacked(indexed, buffer).enumerate(first_window)
                     .map(lambda window, element: permuted(number, window, element))
                     .unbatch().map(_dense))
-        return shuffled.enumerate().map(lambda i, element: (
+        return shuffled.enumerate(first_example).map(lambda i, element: (
             (number * total + i) * num_shards + shard_index, number, element[0],
             element[1][0], element[1][1]))
 
-    stream = tf.data.Dataset.range(first_epoch, EPOCH_LIMIT).flat_map(epoch).skip(offset)
+    if num_shards == 1 and hasattr(source, "read_shards"):
+        sizes = np.asarray(source.shard_sizes("train"))
+
+        def shard_order(number):  # window ids are >= 0: (epoch seed, -1) is the shards'
+            return tf.random.experimental.stateless_shuffle(
+                tf.range(len(sizes), dtype=tf.int64), seed=tf.stack([epoch_seed(number), -1]))
+
+        def epoch(number):
+            return windows(number, source.read_shards("train", shard_order(number)))
+
+        # The first epoch from the start of the window holding `offset`.
+        first_window = offset // buffer
+        begin = first_window * buffer
+        order = shard_order(first_epoch).numpy()
+        ends = np.cumsum(sizes[order])
+        first_shard = int(np.searchsorted(ends, begin, side="right"))
+        skip = begin - (int(ends[first_shard - 1]) if first_shard else 0)
+        first = windows(tf.constant(first_epoch, tf.int64),
+                        source.read_shards("train", order[first_shard:], skip),
+                        first_window=first_window, first_example=begin).skip(offset - begin)
+        stream = first.concatenate(
+            tf.data.Dataset.range(first_epoch + 1, EPOCH_LIMIT).flat_map(epoch))
+    else:
+        if not preprocessing.batched:
+            examples = examples.enumerate()  # the split index (the batched path numbered them)
+        stream = (tf.data.Dataset.range(first_epoch, EPOCH_LIMIT)
+                  .flat_map(lambda number: windows(number, examples)).skip(offset))
     if preprocessing.batched:
         return (stream.batch(batch_size, drop_remainder=True)
                 .map(_batch_augmenter(preprocessing, seed),

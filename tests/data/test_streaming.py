@@ -75,3 +75,56 @@ def test_the_cache_choice():
     assert DataConfig(cache="memory").holds_in_memory(10 ** 12, 1) == (True, None)
     with pytest.raises(ValueError, match="unknown --cache='disk'"):
         DataConfig(cache="disk").validate()
+
+
+def _shard_source(tmp_path):
+    """The 40 examples of `_source` written as shards of 7 (7, 7, 7, 7, 7, 5), in order."""
+    from convnet.data.sources import shards
+    shards.write(_source(), str(tmp_path), examples_per_shard=7, shuffle_seed=None)
+    return shards.ShardSource(str(tmp_path))
+
+
+def _shard_batches(source, settings, count, start_example=0):
+    dataset = pipeline.train_dataset(source, 10, settings, start_example=start_example)
+    return [(images.numpy(), labels.numpy()) for images, labels in dataset.take(count)]
+
+
+@pytest.mark.parametrize("augmentation", ["pad_crop", "translate_altflip"])
+def test_shards_are_streamed_in_a_seeded_shard_order_each_epoch_and_resume_exactly(
+        tmp_path, augmentation, monkeypatch):
+    source = _shard_source(tmp_path)
+    settings = _settings(augmentation, buffer=8)
+    whole = _shard_batches(source, settings, 12)  # 3 epochs
+    plain = _shard_batches(source, _settings("none", buffer=8), 12)  # pixels: the indices
+    indices = np.concatenate([images[:, 0, 0, 0] for images, _ in plain]).round().astype(int)
+    epochs = indices.reshape(3, TOTAL)
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(TOTAL))
+    # Each epoch's first window (8 examples) holds the whole first shard of its order (7 or
+    # 5 examples): a new order of the shards each epoch, seeded.
+    shard_of = np.arange(TOTAL) // 7
+    first_shards = [[shard for shard in range(6) if set(np.flatnonzero(shard_of == shard))
+                     <= set(epoch[:8])] for epoch in epochs]
+    assert all(len(shards) == 1 for shards in first_shards), first_shards
+    assert len({shards[0] for shards in first_shards}) > 1, first_shards
+    reads = []
+    read_shards = source.read_shards
+
+    def spy(split, order, skip=0):  # the resumed epoch's call: its shards, in numbers
+        if isinstance(order, np.ndarray):
+            reads.append((order.tolist(), int(skip)))
+        return read_shards(split, order, skip)
+
+    monkeypatch.setattr(source, "read_shards", spy)
+    for start_batch in (1, 3, 4, 7):  # inside epoch 0, at epoch 1's start, inside it
+        reads.clear()
+        resumed = _shard_batches(source, settings, 12 - start_batch,
+                                 start_example=10 * start_batch)
+        for (a, la), (b, lb) in zip(whole[start_batch:], resumed, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(la, lb)
+        # The resume opens the shards from the one holding its window's start, not before.
+        order, skip = reads[0]
+        begin = (10 * start_batch % TOTAL) // 8 * 8
+        sizes = [7, 7, 7, 7, 7, 5]
+        assert sum(sizes[s] for s in (set(range(6)) - set(order))) + skip == begin

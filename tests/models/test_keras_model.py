@@ -114,3 +114,29 @@ def test_a_keras_model_trains_resumes_evaluates_with_tta_and_loads(tmp_path):
     probabilities = loaded.probabilities(x[64:72])
     assert probabilities.shape == (8, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def keras_any_size_cnn(num_classes=10, weight_decay=None):
+    """A Keras CNN of any input size (global pooling): 224 + 32 + 90 = 346 values."""
+    del weight_decay
+    return keras.Sequential([
+        keras.Input((None, None, 3)), keras.layers.Conv2D(8, 3),
+        keras.layers.BatchNormalization(), keras.layers.ReLU(),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(num_classes)],
+        name="keras_any_size_cnn")
+
+
+@pytest.mark.slow
+def test_convnet_compare_trains_and_tables_a_keras_model_by_import_path(tmp_path):
+    from convnet import recipes
+    from convnet.reports import comparison
+
+    name = "tests.models.test_keras_model:keras_any_size_cnn"  # run from the checkout
+    rows = comparison.compare([name], str(tmp_path / "cmp"), 3, configs_dir=recipes.DIRECTORY,
+                              data_args={"data_source": "synthetic", "download": False},
+                              eval_examples=200)
+    assert [row["model"] for row in rows] == [name] and rows[0]["params"] == 346
+    assert rows[0]["steps"] == 3 and [step for step, _ in rows[0]["accuracy"]] == [1, 2, 3]
+    assert 0.0 <= rows[0]["test_accuracy"] <= 1.0
+    table = open(tmp_path / "cmp" / "comparison.md", encoding="utf-8").read()
+    assert f"| {name} | 346 |" in table

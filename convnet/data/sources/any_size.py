@@ -29,6 +29,8 @@ class AnySizeSource(Source):
         channels = source.info.image_shape[-1]
         self.info = dataclasses.replace(source.info, image_shape=(image_size, image_size,
                                                                   channels), any_size=True)
+        if hasattr(source, "read_shards"):  # shards: streamed in a new shard order each epoch
+            self.shard_sizes, self.read_shards = source.shard_sizes, source.read_shards
 
     def num_examples(self, split: str) -> int:
         return self.source.num_examples(split)

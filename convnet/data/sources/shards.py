@@ -7,11 +7,14 @@ uint8 bytes, its shape and its label, and `manifest.json` beside them:
 
     {"format": "convnet-shards", "version": 1, "name": ..., "image_shape": [H, W, C],
      (H and W null for images of any size, each stored at its own),
-     "num_classes": K, "class_names": [...] or null,
+     "num_classes": K, "class_names": [...] or null, "shuffle_seed": S or null,
      "splits": {"train": {"examples": N, "shards": [{"file": ..., "examples": n,
                                                       "bytes": b, "sha256": ...}, ...]}}}
 
-`ShardSource(directory)` reads them in manifest order. Before reading, each shard is checked
+`write` puts each split of known size in a seeded random order first (`shuffle_seed`), so
+that every shard is a uniform sample of it. `ShardSource(directory)` reads them in manifest
+order (`dataset`), or any order of its shards from any example on (`read_shards`: the
+training pipeline streams them in a new order each epoch). Before reading, each shard is checked
 against the manifest (present, of its size, and with `verify`, of its SHA-256): a damaged one
 is named in one line, set aside (renamed `FILE.damaged`, never deleted) and skipped, its
 examples counted out of the split's size. A directory without a readable manifest is a
@@ -19,9 +22,12 @@ DataError saying how to write one.
 """
 
 import hashlib
+import itertools
 import json
 import os
+import zlib
 
+import numpy as np
 import tensorflow as tf
 
 from convnet.data.info import DatasetInfo
@@ -55,9 +61,14 @@ def _example(image, label) -> bytes:
 
 
 def write(source: Source, output_dir: str, *, examples_per_shard: int = EXAMPLES_PER_SHARD,
-          splits: tuple[str, ...] = ("train", "test")) -> dict:
+          splits: tuple[str, ...] = ("train", "test"), shuffle_seed: int | None = 0) -> dict:
     """Writes the `splits` of `source` as TFRecord shards and `manifest.json` (written last:
     a directory with a manifest is complete) into `output_dir`; returns the manifest.
+
+    With `shuffle_seed` (not None), each split of known size is written in the order of a
+    permutation seeded (shuffle_seed, split), so that every shard is a uniform sample of it
+    (a folder is read class by class): a second pass on disk, memory one shard. The manifest
+    records the seed (`shuffle_seed`, null: the source's order).
 
     Raises:
       ValueError: `examples_per_shard` < 1, or `output_dir` already holds a manifest.
@@ -75,10 +86,11 @@ def write(source: Source, output_dir: str, *, examples_per_shard: int = EXAMPLES
     manifest = {"format": FORMAT, "version": VERSION, "name": info.name,
                 "image_shape": image_shape, "num_classes": info.num_classes,
                 "class_names": list(info.class_names) if info.class_names else None,
-                "splits": {}}
+                "shuffle_seed": shuffle_seed, "splits": {}}
     for split in splits:
         manifest["splits"][split] = _write_split(source, split, output_dir,
-                                                 examples_per_shard=examples_per_shard)
+                                                 examples_per_shard=examples_per_shard,
+                                                 seed=shuffle_seed)
         entry = manifest["splits"][split]
         console.log(f"wrote {entry['examples']:,} {split} examples in {len(entry['shards'])} "
                     f"shard(s) to {output_dir}")
@@ -88,10 +100,34 @@ def write(source: Source, output_dir: str, *, examples_per_shard: int = EXAMPLES
     return manifest
 
 
-def _write_split(source: Source, split: str, output_dir: str, *,
-                 examples_per_shard: int) -> dict:
-    """Streams `split` into shards of `examples_per_shard` (memory: one example at a time),
-    named SPLIT-0000i.tfrecord.tmp while written, then SPLIT-0000i-of-0000n.tfrecord."""
+def _write_split(source: Source, split: str, output_dir: str, *, examples_per_shard: int,
+                 seed: int | None) -> dict:
+    """Writes `split` as shards of `examples_per_shard`, named SPLIT-0000i.tfrecord.tmp while
+    written, then SPLIT-0000i-of-0000n.tfrecord; with `seed` (and a split of known size), in
+    the order of a seeded permutation of the whole split (`_shuffled`), else as the source
+    gives it (memory: one example at a time)."""
+    total = source.num_examples(split)
+    if seed is not None and total:
+        written = _shuffled(source, split, output_dir, total=total,
+                            examples_per_shard=examples_per_shard, seed=seed)
+    else:
+        if seed is not None:
+            console.log(f"the {split} split's size is not known ahead of reading: written in "
+                        f"the source's order, not shuffled")
+        written = _in_order(source, split, output_dir, examples_per_shard=examples_per_shard)
+    shards = []
+    for index, (path, count) in enumerate(written):
+        name = f"{split}-{index:05d}-of-{len(written):05d}.tfrecord"
+        os.replace(path, os.path.join(output_dir, name))
+        final = os.path.join(output_dir, name)
+        shards.append({"file": name, "examples": count, "bytes": os.path.getsize(final),
+                       "sha256": _sha256(final)})
+    return {"examples": sum(count for _, count in written), "shards": shards}
+
+
+def _in_order(source: Source, split: str, output_dir: str,
+              *, examples_per_shard: int) -> list[tuple[str, int]]:
+    """The examples of `split` in source order into temporary shards: [(path, count)]."""
     written: list[tuple[str, int]] = []
     writer, in_shard = None, 0
     try:
@@ -108,14 +144,51 @@ def _write_split(source: Source, split: str, output_dir: str, *,
     finally:
         if writer is not None:
             writer.close()
-    shards = []
-    for index, (path, count) in enumerate(written):
-        name = f"{split}-{index:05d}-of-{len(written):05d}.tfrecord"
-        os.replace(path, os.path.join(output_dir, name))
-        final = os.path.join(output_dir, name)
-        shards.append({"file": name, "examples": count, "bytes": os.path.getsize(final),
-                       "sha256": _sha256(final)})
-    return {"examples": sum(count for _, count in written), "shards": shards}
+    return written
+
+
+def _shuffled(source: Source, split: str, output_dir: str,
+              *, total: int, examples_per_shard: int, seed: int) -> list[tuple[str, int]]:
+    """The `total` examples of `split` into temporary shards in the order of a permutation
+    of [0, total) seeded (seed, split): [(path, count)].
+
+    Two passes, memory one shard: example i is appended to the bucket file of the shard its
+    position `order[i]` falls in, as it is read; then each bucket is read back, put in
+    position order and written as its shard. Every shard holds a uniform sample of the split
+    (a folder's classes mixed), and the shards' concatenation is the permuted split."""
+    order = np.random.default_rng([seed, zlib.crc32(split.encode())]).permutation(total)
+    shard_of = order // examples_per_shard
+    count = int(shard_of.max()) + 1
+    buckets = [os.path.join(output_dir, f"{split}-{index:05d}.bucket.tmp")
+               for index in range(count)]
+    writers = [tf.io.TFRecordWriter(path) for path in buckets]
+    read = 0
+    try:
+        for image, label in source.dataset(split).as_numpy_iterator():
+            if read == total:
+                raise DataError(f"the {split} split gave more than the {total:,} examples "
+                                f"it said it holds: write it with --noshuffle")
+            writers[shard_of[read]].write(_example(image, label))
+            read += 1
+    finally:
+        for writer in writers:
+            writer.close()
+    if read != total:
+        raise DataError(f"the {split} split gave {read:,} examples, not the {total:,} it said "
+                        f"it holds: write it with --noshuffle")
+    written = []
+    for index, bucket in enumerate(buckets):
+        records = list(tf.data.TFRecordDataset(bucket).as_numpy_iterator())
+        # The bucket's records in reading order are those of examples i with shard_of[i] ==
+        # index, in increasing i; their positions, order[i], sorted give the shard's order.
+        positions = order[shard_of == index]
+        path = os.path.join(output_dir, f"{split}-{index:05d}.tfrecord.tmp")
+        with tf.io.TFRecordWriter(path) as writer:
+            for at in np.argsort(positions, kind="stable"):
+                writer.write(records[at])
+        os.remove(bucket)
+        written.append((path, len(records)))
+    return written
 
 
 def read_manifest(directory: str) -> dict:
@@ -150,11 +223,13 @@ class ShardSource(Source):
         self.directory = directory
         self.manifest = read_manifest(directory)
         self._shards: dict[str, list[str]] = {}
+        self._sizes: dict[str, list[int]] = {}
         sizes = {}
         for split, entry in self.manifest["splits"].items():
             good, lost = self._checked(split, entry["shards"], verify)
             self._shards[split] = [os.path.join(directory, s["file"]) for s in good]
-            sizes[split] = sum(s["examples"] for s in good)
+            self._sizes[split] = [s["examples"] for s in good]
+            sizes[split] = sum(self._sizes[split])
             if lost:
                 console.log(f"{len(lost)} of {len(entry['shards'])} {split} shards of "
                             f"{directory} are damaged ({', '.join(lost)}): set aside as "
@@ -197,14 +272,38 @@ class ShardSource(Source):
     def dataset(self, split: str) -> tf.data.Dataset:
         """(uint8 [H, W, C], int32 []) pairs of `split`, shard after shard, in written order."""
         files = self._split(split)
-        shape = self.info.image_shape
-
-        def decode(record):
-            example = tf.io.parse_single_example(record, _FEATURES)
-            image = tf.reshape(tf.io.decode_raw(example["image"], tf.uint8), example["shape"])
-            image.set_shape(shape)
-            return image, tf.cast(example["label"], tf.int32)
-
         records = tf.data.TFRecordDataset(tf.constant(files, tf.string)) if files else \
             tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string))
-        return records.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return records.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True)
+
+    def shard_sizes(self, split: str) -> list[int]:
+        """The examples of each readable shard of `split`, in manifest order."""
+        self._split(split)
+        return list(self._sizes[split])
+
+    def read_shards(self, split: str, order: tf.Tensor, skip: int | tf.Tensor = 0
+                    ) -> tf.data.Dataset:
+        """The examples of `split`'s shards `order` (int [n], indices into `shard_sizes`), in
+        that order, without the first `skip` examples of the first: (split index int64 [],
+        (uint8 [H, W, C], int32 [])), the split index that of `dataset`'s order. Shards
+        skipped whole are never opened: a resumed stream reads from where it stopped."""
+        files = tf.constant(self._split(split) or [""], tf.string)
+        starts = tf.constant(([0] + list(itertools.accumulate(self._sizes[split])))[:-1] or [0],
+                             tf.int64)
+        order = tf.cast(order, tf.int64)
+        skips = tf.concat([[tf.cast(skip, tf.int64)], tf.zeros_like(order)[1:]], 0)
+
+        def shard(index, skipped):
+            return tf.data.TFRecordDataset(files[index]).skip(skipped).enumerate(
+                starts[index] + skipped)
+
+        return (tf.data.Dataset.from_tensor_slices((order, skips)).flat_map(shard)
+                .map(lambda index, record: (index, self._decode(record)),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+
+    def _decode(self, record):
+        example = tf.io.parse_single_example(record, _FEATURES)
+        image = tf.reshape(tf.io.decode_raw(example["image"], tf.uint8), example["shape"])
+        image.set_shape(self.info.image_shape)
+        return image, tf.cast(example["label"], tf.int32)

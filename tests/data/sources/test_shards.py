@@ -3,6 +3,7 @@ back example for example; damaged shards named, set aside and skipped."""
 
 import json
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -28,7 +29,8 @@ def _examples(source, split):
 
 def test_the_shards_read_back_every_example_in_order_with_the_manifest(tmp_path):
     source = _arrays()
-    manifest = shards.write(source, str(tmp_path), examples_per_shard=10)
+    manifest = shards.write(source, str(tmp_path), examples_per_shard=10, shuffle_seed=None)
+    assert manifest["shuffle_seed"] is None
     assert [s["examples"] for s in manifest["splits"]["train"]["shards"]] == [10, 10, 3]
     assert manifest["splits"]["train"]["shards"][0]["file"] == "train-00000-of-00003.tfrecord"
     with open(tmp_path / shards.MANIFEST, encoding="utf-8") as f:
@@ -48,6 +50,32 @@ def test_the_shards_read_back_every_example_in_order_with_the_manifest(tmp_path)
     assert same.num_examples("test") == 7
     with pytest.raises(ValueError, match="has no 'valid' split"):
         read.dataset("valid")
+
+
+def test_shards_are_written_in_a_seeded_permutation_of_the_split(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=[40, 4, 4, 3], dtype=np.uint8)
+    labels = np.repeat(np.arange(4, dtype=np.int32), 10)  # class by class, as a folder is read
+    source = ArraySource(train=(images, labels), test=(images[:3], labels[:3]))
+    manifest = shards.write(source, str(tmp_path / "a"), examples_per_shard=12)
+    assert manifest["shuffle_seed"] == 0
+    assert [s["examples"] for s in manifest["splits"]["train"]["shards"]] == [12, 12, 12, 4]
+    read = shards.ShardSource(str(tmp_path / "a"))
+    written = _examples(read, "train")
+    # The permutation of the split seeded (0, 'train'): example i at position order[i].
+    order = np.random.default_rng([0, zlib.crc32(b"train")]).permutation(40)
+    for position, (image, label) in enumerate(written):
+        original = int(np.flatnonzero(order == position)[0])
+        np.testing.assert_array_equal(image, images[original])
+        assert label == labels[original]
+    first_shard = [label for _, label in written[:12]]
+    assert len(set(first_shard)) >= 3  # the classes mixed in every shard
+    again = shards.write(source, str(tmp_path / "b"), examples_per_shard=12)
+    assert again["splits"] == manifest["splits"]  # the same bytes (sha256) from the same seed
+    other = shards.write(source, str(tmp_path / "c"), examples_per_shard=12, shuffle_seed=1)
+    assert other["splits"]["train"]["shards"][0]["sha256"] != \
+        manifest["splits"]["train"]["shards"][0]["sha256"]
+    assert not [name for name in os.listdir(tmp_path / "a") if name.endswith(".tmp")]
 
 
 def test_a_damaged_shard_is_named_set_aside_and_skipped(tmp_path, capsys):
