@@ -184,8 +184,8 @@ def _streamed_batches(source: Source, examples: tf.data.Dataset, *, total: int, 
                       shard_index: int) -> tf.data.Dataset:
     """`train_dataset`'s batches without holding the split: each epoch's examples cut into
     windows of `shuffle_buffer`, window w of epoch e permuted by a stateless shuffle seeded
-    (seed, e, w), so memory holds a window, not the split. A source of shards (with
-    `shard_sizes` and `read_shards`: ShardSource) is read in a new order of its shards each
+    (seed, e, w), so memory holds a window, not the split. A source of shards (its
+    `shard_sizes` a list: `Source`'s docstring) is read in a new order of its shards each
     epoch, seeded (seed, e); another source in its own order.
 
     The stream is a pure function of the seed, and starts `start_example` in (epoch
@@ -215,8 +215,10 @@ def _streamed_batches(source: Source, examples: tf.data.Dataset, *, total: int, 
             (number * total + i) * num_shards + shard_index, number, element[0],
             element[1][0], element[1][1]))
 
-    if num_shards == 1 and hasattr(source, "read_shards"):
-        sizes = np.asarray(source.shard_sizes("train"))
+    shard_sizes = getattr(source, "shard_sizes", None)
+    sizes = shard_sizes("train") if shard_sizes and num_shards == 1 else None
+    if sizes is not None:
+        sizes = np.asarray(sizes)
 
         def shard_order(number):  # window ids are >= 0: (epoch seed, -1) is the shards'
             return tf.random.experimental.stateless_shuffle(

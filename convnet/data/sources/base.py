@@ -7,6 +7,17 @@ A source is a dataset's examples, split by split, with nothing done to them:
 - `dataset(split)`: every example of `split` once, in the same order on every
   call, as (uint8 [H, W, C], int32 []) pairs (docs/design.md, section 3).
 
+A source stored as shards (files of examples) may also give, for streaming:
+
+- `shard_sizes(split)`: the examples of each shard in its order (None: not sharded);
+- `read_shards(split, order, skip=0)`: the shards `order` (indices into that list) in that
+  order, the first `skip` examples of the first dropped, as (split index int64 [],
+  (image, label)), the split index that of `dataset`'s order.
+
+A streamed run (--cache=none) then reads the shards in a new order each epoch and resumes at
+the shard where it stopped (ShardSource, TfdsSource's TFRecord files, FolderSource's files
+of any size).
+
 Bad data raises DataError naming the file and the way out; an unknown split,
 ValueError. `pipeline` batches and augments what a source gives; it needs
 nothing else from it (any object with these three members will do).

@@ -98,6 +98,29 @@ class FolderSource(Source):
                                   tf.TensorSpec([], tf.int32)))
         return tf.data.Dataset.from_tensor_slices(self.arrays(split))
 
+    def shard_sizes(self, split: str) -> list[int] | None:
+        """With `any_size`, each image file is a shard of one example (a streamed run reads
+        them in a new order each epoch); None otherwise (the split is read into memory)."""
+        return [1] * len(self._split_files(split)) if self.any_size else None
+
+    def read_shards(self, split: str, order, skip=0) -> tf.data.Dataset:
+        """The images `order` (int [n], indices into `files(split)`) of `split`, decoded as
+        they are read: (split index int64 [], (uint8 [H, W, C], int32 [])). `skip` is 0 (a
+        shard is one image)."""
+        del skip
+        files = self._split_files(split)
+
+        def examples(indices):
+            for index in indices:
+                path, label = files[index]
+                yield index, (_decode(path, self.channels), label)
+
+        return tf.data.Dataset.from_generator(
+            examples, args=(tf.cast(order, tf.int64),), output_signature=(
+                tf.TensorSpec([], tf.int64),
+                (tf.TensorSpec([None, None, self.channels], tf.uint8),
+                 tf.TensorSpec([], tf.int32))))
+
     def files(self, split: str) -> list[tuple[str, int]]:
         """(path, label) of every image of `split`, in reading order."""
         return list(self._split_files(split))

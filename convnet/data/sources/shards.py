@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -191,6 +192,28 @@ def _shuffled(source: Source, split: str, output_dir: str,
     return written
 
 
+def read_record_shards(files: list[str], sizes: list[int], order, *, skip,
+                       decode: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+                       ) -> tf.data.Dataset:
+    """The records of TFRecord `files` (`sizes` records each) in the order `order` (int [n],
+    indices into `files`, a tensor or not), the first `skip` records of the first dropped, as
+    (split index int64 [], decode(record)): the index counts records through `files` in
+    their own order. Files skipped whole are never opened. (`ShardSource` and `TfdsSource`'s
+    `read_shards`.)"""
+    paths = tf.constant(files or [""], tf.string)
+    starts = tf.constant(([0] + list(itertools.accumulate(sizes)))[:-1] or [0], tf.int64)
+    order = tf.cast(order, tf.int64)
+    skips = tf.concat([[tf.cast(skip, tf.int64)], tf.zeros_like(order)[1:]], 0)
+
+    def shard(index, skipped):
+        return tf.data.TFRecordDataset(paths[index]).skip(skipped).enumerate(
+            starts[index] + skipped)
+
+    return (tf.data.Dataset.from_tensor_slices((order, skips)).flat_map(shard)
+            .map(lambda index, record: (index, decode(record)),
+                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+
+
 def read_manifest(directory: str) -> dict:
     """The manifest of a shard directory; DataError when it is missing or not one."""
     path = os.path.join(directory, MANIFEST)
@@ -282,25 +305,13 @@ class ShardSource(Source):
         self._split(split)
         return list(self._sizes[split])
 
-    def read_shards(self, split: str, order: tf.Tensor, skip: int | tf.Tensor = 0
-                    ) -> tf.data.Dataset:
+    def read_shards(self, split: str, order, skip=0) -> tf.data.Dataset:
         """The examples of `split`'s shards `order` (int [n], indices into `shard_sizes`), in
         that order, without the first `skip` examples of the first: (split index int64 [],
         (uint8 [H, W, C], int32 [])), the split index that of `dataset`'s order. Shards
         skipped whole are never opened: a resumed stream reads from where it stopped."""
-        files = tf.constant(self._split(split) or [""], tf.string)
-        starts = tf.constant(([0] + list(itertools.accumulate(self._sizes[split])))[:-1] or [0],
-                             tf.int64)
-        order = tf.cast(order, tf.int64)
-        skips = tf.concat([[tf.cast(skip, tf.int64)], tf.zeros_like(order)[1:]], 0)
-
-        def shard(index, skipped):
-            return tf.data.TFRecordDataset(files[index]).skip(skipped).enumerate(
-                starts[index] + skipped)
-
-        return (tf.data.Dataset.from_tensor_slices((order, skips)).flat_map(shard)
-                .map(lambda index, record: (index, self._decode(record)),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+        return read_record_shards(self._split(split), self._sizes[split], order, skip=skip,
+                                  decode=self._decode)
 
     def _decode(self, record):
         example = tf.io.parse_single_example(record, _FEATURES)

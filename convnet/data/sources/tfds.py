@@ -2,7 +2,8 @@
 
 `tensorflow_datasets` is imported only when this source is used (it is slow to
 import). Images and labels are taken through `as_supervised=True` and cast to
-(uint8 [H, W, C], int32).
+(uint8 [H, W, C], int32). Its TFRecord files are shards (`shard_sizes`, `read_shards`): a
+streamed run (--cache=none) reads them in a new order each epoch and resumes where it stopped.
 
 When tfds fails (opening the builder, downloading and preparing, reading), the
 DataError names the underlying exception, its type and message (and, for a
@@ -11,11 +12,13 @@ mends it), not only that loading failed.
 """
 
 import dataclasses
+import os
 
 import tensorflow as tf
 
 from convnet.data.info import DatasetInfo
 from convnet.data.sources.base import Source
+from convnet.data.sources.shards import read_record_shards
 from convnet.runtime.errors import DataError
 
 # A missing module whose pip distribution is named differently.
@@ -117,6 +120,38 @@ class TfdsSource(Source):
         if split not in self.info.num_examples:
             self._prepare()
         return self.info.num_examples.get(split, 0)
+
+    def shard_sizes(self, split: str) -> list[int] | None:
+        """The examples of each of tfds's TFRecord files of `split`, in its order; None for
+        another file format (the split is then read through `as_dataset` only)."""
+        import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+        self._prepare()
+        if self._builder.info.file_format != tfds.core.FileFormat.TFRECORD:
+            return None
+        return list(self._split_info(split).shard_lengths)
+
+    def read_shards(self, split: str, order, skip=0) -> tf.data.Dataset:
+        """tfds's files of `split` in the order `order` (indices into `shard_sizes`), the
+        first `skip` examples of the first dropped: (split index int64 [], (uint8 [H, W, C],
+        int32 [])), the split index that of `dataset`'s order (`shards.read_record_shards`)."""
+        files = [os.fspath(path) for path in self._split_info(split).filepaths]
+        features = self._builder.info.features
+        image_key, label_key = self._builder.info.supervised_keys
+
+        def decode(record):
+            example = features.deserialize_example(record)
+            return (tf.cast(example[image_key], tf.uint8),
+                    tf.cast(example[label_key], tf.int32))
+
+        return read_record_shards(files, self.shard_sizes(split), order, skip=skip,
+                                  decode=decode)
+
+    def _split_info(self, split: str):
+        self._prepare()
+        if split not in self._builder.info.splits:
+            raise ValueError(f"tfds dataset {self.name!r} has no split {split!r} (it has "
+                             f"{', '.join(self._builder.info.splits)})")
+        return self._builder.info.splits[split]
 
     def dataset(self, split: str) -> tf.data.Dataset:
         self._prepare()

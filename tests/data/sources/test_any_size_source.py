@@ -70,3 +70,31 @@ def test_images_that_differ_in_size_need_a_size_and_shards_keep_them(tmp_path):
         np.testing.assert_array_equal(image, original)
     with pytest.raises(ValueError, match="--image_size must be positive"):
         AnySizeSource(source.source, 0)
+
+
+def test_a_folder_of_any_size_streams_its_files_in_a_new_order_each_epoch(tmp_path):
+    from convnet.data import pipeline, preprocess
+
+    root = str(tmp_path / "photos")
+    written = _photos(root)
+    source = make_source(SourceSpec("folder", root, image_size=8, folder_test_fraction=0.34))
+    files = source.source.files("train")
+    assert source.shard_sizes("train") == [1] * 4  # a file a shard
+    read = [(int(index), image) for index, (image, _) in
+            source.read_shards("train", [2, 0]).as_numpy_iterator()]
+    assert [index for index, _ in read] == [2, 0]
+    for index, image in read:
+        np.testing.assert_array_equal(image, written[files[index][0]])
+    preprocessing = preprocess.Preprocessing("random_resized_crop", 8, "per_image",
+                                             crop_fraction=0.875)
+    settings = pipeline.InputSettings(preprocessing, 2, shuffle_buffer=2, seed=3, cache=False)
+    batches = [(images.numpy(), labels.numpy()) for images, labels in
+               pipeline.train_dataset(source, 2, settings).take(6)]
+    labels = np.concatenate([batch_labels for _, batch_labels in batches]).reshape(3, 4)
+    for epoch in labels:  # every file once an epoch
+        assert sorted(epoch) == sorted(label for _, label in files)
+    resumed = [(images.numpy(), labels.numpy()) for images, labels in
+               pipeline.train_dataset(source, 2, settings, start_example=6).take(3)]
+    for (a, la), (b, lb) in zip(batches[3:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)

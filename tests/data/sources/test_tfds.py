@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from convnet.data import pipeline
+from convnet.data import pipeline, preprocess
 from convnet.data.sources.spec import SourceSpec, make_source
 from convnet.data.sources.tfds import TfdsSource, describe_failure
 from convnet.runtime.errors import DataError
@@ -92,6 +92,28 @@ def test_tfds_source_prepares_a_local_builder_and_reads_it(tmp_path):
     again = TfdsSource("convnet_test_tiny_images", data_dir=str(tmp_path), allow_download=False)
     assert again.info.num_examples == {"train": TRAIN, "test": TEST}
     _check_read(again, "test")
+
+
+def test_tfds_files_are_shards_read_in_any_order_and_streamed(tmp_path):
+    source = TfdsSource("convnet_test_tiny_images", data_dir=str(tmp_path))
+    sizes = source.shard_sizes("train")
+    assert sum(sizes) == TRAIN
+    in_order = [(int(index), image, int(label)) for index, (image, label)
+                in source.read_shards("train", np.arange(len(sizes)), skip=2)
+                .as_numpy_iterator()]
+    assert [index for index, _, _ in in_order] == list(range(2, TRAIN))  # the split's index
+    listed = list(source.dataset("train").as_numpy_iterator())  # tfds's order (it shuffles)
+    for index, image, label in in_order:
+        np.testing.assert_array_equal(image, listed[index][0])
+        assert label == listed[index][1]
+    preprocessing = preprocess.Preprocessing("none", 32, "per_image")
+    settings = pipeline.InputSettings(preprocessing, 2, shuffle_buffer=3, seed=1, cache=False)
+    batches = [labels.numpy() for _, labels in pipeline.train_dataset(source, 7, settings)
+               .take(2)]  # streamed: each epoch every example once
+    for labels in batches:
+        assert sorted(labels) == sorted(label for _, label in EXAMPLES["train"])
+    resumed = next(iter(pipeline.train_dataset(source, 7, settings, start_example=7)))[1]
+    np.testing.assert_array_equal(resumed, batches[1])
 
 
 def test_make_source_with_a_tfds_spec_reads_the_prepared_dataset(tmp_path):
