@@ -49,6 +49,14 @@ def write_image(path, image: np.ndarray) -> str:
     return str(path)
 
 
+def assert_same_batches(expected, got):
+    """Two lists of (images, labels) numpy batches are equal, batch for batch, bitwise."""
+    assert len(expected) == len(got), (len(expected), len(got))
+    for (images, labels), (their_images, their_labels) in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(images, their_images)
+        np.testing.assert_array_equal(labels, their_labels)
+
+
 def random_image(shape, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
 

@@ -12,6 +12,8 @@ from convnet.data.info import DatasetInfo
 from convnet.data.sources.any_size import AnySizeSource
 from convnet.data.sources.base import Source
 
+from helpers import assert_same_batches
+
 TOTAL = 24
 
 
@@ -140,9 +142,7 @@ def test_examples_of_any_size_are_held_or_streamed_each_once_an_epoch_and_resume
         np.concatenate([labels for _, labels in batches]), indices % 10)
     for start_batch in (1, 3, 4):  # in the first epoch, at the second's start, inside it
         resumed = _batches(cache, 6 - start_batch, start_example=8 * start_batch)
-        for (a, la), (b, lb) in zip(batches[start_batch:], resumed, strict=True):
-            np.testing.assert_array_equal(a, b)
-            np.testing.assert_array_equal(la, lb)
+        assert_same_batches(batches[start_batch:], resumed)
 
 
 def test_batch_augmentations_refuse_images_of_any_size_and_statistics_count_every_pixel():

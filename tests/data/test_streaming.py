@@ -10,6 +10,8 @@ from convnet.data import pipeline, preprocess
 from convnet.data.config import DataConfig
 from convnet.data.sources.arrays import ArraySource
 
+from helpers import assert_same_batches
+
 TOTAL = 40
 
 
@@ -55,9 +57,7 @@ def test_a_streamed_run_resumes_exactly_at_any_example(augmentation):
     whole = _batches(settings, 9)
     for start_batch in (1, 4, 5):  # within the first epoch, at the second's start, inside it
         resumed = _batches(settings, 9 - start_batch, start_example=10 * start_batch)
-        for (a, la), (b, lb) in zip(whole[start_batch:], resumed, strict=True):
-            np.testing.assert_array_equal(a, b)
-            np.testing.assert_array_equal(la, lb)
+        assert_same_batches(whole[start_batch:], resumed)
 
 
 def test_the_cache_choice():
@@ -120,9 +120,7 @@ def test_shards_are_streamed_in_a_seeded_shard_order_each_epoch_and_resume_exact
         reads.clear()
         resumed = _shard_batches(source, settings, 12 - start_batch,
                                  start_example=10 * start_batch)
-        for (a, la), (b, lb) in zip(whole[start_batch:], resumed, strict=True):
-            np.testing.assert_array_equal(a, b)
-            np.testing.assert_array_equal(la, lb)
+        assert_same_batches(whole[start_batch:], resumed)
         # The resume opens the shards from the one holding its window's start, not before.
         order, skip = reads[0]
         begin = (10 * start_batch % TOTAL) // 8 * 8

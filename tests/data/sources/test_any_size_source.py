@@ -13,7 +13,7 @@ from convnet.data.sources.folder import FolderSource
 from convnet.data.sources.spec import SourceSpec, make_source
 from convnet.runtime.errors import DataError
 
-from helpers import random_image, write_image
+from helpers import assert_same_batches, random_image, write_image
 
 SIZES = [(9, 12), (14, 7), (10, 10)]
 
@@ -95,6 +95,4 @@ def test_a_folder_of_any_size_streams_its_files_in_a_new_order_each_epoch(tmp_pa
         assert sorted(epoch) == sorted(label for _, label in files)
     resumed = [(images.numpy(), labels.numpy()) for images, labels in
                pipeline.train_dataset(source, 2, settings, start_example=6).take(3)]
-    for (a, la), (b, lb) in zip(batches[3:], resumed, strict=True):
-        np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(la, lb)
+    assert_same_batches(batches[3:], resumed)
