@@ -16,9 +16,11 @@ What carries over:
     `wd = 2 l`; each such weight carries that `wd` (`convnet.nn.ops.weight_decay_of`).
     `weight_decay` (--weight_decay), when given, replaces it on every kernel. Other
     regularizers (L1) have no convnet form: ValueError.
-  * Precision: the Keras layers compute in their own dtype policy (build the model under
-    `keras.mixed_precision.set_dtype_policy("mixed_bfloat16")` for bfloat16); the logits are
-    cast to float32.
+  * Precision: the layers compute in the dtype of the images convnet's step gives them
+    (--precision): with bfloat16 (float16) images, a model whose layers all have Keras's
+    default float32 policy is switched to `mixed_bfloat16` (`mixed_float16`): float32
+    variables, computation in the lower precision, as `keras.mixed_precision` does. A model
+    built with policies of its own keeps them. The logits are cast to float32.
 
 Checkpoints hold the Keras layers' variables under their Keras attribute paths
 (`keras_model/_functional/_operations/1/_kernel`), so a run resumes with the same
@@ -29,6 +31,9 @@ import tensorflow as tf
 
 from convnet.models.base import Model
 from convnet.nn import ops
+
+# The Keras dtype policy of each lower-precision compute dtype (`keras.mixed_precision`).
+MIXED_POLICIES = {tf.bfloat16: "mixed_bfloat16", tf.float16: "mixed_float16"}
 
 
 def is_keras_model(obj) -> bool:
@@ -66,6 +71,7 @@ class KerasModel(Model):
         super().__init__(num_classes, weight_decay, name=name or keras_model.name)
         self.keras_model = keras_model
         self.image_size = image_size
+        self._policy_set: str | None = None  # the dtype policy `_compute_in` gave the layers
 
     def build(self, input_shape: tf.TensorShape) -> None:
         """Creates the Keras variables (one call on zeros) and gives each its weight decay."""
@@ -81,7 +87,21 @@ class KerasModel(Model):
                              f"has {self.num_classes} classes")
 
     def forward(self, inputs, training):
+        self._compute_in(inputs.dtype)
         return tf.cast(self.keras_model(inputs, training=training), tf.float32)
+
+    def _compute_in(self, dtype: tf.DType) -> None:
+        """Gives every layer the mixed policy of `dtype` (float32 for float32) when all have
+        Keras's default float32 policy or the one this set before; a model's own policies
+        are kept."""
+        wanted = MIXED_POLICIES.get(dtype, "float32")
+        layers = self.keras_model._flatten_layers(include_self=True)  # noqa: SLF001 (Keras's own walk)
+        names = {layer.dtype_policy.name for layer in layers}
+        if names == {wanted} or names not in ({"float32"}, {self._policy_set}):
+            return
+        for layer in layers:
+            layer.dtype_policy = wanted
+        self._policy_set = wanted
 
     # tf.Module finds tf.Variables by attribute; Keras keeps its own list of keras.Variables.
     @property

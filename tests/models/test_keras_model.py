@@ -140,3 +140,26 @@ def test_convnet_compare_trains_and_tables_a_keras_model_by_import_path(tmp_path
     assert 0.0 <= rows[0]["test_accuracy"] <= 1.0
     table = open(tmp_path / "cmp" / "comparison.md", encoding="utf-8").read()
     assert f"| {name} | 346 |" in table
+
+
+def test_the_layers_compute_in_the_steps_precision_unless_the_model_chose_its_own():
+    keras.utils.set_random_seed(0)
+    model = models.build_model(f"{__name__}:keras_cnn", num_classes=10)
+    model.build(tf.TensorShape([None, 16, 16, 3]))
+    images, _ = _batch()
+    exact = model(images, training=False).numpy()
+    low = model(tf.cast(images, tf.bfloat16), training=False)  # as TrainStep casts them
+    conv = model.keras_model.layers[0]
+    assert low.dtype == tf.float32 and conv.compute_dtype == "bfloat16"
+    assert conv.kernel.dtype == "float32"  # mixed: the variables stay float32
+    assert not np.array_equal(low.numpy(), exact)  # computed in bfloat16 ...
+    np.testing.assert_allclose(low.numpy(), exact, rtol=0.1, atol=0.1)  # ... to its precision
+    np.testing.assert_array_equal(model(images, training=False).numpy(), exact)  # and back
+    assert conv.compute_dtype == "float32"
+    own = keras_cnn()
+    own.layers[-1].dtype_policy = "mixed_bfloat16"  # a policy of the model's own: kept
+    chosen = KerasModel(own, num_classes=10)
+    chosen.build(tf.TensorShape([None, 16, 16, 3]))
+    chosen(tf.cast(images, tf.bfloat16), training=False)
+    assert own.layers[0].compute_dtype == "float32"
+    assert own.layers[-1].compute_dtype == "bfloat16"
