@@ -12,7 +12,8 @@ any example, so a resumed run continues the same stream. Batch augmentations
 index, epoch and stream position, cut into batches by slicing whole permuted
 epochs -> `Preprocessing.train_batch` once a batch -> prefetch. A split larger than
 memory (`InputSettings.cache` False) is streamed instead: each epoch in windows of
-`shuffle_buffer` examples, each window permuted with its own seed, then as above.
+`shuffle_buffer` examples, each window permuted with its own seed, then as above; a
+source of shards in a new shard order each epoch, SHARD_CYCLE shards interleaved.
 Images of any size (`AnySizeSource`) are held and windowed as ragged batches.
 
 Evaluation: every example of the split once, in order -> `Preprocessing.evaluate`
@@ -31,6 +32,9 @@ from convnet.runtime import console
 # The tutorial's shuffle queue held at least 40% of an epoch (20,000 examples).
 SHUFFLE_BUFFER = 20000
 EPOCH_LIMIT = 2 ** 40  # "endless"
+# A streamed source of shards is read this many shards at a time, one example of each in turn
+# (a parallel interleave).
+SHARD_CYCLE = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,14 +190,16 @@ def _streamed_batches(source: Source, examples: tf.data.Dataset, *, total: int, 
     windows of `shuffle_buffer`, window w of epoch e permuted by a stateless shuffle seeded
     (seed, e, w), so memory holds a window, not the split. A source of shards (its
     `shard_sizes` a list: `Source`'s docstring) is read in a new order of its shards each
-    epoch, seeded (seed, e); another source in its own order.
+    epoch, seeded (seed, e), SHARD_CYCLE shards at a time in parallel, interleaved one
+    example of each in turn; another source in its own order.
 
     The stream is a pure function of the seed, and starts `start_example` in (epoch
     start_example // total, that many examples into it) as the cached one does. Examples
     carry (split index, epoch, stream position) as in `_batch_augmented`, so batch
-    augmentations work on the stream too. A resume reads from the shard holding the start of
-    its window (shards before it are never opened); another source is read (and dropped)
-    from its epoch's start."""
+    augmentations work on the stream too. A resume opens the shards of the group holding the
+    start of its window, each where the interleave had left it (`_resumed_round_robin`), and
+    the groups after it: shards before it are never opened. Another source is read (and
+    dropped) from its epoch's start."""
     seed, preprocessing = settings.seed, settings.preprocessing
     first_epoch, offset = divmod(start_example, total)
     buffer = max(1, min(settings.shuffle_buffer, total))
@@ -225,17 +231,26 @@ def _streamed_batches(source: Source, examples: tf.data.Dataset, *, total: int, 
                 tf.range(len(sizes), dtype=tf.int64), seed=tf.stack([epoch_seed(number), -1]))
 
         def epoch(number):
-            return windows(number, source.read_shards("train", shard_order(number)))
+            order = shard_order(number)
+            groups = tf.data.Dataset.range(0, len(sizes), SHARD_CYCLE).map(
+                lambda first: order[first:first + SHARD_CYCLE])
+            return windows(number, groups.flat_map(
+                lambda group: _interleaved(source, group, tf.zeros_like(group))))
 
-        # The first epoch from the start of the window holding `offset`.
+        # The first epoch from the start of the window holding `offset`: the group of shards
+        # holding it, each shard from where the interleave had left it, then the next groups.
         first_window = offset // buffer
         begin = first_window * buffer
         order = shard_order(first_epoch).numpy()
-        ends = np.cumsum(sizes[order])
-        first_shard = int(np.searchsorted(ends, begin, side="right"))
-        skip = begin - (int(ends[first_shard - 1]) if first_shard else 0)
-        first = windows(tf.constant(first_epoch, tf.int64),
-                        source.read_shards("train", order[first_shard:], skip),
+        groups = [order[i:i + SHARD_CYCLE] for i in range(0, len(order), SHARD_CYCLE)]
+        ends = np.cumsum([sizes[group].sum() for group in groups])
+        at = int(np.searchsorted(ends, begin, side="right"))
+        shards, skips = _resumed_round_robin(
+            groups[at], sizes[groups[at]], begin - (int(ends[at - 1]) if at else 0))
+        resumed = _interleaved(source, shards, skips)
+        for group in groups[at + 1:]:
+            resumed = resumed.concatenate(_interleaved(source, group, np.zeros_like(group)))
+        first = windows(tf.constant(first_epoch, tf.int64), resumed,
                         first_window=first_window, first_example=begin).skip(offset - begin)
         stream = first.concatenate(
             tf.data.Dataset.range(first_epoch + 1, EPOCH_LIMIT).flat_map(epoch))
@@ -256,6 +271,38 @@ def _streamed_batches(source: Source, examples: tf.data.Dataset, *, total: int, 
                        num_parallel_calls=settings.num_parallel_calls)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def _interleaved(source: Source, shards, skips) -> tf.data.Dataset:
+    """The training shards `shards` (int64 [n <= SHARD_CYCLE]) of a source of shards, shard i
+    from its example skips[i] on, read in parallel and interleaved one example of each in turn
+    (the order of `tf.data.Dataset.interleave`, deterministic)."""
+    return tf.data.Dataset.from_tensor_slices(
+        (tf.cast(shards, tf.int64), tf.cast(skips, tf.int64))).interleave(
+        lambda shard, skip: source.read_shards("train", tf.reshape(shard, [1]), skip),
+        cycle_length=SHARD_CYCLE, block_length=1, num_parallel_calls=SHARD_CYCLE,
+        deterministic=True)
+
+
+def _resumed_round_robin(shards: np.ndarray, sizes: np.ndarray, done: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Where a round robin over `shards` (of `sizes` examples, one of each in turn, an
+    emptied shard dropped) stands after `done` examples: the shards still to read, in the
+    order that continues it, and the examples each has given (`_interleaved`'s arguments).
+
+    After R full rounds the shards have given min(size, R) each; `done` falls in round R,
+    where the first `done - sum(min(size, R))` of the shards longer than R have given one
+    more."""
+    rounds = 0
+    while np.minimum(sizes, rounds + 1).sum() <= done:
+        rounds += 1
+    given = np.minimum(sizes, rounds)
+    longer = np.flatnonzero(sizes > rounds)
+    extra = done - int(given.sum())
+    given[longer[:extra]] += 1
+    turn = np.concatenate([longer[extra:], longer[:extra]])  # the next shard first
+    left = turn[given[turn] < sizes[turn]]
+    return shards[left], given[left]
 
 
 def _example_augmenter(preprocessing: preprocess.Preprocessing, seed: int):

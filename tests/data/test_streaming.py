@@ -91,7 +91,7 @@ def _shard_batches(source, settings, count, start_example=0):
 
 @pytest.mark.parametrize("augmentation", ["pad_crop", "translate_altflip"])
 def test_shards_are_streamed_in_a_seeded_shard_order_each_epoch_and_resume_exactly(
-        tmp_path, augmentation, monkeypatch):
+        tmp_path, augmentation):
     source = _shard_source(tmp_path)
     settings = _settings(augmentation, buffer=8)
     whole = _shard_batches(source, settings, 12)  # 3 epochs
@@ -100,29 +100,41 @@ def test_shards_are_streamed_in_a_seeded_shard_order_each_epoch_and_resume_exact
     epochs = indices.reshape(3, TOTAL)
     for epoch in epochs:
         assert sorted(epoch) == list(range(TOTAL))
-    # Each epoch's first window (8 examples) holds the whole first shard of its order (7 or
-    # 5 examples): a new order of the shards each epoch, seeded.
-    shard_of = np.arange(TOTAL) // 7
-    first_shards = [[shard for shard in range(6) if set(np.flatnonzero(shard_of == shard))
-                     <= set(epoch[:8])] for epoch in epochs]
-    assert all(len(shards) == 1 for shards in first_shards), first_shards
-    assert len({shards[0] for shards in first_shards}) > 1, first_shards
-    reads = []
-    read_shards = source.read_shards
-
-    def spy(split, order, skip=0):  # the resumed epoch's call: its shards, in numbers
-        if isinstance(order, np.ndarray):
-            reads.append((order.tolist(), int(skip)))
-        return read_shards(split, order, skip)
-
-    monkeypatch.setattr(source, "read_shards", spy)
+    # Each epoch's first window (8 examples): two of each of the first 4 shards of its order,
+    # read in turn (7 examples a shard; the shards interleaved 4 at a time), a new order of
+    # the shards each epoch, seeded.
+    first_shards = []
+    for epoch in epochs:
+        shards, counts = np.unique(epoch[:8] // 7, return_counts=True)
+        assert len(shards) == pipeline.SHARD_CYCLE and set(counts) == {2}, epoch[:8]
+        first_shards.append(tuple(shards))
+    assert len(set(first_shards)) > 1, first_shards
     for start_batch in (1, 3, 4, 7):  # inside epoch 0, at epoch 1's start, inside it
-        reads.clear()
         resumed = _shard_batches(source, settings, 12 - start_batch,
                                  start_example=10 * start_batch)
         assert_same_batches(whole[start_batch:], resumed)
-        # The resume opens the shards from the one holding its window's start, not before.
-        order, skip = reads[0]
-        begin = (10 * start_batch % TOTAL) // 8 * 8
-        sizes = [7, 7, 7, 7, 7, 5]
-        assert sum(sizes[s] for s in (set(range(6)) - set(order))) + skip == begin
+
+
+def _round_robin(sizes):
+    """The (shard, example) sequence of a round robin over shards of `sizes`, step by step."""
+    left, taken, sequence = list(sizes), [0] * len(sizes), []
+    while any(left):
+        for shard in range(len(sizes)):
+            if left[shard]:
+                sequence.append((shard, taken[shard]))
+                taken[shard] += 1
+                left[shard] -= 1
+    return sequence
+
+
+@pytest.mark.parametrize("sizes", [[7, 7, 7, 7], [3, 7, 1, 5], [2], [4, 4, 0, 9]])
+def test_a_resumed_round_robin_continues_the_interleave_exactly(sizes):
+    shards = np.array([10, 11, 12, 13][:len(sizes)])
+    whole = _round_robin(sizes)
+    for done in range(len(whole)):
+        left, given = pipeline._resumed_round_robin(shards, np.array(sizes), done)  # noqa: SLF001
+        rest = _round_robin([sizes[list(shards).index(s)] - g for s, g in zip(left, given,
+                                                                               strict=True)])
+        continued = [(int(left[i]) - 10, int(given[i]) + example) for i, example in rest]
+        assert continued == whole[done:], (done, left, given)
+        assert all(g < sizes[s - 10] for s, g in zip(left, given, strict=True))  # none empty
