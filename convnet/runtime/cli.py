@@ -15,7 +15,7 @@ from absl import app, flags, logging
 
 from convnet import recipes
 from convnet.runtime import closed_stdout, console, options, precision
-from convnet.runtime.errors import ConvnetError
+from convnet.runtime.errors import ConvnetError, data_error_inside
 
 
 def damaged_flag_file(argv) -> str | None:
@@ -93,6 +93,12 @@ def run_main(main, takes_args: bool = False) -> None:
             main(argv[1:]) if takes_args else main()
         except (ConvnetError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.exit(1)
+        except Exception as e:
+            inside = data_error_inside(e)  # a file found bad while tf.data read it
+            if inside is None:
+                raise
+            print(f"error: {inside}", file=sys.stderr, flush=True)
             sys.exit(1)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr, flush=True)

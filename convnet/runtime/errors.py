@@ -101,6 +101,13 @@ class Interrupted(Exception):
                          f"same command to resume.")
 
 
+def data_error_inside(error: BaseException) -> DataError | None:
+    """The DataError a TensorFlow error carries, when a source raised it inside tf.data (a
+    generator decoding a file as it is read): TensorFlow keeps only its text; None if none."""
+    match = re.search(r"(?:convnet\.runtime\.errors\.)?DataError: (.+)", str(error))
+    return DataError(match.group(1).strip()) if match else None
+
+
 def tf_error_line(error: BaseException, limit: int = 400) -> str:
     """The first line of a (TensorFlow) error, without its `{{function_node ...}}` and
     `[Op:...]` decorations, at most `limit` characters."""

@@ -60,7 +60,7 @@ def _named_tasks(message: str, own: tuple[str, int]) -> list[tuple[str, int]]:
     return tasks
 
 
-def _cause(message: str, limit: int = 120) -> str | None:
+def _cause(message: str, limit: int = 160) -> str | None:
     """The first line of `message` that says how the peer failed (TensorFlow's first line is
     often only "Graph execution error:"), without TensorFlow's decorations."""
     for line in message.splitlines():

@@ -27,13 +27,13 @@ report before it allocates: only the input batches are compared with host memory
 """
 
 import math
-import os
 from collections.abc import Sequence
 
 import tensorflow as tf
 
 from convnet.models import layer_table as model_summary
 from convnet.runtime.errors import BatchSizeError
+from convnet.runtime.host_memory import available_bytes  # noqa: F401 (this module's checks, setup)
 
 # Batches of preprocessed images alive at once: one being assembled by `batch`,
 # one waiting in `prefetch`, one being read by the step.
@@ -49,25 +49,6 @@ def format_bytes(count: float) -> str:
         count /= 1024
         unit += 1
     return f"{count:,.0f} bytes" if unit == 0 else f"{count:,.1f} {_UNITS[unit]}"
-
-
-def available_bytes() -> int | None:
-    """Memory available to a new allocation without swapping, or None when unknown.
-
-    Linux: MemAvailable of /proc/meminfo; elsewhere the free physical pages
-    (`os.sysconf('SC_AVPHYS_PAGES')`), a smaller figure (caches count as used).
-    """
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # the kernel's kB are KiB
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def activation_values(model, input_shape: Sequence[int]) -> int:

@@ -100,6 +100,8 @@ def test_shards_are_streamed_in_a_seeded_shard_order_each_epoch_and_resume_exact
     epochs = indices.reshape(3, TOTAL)
     for epoch in epochs:
         assert sorted(epoch) == list(range(TOTAL))
+    np.testing.assert_array_equal(np.concatenate([labels for _, labels in plain]),
+                                  indices % 10)  # each label follows its image
     # Each epoch's first window (8 examples): two of each of the first 4 shards of its order,
     # read in turn (7 examples a shard; the shards interleaved 4 at a time), a new order of
     # the shards each epoch, seeded.

@@ -29,11 +29,18 @@ def with_args(greeting, args):
 def fail(greeting):
     raise DataError(f"no data for {greeting.who}")
 
+def fail_inside(greeting):  # as TensorFlow reports a DataError raised inside tf.data
+    raise RuntimeError("Graph execution error:\\nTraceback (most recent call last):\\n"
+                       f"convnet.runtime.errors.DataError: {greeting.who}.png is broken\\n"
+                       "  [[{{node PyFunc}}]]")
+
 how = sys.argv.pop(1)
 if how == "greet":
     cli.run(greet, Greeting, Punctuation)
 elif how == "args":
     cli.run(with_args, Greeting, takes_args=True)
+elif how == "inside":
+    cli.run(fail_inside, Greeting)
 else:
     cli.run(fail, Greeting)
 '''
@@ -56,6 +63,13 @@ def test_a_user_error_is_one_line_and_exit_status_1():
     done = run_python(PROGRAM, "fail", "--who=nobody")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "error: no data for nobody"
+    assert "Traceback" not in done.stderr
+
+
+def test_a_data_error_raised_inside_tensorflow_is_one_line_too():
+    done = run_python(PROGRAM, "inside", "--who=cat")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "error: cat.png is broken"
     assert "Traceback" not in done.stderr
 
 

@@ -1,7 +1,6 @@
 """convnet.training.memory: the lower-bound estimate of a training step's memory, and the batch
 check."""
 
-import io
 
 import pytest
 import tensorflow as tf
@@ -54,43 +53,3 @@ def test_train_step_bytes_counts_the_input_batches_and_the_activations():
     assert memory.train_step_bytes(10, [24, 24, 3], 1000, activation_bytes_per_value=2) == {
         "input": memory.INPUT_BATCHES_HELD * 10 * 24 * 24 * 3 * 4, "activations": 10 * 1000 * 2}
     assert memory.train_step_bytes(1, [1, 1, 1], 5) == {"input": 3 * 4, "activations": 5 * 4}
-
-
-def _meminfo(text):
-    return lambda path, encoding=None: io.StringIO(text)
-
-
-def _sysconf(values):
-    def sysconf(name):
-        if name not in values:
-            raise ValueError(f"unrecognized configuration name {name}")
-        return values[name]
-    return sysconf
-
-
-def test_available_bytes_is_memavailable_else_the_free_pages(monkeypatch):
-    monkeypatch.setattr(memory.os, "sysconf", _sysconf({"SC_AVPHYS_PAGES": 10,
-                                                        "SC_PAGE_SIZE": 4096}))
-    monkeypatch.setattr(memory, "open", _meminfo("MemTotal:  8000 kB\nMemFree:  100 kB\n"
-                                                 "MemAvailable:   2048 kB\n"), raising=False)
-    assert memory.available_bytes() == 2048 * 1024
-    monkeypatch.setattr(memory, "open", _meminfo("MemTotal:  8000 kB\n"))  # an old kernel
-    assert memory.available_bytes() == 10 * 4096
-
-    def no_proc(path, encoding=None):
-        raise FileNotFoundError(path)
-
-    monkeypatch.setattr(memory, "open", no_proc)  # not Linux
-    assert memory.available_bytes() == 10 * 4096
-    monkeypatch.setattr(memory.os, "sysconf", _sysconf({}))
-    assert memory.available_bytes() is None
-
-
-def test_on_accelerator_looks_for_gpus_and_tpus(monkeypatch):
-    devices = {"GPU": [], "TPU": []}
-    monkeypatch.setattr(memory.tf.config, "list_logical_devices", lambda kind: devices[kind])
-    assert memory.on_accelerator() is False
-    devices["TPU"] = ["/device:TPU:0"]
-    assert memory.on_accelerator() is True
-    devices["GPU"], devices["TPU"] = ["/device:GPU:0"], []
-    assert memory.on_accelerator() is True

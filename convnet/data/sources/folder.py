@@ -17,6 +17,7 @@ image_size x image_size, bilinear, antialiased, as keras does), or `any_size` (e
 own size, decoded as it is read: wrap the source in `AnySizeSource`, `--image_size`).
 """
 
+import math
 import os
 
 import numpy as np
@@ -24,12 +25,15 @@ import tensorflow as tf
 
 from convnet.data.info import DatasetInfo
 from convnet.data.sources.base import Source
+from convnet.runtime import host_memory
 from convnet.runtime.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 COLOR_MODES = {"rgb": 3, "grayscale": 1}
 # keras' default share of a single tree held out for validation.
 TEST_FRACTION = 0.2
+# A split whose decoded images take more than this share of the memory available streams.
+HOLD_FRACTION = 0.5
 
 
 class FolderSource(Source):
@@ -89,36 +93,46 @@ class FolderSource(Source):
 
     def dataset(self, split: str) -> tf.data.Dataset:
         """Every image of `split` in file order (class by class, sorted within one):
-        (uint8 [H, W, C], int32 []); with `any_size`, each decoded when read, at its size."""
+        (uint8 [H, W, C], int32 []). Decoded once into memory (`arrays`), or, with `any_size`
+        or a split whose images would take more than HOLD_FRACTION of the memory available,
+        each decoded when it is read (`streams`)."""
+        if not self.streams(split):
+            return tf.data.Dataset.from_tensor_slices(self.arrays(split))
+        return self.read_shards(split, np.arange(self.num_examples(split))).map(
+            lambda index, example: example)
+
+    def streams(self, split: str) -> bool:
+        """Whether `split` is decoded as it is read rather than held (see `dataset`)."""
         if self.any_size:
-            files = self._split_files(split)
-            return tf.data.Dataset.from_generator(
-                lambda: ((_decode(path, self.channels), label) for path, label in files),
-                output_signature=(tf.TensorSpec([None, None, self.channels], tf.uint8),
-                                  tf.TensorSpec([], tf.int32)))
-        return tf.data.Dataset.from_tensor_slices(self.arrays(split))
+            return True
+        if split in self._arrays:
+            return False
+        available = host_memory.available_bytes()
+        size = self.num_examples(split) * math.prod(self.info.image_shape)
+        return available is not None and size > HOLD_FRACTION * available
 
     def shard_sizes(self, split: str) -> list[int] | None:
-        """With `any_size`, each image file is a shard of one example (a streamed run reads
-        them in a new order each epoch); None otherwise (the split is read into memory)."""
-        return [1] * len(self._split_files(split)) if self.any_size else None
+        """When `split` streams, each image file is a shard of one example (a streamed run
+        reads them in a new order each epoch); None when it is held in memory."""
+        return [1] * self.num_examples(split) if self.streams(split) else None
 
     def read_shards(self, split: str, order, skip=0) -> tf.data.Dataset:
         """The images `order` (int [n], indices into `files(split)`) of `split`, decoded as
         they are read: (split index int64 [], (uint8 [H, W, C], int32 [])). `skip` is 0 (a
-        shard is one image)."""
+        shard is one image). A bad file stops the reading with the DataError of `arrays`."""
         del skip
         files = self._split_files(split)
+        height, width, _ = self.info.image_shape
 
         def examples(indices):
             for index in indices:
                 path, label = files[index]
-                yield index, (_decode(path, self.channels), label)
+                yield index, (self._read(path), label)
 
         return tf.data.Dataset.from_generator(
             examples, args=(tf.cast(order, tf.int64),), output_signature=(
                 tf.TensorSpec([], tf.int64),
-                (tf.TensorSpec([None, None, self.channels], tf.uint8),
+                (tf.TensorSpec([height, width, self.channels], tf.uint8),
                  tf.TensorSpec([], tf.int32))))
 
     def files(self, split: str) -> list[tuple[str, int]]:
@@ -133,24 +147,28 @@ class FolderSource(Source):
                              f"read them with dataset(split)")
         if split not in self._arrays:
             height, width, _ = self.info.image_shape
-            images, labels = [], []
-            for path, label in self._split_files(split):
-                image = _decode(path, self.channels)
-                if self.image_size:
-                    image = _resize(image, self.image_size)
-                elif image.shape[:2] != (height, width):
-                    raise DataError(f"{path} is {image.shape[0]}x{image.shape[1]}, but the "
-                                    f"images of {self.root} are {height}x{width}: resize "
-                                    f"every image to NxN with --folder_image_size=N, or "
-                                    f"keep their sizes with --image_size=N (random-resized "
-                                    f"crops to NxN in training, resize and central crop in "
-                                    f"evaluation).")
-                images.append(image)
-                labels.append(label)
-            self._arrays[split] = (np.stack(images) if images
-                                   else np.zeros((0, height, width, self.channels), np.uint8),
-                                   np.array(labels, np.int32))
+            files = self._split_files(split)
+            self._arrays[split] = (
+                np.stack([self._read(path) for path, _ in files]) if files
+                else np.zeros((0, height, width, self.channels), np.uint8),
+                np.array([label for _, label in files], np.int32))
         return self._arrays[split]
+
+    def _read(self, path: str) -> np.ndarray:
+        """The image at `path` as the split holds it: decoded, resized with `image_size`,
+        else of the folder's size (DataError otherwise) unless `any_size`."""
+        image = _decode(path, self.channels)
+        if self.image_size:
+            return _resize(image, self.image_size)
+        height, width, _ = self.info.image_shape
+        if not self.any_size and image.shape[:2] != (height, width):
+            raise DataError(f"{path} is {image.shape[0]}x{image.shape[1]}, but the "
+                            f"images of {self.root} are {height}x{width}: resize "
+                            f"every image to NxN with --folder_image_size=N, or "
+                            f"keep their sizes with --image_size=N (random-resized "
+                            f"crops to NxN in training, resize and central crop in "
+                            f"evaluation).")
+        return image
 
     def _split_files(self, split: str):
         if split not in self._files:

@@ -96,3 +96,20 @@ def test_a_folder_of_any_size_streams_its_files_in_a_new_order_each_epoch(tmp_pa
     resumed = [(images.numpy(), labels.numpy()) for images, labels in
                pipeline.train_dataset(source, 2, settings, start_example=6).take(3)]
     assert_same_batches(batches[3:], resumed)
+
+
+def test_a_broken_file_found_while_streaming_is_named(tmp_path):
+    import tensorflow as tf
+
+    from convnet.runtime.errors import data_error_inside
+
+    root = str(tmp_path / "photos")
+    _photos(root)
+    (tmp_path / "photos" / "dog" / "9.png").write_bytes(b"not a png")
+    source = make_source(SourceSpec("folder", root, image_size=8, folder_test_fraction=0.34))
+    with pytest.raises(tf.errors.OpError) as raised:
+        for split in ("train", "test"):  # the broken file is in one of them
+            list(source.dataset(split).as_numpy_iterator())
+    inside = data_error_inside(raised.value)
+    assert isinstance(inside, DataError) and str(inside).startswith(
+        f"{root}/dog/9.png is not an image TensorFlow can decode"), raised.value

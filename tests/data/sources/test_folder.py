@@ -95,3 +95,27 @@ def test_bad_folders_name_the_path_and_the_way_out(tmp_path):
         FolderSource(str(tmp_path / "mixed"))
     with pytest.raises(ValueError, match="--data_source=folder needs --data_dir"):
         SourceSpec("folder")
+
+
+def test_a_folder_larger_than_memory_streams_its_files(tmp_path, monkeypatch):
+    from convnet.runtime import host_memory
+    from convnet.runtime.errors import data_error_inside
+
+    root = str(tmp_path / "pets")
+    written = write_image_folder(root, per_class=3)
+    held = FolderSource(root, test_fraction=0.34)
+    assert not held.streams("train") and held.shard_sizes("train") is None
+    monkeypatch.setattr(host_memory, "available_bytes", lambda: 100)  # 8x8x3 images: too big
+    source = FolderSource(root, test_fraction=0.34)
+    assert source.streams("train") and source.shard_sizes("train") == [1] * 6
+    streamed = list(source.dataset("train").as_numpy_iterator())
+    assert source._arrays == {}  # noqa: SLF001 (nothing held)
+    for (path, label), (image, got) in zip(source.files("train"), streamed, strict=True):
+        np.testing.assert_array_equal(image, written[path][0])
+        assert got == label
+    write_image(tmp_path / "pets" / "dog" / "odd.png", random_image([5, 4, 3]))
+    odd = FolderSource(root, test_fraction=0.34)
+    with pytest.raises(tf.errors.OpError) as raised:
+        for split in ("train", "test"):
+            list(odd.dataset(split).as_numpy_iterator())
+    assert "odd.png is 5x4, but the images of" in str(data_error_inside(raised.value))
