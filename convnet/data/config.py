@@ -155,8 +155,7 @@ class AugmentConfig:
     def validate(self) -> None:
         check(self)
         for name in ("random_crop_area", "crop_fraction"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"--{name} must be in (0, 1], got {getattr(self, name)}")
+            preprocess.check_share(name, getattr(self, name))
         progressive_resizing.parse(self.progressive_resizing)  # checks it
 
     def preprocessing(self, model_image_size: int | None, info: info_lib.DatasetInfo,

@@ -186,6 +186,12 @@ def eval_crop(image: tf.Tensor, crop_size: int = CROP_SIZE) -> tf.Tensor:
     return Preprocessing("tutorial", crop_size).evaluate(image)
 
 
+def check_share(name: str, value: float) -> None:
+    """ValueError naming --`name` unless 0 < `value` <= 1 (a share of an image's side or area)."""
+    if not 0 < value <= 1:
+        raise ValueError(f"--{name} must be in (0, 1], got {value}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
     """How examples become model inputs, in training and in evaluation.
@@ -232,11 +238,9 @@ class Preprocessing:
         if not 0 <= self.translate < self.image_size:
             raise ValueError(f"--translate must be in [0, {self.image_size}) pixels, "
                              f"got {self.translate}")
-        if self.crop_fraction is not None and not 0 < self.crop_fraction <= 1:
-            raise ValueError(f"--crop_fraction must be in (0, 1], got {self.crop_fraction}")
-        if not 0 < self.random_crop_area <= 1:
-            raise ValueError(f"--random_crop_area must be in (0, 1], got "
-                             f"{self.random_crop_area}")
+        if self.crop_fraction is not None:
+            check_share("crop_fraction", self.crop_fraction)
+        check_share("random_crop_area", self.random_crop_area)
 
     @property
     def batched(self) -> bool:

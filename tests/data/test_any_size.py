@@ -133,6 +133,7 @@ def _batches(cache, count, start_example=0, augmentation="random_resized_crop"):
 
 @pytest.mark.parametrize("cache", [True, False])
 def test_examples_of_any_size_are_held_or_streamed_each_once_an_epoch_and_resume(cache):
+    assert AnySizeSource(_VaryingSource(), 6).shard_sizes("train") is None  # not sharded
     batches = _batches(cache, 6)
     indices = np.concatenate([images[:, 0, 0, 0] for images, _ in batches]).round().astype(int)
     assert all(images.shape == (8, 6, 6, 3) for images, _ in batches)

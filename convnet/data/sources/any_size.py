@@ -29,8 +29,6 @@ class AnySizeSource(Source):
         channels = source.info.image_shape[-1]
         self.info = dataclasses.replace(source.info, image_shape=(image_size, image_size,
                                                                   channels), any_size=True)
-        if hasattr(source, "read_shards"):  # shards: streamed in a new shard order each epoch
-            self.shard_sizes, self.read_shards = source.shard_sizes, source.read_shards
 
     def num_examples(self, split: str) -> int:
         return self.source.num_examples(split)
@@ -38,6 +36,17 @@ class AnySizeSource(Source):
     def dataset(self, split: str) -> tf.data.Dataset:
         """`source`'s examples: (uint8 [H, W, C] of each image's own size, int32 [])."""
         return self.source.dataset(split)
+
+    def shard_sizes(self, split: str) -> list[int] | None:
+        """`source`'s shards of `split` (streamed in a new order each epoch); None when
+        `source` is not stored as shards (base.py's docstring)."""
+        inner = getattr(self.source, "shard_sizes", None)
+        return inner(split) if inner else None
+
+    def read_shards(self, split: str, order, skip=0) -> tf.data.Dataset:
+        """`source.read_shards`: its shards `order` of `split` from example `skip` of the
+        first, as (split index int64 [], (uint8 [H, W, C], int32 []))."""
+        return self.source.read_shards(split, order, skip)
 
 
 def check_sizes(source: Source) -> None:

@@ -87,6 +87,7 @@ class FolderSource(Source):
                                 self.class_names,
                                 {split: len(files) for split, files in self._files.items()})
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._streams: dict[str, bool] = {}
 
     def num_examples(self, split: str) -> int:
         return len(self._split_files(split))
@@ -102,14 +103,15 @@ class FolderSource(Source):
             lambda index, example: example)
 
     def streams(self, split: str) -> bool:
-        """Whether `split` is decoded as it is read rather than held (see `dataset`)."""
+        """Whether `split` is decoded as it is read rather than held (see `dataset`); decided
+        at the first call for `split`, from the memory then available, and kept."""
         if self.any_size:
             return True
-        if split in self._arrays:
-            return False
-        available = host_memory.available_bytes()
-        size = self.num_examples(split) * math.prod(self.info.image_shape)
-        return available is not None and size > HOLD_FRACTION * available
+        if split not in self._streams:
+            available = host_memory.available_bytes()
+            size = self.num_examples(split) * math.prod(self.info.image_shape)
+            self._streams[split] = available is not None and size > HOLD_FRACTION * available
+        return self._streams[split]
 
     def shard_sizes(self, split: str) -> list[int] | None:
         """When `split` streams, each image file is a shard of one example (a streamed run

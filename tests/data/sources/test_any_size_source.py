@@ -63,6 +63,8 @@ def test_images_that_differ_in_size_need_a_size_and_shards_keep_them(tmp_path):
         make_source(SourceSpec("shards", str(tmp_path / "shards")))
     read = make_source(SourceSpec("shards", str(tmp_path / "shards"), image_size=8))
     assert read.info.image_shape == (8, 8, 3) and read.info.any_size
+    assert read.shard_sizes("test") == read.source.shard_sizes("test") == [2]  # streamable
+    assert source.shard_sizes("test") == [1, 1]  # a folder of any size: a file a shard
     back = [image for image, _ in read.dataset("test").as_numpy_iterator()]
     expected = [written[path] for path, _ in source.source.files("test")]
     assert [image.shape for image in back] == [image.shape for image in expected]

@@ -119,3 +119,5 @@ def test_a_folder_larger_than_memory_streams_its_files(tmp_path, monkeypatch):
         for split in ("train", "test"):
             list(odd.dataset(split).as_numpy_iterator())
     assert "odd.png is 5x4, but the images of" in str(data_error_inside(raised.value))
+    monkeypatch.setattr(host_memory, "available_bytes", lambda: 10**12)
+    assert source.streams("train")  # decided once a split: one run, one way
