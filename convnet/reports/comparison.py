@@ -162,7 +162,8 @@ def _finished(train_dir: str, max_steps: int | None) -> bool:
 
 def _per_epoch_curves(train_dir: str, steps_per_epoch: float) -> tuple[list, list]:
     """The run's evaluations after each epoch as (epoch, precision) and (seconds counted from
-    process start, precision) series."""
+    process start, precision) series; a resumed run's seconds go on from its earlier launches'
+    (convnet.checkpoints.counted_time)."""
     eval_dir = os.path.join(train_dir, "eval")
     precision = dict(events.read_scalars(eval_dir, "precision_at_1"))
     seconds = dict(events.read_scalars(eval_dir, "elapsed_seconds"))
@@ -283,7 +284,8 @@ def compare(model_names: list[str], output_dir: str, max_steps: int | None, *, c
             ("accuracy", "accuracy", "test precision @ 1", "training step", "o"),
             ("accuracy_by_epoch", "accuracy_epochs", "test precision @ 1", "epoch", "o"),
             ("accuracy_by_seconds", "accuracy_seconds", "test precision @ 1",
-             "seconds from process start (evaluations not counted)", "o")):
+             "seconds counted from process start (across resumes; evaluations not counted)",
+             "o")):
         plots.plot_lines({r["model"]: r[key] for r in rows}, ylabel,
                          os.path.join(output_dir, f"{name}.png"), marker=marker, xlabel=xlabel)
     print(table, flush=True)

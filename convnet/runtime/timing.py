@@ -5,11 +5,15 @@ process start (interpreter and TensorFlow start-up included) to the final
 accuracy. `Phases` attributes the time since process start to the phase that
 was running: 'startup' until the first `start`, then each named phase until
 the next `start`; `pause` stops the clock for work that is not counted (an
-evaluation after each epoch).
+evaluation after each epoch). A resumed run first `carry`s what its earlier launches had
+counted up to the checkpoint it resumed from.
 """
 
 import os
 import time
+
+# The phase of the seconds a resumed run counted before this launch.
+EARLIER = "earlier launches"
 
 
 def process_start() -> float:
@@ -34,6 +38,12 @@ class Phases:
         self._running: str | None = "startup"
         self._since = self._origin
         self.paused = 0.0
+
+    def carry(self, seconds: float) -> None:
+        """Counts `seconds` of earlier launches (a resumed run's: convnet.checkpoints.
+        counted_time) as the first phase, 'earlier launches'."""
+        self.seconds = {EARLIER: seconds, **{k: v for k, v in self.seconds.items()
+                                             if k != EARLIER}}
 
     def start(self, name: str | None) -> None:
         """Ends the running phase and starts `name` (None: the clock pauses)."""

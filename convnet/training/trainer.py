@@ -30,8 +30,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from convnet import models
+from convnet.checkpoints import counted_time, run_record, writer_lock
 from convnet.checkpoints import files as checkpoint_files
-from convnet.checkpoints import run_record, writer_lock
 from convnet.checkpoints.manager import RunCheckpoints
 from convnet.checkpoints.state import State
 from convnet.data import preprocess
@@ -232,8 +232,25 @@ class Trainer:
         return self.checkpoints.restore(self.record)
 
     def save(self) -> str:
-        """Writes a checkpoint at the current step (every worker must call it)."""
-        return self.checkpoints.save()
+        """Writes a checkpoint at the current step (every worker must call it); the chief
+        records the seconds counted so far beside it (convnet.checkpoints.counted_time)."""
+        path = self.checkpoints.save()
+        if self.is_chief:
+            counted_time.record(self.config.train_dir, int(self.state.step.numpy()),
+                                self.clock.elapsed())
+        return path
+
+    def _carry_earlier_launches(self, step: int) -> None:
+        """Time to accuracy of a resumed run counts what its earlier launches had counted
+        up to the checkpoint of `step`."""
+        seconds = counted_time.carried(self.config.train_dir, step)
+        if seconds is None:
+            console.log(f"the seconds counted before step {step} are unknown (no entry in "
+                        f"{counted_time.COUNTED_FILE}): time to accuracy counts this launch")
+            return
+        self.clock.carry(seconds)
+        console.log(f"time to accuracy goes on from the {seconds:.1f} s counted up to step "
+                    f"{step} by earlier launches")
 
     # --- the Python loop ---------------------------------------------------
 
@@ -286,7 +303,9 @@ class Trainer:
                 run_record.write(config.train_dir, self.record)  # a damaged one was set aside
             console.log(f"step {start} >= max_steps={setup.max_steps}: nothing to do")
             return start
-        if start == 0 and models.has_data_init(setup.state.model):
+        if start:
+            self._carry_earlier_launches(start)
+        elif models.has_data_init(setup.state.model):
             setup.initialize_from_data()
         if self.is_chief:  # cleaning first frees the space a failed save took
             self.checkpoints.remove_unfinished_saves()

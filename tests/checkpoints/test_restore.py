@@ -393,7 +393,8 @@ def test_a_full_disk_keeps_the_previous_checkpoint_removes_partial_files_and_say
     assert f"it needs about {size / 2**20:,.1f} MB" in message
     assert f"the previous checkpoint, {os.path.join(train_dir, 'ckpt-5')}, is intact" in message
     assert sorted(os.listdir(train_dir)) == sorted(
-        ["checkpoint", "ckpt-5.index", "ckpt-5.data-00000-of-00001", "run.json", "writer.lock"] +
+        ["checkpoint", "ckpt-5.index", "ckpt-5.data-00000-of-00001", "run.json",
+         "time_counted.json", "writer.lock"] +
         [name for name in os.listdir(train_dir) if name.startswith("events.")])
     assert int(kill_harness.read_checkpoint(os.path.join(train_dir, "ckpt-5"))[
         kill_harness.STEP_KEY]) == 5

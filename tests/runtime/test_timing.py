@@ -60,3 +60,16 @@ def test_process_start_is_before_this_module_was_imported(monkeypatch):
     monkeypatch.setattr(timing, "open", no_proc, raising=False)  # not Linux: now
     before = time.time()
     assert before <= timing.process_start() <= time.time()
+
+
+def test_a_resumed_run_carries_its_earlier_launches_as_the_first_phase():
+    clock = FakeClock(100.0)
+    phases = timing.Phases(origin=90.0, clock=clock)
+    phases.start("data")  # startup: 90 -> 100
+    phases.carry(812.25)
+    phases.carry(800.0)  # set, not added: a second restore carries the same checkpoint's
+    clock.now = 102.0
+    assert phases.elapsed() == 812.0
+    phases.start("training")
+    assert list(phases.seconds) == [timing.EARLIER, "startup", "data"]
+    assert phases.summary() == "812.0 s: earlier launches 800.0 s, startup 10.0 s, data 2.0 s"

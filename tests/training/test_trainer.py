@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 
 from convnet import models, training
-from convnet.checkpoints import restore, run_record
+from convnet.checkpoints import counted_time, restore, run_record
 from convnet.data import pipeline
 from convnet.nn import ops
+from convnet.runtime import timing
 from convnet.runtime.errors import CheckpointError, NonFiniteLossError
 from convnet.training import callbacks
 
@@ -63,7 +64,20 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path, capsys):
     assert int(second.state.optimizer.iterations) == 20
     assert second.train() == 30
     assert tf.train.latest_checkpoint(str(tmp_path / "train")).endswith("ckpt-30")
-    assert "resumed from" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "resumed from" in out
+    # Time to accuracy goes on from what the first launch had counted at ckpt-20.
+    counted = counted_time.read(str(tmp_path / "train"))
+    assert set(counted) == {10, 20, 30} and counted[10] < counted[20] < counted[30]
+    assert second.clock.seconds[timing.EARLIER] == counted[20]
+    assert (f"time to accuracy goes on from the {counted[20]:.1f} s counted up to step 20 by "
+            f"earlier launches") in out
+    assert counted[30] > counted[20] + second.clock.seconds["startup"]  # this launch's added
+    os.remove(tmp_path / "train" / counted_time.COUNTED_FILE)  # an earlier release's train_dir
+    third = training.Trainer(_config(tmp_path, max_steps=31))
+    assert third.train() == 31 and timing.EARLIER not in third.clock.seconds
+    assert ("the seconds counted before step 30 are unknown (no entry in time_counted.json): "
+            "time to accuracy counts this launch") in capsys.readouterr().out
 
 
 @pytest.mark.slow
