@@ -39,6 +39,9 @@ from convnet.runtime.errors import DataError
 MANIFEST = "manifest.json"
 FORMAT, VERSION = "convnet-shards", 1
 EXAMPLES_PER_SHARD = 10_000
+# Each TFRecord file is read through a buffer of this many bytes: TensorFlow's default (256 KiB),
+# given so that opening a shard does not log that it is unspecified.
+READ_BUFFER_BYTES = 256 * 1024
 DAMAGED_SUFFIX = ".damaged"
 _FEATURES = {"image": tf.io.FixedLenFeature([], tf.string),
              "shape": tf.io.FixedLenFeature([3], tf.int64),
@@ -179,7 +182,8 @@ def _shuffled(source: Source, split: str, output_dir: str,
                         f"it holds: write it with --noshuffle")
     written = []
     for index, bucket in enumerate(buckets):
-        records = list(tf.data.TFRecordDataset(bucket).as_numpy_iterator())
+        records = list(tf.data.TFRecordDataset(bucket, buffer_size=READ_BUFFER_BYTES)
+                       .as_numpy_iterator())
         # The bucket's records in reading order are those of examples i with shard_of[i] ==
         # index, in increasing i; their positions, order[i], sorted give the shard's order.
         positions = order[shard_of == index]
@@ -206,8 +210,8 @@ def read_record_shards(files: list[str], sizes: list[int], order, *, skip,
     skips = tf.concat([[tf.cast(skip, tf.int64)], tf.zeros_like(order)[1:]], 0)
 
     def shard(index, skipped):
-        return tf.data.TFRecordDataset(paths[index]).skip(skipped).enumerate(
-            starts[index] + skipped)
+        records = tf.data.TFRecordDataset(paths[index], buffer_size=READ_BUFFER_BYTES)
+        return records.skip(skipped).enumerate(starts[index] + skipped)
 
     return (tf.data.Dataset.from_tensor_slices((order, skips)).flat_map(shard)
             .map(lambda index, record: (index, decode(record)),
@@ -295,7 +299,8 @@ class ShardSource(Source):
     def dataset(self, split: str) -> tf.data.Dataset:
         """(uint8 [H, W, C], int32 []) pairs of `split`, shard after shard, in written order."""
         files = self._split(split)
-        records = tf.data.TFRecordDataset(tf.constant(files, tf.string)) if files else \
+        records = tf.data.TFRecordDataset(tf.constant(files, tf.string),
+                                         buffer_size=READ_BUFFER_BYTES) if files else \
             tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string))
         return records.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True)
