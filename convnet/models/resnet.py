@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from convnet.models.base import Model
-from convnet.nn import layers
+from convnet.nn import layers, ops
 
 SHORTCUTS = ("projection", "zero_pad")
 
@@ -54,13 +54,7 @@ class BasicBlock(layers.Layer):
     def _shortcut(self, inputs, training):
         if self.project is not None:
             return self.project(inputs, training=training)
-        x = inputs
-        if self.stride != 1:
-            x = x[:, ::self.stride, ::self.stride, :]
-        extra = self.filters - int(inputs.shape[-1])
-        if extra:
-            x = tf.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
-        return x
+        return ops.subsample_and_pad(inputs, self.stride, self.filters)
 
     def forward(self, inputs, training):
         x = tf.nn.relu(self.bn1(self.conv1(inputs), training=training))

@@ -22,7 +22,7 @@ __all__ = [
     "CUDNN_MIN_EPSILON", "variable_with_weight_decay", "variable_from_value", "weight_decay_of",
     "weight_decay_loss", "conv2d", "bias_add", "max_pool", "avg_pool", "global_avg_pool", "lrn",
     "flatten", "dense", "gelu", "portable_normal_cdf", "plain_ops", "plain_ops_on", "dropout",
-    "batch_norm", "fused_batch_norm", "moments",
+    "batch_norm", "fused_batch_norm", "moments", "subsample_and_pad",
 ]
 
 # The attribute that marks a variable as decayed (value: the decay coefficient).
@@ -269,6 +269,30 @@ def _filter_gradient_by_taps(inputs, upstream, padding: str, *, kernel_shape) ->
                       gradient, transpose_a=True)
             for i in range(kh) for j in range(kw)]
     return tf.reshape(tf.stack(taps), [kh, kw, channels_in, channels_out])
+
+
+def subsample_and_pad(inputs: tf.Tensor, stride: int, channels: int) -> tf.Tensor:
+    """ResNet's parameter-free (option A) shortcut: every `stride`-th pixel of `inputs`
+    [N, H, W, C] from the first, its channels zero-padded to `channels` (half the extra
+    before, the odd one after): [N, ceil(H / stride), ceil(W / stride), channels].
+
+    Computed as a 1x1 stride-`stride` convolution with a fixed 0/1 kernel: for finite
+    inputs the same values as slicing `inputs[:, ::stride, ::stride]` and `tf.pad` (a product
+    by 1 and sums of zeros), and the same input gradient, but in bfloat16 on a CPU about 3x
+    faster than the strided slice and its StridedSliceGrad (8.6 -> 2.8 ms forward and
+    backward for [128, 32, 32, 16] -> 32 channels; docs/results/engine, round 3).
+    """
+    inputs = tf.convert_to_tensor(inputs)
+    have = int(inputs.shape[-1])
+    if stride < 1 or channels < have:
+        raise ValueError(f"subsample_and_pad needs stride >= 1 and channels >= the input's "
+                         f"{have}, got stride {stride}, channels {channels}")
+    if stride == 1 and channels == have:
+        return inputs
+    with tf.name_scope("subsample_and_pad"):  # moves data: no FLOPs of the model's
+        selection = tf.one_hot(tf.range(have) + (channels - have) // 2, channels,
+                               dtype=inputs.dtype)
+        return tf.nn.conv2d(inputs, selection[None, None], strides=stride, padding="VALID")
 
 
 def max_pool(inputs: tf.Tensor, ksize: IntOrPair = 3, strides: IntOrPair = 2,

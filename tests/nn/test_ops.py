@@ -82,6 +82,37 @@ def test_avg_pool_matches_numpy_counting_real_pixels_only(size, stride, padding)
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+@pytest.mark.parametrize("shape,stride,channels", [((2, 8, 8, 4), 2, 8), ((2, 7, 5, 3), 2, 8),
+                                                   ((1, 6, 6, 5), 1, 6), ((1, 9, 9, 2), 3, 2)])
+def test_subsample_and_pad_is_numpy_slicing_and_padding_and_so_is_its_gradient(
+        shape, stride, channels, dtype):
+    x = RNG.standard_normal(shape).astype(np.float32)
+    extra = channels - shape[-1]
+    before = extra // 2
+    expected = np.pad(x[:, ::stride, ::stride], [(0, 0), (0, 0), (0, 0), (before, extra - before)])
+    inputs = tf.cast(x, dtype)
+    upstream = tf.cast(RNG.standard_normal(expected.shape).astype(np.float32), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        out = ops.subsample_and_pad(inputs, stride, channels)
+    gradient = tape.gradient(out, inputs, output_gradients=upstream)
+    rounded = tf.cast(tf.cast(expected, dtype), tf.float32).numpy()  # bfloat16: x rounded once
+    np.testing.assert_array_equal(tf.cast(out, tf.float32).numpy(), rounded)
+    # The gradient: the upstream values at the kept pixels' kept channels, zero elsewhere.
+    expected_gradient = np.zeros(shape, np.float32)
+    expected_gradient[:, ::stride, ::stride] = tf.cast(
+        upstream, tf.float32).numpy()[..., before:before + shape[-1]]
+    np.testing.assert_array_equal(tf.cast(gradient, tf.float32).numpy(), expected_gradient)
+
+
+def test_subsample_and_pad_refuses_fewer_channels_and_passes_an_identity_through():
+    x = tf.ones([1, 4, 4, 3])
+    assert ops.subsample_and_pad(x, 1, 3) is x
+    with pytest.raises(ValueError, match="channels >= the input's 3, got stride 2, channels 2"):
+        ops.subsample_and_pad(x, 2, 2)
+
+
 def test_global_avg_pool():
     x = RNG.normal(size=(3, 4, 5, 6)).astype(np.float32)
     np.testing.assert_allclose(ops.global_avg_pool(x).numpy(), x.mean(axis=(1, 2)), rtol=1e-5)
