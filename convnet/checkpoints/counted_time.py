@@ -17,9 +17,14 @@ import os
 
 from convnet.checkpoints import files as checkpoint_files
 from convnet.checkpoints import run_record
-from convnet.runtime import console
 
 COUNTED_FILE = "time_counted.json"
+
+
+def _entries(value: object) -> dict[int, float]:
+    if not isinstance(value, dict):
+        raise ValueError("not an object of step: seconds")
+    return {int(step): float(seconds) for step, seconds in value.items()}
 
 
 def read(train_dir: str) -> dict[int, float]:
@@ -28,18 +33,8 @@ def read(train_dir: str) -> dict[int, float]:
     path = os.path.join(train_dir, COUNTED_FILE)
     if not os.path.exists(path):
         return {}
-    try:
-        with open(path, "rb") as f:
-            entries = json.loads(f.read().decode("utf-8"))
-        if isinstance(entries, dict):
-            return {int(step): float(seconds) for step, seconds in entries.items()}
-        problem = "not an object of step: seconds"
-    except (ValueError, TypeError) as e:  # not UTF-8, not JSON, not numbers
-        problem = str(e).splitlines()[0][:200]
-    moved = checkpoint_files.set_aside(path)
-    console.log(f"{path} was damaged ({problem}): set it aside as {moved}; the seconds of "
-                f"earlier launches are not counted")
-    return {}
+    return checkpoint_files.read_json_or_set_aside(
+        path, _entries, "the seconds of earlier launches are not counted") or {}
 
 
 def record(train_dir: str, step: int, seconds: float) -> None:

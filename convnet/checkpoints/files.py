@@ -15,10 +15,15 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
+from typing import TypeVar
 
 import tensorflow as tf
 
+from convnet.runtime import console
 from convnet.runtime.errors import CheckpointError, tf_error_line
+
+Parsed = TypeVar("Parsed")
 
 STATE_FILE = "checkpoint"  # written by tf.train.CheckpointManager: the latest and kept checkpoints
 CORRUPT_DIR = "corrupt"  # damaged checkpoints are moved here, never deleted
@@ -210,6 +215,30 @@ def set_aside(path: str) -> str:
         copy += 1
     os.replace(path, destination)
     return destination
+
+
+def read_json_or_set_aside(path: str, parse: Callable[[object], Parsed],
+                           consequence: str) -> Parsed | None:
+    """`parse` of the JSON value in the small file `path`; None when the file is damaged.
+
+    `parse` raises ValueError or TypeError, with a one-line message, for a value of the wrong
+    form. A damaged file (not UTF-8 JSON text, or a value `parse` refuses) is set aside into
+    corrupt/ (`set_aside`) with one line: "PATH was damaged (PROBLEM): set it aside as NEW;
+    CONSEQUENCE".
+    """
+    try:
+        with open(path, "rb") as f:
+            value = json.loads(f.read().decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError
+        problem = f"not JSON text: {str(e).splitlines()[0][:200]}"
+    else:
+        try:
+            return parse(value)
+        except (ValueError, TypeError) as e:
+            problem = str(e).splitlines()[0][:200]
+    moved = set_aside(path)
+    console.log(f"{path} was damaged ({problem}): set it aside as {moved}; {consequence}")
+    return None
 
 
 def move_aside(path: str) -> str:

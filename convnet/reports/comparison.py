@@ -114,21 +114,17 @@ def _train(name: str, train_dir: str, recipe: str | None, *, budget: list[str],
     return time.time() - began
 
 
+def _wall_secs_record(value: object) -> dict[str, float]:
+    if not (isinstance(value, dict) and isinstance(value.get("wall_secs", 0.0), (int, float))):
+        raise ValueError('not a {"wall_secs": ...} object')
+    return value
+
+
 def _read_record(path: str) -> dict[str, float]:
     """compare.json (the training time of a run compare made); a damaged one is set aside
     (into corrupt/, one line) and its time counted as unknown (0)."""
-    try:
-        with open(path, "rb") as f:
-            record = json.loads(f.read().decode("utf-8"))
-        if isinstance(record, dict) and isinstance(record.get("wall_secs", 0.0), (int, float)):
-            return record
-        problem = "not a {\"wall_secs\": ...} object"
-    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError
-        problem = f"not JSON text: {e}"
-    moved = checkpoint_files.set_aside(path)
-    console.log(f"{path} was damaged ({problem}): set it aside as {moved}; the run's training "
-                f"time is counted from 0")
-    return {}
+    return checkpoint_files.read_json_or_set_aside(
+        path, _wall_secs_record, "the run's training time is counted from 0") or {}
 
 
 def recipe_of(name: str, configs_dir: str) -> str | None:

@@ -52,3 +52,27 @@ def test_move_aside_numbers_clashing_names_and_unfinished_saves_are_removed(tmp_
     os.makedirs(tmp_path / "ckpt-9_temp")
     checkpoint_files.remove_unfinished_saves(str(tmp_path))
     assert not os.path.exists(tmp_path / "ckpt-9_temp")
+
+
+def _positive(value):
+    if not (isinstance(value, int) and value > 0):
+        raise ValueError(f"not a positive integer: {value!r}")
+    return value
+
+
+def test_read_json_or_set_aside_parses_good_files_and_sets_damaged_ones_aside(tmp_path, capsys):
+    path = tmp_path / "small.json"
+    path.write_text("7")
+    assert checkpoint_files.read_json_or_set_aside(str(path), _positive, "then what") == 7
+    assert capsys.readouterr().out == ""
+    for content, problem in ((b"\xff", "not JSON text: 'utf-8' codec can't decode byte 0xff"),
+                             (b"{", "not JSON text: Expecting property name"),
+                             (b"-3", "not a positive integer: -3")):
+        path.write_bytes(content)
+        assert checkpoint_files.read_json_or_set_aside(str(path), _positive, "then what") is None
+        assert not path.exists()
+        out = capsys.readouterr().out
+        assert f"{path} was damaged ({problem}" in out and out.rstrip().endswith("; then what")
+    corrupt = tmp_path / checkpoint_files.CORRUPT_DIR
+    assert sorted(os.listdir(corrupt)) == ["small.json", "small.json.1", "small.json.2"]
+    assert (corrupt / "small.json.2").read_bytes() == b"-3"
