@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from convnet.nn import ops
+from convnet.runtime import precision
 
 from helpers import xla_compiled_calls
 
@@ -295,6 +296,10 @@ def test_bfloat16_filter_gradients_of_small_outputs_are_taps_and_match_numpy(
     assert bool(kernels) != by_taps
     _, got = kernel_gradient(x, w)
     assert got.dtype == tf.bfloat16 and got.shape == w.shape
+    if not by_taps and precision.choose(gpu_capabilities=[]).precision != "mixed_bfloat16":
+        pytest.skip("TensorFlow's own bfloat16 Conv2DBackpropFilter on a CPU without bfloat16 "
+                    "instructions rounds its sums to bfloat16 (errors of 0.2-0.8 on sums of 75 "
+                    "products); --precision=auto picks float32 there")
     want = numpy_filter_gradient(tf.cast(x, tf.float64).numpy(),
                                  tf.cast(upstream, tf.float64).numpy(), kernel_size, padding)
     np.testing.assert_allclose(tf.cast(got, tf.float64).numpy(), want, rtol=1e-2, atol=2e-2)
