@@ -16,14 +16,14 @@ from convnet.nn.layers.linear import Conv2D, Dense
 def test_torch_uniform_init_bounds_and_spread():
     conv = Conv2D(256, 3, stddev=TORCH_UNIFORM)
     conv(tf.zeros([1, 4, 4, 64]))
-    bound = 1 / np.sqrt(3 * 3 * 64)
+    bound = np.float32(1 / np.sqrt(3 * 3 * 64))  # the bound as float32 holds it
     kernel = conv.kernel.numpy()
     assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.99 * bound
     assert abs(kernel.std() - bound / np.sqrt(3)) / (bound / np.sqrt(3)) < 0.02
     dense = Dense(50, stddev=TORCH_UNIFORM, bias_init=None)
     dense(tf.zeros([1, 400]))
     assert dense.bias is None and len(dense.trainable_variables) == 1
-    assert np.abs(dense.kernel.numpy()).max() <= 1 / np.sqrt(400)
+    assert np.abs(dense.kernel.numpy()).max() <= np.float32(1 / np.sqrt(400))
 
 
 def test_initial_stddev_he_glorot_and_a_number():
