@@ -15,11 +15,16 @@ The public API (what research code may import, and what stays stable between rel
   convnet.runtime.errors                        the exceptions
 
 `fit`, `evaluate` and `load` are imported on first use, so `import convnet` stays light.
+Importing convnet before tensorflow turns on TensorFlow's oneDNN kernels on every x86 CPU
+(TF_ENABLE_ONEDNN_OPTS=1 unless set; convnet.runtime.onednn).
 """
 
 from typing import TYPE_CHECKING
 
+from convnet.runtime import onednn as _onednn
 from convnet.runtime.version import __version__
+
+_onednn.prefer()
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them
     from convnet.api import FitResult, evaluate, fit, load

@@ -7,6 +7,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import convnet  # noqa: E402, F401  (before tensorflow: the tests run the kernels users get)
+
+# isort: split
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

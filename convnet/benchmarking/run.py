@@ -20,7 +20,7 @@ from convnet.benchmarking import op_table as op_table_lib
 from convnet.benchmarking import round_timing as timing
 from convnet.benchmarking.flops import model_flops
 from convnet.benchmarking.round_timing import Figure, input_rates, step_rates
-from convnet.runtime import console, precision
+from convnet.runtime import console, onednn, precision
 from convnet.runtime.options import define_flags, option
 from convnet.training.config import TrainConfig
 from convnet.training.setup import TrainingSetup
@@ -140,6 +140,7 @@ def bench(config: TrainConfig, steps: int = 8, repeats: int = 5,
                    "image_shape": list(image_shape), "peer": peer or None},
         "machine": {"device": peak.device_description(), "peak_device": peak.peak_device(),
                     "cpu_flags": sorted(precision.cpu_flags() & CPU_FLAGS_SHOWN),
+                    "onednn": onednn.enabled(),
                     "load_average_before": list(load_before),
                     "load_average_after": list(os.getloadavg()),
                     "tensorflow": tf.__version__},

@@ -80,8 +80,12 @@ def _load(machine: dict) -> str:
 
 
 def _flags(machine: dict) -> str:
-    """' [amx_bf16 avx2 ...]', the CPU flags a timing depends on, or '' when not recorded."""
-    return f" [{' '.join(machine['cpu_flags'])}]" if machine.get("cpu_flags") else ""
+    """' [amx_bf16 avx2 ...], oneDNN on': the CPU flags and kernels a timing depends on ('' for
+    what was not recorded)."""
+    flags = f" [{' '.join(machine['cpu_flags'])}]" if machine.get("cpu_flags") else ""
+    if "onednn" in machine:
+        flags += f", oneDNN {'on' if machine['onednn'] else 'off'}"
+    return flags
 
 
 def format_table(result: dict) -> str:

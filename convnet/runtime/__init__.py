@@ -6,6 +6,7 @@ phases, the mains' quiet start and guarded run, PNG figures.
   compute        ComputeConfig: --strategy, --precision, --xla
   distribute     tf.distribute strategies; who is chief, where each worker writes
   precision      compute dtypes, the dynamic loss scale
+  onednn         TensorFlow's oneDNN kernels on every x86 CPU (set before TensorFlow loads)
   errors         the exceptions convnet raises (each names the problem and the way out)
   console        timestamped log lines and progress
   paths          output directories checked up front

@@ -21,7 +21,7 @@ from convnet.data.sources.base import Source
 from convnet.data.sources.spec import make_source
 from convnet.optim import schedules, variable_groups
 from convnet.optim.config import AUTO
-from convnet.runtime import console, distribute, precision, timing
+from convnet.runtime import console, distribute, onednn, precision, timing
 from convnet.training import memory
 from convnet.training import step as train_step
 from convnet.training.config import TrainConfig
@@ -65,6 +65,8 @@ class TrainingSetup:
         self.compute_dtype = precision.compute_dtype(config.compute.precision)
         if config.compute.precision == "auto":
             console.log(precision.this_machine().line)
+        if line := onednn.off_line(onednn.enabled()):
+            console.log(line)
         self.clock = clock or timing.Phases()
         self.clock.start("data")
         self.source = source or make_source(config.data.source_spec(seed=config.seed))
