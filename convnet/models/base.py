@@ -10,10 +10,10 @@ Class attributes (read before the model is built):
     tutorial model: tutorial augmentation), or None for the dataset's own size
     (pad-and-crop augmentation). Training records it in the run record.
   preferred_optimizer: the optimizer `--optimizer=auto` (the default) trains it with, one
-    of convnet.optim.OPTIMIZERS, or None for sgd. lenet5, alexnet and inception name adam:
-    plain SGD at the default 0.1 leaves sigmoid LeNet-5 at chance and sends the other two,
-    with little or no batch normalization, to NaN. Training records the
-    resolved optimizer in the run record.
+    of convnet.optim.OPTIMIZERS, or None for sgd. lenet5, alexnet, inception and simple3
+    name adam: plain SGD at the default 0.1 leaves sigmoid LeNet-5 at chance, sends AlexNet
+    and Inception, with little or no batch normalization, to NaN, and leaves simple3 (none)
+    at chance in some seeds. Training records the resolved optimizer in the run record.
   init_examples / initialize_from_data: the optional data-dependent initialisation.
     A model that wants it defines
 

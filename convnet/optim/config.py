@@ -18,8 +18,8 @@ class OptimConfig:
     """How the weights move."""
     optimizer: str = option(
         AUTO, "Optimizer; auto: the model's preferred_optimizer (convnet.models.base), sgd when "
-        "it names none (lenet5, alexnet and inception, which plain SGD at 0.1 leaves at "
-        "chance or sends to NaN, name adam).",
+        "it names none (lenet5, alexnet, inception and simple3, which plain SGD at 0.1 "
+        "leaves at chance or sends to NaN, name adam).",
         choices=(AUTO, *optimizers.OPTIMIZERS))
     learning_rate: float | None = option(
         None, f"Initial learning rate (default {optimizers.INITIAL_LEARNING_RATE} for sgd as in "
