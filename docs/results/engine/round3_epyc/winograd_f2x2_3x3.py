@@ -166,18 +166,31 @@ if __name__ == "__main__":
     print("fwd err", float(tf.reduce_max(tf.abs(ref - got))))
     for a, b in zip(t.gradient(lr, [x, w]), t.gradient(lg, [x, w]), strict=True):
         print("grad err", float(tf.reduce_max(tf.abs(a - b))))
-    shapes = [
-        (128, 32, 32, 64, 64),
-        (128, 16, 16, 128, 128),
-        (128, 8, 8, 256, 256),
-        (128, 4, 4, 512, 512),
-        (128, 2, 2, 512, 512),
-    ]
-    if len(sys.argv) > 1:
-        shapes = [shapes[int(i)] for i in sys.argv[1:]]
+    # Round 3 ran it bare (VGG-16's shapes in bfloat16); round 4 (AVX2, no bfloat16) ran
+    # `--dtype=float32 --shapes=resnet`: the CIFAR ResNets' three 3x3 shapes.
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    parser.add_argument("--shapes", default="vgg16", choices=["vgg16", "resnet"])
+    parser.add_argument("index", nargs="*", type=int, help="a subset of the shapes, by position")
+    args = parser.parse_args()
+    shapes = {
+        "vgg16": [
+            (128, 32, 32, 64, 64),
+            (128, 16, 16, 128, 128),
+            (128, 8, 8, 256, 256),
+            (128, 4, 4, 512, 512),
+            (128, 2, 2, 512, 512),
+        ],
+        "resnet": [(128, 32, 32, 16, 16), (128, 16, 16, 32, 32), (128, 8, 8, 64, 64)],
+    }[args.shapes]
+    if args.index:
+        shapes = [shapes[i] for i in args.index]
+    dtype = tf.as_dtype(args.dtype)
     for n, h, wd, c, k in shapes:
-        x = tf.cast(tf.constant(rng.standard_normal([n, h, wd, c]), tf.float32), tf.bfloat16)
-        w = tf.cast(tf.constant(rng.standard_normal([3, 3, c, k]) * 0.05, tf.float32), tf.bfloat16)
+        x = tf.cast(tf.constant(rng.standard_normal([n, h, wd, c]), tf.float32), dtype)
+        w = tf.cast(tf.constant(rng.standard_normal([3, 3, c, k]) * 0.05, tf.float32), dtype)
         a = []
         b = []
         for _ in range(3):
