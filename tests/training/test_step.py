@@ -243,7 +243,9 @@ def test_progressive_resizing_trains_a_stage_on_resized_batches_then_the_full_si
     reference(iter(resized), tf.constant(2, tf.int64))
     reference(iter(batches.skip(2)), tf.constant(1, tf.int64))
     for got, want in zip(resizing.variables, reference.variables, strict=True):
-        # XLA's convolutions against the reference's: round-off apart.
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4 if xla else 1e-6,
-                                   atol=1e-5 if xla else 1e-7)
+        # XLA's convolutions against the reference's: round-off apart, which three steps grow
+        # to 6e-7 run alone and once to 2.2e-4 in a loaded CI run; a reference resized to 25
+        # or 28 instead of 26, or not resized, differs by 0.5 to 14.
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-3 if xla else 1e-6,
+                                   atol=2e-3 if xla else 1e-7)
     assert int(resizing.state.step.numpy()) == 3
