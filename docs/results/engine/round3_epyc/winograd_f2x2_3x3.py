@@ -1,5 +1,6 @@
 """Probe v2: F(2x2,3x3) with explicit XLA-compiled transforms and their adjoints."""
 
+import argparse
 import os
 import sys
 import time
@@ -167,9 +168,7 @@ if __name__ == "__main__":
     for a, b in zip(t.gradient(lr, [x, w]), t.gradient(lg, [x, w]), strict=True):
         print("grad err", float(tf.reduce_max(tf.abs(a - b))))
     # Round 3 ran it bare (VGG-16's shapes in bfloat16); round 4 (AVX2, no bfloat16) ran
-    # `--dtype=float32 --shapes=resnet`: the CIFAR ResNets' three 3x3 shapes.
-    import argparse
-
+    # `--dtype=float32` with `--shapes=resnet` (the CIFAR ResNets' three 3x3 shapes) and vgg16.
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
     parser.add_argument("--shapes", default="vgg16", choices=["vgg16", "resnet"])
